@@ -1,0 +1,45 @@
+"""Process-wide JAX settings that every celltwin computation relies on.
+
+Imported first by ``celltwin/__init__.py`` so that float64 is on before any array
+is created, and so that a second process re-uses compiled programs from disk.
+"""
+
+import os
+from pathlib import Path
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get("CELLTWIN_JAX_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "celltwin" / "jax"
+
+
+def enable_persistent_compilation_cache(path: str | os.PathLike | None = None) -> Path:
+    """Store XLA executables on disk so that a second process does not compile again.
+
+    Arguments:
+        path: cache folder; default ``$CELLTWIN_JAX_CACHE`` or ``~/.cache/celltwin/jax``.
+
+    Returns:
+        The folder in use.
+    """
+    folder = Path(path) if path is not None else _cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    # Our programs are few and expensive: cache all of them, however quick to compile.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return folder
+
+
+if os.environ.get("CELLTWIN_NO_JAX_CACHE", "") in ("", "0"):
+    try:
+        enable_persistent_compilation_cache()
+    except OSError:  # read-only home: run without the disk cache
+        pass

@@ -1,0 +1,17 @@
+"""Reaction networks: the symbolic model (Python DSL or SBML) and its compilation to JAX."""
+
+from . import ratelaws as ratelaws
+from ._compile import CompiledEvent as CompiledEvent
+from ._compile import CompiledModel as CompiledModel
+from ._compile import compile_model as compile_model
+from ._model import TIME as TIME
+from ._model import Compartment as Compartment
+from ._model import Event as Event
+from ._model import Model as Model
+from ._model import Parameter as Parameter
+from ._model import Reaction as Reaction
+from ._model import Species as Species
+from ._sbml import from_sbml as from_sbml
+from .ratelaws import hill as hill
+from .ratelaws import mass_action as mass_action
+from .ratelaws import michaelis_menten as michaelis_menten

@@ -1,0 +1,8 @@
+"""Problems: model + experiments + observables + noise + data + parameter space."""
+
+from ._parameters import ParameterSpace as ParameterSpace
+from ._parameters import Prior as Prior
+from ._petab import from_petab as from_petab
+from ._problem import Problem as Problem
+from ._problem import Simulation as Simulation
+from ._tables import Files as Files

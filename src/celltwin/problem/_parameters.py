@@ -1,0 +1,159 @@
+"""The estimated parameters: scales, bounds and prior densities (PEtab v1 semantics)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import PEtabError
+
+SCALES = ("lin", "log", "log10")
+
+PRIOR_TYPES = (
+    "uniform", "normal", "laplace", "logNormal", "logLaplace",
+    "parameterScaleUniform", "parameterScaleNormal", "parameterScaleLaplace",
+)
+
+
+def unscale(theta, scale_codes):
+    """Parameter-scale values to linear scale (codes: 0 lin, 1 log, 2 log10)."""
+    return jnp.where(scale_codes == 1, jnp.exp(theta), jnp.where(scale_codes == 2, 10.0**theta, theta))
+
+
+def scale(values, scale_codes):
+    """Linear-scale values to parameter scale."""
+    values = np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(scale_codes == 1, np.log(values), np.where(scale_codes == 2, np.log10(values), values))
+
+
+@dataclasses.dataclass(frozen=True)
+class Prior:
+    """An objective prior of one estimated parameter, as in the PEtab parameter table.
+
+    ``kind`` is a PEtab ``objectivePriorType``; ``a``, ``b`` its two parameters. Priors
+    without ``parameterScale`` act on the linear-scale value; the density is of that value
+    (no Jacobian of the parameter transformation), as PEtab and pyPESTO define it.
+    """
+
+    kind: str
+    a: float
+    b: float
+
+    def log_density(self, theta_i, linear_i):
+        a, b = self.a, self.b
+        k = self.kind
+        if k == "parameterScaleUniform":
+            return _uniform(theta_i, a, b)
+        if k == "uniform":
+            return _uniform(linear_i, a, b)
+        if k == "parameterScaleNormal":
+            return _normal(theta_i, a, b)
+        if k == "normal":
+            return _normal(linear_i, a, b)
+        if k == "parameterScaleLaplace":
+            return _laplace(theta_i, a, b)
+        if k == "laplace":
+            return _laplace(linear_i, a, b)
+        if k == "logNormal":
+            return _normal(jnp.log(linear_i), a, b) - jnp.log(linear_i)
+        if k == "logLaplace":
+            return _laplace(jnp.log(linear_i), a, b) - jnp.log(linear_i)
+        raise AssertionError(k)
+
+
+def _uniform(v, a, b):
+    return jnp.where((v >= a) & (v <= b), -math.log(b - a), -jnp.inf)
+
+
+def _normal(v, mu, sd):
+    return -0.5 * math.log(2 * math.pi * sd**2) - 0.5 * ((v - mu) / sd) ** 2
+
+
+def _laplace(v, mu, scale_):
+    return -math.log(2 * scale_) - jnp.abs(v - mu) / scale_
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterSpace:
+    """All PEtab parameters; ``theta`` is the vector of the estimated ones on their scales.
+
+    Attributes:
+        ids: every parameter of the parameter table, in table order.
+        estimate: which are estimated.
+        scales: ``lin``, ``log`` or ``log10`` per parameter.
+        nominal: nominal values on linear scale.
+        lower, upper: bounds on linear scale.
+        priors: objective prior per parameter id (estimated ones only; absent = flat).
+    """
+
+    ids: tuple[str, ...]
+    estimate: np.ndarray
+    scales: tuple[str, ...]
+    nominal: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    priors: dict[str, Prior]
+
+    @property
+    def scale_codes(self) -> np.ndarray:
+        return np.array([SCALES.index(s) for s in self.scales], dtype=np.int32)
+
+    @property
+    def estimated_index(self) -> np.ndarray:
+        return np.flatnonzero(self.estimate)
+
+    @property
+    def theta_ids(self) -> list[str]:
+        """Ids of the estimated parameters (the order of ``theta``)."""
+        return [self.ids[i] for i in self.estimated_index]
+
+    @property
+    def theta_scales(self) -> list[str]:
+        return [self.scales[i] for i in self.estimated_index]
+
+    @property
+    def theta_nominal(self) -> np.ndarray:
+        """Nominal values of the estimated parameters on parameter scale."""
+        i = self.estimated_index
+        return scale(self.nominal[i], self.scale_codes[i])
+
+    @property
+    def theta_lower(self) -> np.ndarray:
+        i = self.estimated_index
+        return scale(self.lower[i], self.scale_codes[i])
+
+    @property
+    def theta_upper(self) -> np.ndarray:
+        i = self.estimated_index
+        return scale(self.upper[i], self.scale_codes[i])
+
+    def values(self, theta):
+        """Linear-scale values of all parameters, estimated ones taken from ``theta``."""
+        i = self.estimated_index
+        est = unscale(jnp.asarray(theta), jnp.asarray(self.scale_codes[i]))
+        return jnp.asarray(self.nominal).at[i].set(est)
+
+    def log_prior(self, theta):
+        """Sum of the objective priors at ``theta`` (0 where a parameter has none)."""
+        theta = jnp.asarray(theta)
+        est = self.estimated_index
+        lin = unscale(theta, jnp.asarray(self.scale_codes[est]))
+        total = jnp.zeros((), dtype=float)
+        for k, pid in enumerate(self.theta_ids):
+            prior = self.priors.get(pid)
+            if prior is not None:
+                total = total + prior.log_density(theta[k], lin[k])
+        return total
+
+    def validate(self, where: str) -> None:
+        for k, pid in enumerate(self.ids):
+            if self.scales[k] not in SCALES:
+                raise PEtabError(f"{where}: parameter {pid!r}: parameterScale {self.scales[k]!r} is not one of {SCALES}")
+            if self.estimate[k] and not (self.lower[k] <= self.upper[k]):
+                raise PEtabError(f"{where}: parameter {pid!r}: lowerBound > upperBound")
+            if self.estimate[k] and self.scales[k] != "lin" and self.lower[k] <= 0:
+                raise PEtabError(f"{where}: parameter {pid!r}: {self.scales[k]} scale needs lowerBound > 0")

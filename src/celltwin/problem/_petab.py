@@ -1,0 +1,90 @@
+"""PEtab v1 import: a problem YAML (or a petab.v1.Problem) to a :class:`Problem`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import yaml
+
+from ..errors import PEtabError
+from ..model import from_sbml
+from ..simulate import SolverSettings
+from ._problem import Problem
+from ._tables import Files
+
+
+def _petab():
+    import petab.v1 as petab_v1  # petab is slow to import; only when reading PEtab
+
+    return petab_v1
+
+
+def read_yaml(path: str | os.PathLike) -> dict:
+    """Read a PEtab problem YAML file, with errors that name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise PEtabError(f"{path}: PEtab problem file not found")
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise PEtabError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(content, dict) or "problems" not in content:
+        raise PEtabError(f"{path}: not a PEtab problem file (no 'problems' entry)")
+    version = str(content.get("format_version", ""))
+    if not version.startswith("1"):
+        raise PEtabError(f"{path}: format_version {version!r}: only PEtab v1 problems are supported")
+    if len(content["problems"]) != 1:
+        raise PEtabError(f"{path}: exactly one entry under 'problems' is supported")
+    return content
+
+
+def _files(path: Path, content: dict) -> Files:
+    sub = content["problems"][0]
+
+    def name(key: str) -> str:
+        values = sub.get(key) or content.get(key) or ["?"]
+        values = values if isinstance(values, list) else [values]
+        return ", ".join(str(path.parent / v) for v in values)
+
+    return Files(
+        measurements=name("measurement_files"),
+        observables=name("observable_files"),
+        conditions=name("condition_files"),
+        parameters=name("parameter_file"),
+    )
+
+
+def load_petab(path: str | os.PathLike):
+    """Load the PEtab tables and SBML model of a YAML file (petab.v1.Problem)."""
+    path = Path(path)
+    content = read_yaml(path)
+    petab = _petab()
+    logging.getLogger("petab").setLevel(logging.ERROR)
+    try:
+        return petab.Problem.from_yaml(str(path)), content
+    except FileNotFoundError as exc:
+        raise PEtabError(f"{path}: a file it names is missing: {exc.filename or exc}") from None
+    except Exception as exc:  # petab raises many types for malformed tables
+        raise PEtabError(f"{path}: cannot read the PEtab problem: {exc}") from None
+
+
+def from_petab(path: str | os.PathLike, *, settings: SolverSettings | None = None) -> Problem:
+    """Read a PEtab v1 problem (YAML) into a :class:`Problem`.
+
+    Raises:
+        PEtabError: a file is missing, or a table is inconsistent (named file, row, column).
+        UnsupportedFeatureError: the model uses something celltwin cannot simulate.
+    """
+    path = Path(path)
+    pp, content = load_petab(path)
+    files = _files(path, content)
+    sbml_model = getattr(getattr(pp, "model", None), "sbml_model", None)
+    if sbml_model is None:
+        raise PEtabError(f"{path}: no SBML model could be read")
+    model = from_sbml(sbml_model)
+    return Problem.from_tables(
+        model, measurements=pp.measurement_df, observables=pp.observable_df, parameters=pp.parameter_df,
+        conditions=pp.condition_df, settings=settings, files=files, name=path.stem,
+    )

@@ -1,0 +1,254 @@
+"""A parameter-estimation problem: model + conditions + observables + data + parameters.
+
+Its core methods are pure functions of ``theta`` (the estimated parameters on their
+scales): jit them, vmap them over many parameter sets, differentiate them.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Literal, NamedTuple
+
+import diffrax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from ..model import CompiledModel, Model, compile_model
+from ..simulate import SolverSettings, Status, solve_steady_state, solve_time_course
+from ._noise import log_densities, residuals
+from ._tables import Files, ProblemArrays, build_arrays
+
+GradientMode = Literal["auto", "forward", "reverse"]
+
+# Forward sensitivities carry one tangent per parameter through every solver step, reverse
+# mode pays a fixed multiple of one solve; below this size forward mode was faster in
+# benchmarks/llh_gradient.py.
+FORWARD_MODE_MAX_PARAMETERS = 24
+
+
+class Simulation(NamedTuple):
+    """Simulated observables and noise levels, in the measurement table's row order."""
+
+    observables: jax.Array
+    sigmas: jax.Array
+    status: jax.Array  # one Status code per simulation context
+
+
+class Problem:
+    """Score parameters of a model against data.
+
+    Build from PEtab with :func:`celltwin.problem.from_petab`, or from a :class:`Model`
+    and PEtab-style DataFrames with :meth:`Problem.from_tables`.
+
+    Attributes:
+        model: the symbolic model.
+        compiled: its compiled form.
+        parameter_ids: ids of the estimated parameters: the entries of ``theta``.
+        x_nominal: nominal ``theta`` (parameter scale).
+        lower, upper: bounds of ``theta`` (parameter scale).
+    """
+
+    def __init__(self, compiled: CompiledModel, arrays: ProblemArrays, measurement_df: pd.DataFrame | None = None,
+                 *, settings: SolverSettings | None = None, name: str = "problem"):
+        self.compiled = compiled
+        self.model: Model = compiled.model
+        self.arrays = arrays
+        self.measurement_df = measurement_df
+        self.settings = settings or SolverSettings()
+        self.name = name
+        space = arrays.parameters
+        self.parameters = space
+        self.parameter_ids: list[str] = space.theta_ids
+        self.parameter_scales: list[str] = space.theta_scales
+        self.x_nominal = np.asarray(space.theta_nominal, dtype=float)
+        self.lower = np.asarray(space.theta_lower, dtype=float)
+        self.upper = np.asarray(space.theta_upper, dtype=float)
+        self._constants = jnp.asarray(arrays.constants)
+        self._measured = jnp.asarray(arrays.measured)
+        self._transform = jnp.asarray(arrays.transform_codes)
+        self._laplace = jnp.asarray(arrays.laplace)
+
+    @classmethod
+    def from_tables(cls, model: Model | CompiledModel, *, measurements: pd.DataFrame, observables: pd.DataFrame,
+                    parameters: pd.DataFrame, conditions: pd.DataFrame | None = None,
+                    settings: SolverSettings | None = None, files: Files = Files(), name: str = "problem") -> "Problem":
+        """Build a problem from a model and PEtab-style tables.
+
+        Arguments:
+            model: a :class:`Model` (compiled here) or a compiled model.
+            measurements: columns ``observableId, simulationConditionId, time, measurement``
+                and optionally ``preequilibrationConditionId, observableParameters, noiseParameters``.
+            observables: indexed by ``observableId``: ``observableFormula, noiseFormula`` and
+                optionally ``observableTransformation, noiseDistribution``.
+            parameters: indexed by ``parameterId``: ``parameterScale, lowerBound, upperBound,
+                nominalValue, estimate`` and optionally the objective prior columns.
+            conditions: indexed by ``conditionId``; columns are model ids to override.
+        """
+        cm = model if isinstance(model, CompiledModel) else compile_model(model)
+        if conditions is None:
+            ids = sorted(set(measurements["simulationConditionId"].astype(str)))
+            conditions = pd.DataFrame(index=pd.Index(ids, name="conditionId"))
+        arrays = build_arrays(cm, measurements, observables, conditions, parameters, files)
+        return cls(cm, arrays, measurements.reset_index(drop=True), settings=settings, name=name)
+
+    # --- sizes ------------------------------------------------------------------------
+    @property
+    def n_parameters(self) -> int:
+        return len(self.parameter_ids)
+
+    @property
+    def n_measurements(self) -> int:
+        return len(self.arrays.measured)
+
+    @property
+    def n_conditions(self) -> int:
+        return len(self.arrays.contexts)
+
+    def __repr__(self) -> str:
+        return (f"Problem({self.name!r}: {self.compiled.n_states} states, {self.n_parameters} estimated parameters, "
+                f"{self.n_conditions} simulation conditions, {self.n_measurements} measurements)")
+
+    # --- the pure functions ---------------------------------------------------------
+    def _pool(self, theta):
+        return jnp.concatenate([self.parameters.values(theta), self._constants])
+
+    def _simulate_group(self, g, pool, adjoint):
+        cm, settings, arrays = self.compiled, self.settings, self.arrays
+
+        def one(ts, p_refs, x_mask, x_refs, pre_p_refs, pre_mask, pre_refs):
+            p = pool[p_refs]
+            status = jnp.asarray(Status.OK, dtype=jnp.int32)
+            if g.preequilibrate:
+                p_pre = pool[pre_p_refs]
+                x_pre = jnp.where(pre_mask, pool[pre_refs], cm.x0(p_pre))
+                x_ss, status = solve_steady_state(cm, p_pre, x_pre, settings=settings, adjoint=adjoint)
+                x0 = jnp.where(x_mask, pool[x_refs], x_ss)
+            else:
+                x0 = jnp.where(x_mask, pool[x_refs], cm.x0(p))
+            jump = arrays.jump_time_fn(p) if cm.jump_time_exprs else None
+            events = arrays.event_time_fn(p) if cm.events else None
+            xs, st = solve_time_course(cm, p, x0, ts, event_times=events, event_order=g.event_order,
+                                       jump_ts=None if jump is None else jnp.sort(jump), settings=settings,
+                                       adjoint=adjoint)
+            status = jnp.where(status == Status.OK, st, status)
+            if g.steady_state_output:
+                x_inf, st = solve_steady_state(cm, p, xs[-1], t0=ts[-1], settings=settings, adjoint=adjoint)
+                xs = jnp.concatenate([xs, x_inf[None]], axis=0)
+                status = jnp.where(status == Status.OK, st, status)
+            return xs, p, status
+
+        return jax.vmap(one)(jnp.asarray(g.ts), g.p_refs, g.x0_mask, g.x0_refs, g.pre_p_refs, g.pre_x0_mask, g.pre_x0_refs)
+
+    def _evaluate(self, theta, adjoint) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Simulated observables and sigmas (sorted measurement order) and statuses."""
+        arrays = self.arrays
+        pool = self._pool(theta)
+        states, params, statuses = [], [], []
+        for g_i, g in enumerate(arrays.groups):
+            xs, ps, st = self._simulate_group(g, pool, adjoint)
+            rows = arrays.group_of_row == g_i
+            local, slot = arrays.local_context[rows], arrays.time_slot[rows]
+            states.append(xs[local, slot])
+            params.append(ps[local])
+            statuses.append(st)
+        x_rows = jnp.concatenate(states, axis=0)
+        p_rows = jnp.concatenate(params, axis=0)
+        t_rows = jnp.asarray(np.where(np.isfinite(arrays.time), arrays.time, 0.0))
+        petab_values = self.parameters.values(theta)
+        petab_only = jnp.asarray([self.parameters.ids.index(i) for i in arrays.petab_only_ids], dtype=jnp.int32)
+        y = jnp.zeros(self.n_measurements)
+        sigma = jnp.ones(self.n_measurements)
+        for obs in arrays.observables:
+            r = obs.rows
+            out = jax.vmap(obs.function, in_axes=(0, 0, 0, 0, 0, None))(
+                t_rows[r], x_rows[r], p_rows[r], pool[obs.observable_refs], pool[obs.noise_refs],
+                petab_values[petab_only],
+            )
+            y = y.at[r].set(out[:, 0])
+            sigma = sigma.at[r].set(out[:, 1])
+        status = jnp.zeros(self.n_conditions, dtype=jnp.int32)
+        for g, st in zip(arrays.groups, statuses):
+            status = status.at[g.contexts].set(st)
+        return y, sigma, status
+
+    def _log_likelihood(self, theta, adjoint):
+        y, sigma, status = self._evaluate(theta, adjoint)
+        llh = jnp.sum(log_densities(y, self._measured, sigma, self._transform, self._laplace))
+        ok = jnp.all(status == Status.OK) & jnp.isfinite(llh)
+        return jnp.where(ok, llh, -jnp.inf)
+
+    def simulate(self, theta=None) -> Simulation:
+        """Simulated observables, noise levels and per-condition status (pure; jit-able)."""
+        theta = self.x_nominal if theta is None else theta
+        y, sigma, status = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
+        inverse = np.argsort(self.arrays.order)
+        return Simulation(y[inverse], sigma[inverse], status)
+
+    def log_likelihood(self, theta) -> jax.Array:
+        """Log-likelihood of the data at ``theta`` (-inf where a simulation fails)."""
+        return self._log_likelihood(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
+
+    def log_prior(self, theta) -> jax.Array:
+        """Sum of the parameter table's objective priors (0 for parameters without one)."""
+        return self.parameters.log_prior(theta)
+
+    def log_posterior(self, theta) -> jax.Array:
+        """Unnormalised log-posterior: log-likelihood + log-prior."""
+        return self.log_likelihood(theta) + self.log_prior(theta)
+
+    def chi2(self, theta) -> jax.Array:
+        """Sum of squared weighted residuals."""
+        y, sigma, _ = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
+        return jnp.sum(residuals(y, self._measured, sigma, self._transform) ** 2)
+
+    # --- compiled entry points -------------------------------------------------------------
+    def gradient_mode(self, mode: GradientMode = "auto") -> Literal["forward", "reverse"]:
+        if mode != "auto":
+            return mode
+        return "forward" if self.n_parameters <= FORWARD_MODE_MAX_PARAMETERS else "reverse"
+
+    @functools.cached_property
+    def jit_log_likelihood(self):
+        """``jax.jit(log_likelihood)``, compiled once per problem."""
+        return jax.jit(self.log_likelihood)
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one cache entry per problem and mode
+    def value_and_grad(self, mode: GradientMode = "auto"):
+        """A jitted function ``theta -> (log_likelihood, gradient)``.
+
+        Arguments:
+            mode: ``forward`` (forward sensitivities; best for few parameters),
+                ``reverse`` (adjoint by checkpointed back-propagation; best for many) or
+                ``auto`` (by the number of parameters).
+        """
+        if self.gradient_mode(mode) == "forward":
+            adjoint = diffrax.ForwardMode()
+
+            def f(theta):
+                value = self._log_likelihood(theta, adjoint)
+                return value, value
+
+            def vg(theta):
+                grad, value = jax.jacfwd(f, has_aux=True)(theta)
+                return value, grad
+
+            return jax.jit(vg)
+        return jax.jit(jax.value_and_grad(lambda th: self._log_likelihood(th, diffrax.RecursiveCheckpointAdjoint())))
+
+    def compile(self) -> float:
+        """Compile the log-likelihood now; returns the seconds it took."""
+        start = time.perf_counter()
+        self.jit_log_likelihood.lower(jnp.asarray(self.x_nominal)).compile()
+        return time.perf_counter() - start
+
+    # --- tables -----------------------------------------------------------------------------
+    def simulation_table(self, theta=None) -> pd.DataFrame:
+        """The PEtab simulation table: the measurement table with ``simulation`` values."""
+        sim = self.simulate(theta)
+        df = self.measurement_df.copy()
+        df = df.rename(columns={"measurement": "simulation"})
+        df["simulation"] = np.asarray(sim.observables)
+        return df

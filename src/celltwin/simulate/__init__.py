@@ -1,0 +1,6 @@
+"""Simulation with diffrax: time courses with events, steady states, solver settings."""
+
+from ._settings import SolverSettings as SolverSettings
+from ._solve import Status as Status
+from ._solve import solve_steady_state as solve_steady_state
+from ._solve import solve_time_course as solve_time_course
