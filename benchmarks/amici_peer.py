@@ -17,6 +17,10 @@ later runs. Measured, with solver rtol = atol = 1e-8:
   vectors in one ``run_simulations`` call (AMICI's OpenMP threading over all
   condition x parameter-set simulations), divided by the batch size.
 
+Also reported: the forward and adjoint gradient timings and their largest
+relative difference, failed simulations in the batch, the thread count, the
+step limit of the timed runs and the load average when timing started.
+
 Exactly one JSON object (``--json``) or one ``key: value`` block is written to
 stdout; errors are reported in its ``status`` field.
 """
@@ -38,11 +42,15 @@ import numpy as np
 
 RTOL = 1e-8
 ATOL = 1e-8
+#: Step limit for the reference llh at the nominal parameters.
 MAX_STEPS = 10**6
-#: AMICI also uses max_steps as the checkpoint interval of the adjoint method
-#: and preallocates storage for it: 1e6 makes each adjoint solve ~30x slower
-#: (Boehm: 0.6 s instead of 20 ms), so adjoint runs keep AMICI's default.
-ADJOINT_MAX_STEPS = 10**4
+#: Step limit (AMICI's default) for all timed runs, if the nominal simulation
+#: succeeds with it. A large limit does not change the cost of successful
+#: forward solves, but AMICI also uses it as the checkpoint interval of the
+#: adjoint method and preallocates storage for it (1e6: Boehm's adjoint
+#: gradient 0.6 s instead of 20 ms), and perturbed parameter sets that blow up
+#: (Crauste) would each run 1e6 steps.
+TIMING_MAX_STEPS = 10**4
 #: Standard deviation of the batch perturbation, on parameter scale
 #: (relative for linear-scale parameters).
 PERTURBATION_SD = 0.01
@@ -89,12 +97,14 @@ def stdout_to_stderr() -> Iterator[int]:
         os.close(saved)
 
 
-def median_ms(fn: Callable[[], object], repeats: int, budget_s: float) -> float:
+def median_ms(fn: Callable[[], object], repeats: int,
+              budget_s: float) -> tuple[float, object]:
     """Median wall time of ``fn()`` in ms, after one untimed warm-up call.
 
     Repetition stops early once ``budget_s`` seconds have been spent.
+    Returns the median and the result of the warm-up call.
     """
-    fn()
+    result = fn()
     times = []
     start = time.perf_counter()
     for _ in range(max(1, repeats)):
@@ -103,7 +113,7 @@ def median_ms(fn: Callable[[], object], repeats: int, budget_s: float) -> float:
         times.append(time.perf_counter() - t0)
         if time.perf_counter() - start > budget_s:
             break
-    return 1e3 * statistics.median(times)
+    return 1e3 * statistics.median(times), result
 
 
 def import_model(problem, name: str, model_root: Path):
@@ -112,6 +122,7 @@ def import_model(problem, name: str, model_root: Path):
     Returns ``(model, compile_seconds, cached)``.
     """
     import amici
+    import amici.sim.sundials  # noqa: F401 - compiled model modules need it
     from amici.importers.petab.v1 import import_petab_problem
 
     # swig is installed next to this interpreter; model compilation needs it.
@@ -131,17 +142,15 @@ def import_model(problem, name: str, model_root: Path):
     return model, time.perf_counter() - t0, cached
 
 
-def make_solver(model, sensitivity_method=None):
+def make_solver(model, max_steps: int, sensitivity_method=None):
     """Solver with the reference tolerances; first-order sensitivities if a
     ``SensitivityMethod`` is given."""
-    from amici.sim.sundials import SensitivityMethod, SensitivityOrder
+    from amici.sim.sundials import SensitivityOrder
 
     solver = model.create_solver()
     solver.set_relative_tolerance(RTOL)
     solver.set_absolute_tolerance(ATOL)
-    solver.set_max_steps(MAX_STEPS)
-    if sensitivity_method == SensitivityMethod.adjoint:
-        solver.set_max_steps(ADJOINT_MAX_STEPS)
+    solver.set_max_steps(max_steps)
     if sensitivity_method is not None:
         solver.set_sensitivity_order(SensitivityOrder.first)
         solver.set_sensitivity_method(sensitivity_method)
@@ -150,8 +159,8 @@ def make_solver(model, sensitivity_method=None):
 
 def nominal_parameters(problem) -> dict[str, float]:
     """Nominal values of the estimated parameters, on parameter scale."""
-    return dict(zip(problem.x_free_ids,
-                    problem.get_x_nominal(free=True, fixed=False, scaled=True), strict=True))
+    values = problem.get_x_nominal(free=True, fixed=False, scaled=True)
+    return dict(zip(problem.x_free_ids, values, strict=True))
 
 
 def perturbed_parameters(problem, n: int, seed: int = 0) -> list[dict]:
@@ -161,7 +170,7 @@ def perturbed_parameters(problem, n: int, seed: int = 0) -> list[dict]:
     result is clipped to the (scaled) bounds.
     """
     ids = problem.x_free_ids
-    x0 = np.asarray(problem.get_x_nominal(free=True, fixed=False, scaled=True))
+    x0 = np.array(list(nominal_parameters(problem).values()))
     lb = np.asarray(problem.get_lb(free=True, fixed=False, scaled=True))
     ub = np.asarray(problem.get_ub(free=True, fixed=False, scaled=True))
     linear = np.array([problem.parameter_df.loc[i, "parameterScale"] == "lin"
@@ -252,7 +261,8 @@ class Evaluator:
         return np.array(list(grad.values()))
 
 
-def time_gradients(evaluator: Evaluator, params: dict, args) -> dict:
+def time_gradients(evaluator: Evaluator, params: dict, max_steps: int,
+                   args) -> dict:
     """Time llh + gradient with forward and adjoint sensitivities.
 
     A method that fails, or whose gradient disagrees with the other's
@@ -264,13 +274,13 @@ def time_gradients(evaluator: Evaluator, params: dict, args) -> dict:
     timings, grads = {}, {}
     for name, method in (("forward", SensitivityMethod.forward),
                          ("adjoint", SensitivityMethod.adjoint)):
-        solver = make_solver(evaluator.model, method)
+        solver = make_solver(evaluator.model, max_steps, method)
         try:
-            llh, grad = evaluator(solver, params)
+            timings[name], (llh, grad) = median_ms(
+                lambda s=solver: evaluator(s, params),
+                args.repeats, args.time_budget)
             if not np.isfinite(llh) or grad is None:
                 raise RuntimeError("simulation failed")
-            timings[name] = median_ms(lambda s=solver: evaluator(s, params),
-                                      args.repeats, args.time_budget)
             grads[name] = grad
         except Exception as err:  # noqa: BLE001 - reported, not fatal
             timings[name] = None
@@ -298,10 +308,10 @@ def time_batch(evaluator: Evaluator, solver, args) -> tuple[float, int]:
     """Per-evaluation time (ms) of a batch, and the number of failures."""
     params = perturbed_parameters(evaluator.problem, args.batch)
     edata_sets = evaluator.copies(args.batch)
-    results = evaluator.batch(solver, params, edata_sets)
+    total_ms, results = median_ms(
+        lambda: evaluator.batch(solver, params, edata_sets),
+        args.batch_repeats, args.time_budget)
     failures = sum(not np.isfinite(llh) for llh, _ in results)
-    total_ms = median_ms(lambda: evaluator.batch(solver, params, edata_sets),
-                         args.batch_repeats, args.time_budget)
     return total_ms / args.batch, failures
 
 
@@ -328,22 +338,28 @@ def benchmark(args, report: dict) -> None:
     report["n_conditions"] = len(evaluator.edatas)
     nominal = nominal_parameters(problem)
 
-    # Other processes on the machine distort the timings: record the load.
-    report["load_avg_1min"] = round(os.getloadavg()[0], 2)
-    solver = make_solver(model)
-    llh, _ = evaluator(solver, nominal)
+    llh, _ = evaluator(make_solver(model, MAX_STEPS), nominal)
     report["llh"] = llh
     if not np.isfinite(llh):
         raise RuntimeError("simulation at the nominal parameters failed")
-    report["llh_ms"] = median_ms(lambda: evaluator(solver, nominal),
-                                 args.repeats, args.time_budget)
-    report.update(time_gradients(evaluator, nominal, args))
+
+    # Other processes on the machine distort the timings: record the load.
+    report["load_avg_1min"] = round(os.getloadavg()[0], 2)
+    max_steps = TIMING_MAX_STEPS
+    solver = make_solver(model, max_steps)
+    if not np.isfinite(evaluator(solver, nominal)[0]):
+        max_steps = MAX_STEPS
+        solver = make_solver(model, max_steps)
+    report["timing_max_steps"] = max_steps
+    report["llh_ms"], _ = median_ms(lambda: evaluator(solver, nominal),
+                                    args.repeats, args.time_budget)
+    report.update(time_gradients(evaluator, nominal, max_steps, args))
 
     report["batch_llh_ms_per_eval"], report["batch_failures"] = time_batch(
         evaluator, solver, args)
     if report["grad_method"] is not None:
         grad_solver = make_solver(
-            model, getattr(SensitivityMethod, report["grad_method"]))
+            model, max_steps, getattr(SensitivityMethod, report["grad_method"]))
         report["batch_llh_grad_ms_per_eval"], _ = time_batch(
             evaluator, grad_solver, args)
 
@@ -355,7 +371,7 @@ def empty_report(problem_yaml: Path) -> dict:
             "grad_method", "llh_grad_forward_ms", "llh_grad_adjoint_ms",
             "grad_fwd_adj_max_rel_diff", "batch_llh_ms_per_eval",
             "batch_llh_grad_ms_per_eval", "batch_failures", "threads",
-            "openmp", "load_avg_1min", "amici_version"]
+            "openmp", "timing_max_steps", "load_avg_1min", "amici_version"]
     report = {"problem": problem_yaml.resolve().parent.name}
     report.update(dict.fromkeys(keys))
     report["status"] = "ok"

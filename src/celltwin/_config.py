@@ -7,7 +7,13 @@ is created, and so that a second process re-uses compiled programs from disk.
 import os
 from pathlib import Path
 
-import jax
+# Inside compiled code a failed check must give NaN (a rejected proposal, an infinite loss),
+# not a host callback that raises: callbacks also keep XLA from caching executables on disk.
+os.environ.setdefault("EQX_ON_ERROR", "nan")
+# XLA's C++ logs ("algebraic simplifier is likely stuck ...") are noise for our users.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import jax  # noqa: E402  (after the environment above)
 
 jax.config.update("jax_enable_x64", True)
 

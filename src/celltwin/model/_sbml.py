@@ -87,7 +87,8 @@ class _Importer:
             model.reactions[r.getId()] = self.reaction(r)
         for i, e in enumerate(m.getListOfEvents()):
             ev = self.event(e, i)
-            model.events[ev.id] = ev
+            if ev is not None:
+                model.events[ev.id] = ev
         if m.getNumConstraints():
             pass  # constraints only assert validity; they do not change a simulation
         self.check_compartments(model)
@@ -115,7 +116,9 @@ class _Importer:
     def rules(self, model: Model) -> None:
         for rule in self.sbml.getListOfRules():
             if rule.isAlgebraic():
-                raise self.unsupported("algebraicRule", "an algebraic rule (a DAE)")
+                name = rule.getIdAttribute() or rule.getMetaId()
+                formula = libsbml.formulaToL3String(rule.getMath()) if rule.getMath() is not None else "?"
+                raise self.unsupported(f"algebraicRule {name!r} (0 = {formula})", "an algebraic rule (a DAE)")
             var = rule.getVariable()
             kind = "assignmentRule" if rule.isAssignment() else "rateRule"
             expr = self.math(rule.getMath(), f"{kind} for {var!r}")
@@ -155,7 +158,7 @@ class _Importer:
         return Reaction(rid, stoich(r.getListOfReactants(), "reactant"), stoich(r.getListOfProducts(), "product"),
                         rate, modifiers)
 
-    def event(self, e: libsbml.Event, index: int) -> Event:
+    def event(self, e: libsbml.Event, index: int) -> Event | None:
         eid = e.getId() or f"event_{index}"
         where = f"event {eid!r}"
         if e.isSetDelay():
@@ -169,8 +172,11 @@ class _Importer:
             raise self.unsupported(
                 where, f"the trigger {cond} (only 'time >= expression' triggers without state are supported)"
             )
-        if trigger.isSetInitialValue() and not trigger.getInitialValue():
-            pass  # an initially false time trigger fires once time reaches `at`: our semantics
+        true_at_zero = at.is_number and (at < 0 or (at == 0 and isinstance(cond, (sp.Ge, sp.Le))))
+        if true_at_zero and trigger.isSetInitialValue() and trigger.getInitialValue():
+            # SBML time starts at 0: an initially true trigger that is already true there never
+            # goes from false to true, so the event never fires (an initially false one fires at 0).
+            return None
         assignments = {
             a.getVariable(): self.math(a.getMath(), f"{where}, assignment to {a.getVariable()!r}")
             for a in e.getListOfEventAssignments()

@@ -29,6 +29,13 @@ GradientMode = Literal["auto", "forward", "reverse"]
 FORWARD_MODE_MAX_PARAMETERS = 24
 
 
+def _over_conditions(fn, args, batching: str):
+    """Map ``fn`` over the leading axis of ``args``: vectorised (vmap) or one at a time (lax.map)."""
+    if batching == "vmap":
+        return jax.vmap(fn)(*args)
+    return jax.lax.map(lambda a: fn(*a), args)
+
+
 class Simulation(NamedTuple):
     """Simulated observables and noise levels, in the measurement table's row order."""
 
@@ -115,16 +122,25 @@ class Problem:
     def _pool(self, theta):
         return jnp.concatenate([self.parameters.values(theta), self._constants])
 
-    def _simulate_group(self, g, pool, adjoint):
+    def _steady_states(self, pool, adjoint):
+        """Steady states of the distinct pre-equilibration conditions, and their status."""
+        cm, settings, pre = self.compiled, self.settings, self.arrays.preequilibrations
+
+        def one(p_refs, x_mask, x_refs):
+            p = pool[p_refs]
+            x0 = jnp.where(x_mask, pool[x_refs], cm.x0(p))
+            return solve_steady_state(cm, p, x0, settings=settings, adjoint=adjoint)
+
+        return _over_conditions(one, (pre.p_refs, pre.x0_mask, pre.x0_refs), settings.condition_batching)
+
+    def _simulate_group(self, g, pool, steady, adjoint):
         cm, settings, arrays = self.compiled, self.settings, self.arrays
 
-        def one(ts, p_refs, x_mask, x_refs, pre_p_refs, pre_mask, pre_refs):
+        def one(ts, p_refs, x_mask, x_refs, pre_index):
             p = pool[p_refs]
             status = jnp.asarray(Status.OK, dtype=jnp.int32)
             if g.preequilibrate:
-                p_pre = pool[pre_p_refs]
-                x_pre = jnp.where(pre_mask, pool[pre_refs], cm.x0(p_pre))
-                x_ss, status = solve_steady_state(cm, p_pre, x_pre, settings=settings, adjoint=adjoint)
+                x_ss, status = steady[0][pre_index], steady[1][pre_index]
                 x0 = jnp.where(x_mask, pool[x_refs], x_ss)
             else:
                 x0 = jnp.where(x_mask, pool[x_refs], cm.x0(p))
@@ -140,15 +156,17 @@ class Problem:
                 status = jnp.where(status == Status.OK, st, status)
             return xs, p, status
 
-        return jax.vmap(one)(jnp.asarray(g.ts), g.p_refs, g.x0_mask, g.x0_refs, g.pre_p_refs, g.pre_x0_mask, g.pre_x0_refs)
+        args = (jnp.asarray(g.ts), g.p_refs, g.x0_mask, g.x0_refs, g.pre_index)
+        return _over_conditions(one, args, settings.condition_batching)
 
     def _evaluate(self, theta, adjoint) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Simulated observables and sigmas (sorted measurement order) and statuses."""
         arrays = self.arrays
         pool = self._pool(theta)
+        steady = self._steady_states(pool, adjoint) if arrays.preequilibrations is not None else None
         states, params, statuses = [], [], []
         for g_i, g in enumerate(arrays.groups):
-            xs, ps, st = self._simulate_group(g, pool, adjoint)
+            xs, ps, st = self._simulate_group(g, pool, steady, adjoint)
             rows = arrays.group_of_row == g_i
             local, slot = arrays.local_context[rows], arrays.time_slot[rows]
             states.append(xs[local, slot])
@@ -245,9 +263,14 @@ class Problem:
         return time.perf_counter() - start
 
     # --- tables -----------------------------------------------------------------------------
+    @functools.cached_property
+    def jit_simulate(self):
+        """``jax.jit(simulate)``, compiled once per problem."""
+        return jax.jit(self.simulate)
+
     def simulation_table(self, theta=None) -> pd.DataFrame:
         """The PEtab simulation table: the measurement table with ``simulation`` values."""
-        sim = self.simulate(theta)
+        sim = self.jit_simulate(jnp.asarray(self.x_nominal if theta is None else theta))
         df = self.measurement_df.copy()
         df = df.rename(columns={"measurement": "simulation"})
         df["simulation"] = np.asarray(sim.observables)

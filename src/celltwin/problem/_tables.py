@@ -62,9 +62,17 @@ class GroupArrays:
     p_refs: np.ndarray  # (n_ctx, n_p)
     x0_mask: np.ndarray  # (n_ctx, n_x) bool: state re-initialised by the condition
     x0_refs: np.ndarray  # (n_ctx, n_x)
-    pre_p_refs: np.ndarray  # (n_ctx, n_p) parameters of the pre-equilibration condition
-    pre_x0_mask: np.ndarray
-    pre_x0_refs: np.ndarray
+    pre_index: np.ndarray  # (n_ctx,) row in ProblemArrays.preequilibrations (0 if none)
+
+
+@dataclasses.dataclass(frozen=True)
+class PreequilibrationArrays:
+    """The distinct pre-equilibration conditions: each steady state is computed once."""
+
+    ids: list[str]
+    p_refs: np.ndarray  # (n_pre, n_p)
+    x0_mask: np.ndarray  # (n_pre, n_x)
+    x0_refs: np.ndarray  # (n_pre, n_x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +81,7 @@ class ProblemArrays:
     constants: np.ndarray
     contexts: list[tuple[str | None, str]]  # (preequilibration condition, simulation condition)
     groups: list[GroupArrays]
+    preequilibrations: PreequilibrationArrays | None
     # Measurements in sorted order (grouped as the simulations); `order[k]` is the table row.
     order: np.ndarray
     group_of_row: np.ndarray
@@ -325,7 +334,7 @@ class _Builder:
             if t is None or math.isnan(t) or t < 0:
                 raise PEtabError(f"{at}, column 'time': must be a number >= 0 or 'inf', got {row['time']!r}")
             m = _as_float(row["measurement"])
-            if m is None:
+            if m is None or math.isnan(m):
                 raise PEtabError(f"{at}, column 'measurement': must be a number, got {row['measurement']!r}")
             fn, n_obs, n_noise, tcode, laplace = defs[oid]
             if tcode and m <= 0 and not math.isnan(m):
@@ -338,7 +347,7 @@ class _Builder:
                 contexts.append(key)
             rows.append((ctx_index[key], oid, t, m, obs_refs, noise_refs))
 
-        groups, placement = self._groups(contexts, rows)
+        groups, placement, preequilibrations = self._groups(contexts, rows)
         # sort measurement rows by (group, position in group)
         n = len(rows)
         group_of_row = np.array([placement[r[0]][0] for r in rows])
@@ -370,6 +379,7 @@ class _Builder:
             constants=np.array(self.constants, dtype=float),
             contexts=contexts,
             groups=groups,
+            preequilibrations=preequilibrations,
             order=order,
             group_of_row=group_of_row[order],
             local_context=local_context[order],
@@ -390,17 +400,16 @@ class _Builder:
         times: dict[int, set[float]] = {c: set() for c in range(len(contexts))}
         for c, _, t, *_ in rows:
             times[c].add(t)
+        pre_ids = list(dict.fromkeys(pre for pre, _ in contexts if pre is not None))
+        pre_arrays = [self.condition_arrays(pre) for pre in pre_ids]
         per_ctx = []
         for c, (pre, sim) in enumerate(contexts):
             # An unset (NaN) species keeps its pre-equilibrated value, or else its model default.
             p_refs, x_mask, x_refs = self.condition_arrays(sim)
-            if pre is not None:
-                pre_p, pre_mask, pre_refs = self.condition_arrays(pre)
-            else:
-                pre_p, pre_mask, pre_refs = p_refs, np.zeros_like(x_mask), np.zeros_like(x_refs)
             finite = sorted(t for t in times[c] if math.isfinite(t))
             has_inf = any(math.isinf(t) for t in times[c])
-            per_ctx.append([pre is not None, (), has_inf, finite, p_refs, x_mask, x_refs, pre_p, pre_mask, pre_refs])
+            pre_index = pre_ids.index(pre) if pre is not None else 0
+            per_ctx.append([pre is not None, (), has_inf, finite, p_refs, x_mask, x_refs, pre_index])
         if cm.events:
             # Events fire in the order of their times at the nominal parameters.
             nominal_pool = np.concatenate([self.space.nominal, np.array(self.constants, dtype=float)])
@@ -426,9 +435,14 @@ class _Builder:
             groups.append(GroupArrays(
                 contexts=np.array(members), preequilibrate=key[0], event_order=key[1], steady_state_output=key[2],
                 ts=ts, p_refs=stack(4), x0_mask=stack(5), x0_refs=stack(6),
-                pre_p_refs=stack(7), pre_x0_mask=stack(8), pre_x0_refs=stack(9),
+                pre_index=np.array([per_ctx[c][7] for c in members], dtype=np.int32),
             ))
-        return groups, placement
+        preequilibrations = None
+        if pre_ids:
+            preequilibrations = PreequilibrationArrays(
+                pre_ids, *(np.stack([a[k] for a in pre_arrays]) for k in range(3))
+            )
+        return groups, placement, preequilibrations
 
 
 def build_arrays(cm: CompiledModel, measurements, observables, conditions, parameters, files: Files = Files()) -> ProblemArrays:

@@ -1,5 +1,7 @@
 """Simulation with diffrax: time courses with events, steady states, solver settings."""
 
+from ._rosenbrock import Rodas4 as Rodas4
+from ._rosenbrock import Rodas5P as Rodas5P
 from ._settings import SolverSettings as SolverSettings
 from ._solve import Status as Status
 from ._solve import solve_steady_state as solve_steady_state

@@ -1,0 +1,199 @@
+"""Log-likelihood and gradient speed on the PEtab benchmark collection, celltwin vs AMICI.
+
+For each problem: compile time (cold: empty compilation cache; warm: a second process
+re-using the persistent cache), median single llh time, median llh + gradient time, and
+throughput when many parameter sets are evaluated at once (vmap over parameter sets, as a
+sampler with many chains or a multi-start does). The same is measured for AMICI when its
+optional peer virtualenv exists (``make amici-peer``), in the same run, and the ratios are
+printed as a table and written as TSV.
+
+    python benchmarks/llh_gradient.py [--problems Boehm_JProteomeRes2014 ...] [--out FILE.tsv]
+
+Each problem is measured in a fresh subprocess (so compile times are honest and one
+problem's memory does not carry into the next).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CELLTWIN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+BENCH = SHARED / "petab-benchmark"
+AMICI_PYTHON = Path(os.environ.get("CELLTWIN_AMICI_PYTHON", ROOT / ".venv-amici" / "bin" / "python"))
+
+
+def problem_yaml(name: str) -> Path:
+    folder = BENCH / name
+    candidates = sorted(folder.glob("*.yaml"))
+    if not candidates:
+        raise SystemExit(f"{folder}: no PEtab YAML file")
+    return candidates[0]
+
+
+def median_ms(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def measure_celltwin(name: str, repeats: int, batch: int, modes: list[str]) -> dict:
+    """Runs inside the child process."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from celltwin.problem import from_petab
+
+    start = time.perf_counter()
+    problem = from_petab(problem_yaml(name))
+    load_s = time.perf_counter() - start
+    theta = jnp.asarray(problem.x_nominal)
+    compile_s = problem.compile()
+    llh = float(problem.jit_log_likelihood(theta))
+    llh_ms = median_ms(lambda: problem.jit_log_likelihood(theta).block_until_ready(), repeats)
+
+    grad = {}
+    for mode in modes:
+        vg = problem.value_and_grad(mode)
+        start = time.perf_counter()
+        vg(theta)[1].block_until_ready()
+        grad[f"{mode}_compile_s"] = time.perf_counter() - start
+        grad[f"{mode}_ms"] = median_ms(lambda: vg(theta)[1].block_until_ready(), repeats)
+    chosen = problem.gradient_mode()
+    grad_ms = grad.get(f"{chosen}_ms", min(grad[f"{m}_ms"] for m in modes))
+
+    rng = np.random.default_rng(0)
+    thetas = jnp.asarray(problem.x_nominal + 0.01 * rng.standard_normal((batch, problem.n_parameters)))
+    batched = jax.jit(jax.vmap(problem.log_likelihood))
+    batched(thetas).block_until_ready()
+    batch_ms = median_ms(lambda: batched(thetas).block_until_ready(), max(3, repeats // 4)) / batch
+    return {
+        "problem": name, "n_parameters": problem.n_parameters, "n_states": problem.compiled.n_states,
+        "n_conditions": problem.n_conditions, "n_measurements": problem.n_measurements, "llh": llh,
+        "load_s": load_s, "compile_s": compile_s, "llh_ms": llh_ms, "llh_grad_ms": grad_ms,
+        "grad_mode": chosen, "batch_llh_ms_per_eval": batch_ms, **grad,
+    }
+
+
+def run_child(args: list[str], env: dict, timeout: float) -> dict:
+    try:
+        out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": f"timeout after {timeout:.0f} s"}
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode != 0 or not lines:
+        tail = (out.stderr or out.stdout).strip().splitlines()[-3:]
+        return {"status": "error: " + " | ".join(tail)}
+    result = json.loads(lines[-1])
+    result.setdefault("status", "ok")
+    return result
+
+
+def celltwin_row(name: str, repeats: int, batch: int, timeout: float, modes: list[str]) -> dict:
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "CELLTWIN_JAX_CACHE": cache}
+        cmd = [sys.executable, __file__, "--child", name, "--repeats", str(repeats), "--batch", str(batch),
+               "--modes", *modes]
+        cold = run_child(cmd, env, timeout)
+        if cold.get("status") != "ok":
+            return cold
+        warm = run_child(cmd, env, timeout)
+        cold["warm_compile_s"] = warm.get("compile_s", float("nan"))
+        return cold
+
+
+def amici_row(name: str, repeats: int, batch: int, timeout: float) -> dict:
+    if not AMICI_PYTHON.exists():
+        return {"status": "AMICI peer not installed (make amici-peer)"}
+    env = {**os.environ, "PATH": f"{AMICI_PYTHON.parent}:{os.environ.get('PATH', '')}"}
+    cmd = [str(AMICI_PYTHON), str(ROOT / "benchmarks" / "amici_peer.py"), str(problem_yaml(name)),
+           "--repeats", str(repeats), "--batch", str(batch), "--model-dir", str(ROOT / ".amici-models" / name), "--json"]
+    return run_child(cmd, env, timeout)
+
+
+COLUMNS = [
+    ("problem", "{}"), ("n_parameters", "{}"), ("n_states", "{}"), ("llh", "{:.4f}"), ("amici_llh", "{:.4f}"),
+    ("compile_s", "{:.1f}"), ("warm_compile_s", "{:.1f}"), ("amici_compile_s", "{:.1f}"),
+    ("llh_ms", "{:.2f}"), ("amici_llh_ms", "{:.2f}"), ("llh_ratio", "{:.2f}"),
+    ("llh_grad_ms", "{:.2f}"), ("amici_llh_grad_ms", "{:.2f}"), ("grad_ratio", "{:.2f}"),
+    ("batch_llh_ms_per_eval", "{:.2f}"), ("amici_batch_llh_ms_per_eval", "{:.2f}"), ("throughput_ratio", "{:.2f}"),
+    ("grad_mode", "{}"), ("forward_ms", "{:.2f}"), ("reverse_ms", "{:.2f}"),
+    ("forward_compile_s", "{:.1f}"), ("reverse_compile_s", "{:.1f}"), ("status", "{}"),
+]
+
+
+def combine(ours: dict, peer: dict) -> dict:
+    row = dict(ours)
+    for key in ("llh", "compile_s", "llh_ms", "llh_grad_ms", "batch_llh_ms_per_eval"):
+        row[f"amici_{key}"] = peer.get(key, float("nan"))
+
+    def ratio(a, b):  # > 1 means celltwin is faster
+        try:
+            return float(peer[b]) / float(ours[a])
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return float("nan")
+
+    row["llh_ratio"] = ratio("llh_ms", "llh_ms")
+    row["grad_ratio"] = ratio("llh_grad_ms", "llh_grad_ms")
+    row["throughput_ratio"] = ratio("batch_llh_ms_per_eval", "batch_llh_ms_per_eval")
+    row["status"] = f"{ours.get('status', '?')} / amici: {peer.get('status', '?')}"
+    return row
+
+
+def fmt(value, spec: str) -> str:
+    try:
+        return spec.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--problems", nargs="*", help="benchmark problem names (default: all)")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=32, help="parameter sets per batched evaluation")
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--no-amici", action="store_true")
+    parser.add_argument("--modes", nargs="+", default=["forward", "reverse"], choices=["forward", "reverse"],
+                        help="gradient modes to time (the problem's automatic choice is reported as llh_grad_ms)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "llh_gradient.tsv")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure_celltwin(args.child, args.repeats, args.batch, args.modes)))
+        return
+    names = args.problems or sorted(p.name for p in BENCH.iterdir() if p.is_dir())
+    rows = []
+    header = "\t".join(name for name, _ in COLUMNS)
+    print(header, flush=True)
+    for name in names:
+        ours = celltwin_row(name, args.repeats, args.batch, args.timeout, args.modes)
+        peer = {"status": "skipped"} if args.no_amici else amici_row(name, args.repeats, args.batch, args.timeout)
+        row = combine(ours, peer)
+        rows.append(row)
+        print("\t".join(fmt(row.get(k, ""), spec) for k, spec in COLUMNS), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w") as fh:
+        fh.write(header + "\n")
+        for row in rows:
+            fh.write("\t".join(fmt(row.get(k, ""), spec) for k, spec in COLUMNS) + "\n")
+    ratios = sorted(r["throughput_ratio"] for r in rows if r["throughput_ratio"] == r["throughput_ratio"])
+    if ratios:
+        print(f"\nmedian throughput ratio (AMICI time / celltwin time, > 1 = celltwin faster): {statistics.median(ratios):.2f}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

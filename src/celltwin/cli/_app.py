@@ -1,0 +1,57 @@
+"""The typer application: global options and the command table."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ._check import check
+from ._demo import demo
+from ._errors import STATE, debug_from_env, report
+from ._simulate import simulate
+
+app = typer.Typer(
+    name="celltwin",
+    help="celltwin: ODE models of cell signalling (SBML/PEtab), simulated and differentiated in JAX.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"celltwin {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global(
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """celltwin: ODE models of cell signalling (SBML/PEtab), simulated and differentiated in JAX.
+
+    Exit status: 0 success, 2 bad input (the message names the file and field), 1 internal error.
+    """
+    STATE.debug = debug or debug_from_env()  # set on every invocation (tests run many in one process)
+
+
+app.command("check")(check)
+app.command("simulate")(simulate)
+app.command("demo")(demo)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``celltwin`` console script."""
+    try:
+        app(args=argv, prog_name="celltwin")
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - errors outside a command (option parsing, callbacks)
+        sys.exit(report(exc))

@@ -1,0 +1,64 @@
+"""``celltwin simulate``: write the PEtab simulation table of a problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from ..errors import CelltwinInputError
+from ._errors import guarded
+from ._load import load_problem, theta_from_file
+from ._output import err_console, status, warn
+
+
+def simulation_table(problem, theta):
+    """The PEtab simulation table at ``theta`` (compiled with ``jax.jit``, then evaluated)."""
+    import jax
+    import jax.numpy as jnp
+
+    from ..simulate import Status
+
+    sim = jax.jit(problem.simulate)(jnp.asarray(theta))
+    df = problem.measurement_df.copy().rename(columns={"measurement": "simulation"})
+    df["simulation"] = np.asarray(sim.observables)
+    failed = [(k, int(s)) for k, s in enumerate(np.asarray(sim.status)) if int(s) != Status.OK]
+    return df, failed
+
+
+def simulate(
+    problem_yaml: Path = typer.Argument(..., metavar="PROBLEM.yaml", help="PEtab v1 problem file."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="SIMULATIONS.tsv", help="Where to write the simulation table."),
+    parameters: Path | None = typer.Option(
+        None, "--parameters", "-p", metavar="PARAMS.tsv",
+        help="Parameter values: a TSV with columns parameterId and value (linear scale), or a PEtab "
+             "parameter table (nominalValue). Unlisted parameters keep their nominal values.",
+    ),
+) -> None:
+    """Simulate a PEtab problem and write its simulation table.
+
+    The table is the measurement table with a `simulation` column in place of `measurement`.
+    """
+    if out.is_dir():
+        raise CelltwinInputError(f"{out}: --out names a folder; give a file name such as {out / 'simulations.tsv'}")
+    if not out.parent.is_dir():
+        raise CelltwinInputError(f"{out}: --out: the folder {out.parent} does not exist")
+    problem, _, _ = load_problem(problem_yaml, run_lint=False)
+    theta = problem.x_nominal if parameters is None else theta_from_file(problem, parameters)
+    with status(f"Simulating {problem.n_conditions} condition(s)"):
+        table, failed = simulation_table(problem, theta)
+    for k, code in failed:
+        from ..simulate import Status
+
+        pre, sim = problem.arrays.contexts[k]
+        label = f"condition {sim!r}" + (f" (pre-equilibrated with {pre!r})" if pre else "")
+        warn(f"simulation of {label} failed: {Status(code).describe()}; its simulated values are not reliable")
+    try:
+        table.to_csv(out, sep="\t", index=False)
+    except OSError as exc:
+        raise CelltwinInputError(f"{out}: --out: cannot write the file: {exc.strerror or exc}") from None
+    err_console().print(f"wrote {len(table)} simulated values to {out}", markup=False)
+
+
+simulate = guarded(simulate)

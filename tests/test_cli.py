@@ -1,0 +1,232 @@
+"""The ``celltwin`` command line: output contracts, exit statuses and error messages.
+
+Most tests run the typer app in-process (``CliRunner``); one runs ``python -m celltwin.cli``
+in a subprocess to check what a user sees (exactly one JSON object on stdout).
+Tests that read the shared PEtab test suite skip when ``CELLTWIN_SHARED_DATA`` (default
+``../shared/data`` beside the checkout) is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from celltwin.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CELLTWIN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SUITE = SHARED / "petab-test-suite" / "v1.0.0" / "sbml"
+EXAMPLE = ROOT / "examples" / "mapk_cascade"
+REQUIRED_KEYS = ["llh", "log_prior", "n_measurements", "n_parameters", "compile_s", "llh_ms"]
+
+
+def suite_case(case: str) -> Path:
+    folder = SUITE / case
+    if not folder.is_dir():
+        pytest.skip(f"PEtab test suite not found at {SUITE}: set CELLTWIN_SHARED_DATA to the shared data folder")
+    return folder
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def assert_input_error(result, *names: str) -> None:
+    """Exit status 2, a message that names each of ``names``, and no traceback."""
+    text = result.stderr + result.stdout
+    assert result.exit_code == 2, text
+    assert "error:" in result.stderr
+    for name in names:
+        assert name in result.stderr, (name, result.stderr)
+    assert "Traceback" not in text
+    assert result.stdout == ""
+
+
+@pytest.fixture
+def example_copy(tmp_path) -> Path:
+    """A writable copy of the bundled example; tests break one file of it."""
+    folder = tmp_path / "mapk_cascade"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return folder
+
+
+# --- the installed entry point -------------------------------------------------------------
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "celltwin.cli", *args], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+
+
+def test_check_json_matches_test_suite_llh():
+    case = suite_case("0001")
+    solution = yaml.safe_load((case / "_0001_solution.yaml").read_text())
+    proc = _run("check", str(case / "_0001.yaml"), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, f"stdout must hold exactly one JSON object, got: {proc.stdout!r}"
+    result = json.loads(lines[0])
+    assert list(result)[:6] == REQUIRED_KEYS
+    assert result["llh"] == pytest.approx(solution["llh"], abs=solution["tol_llh"])
+    assert result["n_measurements"] == 2 and result["n_parameters"] == 4
+    assert result["log_prior"] == 0.0
+    assert result["compile_s"] > 0 and result["llh_ms"] > 0
+
+
+# --- in-process --------------------------------------------------------------------------
+
+def test_version():
+    import celltwin
+
+    result = invoke("--version")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == f"celltwin {celltwin.__version__}"
+
+
+def test_check_json_bundled_example():
+    result = invoke("check", str(EXAMPLE / "mapk_cascade.yaml"), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert list(out)[:6] == REQUIRED_KEYS
+    assert out["n_measurements"] == 32 and out["n_parameters"] == 6
+    # Far from the data at the (deliberately wrong) nominal parameters; value from celltwin 0.1.0.
+    assert out["llh"] == pytest.approx(-9470.7128, rel=1e-5)
+    assert out["problem"] == "mapk_cascade" and out["lint"] == []
+
+
+def test_simulate_matches_test_suite_simulations(tmp_path):
+    case = suite_case("0001")
+    tol = yaml.safe_load((case / "_0001_solution.yaml").read_text())["tol_simulations"]
+    out = tmp_path / "simulations.tsv"
+    result = invoke("simulate", str(case / "_0001.yaml"), "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    got = pd.read_csv(out, sep="\t")
+    expected = pd.read_csv(case / "_simulations.tsv", sep="\t")
+    assert list(got.columns) == list(expected.columns)
+    assert (got["observableId"] == expected["observableId"]).all()
+    assert got["time"].tolist() == pytest.approx(expected["time"].tolist())
+    assert got["simulation"].tolist() == pytest.approx(expected["simulation"].tolist(), abs=tol, rel=tol)
+
+
+def test_simulate_parameters_file_unknown_id(example_copy, tmp_path):
+    params = tmp_path / "params.tsv"
+    params.write_text("parameterId\tvalue\nk_act1\t0.8\nno_such_parameter\t1.0\n")
+    result = invoke("simulate", str(example_copy / "mapk_cascade.yaml"), "--out", str(tmp_path / "s.tsv"),
+                    "--parameters", str(params))
+    assert_input_error(result, str(params), "row 3", "no_such_parameter")
+    assert not (tmp_path / "s.tsv").exists()
+
+
+def test_simulate_parameters_file_bad_value(example_copy, tmp_path):
+    params = tmp_path / "params.tsv"
+    params.write_text("parameterId\tvalue\nk_act1\tfast\n")
+    result = invoke("simulate", str(example_copy / "mapk_cascade.yaml"), "--out", str(tmp_path / "s.tsv"),
+                    "-p", str(params))
+    assert_input_error(result, str(params), "row 2", "'value'")
+
+
+def test_simulate_out_folder_missing(tmp_path):
+    out = tmp_path / "no" / "such" / "folder" / "s.tsv"
+    result = invoke("simulate", str(EXAMPLE / "mapk_cascade.yaml"), "--out", str(out))
+    assert_input_error(result, str(out))
+
+
+# --- bad input: exit status 2, the file named, no traceback -------------------------------
+
+def test_missing_problem_file(tmp_path):
+    missing = tmp_path / "nowhere.yaml"
+    assert_input_error(invoke("check", str(missing)), str(missing), "not found")
+
+
+def test_malformed_yaml(tmp_path):
+    bad = tmp_path / "problem.yaml"
+    bad.write_text("format_version: 1\nproblems: [\n")
+    assert_input_error(invoke("check", str(bad)), str(bad), "YAML")
+
+
+def test_yaml_field_of_wrong_type(example_copy):
+    problem = example_copy / "mapk_cascade.yaml"
+    problem.write_text(problem.read_text().replace("[measurements.tsv]", "7"))
+    assert_input_error(invoke("check", str(problem)), str(problem), "measurement_files")
+
+
+def test_missing_table_file(example_copy):
+    (example_copy / "observables.tsv").unlink()
+    assert_input_error(invoke("check", str(example_copy / "mapk_cascade.yaml")), "observables.tsv", "not found")
+
+
+def test_malformed_tsv(example_copy):
+    table = example_copy / "measurements.tsv"
+    table.write_text(table.read_text() + 'pK1\t"high_dose\t90\t1.0\n')
+    assert_input_error(invoke("check", str(example_copy / "mapk_cascade.yaml")), str(table))
+
+
+def test_unknown_observable_id_in_measurements(example_copy):
+    table = example_copy / "measurements.tsv"
+    lines = table.read_text().splitlines()
+    lines[3] = lines[3].replace("pK1", "pERK", 1)  # file row 4
+    table.write_text("\n".join(lines) + "\n")
+    result = invoke("check", str(example_copy / "mapk_cascade.yaml"), "--format", "json")
+    assert_input_error(result, str(table), "pERK", "row 4", "observableId")
+
+
+def test_unknown_observable_id_without_lint(example_copy, tmp_path):
+    table = example_copy / "measurements.tsv"
+    table.write_text(table.read_text().replace("pK2\thigh_dose\t60.0", "pERK\thigh_dose\t60.0"))
+    result = invoke("simulate", str(example_copy / "mapk_cascade.yaml"), "--out", str(tmp_path / "s.tsv"))
+    assert_input_error(result, str(table), "pERK", "row 33", "observableId")
+
+
+def test_non_numeric_measurement(example_copy):
+    table = example_copy / "measurements.tsv"
+    lines = table.read_text().splitlines()
+    lines[5] = "\t".join(lines[5].split("\t")[:3] + ["abc"])  # file row 6
+    table.write_text("\n".join(lines) + "\n")
+    assert_input_error(invoke("check", str(example_copy / "mapk_cascade.yaml")), str(table), "row 6", "measurement")
+
+
+def test_malformed_sbml(example_copy):
+    model = example_copy / "model.xml"
+    model.write_text(model.read_text()[:400])
+    assert_input_error(invoke("check", str(example_copy / "mapk_cascade.yaml")), str(model), "SBML")
+
+
+# --- --debug and internal errors ----------------------------------------------------------
+
+def test_debug_shows_traceback(tmp_path):
+    missing = tmp_path / "nowhere.yaml"
+    result = invoke("--debug", "check", str(missing))
+    assert result.exit_code == 2
+    assert "Traceback (most recent call last)" in result.stderr
+    assert str(missing) in result.stderr
+    # ... and only for that invocation.
+    assert "Traceback" not in invoke("check", str(missing)).stderr
+
+
+def test_internal_error_exits_1(monkeypatch, tmp_path):
+    from celltwin.cli import _check
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something impossible")
+
+    monkeypatch.setattr(_check, "load_problem", broken)
+    result = invoke("check", str(tmp_path / "any.yaml"))
+    assert result.exit_code == 1
+    assert "internal error" in result.stderr and "something impossible" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = invoke("--debug", "check", str(tmp_path / "any.yaml"))
+    assert result.exit_code == 1 and "Traceback (most recent call last)" in result.stderr
+
+
+def test_usage_error_exits_2():
+    result = invoke("check", "x.yaml", "--format", "xml")
+    assert result.exit_code == 2
