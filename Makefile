@@ -8,7 +8,7 @@ STAMP := $(VENV)/.celltwin-installed
 # XLA's C++ log notes (e.g. "algebraic simplifier ... circular simplification loop") are noise here.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: setup demo test bench
+.PHONY: setup demo test test-slow bench amici-peer
 
 setup: $(STAMP)
 
@@ -22,8 +22,19 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 demo: $(STAMP)
 	$(VENV)/bin/celltwin demo examples/mapk_cascade/mapk_cascade.yaml
 
+# The default run (doctests in src/ and tests/, without tests marked slow).
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -n 2 tests/
+	$(VENV)/bin/python -m pytest -n 2
+
+# The slow tests: the large benchmark problems (Chen, Smith) and the long gradient checks.
+test-slow: $(STAMP)
+	$(VENV)/bin/python -m pytest -n 2 -m slow tests/
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/llh_gradient.py
+
+# The optional peer for benchmarks (never a dependency of celltwin): AMICI + pyPESTO in
+# their own virtual environment; compiling AMICI takes several minutes.
+amici-peer:
+	test -x .venv-amici/bin/python || $(PYTHON) -m venv .venv-amici
+	.venv-amici/bin/python -m pip install --quiet amici pypesto

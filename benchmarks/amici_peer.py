@@ -31,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import statistics
 import sys
 import time
@@ -378,14 +379,26 @@ def empty_report(problem_yaml: Path) -> dict:
     return report
 
 
+class Terminated(BaseException):
+    """SIGTERM (e.g. from ``timeout``), raised once the running C call
+    returns; not an ``Exception``, so that only :func:`main` catches it and
+    still prints the partial report."""
+
+
+def raise_on_sigterm(signum, frame) -> None:
+    """Signal handler raising :class:`Terminated`."""
+    raise Terminated("terminated by SIGTERM")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; always print a report."""
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, raise_on_sigterm)
     report = empty_report(args.problem)
     with stdout_to_stderr() as stdout_fd:
         try:
             benchmark(args, report)
-        except Exception as err:  # noqa: BLE001 - reported in the output
+        except (Exception, Terminated) as err:  # reported in the output
             traceback.print_exc()
             report["status"] = f"error: {type(err).__name__}: {err}"
         if args.json:

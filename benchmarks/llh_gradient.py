@@ -48,7 +48,7 @@ def median_ms(fn, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def measure_celltwin(name: str, repeats: int, batch: int, modes: list[str]) -> dict:
+def measure_celltwin(name: str, repeats: int, batch: int, modes: list[str], compile_only: bool = False) -> dict:
     """Runs inside the child process."""
     import jax
     import jax.numpy as jnp
@@ -61,6 +61,8 @@ def measure_celltwin(name: str, repeats: int, batch: int, modes: list[str]) -> d
     load_s = time.perf_counter() - start
     theta = jnp.asarray(problem.x_nominal)
     compile_s = problem.compile()
+    if compile_only:
+        return {"problem": name, "compile_s": compile_s}
     llh = float(problem.jit_log_likelihood(theta))
     llh_ms = median_ms(lambda: problem.jit_log_likelihood(theta).block_until_ready(), repeats)
 
@@ -109,7 +111,7 @@ def celltwin_row(name: str, repeats: int, batch: int, timeout: float, modes: lis
         cold = run_child(cmd, env, timeout)
         if cold.get("status") != "ok":
             return cold
-        warm = run_child(cmd, env, timeout)
+        warm = run_child([*cmd, "--compile-only"], env, timeout)
         cold["warm_compile_s"] = warm.get("compile_s", float("nan"))
         return cold
 
@@ -170,9 +172,10 @@ def main() -> None:
                         help="gradient modes to time (the problem's automatic choice is reported as llh_grad_ms)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "llh_gradient.tsv")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure_celltwin(args.child, args.repeats, args.batch, args.modes)))
+        print(json.dumps(measure_celltwin(args.child, args.repeats, args.batch, args.modes, args.compile_only)))
         return
     names = args.problems or sorted(p.name for p in BENCH.iterdir() if p.is_dir())
     rows = []

@@ -15,15 +15,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# Measured (2 shared CPU cores, cold compilation cache): from_petab + compile of the jitted
-# log-likelihood, and of value_and_grad, in seconds. Used to decide what is `slow`.
-TIMINGS: dict[str, tuple[float, float]] = {}
+# Measured once with the earlier Kvaerno5 default solver (2 CPU cores shared with other jobs,
+# load average ~12, cold compilation cache),
+# in seconds: (from_petab, compile of jit_log_likelihood, first call of value_and_grad incl.
+# its compilation). Compilation is most of the cost; one llh evaluation takes 3-900 ms.
+# Bachmann, Beer, Lucarelli, Raimundez, Smith and Chen were not measured (runs were killed);
+# they take minutes and are marked slow.
+TIMINGS: dict[str, tuple[float, float, float]] = {
+    "Bertozzi_PNAS2020": (6.5, 24.7, 38.1),
+    "Blasi_CellSystems2016": (2.4, 10.5, 32.8),
+    "Boehm_JProteomeRes2014": (9.5, 30.6, 62.1),
+    "Brannmark_JBC2010": (8.3, 58.5, 100.8),
+    "Bruno_JExpBot2016": (9.4, 36.4, 59.5),
+    "Crauste_CellSystems2017": (7.6, 29.3, 54.6),
+    "Elowitz_Nature2000": (7.0, 26.6, 40.8),
+    "Schwen_PONE2014": (2.3, 6.6, 23.5),
+    "Weber_BMC2015": (5.4, 62.5, 195.9),
+}
 
-# Problems quick enough (< ~40 s load + compile + evaluation) for the default test run.
-FAST_LLH = {"Boehm_JProteomeRes2014", "Bruno_JExpBot2016", "Crauste_CellSystems2017", "Elowitz_Nature2000"}
-FAST_GRAD = {"Boehm_JProteomeRes2014"}
-# Crauste_CellSystems2017 is left out: its llh is -inf (solver failure) 1e-5 away from the nominal
-# parameters along random directions. Chen and Smith are too large for routine gradient checks.
+# Problems quick enough for the default test run (< ~40 s load + compile + evaluation).
+FAST_LLH = {"Blasi_CellSystems2016", "Schwen_PONE2014"}
+FAST_GRAD = {"Schwen_PONE2014"}
 GRADIENT_PROBLEMS = [
     "Bachmann_MSB2011", "Beer_MolBioSystems2014", "Bertozzi_PNAS2020", "Blasi_CellSystems2016",
     "Boehm_JProteomeRes2014", "Brannmark_JBC2010", "Bruno_JExpBot2016", "Elowitz_Nature2000",
@@ -51,8 +63,16 @@ REFERENCES = _references()
 PROBLEMS = sorted(REFERENCES) or ["(absent)"]
 
 
-def _param(name: str, fast: set[str]):
-    return pytest.param(name, id=name, marks=() if name in fast else (pytest.mark.slow,))
+def _param(name: str, fast: set[str], xfail: dict[str, str] | None = None):
+    marks = [] if name in fast else [pytest.mark.slow]
+    if xfail and name in xfail:
+        marks.append(pytest.mark.xfail(strict=True, reason=xfail[name]))
+    return pytest.param(name, id=name, marks=marks)
+
+
+# name -> reason, for gradient checks known to fail (none at present; Weber_BMC2015 failed with the
+# earlier Kvaerno5 default solver and passes with Rodas5P).
+GRADIENT_XFAIL: dict[str, str] = {}
 
 
 def _load(name: str):
@@ -72,7 +92,7 @@ def test_llh_at_nominal_matches_reference(name):
     assert math.isclose(llh, REFERENCES[name], rel_tol=1e-3, abs_tol=1e-3), (llh, REFERENCES[name])
 
 
-@pytest.mark.parametrize("name", [_param(n, FAST_GRAD) for n in GRADIENT_PROBLEMS])
+@pytest.mark.parametrize("name", [_param(n, FAST_GRAD, GRADIENT_XFAIL) for n in GRADIENT_PROBLEMS])
 def test_gradient_matches_finite_differences(name):
     """Directional derivatives of value_and_grad() along 3 random unit directions vs central
     differences of jit_log_likelihood.

@@ -162,10 +162,6 @@ def test_boundary_species_not_changed_by_reactions(simulate):
     close(states["Q"], k * (TS + 0.25 * TS**2))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "simulate: diffrax Kvaerno5 (the default solver) rejects every step (max_steps reached) on this "
-    "model, whose states E, M have dx/dt = 0 and P grows linearly; a pure-diffrax reproducer is "
-    "f(t, x) = [0, 0, 0.2*x0*x1] * (2/3) from x0 = [3, 2, 0]; Tsit5 and the same f without the factor work"))
 def test_constant_species(simulate):
     """A constant (and boundary) species used as reactant, and a constant non-boundary modifier."""
     k = 0.2
@@ -327,9 +323,6 @@ def test_initial_assignments(simulate):
     close(states["B"], 3 * 2 * k0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_compile.py: an initialAssignment to a compartment is silently ignored: the compartment stays a "
-    "parameter with its SBML size (only parameter initial assignments are substituted in _resolve_rules)"))
 def test_initial_assignment_to_compartment(simulate):
     """initialAssignment c = 2*k to a constant compartment: the amount flux k*A*c into an
     amount species B sees the assigned size 2*k = 3."""

@@ -134,7 +134,8 @@ class _Compiler:
         self.state_ids = model.state_ids()
         state_set = set(self.state_ids)
         self.parameter_ids = [
-            c for c in model.compartments if c not in state_set and c not in model.assignment_rules
+            c for c in model.compartments
+            if c not in state_set and c not in model.assignment_rules and c not in model.initial_assignments
         ] + [
             p for p in model.parameters
             if p not in state_set and p not in model.assignment_rules and p not in model.initial_assignments
@@ -149,7 +150,9 @@ class _Compiler:
         m = self.model
         raw: dict[sp.Symbol, sp.Expr] = {symbol(k): v for k, v in m.assignment_rules.items()}
         for k, v in m.initial_assignments.items():
-            if k in m.parameters and k not in self.state_ids and k not in m.assignment_rules:
+            # A constant parameter or compartment set by an initial assignment is a function
+            # of the other parameters: substitute it like an assignment rule.
+            if (k in m.parameters or k in m.compartments) and k not in self.state_ids and k not in m.assignment_rules:
                 if TIME in v.free_symbols:
                     raise UnsupportedFeatureError(f"initialAssignment {k!r}: depends on time")
                 raw[symbol(k)] = v

@@ -30,11 +30,13 @@ def read_yaml(path: str | os.PathLike) -> dict:
         content = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise PEtabError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(content, dict) or "problems" not in content:
-        raise PEtabError(f"{path}: not a PEtab problem file (no 'problems' entry)")
+    if not isinstance(content, dict):
+        raise PEtabError(f"{path}: not a PEtab problem file (a YAML mapping was expected)")
     version = str(content.get("format_version", ""))
-    if not version.startswith("1"):
+    if version and not version.startswith("1"):
         raise PEtabError(f"{path}: format_version {version!r}: only PEtab v1 problems are supported")
+    if "problems" not in content:
+        raise PEtabError(f"{path}: not a PEtab problem file (no 'problems' entry)")
     if len(content["problems"]) != 1:
         raise PEtabError(f"{path}: exactly one entry under 'problems' is supported")
     return content
