@@ -73,6 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="root folder of the compiled models (cache)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="OpenMP threads for run_simulations")
+    parser.add_argument("--methods", default="forward,adjoint",
+                        help="sensitivity methods to time (comma-separated); "
+                             "forward is impractical for very large models")
     parser.add_argument("--time-budget", type=float, default=120.0,
                         help="stop repeating a measurement after this many "
                              "seconds (at least one timed run is kept)")
@@ -264,7 +267,7 @@ class Evaluator:
 
 def time_gradients(evaluator: Evaluator, params: dict, max_steps: int,
                    args) -> dict:
-    """Time llh + gradient with forward and adjoint sensitivities.
+    """Time llh + gradient with the methods in ``args.methods``.
 
     A method that fails, or whose gradient disagrees with the other's
     (relative error above ``GRADIENT_RTOL``; forward is then trusted), is
@@ -272,9 +275,10 @@ def time_gradients(evaluator: Evaluator, params: dict, max_steps: int,
     """
     from amici.sim.sundials import SensitivityMethod
 
-    timings, grads = {}, {}
-    for name, method in (("forward", SensitivityMethod.forward),
-                         ("adjoint", SensitivityMethod.adjoint)):
+    timings = {"forward": None, "adjoint": None}
+    grads = {}
+    for name in args.methods.split(","):
+        method = getattr(SensitivityMethod, name)
         solver = make_solver(evaluator.model, max_steps, method)
         try:
             timings[name], (llh, grad) = median_ms(

@@ -24,9 +24,10 @@ from ._tables import Files, ProblemArrays, build_arrays
 GradientMode = Literal["auto", "forward", "reverse"]
 
 # Forward sensitivities carry one tangent per parameter through every solver step, reverse
-# mode pays a fixed multiple of one solve; below this size forward mode was faster in
-# benchmarks/llh_gradient.py.
-FORWARD_MODE_MAX_PARAMETERS = 24
+# mode pays a fixed multiple of one solve. In benchmarks/llh_gradient.py forward mode was
+# faster at 8 and 9 parameters (Bertozzi, Boehm), about equal at 12 (Crauste) and 2.4x
+# slower at 13 (Bruno).
+FORWARD_MODE_MAX_PARAMETERS = 12
 
 
 def _over_conditions(fn, args, batching: str):
