@@ -35,6 +35,8 @@ bench: $(STAMP)
 
 # The optional peer for benchmarks (never a dependency of celltwin): AMICI + pyPESTO in
 # their own virtual environment; compiling AMICI takes several minutes.
+# AMICI needs a BLAS library (Debian: libopenblas-dev) and petab for PEtab import.
 amici-peer:
 	test -x .venv-amici/bin/python || $(PYTHON) -m venv .venv-amici
-	.venv-amici/bin/python -m pip install --quiet amici pypesto
+	.venv-amici/bin/python -m pip install --quiet --upgrade pip
+	.venv-amici/bin/python -m pip install --quiet amici pypesto "amici[petab]"
