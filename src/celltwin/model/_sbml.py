@@ -89,8 +89,7 @@ class _Importer:
             ev = self.event(e, i)
             if ev is not None:
                 model.events[ev.id] = ev
-        if m.getNumConstraints():
-            pass  # constraints only assert validity; they do not change a simulation
+        # <constraint>s only assert validity; they do not change a simulation.
         self.check_compartments(model)
         return model
 

@@ -78,6 +78,7 @@ class Problem:
         self._measured = jnp.asarray(arrays.measured)
         self._transform = jnp.asarray(arrays.transform_codes)
         self._laplace = jnp.asarray(arrays.laplace)
+        self._petab_only = np.array([space.ids.index(i) for i in arrays.petab_only_ids], dtype=np.int32)
 
     @classmethod
     def from_tables(cls, model: Model | CompiledModel, *, measurements: pd.DataFrame, observables: pd.DataFrame,
@@ -176,15 +177,14 @@ class Problem:
         x_rows = jnp.concatenate(states, axis=0)
         p_rows = jnp.concatenate(params, axis=0)
         t_rows = jnp.asarray(np.where(np.isfinite(arrays.time), arrays.time, 0.0))
-        petab_values = self.parameters.values(theta)
-        petab_only = jnp.asarray([self.parameters.ids.index(i) for i in arrays.petab_only_ids], dtype=jnp.int32)
+        petab_values = pool[: len(self.parameters.ids)]  # the pool starts with all PEtab parameters
         y = jnp.zeros(self.n_measurements)
         sigma = jnp.ones(self.n_measurements)
         for obs in arrays.observables:
             r = obs.rows
             out = jax.vmap(obs.function, in_axes=(0, 0, 0, 0, 0, None))(
                 t_rows[r], x_rows[r], p_rows[r], pool[obs.observable_refs], pool[obs.noise_refs],
-                petab_values[petab_only],
+                petab_values[self._petab_only],
             )
             y = y.at[r].set(out[:, 0])
             sigma = sigma.at[r].set(out[:, 1])

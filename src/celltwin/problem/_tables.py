@@ -127,6 +127,8 @@ class _Builder:
         self.space = self._parameter_space()
         self.n_petab = len(self.space.ids)
         self.petab_index = {pid: i for i, pid in enumerate(self.space.ids)}
+        model_ids = set(cm.state_ids) | set(cm.parameter_ids) | {s.name for s in cm.substitutions}
+        self.petab_only = [pid for pid in self.space.ids if pid not in model_ids]  # parameters only observables use
 
     # --- value pool -------------------------------------------------------------------
     def const(self, value: float) -> int:
@@ -244,8 +246,6 @@ class _Builder:
             raise PEtabError(f"{where}: no observables")
         df = df.reset_index() if "observableId" not in df.columns else df
         defs = {}
-        model_ids = set(self.cm.state_ids) | set(self.cm.parameter_ids) | {s.name for s in self.cm.substitutions}
-        self.petab_only = [pid for pid in self.space.ids if pid not in model_ids]
         for row_no, row in enumerate(df.itertuples(index=False), start=2):
             row = row._asdict()
             oid = str(row["observableId"]).strip()
