@@ -255,3 +255,12 @@ def test_assignment_rule_cycle_is_rejected():
     m.add_reaction("r", "A ->", rate="p*A")
     with pytest.raises(CelltwinInputError, match="cycle"):
         compile_model(m)
+
+
+def test_piecewise_in_rate_strings_follows_sbml_argument_order(simulate):
+    """``piecewise(value, condition, otherwise)``: a source of 0.2 until t = 2, then 1."""
+    m = Model()
+    m.add_species("A", 0.0)
+    m.add_reaction("source", "-> A", rate="piecewise(1, time > 2, 0.2)")
+    states, _ = simulate(m, TS)
+    close(states["A"], np.where(TS <= 2, 0.2 * TS, 0.4 + (TS - 2)))

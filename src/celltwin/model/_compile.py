@@ -26,6 +26,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import SBMLError, UnsupportedFeatureError
+from ._jacobian import SparseChainRule
 from ._jaxify import vector_function
 from ._model import TIME, Model, symbol
 
@@ -63,9 +64,12 @@ class CompiledModel:
     events: tuple[CompiledEvent, ...]
     _derived: Callable[[jax.Array], tuple[jax.Array, jax.Array]]
     _rhs: Callable[[jax.Array, jax.Array, jax.Array, tuple], jax.Array]
+    _jacobian: Callable[[jax.Array, jax.Array, jax.Array, tuple], tuple[jax.Array, jax.Array]]
     _x0: Callable[[jax.Array], jax.Array]
     n_mass_action_terms: int
     n_general_rates: int
+    jacobian_sparsity: np.ndarray  # (n_states, n_states) bool: d rhs_i / d x_j can be nonzero
+    n_jacobian_colours: int  # forward-mode passes per Jacobian
 
     @property
     def n_states(self) -> int:
@@ -90,6 +94,10 @@ class CompiledModel:
     def rhs(self, t, x, p, derived):
         """dx/dt at time ``t`` for state ``x`` and parameters ``p``."""
         return self._rhs(t, x, p, derived)
+
+    def jacobian(self, t, x, p, derived):
+        """``(df/dx, df/dt)`` of the right-hand side, built sparsely (see :mod:`._jacobian`)."""
+        return self._jacobian(t, x, p, derived)
 
     def x0(self, p: jax.Array) -> jax.Array:
         """Initial state for parameters ``p`` (initial values and initial assignments)."""
@@ -304,8 +312,9 @@ class _Compiler:
             values = derived_fn(p)
             return values[:n_terms], 1.0 / values[n_terms:]
 
-        def rhs(t, x, p, d):
-            coeffs, inv_volume = d
+        def fluxes(t, x, p, d):
+            """Reaction rates and rate-rule values, one vector."""
+            coeffs, _ = d
             v = jnp.zeros((n_r,), dtype=x.dtype)
             if n_terms:
                 xpad = jnp.concatenate([x, jnp.ones((1,), dtype=x.dtype)])
@@ -314,15 +323,35 @@ class _Compiler:
                     dynamic = jnp.concatenate([jnp.ones((1,)), dynamic_fn(jnp.reshape(t, (1,)), p)])
                     monomial = monomial * dynamic[term_dynamic]
                 v = v + jax.ops.segment_sum(monomial, term_reaction, num_segments=n_r)
-            other = general_fn(jnp.reshape(t, (1,)), x, p) if (n_general or len(rr_exprs)) else None
+            if not (n_general or len(rr_exprs)):
+                return v
+            other = general_fn(jnp.reshape(t, (1,)), x, p)
             if n_general:
                 v = v.at[general_idx].add(other[:n_general])
+            return jnp.concatenate([v, other[n_general:]])
+
+        def rhs(t, x, p, d):
+            v = fluxes(t, x, p, d)
             dx = jnp.zeros((n_x,), dtype=x.dtype)
             if len(rows):
-                dx = jax.ops.segment_sum(vals * v[cols], rows, num_segments=n_x) * inv_volume
+                dx = jax.ops.segment_sum(vals * v[cols], rows, num_segments=n_x) * d[1]
             if len(rr_exprs):
-                dx = dx.at[rate_rule_idx].set(other[n_general:])
+                dx = dx.at[rate_rule_idx].set(v[n_r:])
             return dx
+
+        chain = self._chain_rule(terms, general, rows, cols, vals, rate_rule_idx, rr_exprs)
+        time_dependent = bool(dynamic_exprs) or any(TIME in e.free_symbols for _, e in general) or any(
+            TIME in e.free_symbols for e in rr_exprs)
+
+        def jacobian(t, x, p, d):
+            _, jvp = jax.linearize(lambda y: fluxes(t, y, p, d), x)
+            weights = d[1].at[rate_rule_idx].set(1.0) if len(rr_exprs) else d[1]
+            J = chain.jacobian(jvp, weights, x.dtype)
+            if time_dependent:
+                dfdt = jax.jvp(lambda s: rhs(s, x, p, d), (t,), (jnp.ones_like(t),))[1]
+            else:
+                dfdt = jnp.zeros_like(x)
+            return J, dfdt
 
         x0_exprs = self._x0_exprs()
         x0_fn = vector_function(x0_exprs, [self.p_syms])
@@ -341,10 +370,34 @@ class _Compiler:
             events=events,
             _derived=derived,
             _rhs=rhs,
+            _jacobian=jacobian,
             _x0=lambda p: x0_fn(p) if n_x else jnp.zeros((0,)),
             n_mass_action_terms=n_terms,
             n_general_rates=n_general,
+            jacobian_sparsity=chain.pattern,
+            n_jacobian_colours=chain.n_colours,
         )
+
+    def _chain_rule(self, terms, general, rows, cols, vals, rate_rule_idx, rr_exprs) -> SparseChainRule:
+        """How ``df/dx`` is assembled from the flux Jacobian (see :mod:`._jacobian`).
+
+        Flux ``r`` (a reaction, then each rate rule) depends on the states in its
+        monomials or the free states of its expression -- every state that can appear,
+        whatever branch a piecewise takes, so the compressed Jacobian is exact.
+        """
+        n_x, n_r = len(self.state_ids), len(self.model.reactions)
+        x_index = {s: i for i, s in enumerate(self.x_syms)}
+        depends = np.zeros((n_r + len(rr_exprs), n_x), dtype=bool)
+        for r_i, _, _, factors in terms:
+            depends[r_i, factors] = True
+        for r_i, rate in general:
+            depends[r_i, [x_index[s] for s in rate.free_symbols if s in x_index]] = True
+        for k, e in enumerate(rr_exprs):
+            depends[n_r + k, [x_index[s] for s in e.free_symbols if s in x_index]] = True
+        s_rows = np.concatenate([rows, rate_rule_idx]).astype(np.int32)
+        s_cols = np.concatenate([cols, n_r + np.arange(len(rr_exprs))]).astype(np.int32)
+        s_vals = np.concatenate([vals, np.ones(len(rr_exprs))])
+        return SparseChainRule(depends, s_rows, s_cols, s_vals, n_x)
 
     def _default_value(self, pid: str) -> float:
         m = self.model

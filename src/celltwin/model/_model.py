@@ -50,13 +50,21 @@ def as_expr(value: float | str | sp.Basic, *, where: str = "expression") -> sp.E
     raise CelltwinInputError(f"{where} must be a number or an expression string, got {value!r}")
 
 
+def _piecewise(*args) -> sp.Expr:
+    """SBML's ``piecewise(value1, condition1, value2, condition2, ..., otherwise)``."""
+    pairs = [(args[i], args[i + 1]) for i in range(0, len(args) - 1, 2)]
+    if len(args) % 2:
+        pairs.append((args[-1], True))
+    return sp.Piecewise(*pairs)
+
+
 def _parse_locals(text: str) -> dict[str, sp.Basic]:
     # Every identifier is a plain symbol (so ids like 'beta', 'S', 'E' or 'gamma' stay
     # species and parameters, not sympy functions), except known math functions.
     functions = {
         "exp": sp.exp, "log": sp.log, "ln": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs,
         "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "tanh": sp.tanh, "min": sp.Min,
-        "max": sp.Max, "piecewise": None, "pow": sp.Pow, "log10": lambda x: sp.log(x, 10),
+        "max": sp.Max, "piecewise": _piecewise, "pow": sp.Pow, "log10": lambda x: sp.log(x, 10),
     }
     names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
     table: dict[str, sp.Basic] = {}

@@ -34,10 +34,12 @@ both as tabulated in OrdinaryDiffEq.jl. They are checked by the order tests in
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import ClassVar
 
 import diffrax
+import equinox as eqx
 import jax
 import jax.flatten_util as jfu
 import jax.numpy as jnp
@@ -47,8 +49,11 @@ import numpy as np
 from diffrax._custom_types import RealScalarLike, Y
 from diffrax._local_interpolation import AbstractLocalInterpolation
 from diffrax._misc import linear_rescale
+from diffrax._term import WrapTerm
 
-__all__ = ["Rodas4", "Rodas5P", "RosenbrockInterpolation"]
+from ._sparse_lu import SparseLU
+
+__all__ = ["JacobianTerm", "Rodas4", "Rodas5P", "RosenbrockInterpolation"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -158,6 +163,29 @@ _RODAS4 = _stiffly_accurate(
 )
 
 
+class JacobianTerm(diffrax.ODETerm):
+    """An ODE term ``dy/dt = f(t, y, args)`` (``y`` a flat array) that also knows its Jacobian.
+
+    ``jacobian(t, y, args)`` returns ``(df/dy, df/dt)``. Rosenbrock solvers use it instead
+    of differentiating ``f`` densely, which for large sparse models is most of a step, and
+    factorise ``I/gamma - h df/dy`` with ``sparse_lu`` when one is given.
+    """
+
+    jacobian_fn: Callable
+    sparse_lu: SparseLU | None = eqx.field(static=True, default=None)
+
+    def jacobian(self, t, y, args):
+        return self.jacobian_fn(t, y, args)
+
+
+def _unwrap(terms) -> tuple[JacobianTerm | None, object]:
+    """The :class:`JacobianTerm` inside diffrax's direction wrapper (or None), and the direction."""
+    inner, direction = terms, 1
+    if isinstance(terms, WrapTerm):
+        inner, direction = terms.term, terms.direction
+    return (inner if isinstance(inner, JacobianTerm) else None), direction
+
+
 class RosenbrockInterpolation(AbstractLocalInterpolation):
     """Dense output of a Rodas method on one step:
     ``(1 - s) y0 + s (y1 + (1 - s)(k[0] + s (k[1] + s k[2] ...)))``, ``s = (t - t0)/h``.
@@ -213,6 +241,22 @@ class _AbstractRodas(diffrax.AbstractAdaptiveSolver):
     def func(self, terms, t0, y0, args):
         return terms.vf(t0, y0, args)
 
+    @staticmethod
+    def _jacobian(terms, F, control, t0, y0, y0_flat, args, h):
+        """``dF/dy``, ``h dF/dt`` and ``F`` at ``(t0, y0)``, where ``F = control * f`` (``control = h``)."""
+        inner, direction = _unwrap(terms)
+        if inner is not None:
+            J, dfdt = inner.jacobian(t0 * direction, y0, args)
+            return control * J, h * control * direction * dfdt, F(t0, y0_flat)
+        n, dtype = y0_flat.shape[0], y0_flat.dtype
+
+        def F_shift(z):  # perturb y by z[:n] and t by z[n]; dense, all columns in one batched pass
+            out = F(t0 + z[n], y0_flat + z[:n])
+            return out, out
+
+        jac, F0 = jax.jacfwd(F_shift, has_aux=True)(jnp.zeros(n + 1, dtype=dtype))
+        return jac[:, :n], h * jac[:, n], F0
+
     def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
         del solver_state, made_jump
         tab = self.tableau
@@ -227,16 +271,15 @@ class _AbstractRodas(diffrax.AbstractAdaptiveSolver):
             out = terms.vf_prod(t, unravel(y_flat), args, control)
             return jfu.ravel_pytree(out)[0].astype(dtype)
 
-        # F(t0, y0), dF/dy and dF/dt in one batched forward-mode pass over (y, t).
-        def F_shift(z):
-            out = F(t0 + z[n], y0_flat + z[:n])
-            return out, out
-
-        jac, F0 = jax.jacfwd(F_shift, has_aux=True)(jnp.zeros(n + 1, dtype=dtype))
-        hJ = jac[:, :n]  # h df/dy
-        h2ft = h * jac[:, n]  # h^2 df/dt
+        hJ, h2ft, F0 = self._jacobian(terms, F, control, t0, y0, y0_flat, args, h)
         W = jnp.eye(n, dtype=dtype) / tab.gamma - hJ
-        lu_piv = jsl.lu_factor(W)
+        sparse = _unwrap(terms)[0]
+        if sparse is not None and sparse.sparse_lu is not None:
+            factors = sparse.sparse_lu.factor(W)
+            solve = functools.partial(sparse.sparse_lu.solve, factors)
+        else:
+            lu_piv = jsl.lu_factor(W)
+            solve = functools.partial(jsl.lu_solve, lu_piv)
 
         us = []
         for i in range(s):
@@ -254,7 +297,7 @@ class _AbstractRodas(diffrax.AbstractAdaptiveSolver):
                     rhs = rhs + tab.C[i, j] * us[j]
             if tab.d[i] != 0.0:
                 rhs = rhs + tab.d[i] * h2ft
-            us.append(jsl.lu_solve(lu_piv, rhs))
+            us.append(solve(rhs))
 
         U = jnp.stack(us)  # (s, n)
         y1_flat = y0_flat + jnp.asarray(tab.b, dtype) @ U

@@ -8,6 +8,7 @@ sets, differentiate it. A solver failure never raises: it comes back as ``ok = F
 from __future__ import annotations
 
 import enum
+import weakref
 from collections.abc import Sequence
 
 import diffrax
@@ -15,6 +16,8 @@ import jax
 import jax.numpy as jnp
 
 from ..model import CompiledModel
+from ._rosenbrock import JacobianTerm
+from ._sparse_lu import SparseLU
 from ._settings import SolverSettings
 
 
@@ -35,8 +38,30 @@ class Status(enum.IntEnum):
         }[int(self)]
 
 
-def _term(cm: CompiledModel) -> diffrax.ODETerm:
-    return diffrax.ODETerm(lambda t, x, args: cm.rhs(t, x, args[0], args[1]))
+# Above this many states a sparse LU (built once per model) beats LAPACK's dense one when
+# the filled factors stay sparse (benchmarks/sparse_lu.py).
+SPARSE_LU_MIN_STATES = 200
+SPARSE_LU_MAX_FILL = 0.2
+_SPARSE_LUS: weakref.WeakKeyDictionary[CompiledModel, SparseLU | None] = weakref.WeakKeyDictionary()
+
+
+def _sparse_lu(cm: CompiledModel) -> SparseLU | None:
+    if cm not in _SPARSE_LUS:
+        lu = None
+        if cm.n_states >= SPARSE_LU_MIN_STATES:
+            lu = SparseLU(cm.jacobian_sparsity)
+            if lu.nnz > SPARSE_LU_MAX_FILL * cm.n_states**2:
+                lu = None
+        _SPARSE_LUS[cm] = lu
+    return _SPARSE_LUS[cm]
+
+
+def _term(cm: CompiledModel) -> JacobianTerm:
+    return JacobianTerm(
+        lambda t, x, args: cm.rhs(t, x, args[0], args[1]),
+        lambda t, x, args: cm.jacobian(t, x, args[0], args[1]),
+        sparse_lu=_sparse_lu(cm),
+    )
 
 
 def solve_time_course(
