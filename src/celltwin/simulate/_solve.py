@@ -17,8 +17,8 @@ import jax.numpy as jnp
 
 from ..model import CompiledModel
 from ._rosenbrock import JacobianTerm
-from ._sparse_lu import SparseLU
 from ._settings import SolverSettings
+from ._sparse_lu import SparseLU
 
 
 class Status(enum.IntEnum):
@@ -39,7 +39,7 @@ class Status(enum.IntEnum):
 
 
 # Above this many states a sparse LU (built once per model) beats LAPACK's dense one when
-# the filled factors stay sparse (benchmarks/sparse_lu.py).
+# the filled factors stay sparse (benchmarks/linear_algebra.py, results/linear_algebra.tsv).
 SPARSE_LU_MIN_STATES = 200
 SPARSE_LU_MAX_FILL = 0.2
 _SPARSE_LUS: weakref.WeakKeyDictionary[CompiledModel, SparseLU | None] = weakref.WeakKeyDictionary()

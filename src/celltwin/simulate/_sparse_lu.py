@@ -132,7 +132,7 @@ class SparseLU:
                         dst.append(index[(int(i), int(j))])
                         src_l.append(col[a])
                         src_u.append(row[b])
-            as_int = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+            as_int = lambda v: np.asarray(v, dtype=np.int64)
             self.levels.append(dict(
                 pivots=as_int(ks), l_entries=as_int(l_entries), l_pivot=as_int(l_pivot), l_row=as_int(l_row),
                 u_entries=as_int(u_entries), u_pivot=as_int(u_pivot), u_col=as_int(u_col),
