@@ -75,14 +75,14 @@ def _param(name: str, fast: set[str], xfail: dict[str, str] | None = None):
 GRADIENT_XFAIL: dict[str, str] = {}
 
 
-def _load(name: str):
+def _load(name: str, settings=None):
     from celltwin.problem import from_petab
 
     folder = _bench() / name
     yamls = sorted(folder.glob("*.yaml"))
     if not yamls:
         pytest.skip(f"benchmark problem not found at {folder} (set CELLTWIN_SHARED_DATA)")
-    return from_petab(yamls[0])
+    return from_petab(yamls[0], settings=settings)
 
 
 @pytest.mark.parametrize("name", [_param(n, FAST_LLH) for n in PROBLEMS])
@@ -103,8 +103,18 @@ def test_gradient_matches_finite_differences(name):
     h = 1e-4; the finite difference is checked to have converged against h = 1e-3 (central
     differences: the error falls 100-fold from 1e-3 to 1e-4). h = 1e-5 is too small for some
     problems (Bertozzi: 3e-4 relative noise at 1e-5, 6e-7 at 1e-4).
+
+    Pre-equilibration stops when |dx/dt| <= atol + rtol |x|. With the default steady-state
+    tolerances (1e-10, 1e-8) the stopping time moves with theta, and the finite difference
+    picks up dx/dt * d(t_stop)/d(theta), which is not part of the steady state's derivative:
+    on Raimundez_PCB2020 it shifts the finite difference by 1.5e-4 relative, while the
+    autodiff gradient (the trajectory's derivative at the stopping time) is within 2e-6 of the
+    tightly converged value. So the check runs with tight steady-state tolerances, where
+    both agree to 5e-8.
     """
-    problem = _load(name)
+    from celltwin.simulate import SolverSettings
+
+    problem = _load(name, SolverSettings(steady_state_rtol=1e-12, steady_state_atol=1e-14))
     theta = np.asarray(problem.x_nominal, dtype=float)
     theta = theta + 0.1 * np.random.default_rng(1).normal(size=theta.shape)
     value, grad = problem.value_and_grad()(theta)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -86,7 +87,9 @@ def from_petab(path: str | os.PathLike, *, settings: SolverSettings | None = Non
     if sbml_model is None:
         raise PEtabError(f"{path}: no SBML model could be read")
     model = from_sbml(sbml_model)
-    return Problem.from_tables(
+    problem = Problem.from_tables(
         model, measurements=pp.measurement_df, observables=pp.observable_df, parameters=pp.parameter_df,
         conditions=pp.condition_df, settings=settings, files=files, name=path.stem,
     )
+    problem.source = functools.partial(from_petab, str(path.resolve()), settings=settings)
+    return problem

@@ -79,6 +79,9 @@ class Problem:
         self._transform = jnp.asarray(arrays.transform_codes)
         self._laplace = jnp.asarray(arrays.laplace)
         self._petab_only = np.array([space.ids.index(i) for i in arrays.petab_only_ids], dtype=np.int32)
+        # How to build this problem again in another process (a picklable callable), so
+        # that parallel fits and profiles can send it to workers; set by the constructors.
+        self.source = None
 
     @classmethod
     def from_tables(cls, model: Model | CompiledModel, *, measurements: pd.DataFrame, observables: pd.DataFrame,
@@ -101,7 +104,12 @@ class Problem:
             ids = sorted(set(measurements["simulationConditionId"].astype(str)))
             conditions = pd.DataFrame(index=pd.Index(ids, name="conditionId"))
         arrays = build_arrays(cm, measurements, observables, conditions, parameters, files)
-        return cls(cm, arrays, measurements.reset_index(drop=True), settings=settings, name=name)
+        problem = cls(cm, arrays, measurements.reset_index(drop=True), settings=settings, name=name)
+        problem.source = functools.partial(
+            cls.from_tables, cm.model, measurements=measurements, observables=observables, parameters=parameters,
+            conditions=conditions, settings=settings, files=files, name=name,
+        )
+        return problem
 
     # --- sizes ------------------------------------------------------------------------
     @property
