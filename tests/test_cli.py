@@ -230,3 +230,28 @@ def test_internal_error_exits_1(monkeypatch, tmp_path):
 def test_usage_error_exits_2():
     result = invoke("check", "x.yaml", "--format", "xml")
     assert result.exit_code == 2
+
+
+# --- fit ---------------------------------------------------------------------------------------
+
+def test_fit_writes_table_best_parameters_and_waterfall(tmp_path):
+    case = suite_case("0001")
+    out = tmp_path / "fits.tsv"
+    result = invoke("fit", str(case / "_0001.yaml"), "--starts", "3", "--workers", "1", "--seed", "5", "--out", str(out))
+    assert result.exit_code == 0, result.stderr + result.stdout
+    table = pd.read_csv(out, sep="\t")
+    assert len(table) == 3 and list(table["objective"]) == sorted(table["objective"])
+    assert (tmp_path / "fits.waterfall.png").stat().st_size > 1000
+    assert "best log-likelihood" in result.stdout
+    # The best parameters feed `simulate --parameters`, and fit at least as well as the nominal ones.
+    best = tmp_path / "fits.best.tsv"
+    sims = tmp_path / "sims.tsv"
+    assert invoke("simulate", str(case / "_0001.yaml"), "--parameters", str(best), "--out", str(sims)).exit_code == 0
+    nominal = json.loads(invoke("check", str(case / "_0001.yaml"), "--format", "json").stdout)["llh"]
+    assert table["llh"].iloc[0] >= nominal - 1e-6
+
+
+def test_fit_rejects_a_bad_scheduler_address(tmp_path):
+    case = suite_case("0001")
+    result = invoke("fit", str(case / "_0001.yaml"), "--scheduler", "nowhere:1", "--out", str(tmp_path / "f.tsv"))
+    assert_input_error(result, "nowhere:1", "tcp://HOST:PORT")

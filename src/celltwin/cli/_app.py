@@ -9,6 +9,7 @@ import typer
 from ._check import check
 from ._demo import demo
 from ._errors import STATE, debug_from_env, report
+from ._fit import fit
 from ._simulate import simulate
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ def _global(
 
 app.command("check")(check)
 app.command("simulate")(simulate)
+app.command("fit")(fit)
 app.command("demo")(demo)
 
 

@@ -1,0 +1,115 @@
+"""Where independent tasks (optimiser starts, profile points) run: one ``executor`` argument.
+
+* ``None`` or ``"local"``: worker processes on this machine (one per core by default);
+* ``"serial"``: in this process, one task after another (debugging, tiny problems, tests);
+* ``"tcp://HOST:PORT"`` or a ``distributed.Client``: a Dask cluster.
+
+Tasks need a picklable description of the problem (:attr:`Problem.source`); each worker
+process builds the problem once and reuses it for all its tasks (and JAX's persistent
+compilation cache spares it most of the compilation).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import multiprocessing
+import os
+import pickle
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ..errors import CelltwinInputError
+
+_WORKER_PROBLEMS: dict[str, Any] = {}
+
+
+def problem_in_worker(key: str, source: Callable[[], Any]):
+    """The problem built by ``source`` in this process (built on first use, then cached)."""
+    if key not in _WORKER_PROBLEMS:
+        _WORKER_PROBLEMS.clear()  # one problem at a time per worker
+        _WORKER_PROBLEMS[key] = source()
+    return _WORKER_PROBLEMS[key]
+
+
+def problem_handle(problem) -> tuple[str, Callable[[], Any]]:
+    """``(key, source)`` to send to workers; raises if the problem cannot be rebuilt there."""
+    source = getattr(problem, "source", None)
+    if source is None:
+        raise CelltwinInputError(
+            f"{problem!r} cannot be sent to worker processes (it has no `source`); "
+            "build it with from_petab or Problem.from_tables, or use executor='serial'"
+        )
+    try:
+        blob = pickle.dumps(source)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure means the same to the user
+        raise CelltwinInputError(f"{problem!r} cannot be sent to worker processes: {exc}; "
+                                 "use executor='serial'") from None
+    return hashlib.sha1(blob).hexdigest(), source
+
+
+class Executor:
+    """A pool of workers with ``submit`` and ``as_completed`` (see the module docstring)."""
+
+    def __init__(self, spec: Any = None, *, workers: int | None = None):
+        self.kind = "local"
+        self._pool = None
+        self._client = None
+        self._own_client = False
+        if spec is None or spec == "local":
+            n = workers or max(1, os.cpu_count() or 1)
+            # spawn, not fork: a forked JAX runtime deadlocks.
+            self._pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+            self.workers = n
+        elif spec == "serial":
+            self.kind = "serial"
+            self.workers = 1
+        elif isinstance(spec, str):
+            if not spec.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):
+                raise CelltwinInputError(f"scheduler address {spec!r}: expected e.g. tcp://HOST:PORT")
+            self.kind = "dask"
+            try:
+                from distributed import Client
+            except ImportError:
+                raise CelltwinInputError("a Dask scheduler needs the 'distributed' package: pip install distributed") from None
+            try:
+                self._client = Client(spec, timeout=30)
+            except OSError as exc:
+                raise CelltwinInputError(f"cannot reach the Dask scheduler at {spec}: {exc}") from None
+            self._own_client = True
+            self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
+        else:  # an existing distributed.Client
+            self.kind = "dask"
+            self._client = spec
+            self.workers = max(1, len(spec.scheduler_info().get("workers", {})))
+
+    def map_unordered(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator[tuple[int, Any]]:
+        """Run ``fn(*task)`` for every task; yields ``(task index, result)`` as they finish."""
+        tasks = list(tasks)
+        if self.kind == "serial":
+            for i, task in enumerate(tasks):
+                yield i, fn(*task)
+            return
+        if self.kind == "local":
+            futures = {self._pool.submit(fn, *task): i for i, task in enumerate(tasks)}
+            for future in cf.as_completed(futures):
+                yield futures[future], future.result()
+            return
+        from distributed import as_completed
+
+        futures = [self._client.submit(fn, *task, pure=False) for task in tasks]
+        index = {f.key: i for i, f in enumerate(futures)}
+        for future in as_completed(futures):
+            yield index[future.key], future.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+        if self._client is not None and self._own_client:
+            self._client.close()
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
