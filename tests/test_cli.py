@@ -255,3 +255,26 @@ def test_fit_rejects_a_bad_scheduler_address(tmp_path):
     case = suite_case("0001")
     result = invoke("fit", str(case / "_0001.yaml"), "--scheduler", "nowhere:1", "--out", str(tmp_path / "f.tsv"))
     assert_input_error(result, "nowhere:1", "tcp://HOST:PORT")
+
+
+def test_profile_from_a_fit_table_writes_intervals_and_plot(tmp_path):
+    case = suite_case("0001")
+    fits = tmp_path / "fits.tsv"
+    assert invoke("fit", str(case / "_0001.yaml"), "--starts", "2", "--workers", "1", "--out", str(fits)).exit_code == 0
+    out = tmp_path / "profiles"
+    result = invoke("profile", str(case / "_0001.yaml"), "--fits", str(fits), "--workers", "1", "--out", str(out))
+    assert result.exit_code == 0, result.stderr + result.stdout
+    intervals = pd.read_csv(out / "intervals.tsv", sep="\t")
+    problem_ids = set(pd.read_csv(fits, sep="\t").columns) - {"start", "objective", "llh", "log_prior", "status",
+                                                             "message", "iterations", "evaluations", "time_s"}
+    assert set(intervals["parameter"]) == problem_ids
+    finite = intervals.dropna(subset=["lower", "upper"])
+    assert ((finite["lower"] <= finite["optimum"]) & (finite["optimum"] <= finite["upper"])).all()
+    assert (out / "profiles.png").stat().st_size > 1000
+    assert (out / "points.tsv").is_file()
+
+
+def test_profile_rejects_unknown_parameters(tmp_path):
+    case = suite_case("0001")
+    result = invoke("profile", str(case / "_0001.yaml"), "--parameters", "nope", "--out", str(tmp_path / "p"))
+    assert_input_error(result, "--parameters", "nope")

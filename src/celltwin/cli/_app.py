@@ -10,6 +10,7 @@ from ._check import check
 from ._demo import demo
 from ._errors import STATE, debug_from_env, report
 from ._fit import fit
+from ._profile import profile
 from ._simulate import simulate
 
 app = typer.Typer(
@@ -46,6 +47,7 @@ def _global(
 app.command("check")(check)
 app.command("simulate")(simulate)
 app.command("fit")(fit)
+app.command("profile")(profile)
 app.command("demo")(demo)
 
 

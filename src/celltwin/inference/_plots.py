@@ -38,3 +38,31 @@ def waterfall_plot(objectives: np.ndarray, *, path=None, reference: float | None
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
+
+
+def profile_plot(result, *, path=None):
+    """One panel per parameter: the profile's log-posterior drop against the parameter value,
+    with the confidence threshold and the interval ends."""
+    params = list(result.intervals["parameter"])
+    n = len(params)
+    cols = min(4, n)
+    rows = -(-n // cols)
+    fig, axes = _figure(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    best = float(result.points["objective"].min())
+    for ax, (_, iv) in zip(axes.flat, result.intervals.iterrows()):
+        pts = result.points[result.points["parameter"] == iv["parameter"]].sort_values("value")
+        ax.plot(pts["value"], -(pts["objective"] - best), ".-", ms=3)
+        ax.axhline(-result.threshold, ls="--", color="k", lw=0.8)
+        for end in (iv["lower"], iv["upper"]):
+            if np.isfinite(end):
+                ax.axvline(end, color="tab:red", lw=0.8)
+        ax.set_title(str(iv["parameter"]) + ("" if iv["identifiable"] else " (not identifiable)"), fontsize=9)
+        ax.set_ylim(-2.5 * result.threshold, 0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.supylabel("log-posterior - best")
+    fig.supxlabel("parameter value (parameter scale)")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
