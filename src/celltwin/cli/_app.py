@@ -11,6 +11,7 @@ from ._demo import demo
 from ._errors import STATE, debug_from_env, report
 from ._fit import fit
 from ._profile import profile
+from ._sample import sample
 from ._simulate import simulate
 
 app = typer.Typer(
@@ -48,6 +49,7 @@ app.command("check")(check)
 app.command("simulate")(simulate)
 app.command("fit")(fit)
 app.command("profile")(profile)
+app.command("sample")(sample)
 app.command("demo")(demo)
 
 

@@ -39,3 +39,13 @@ def log_densities(simulated, measured, sigma, transform_codes, laplace_mask):
     normal = -0.5 * jnp.log(2 * math.pi * sigma**2) - 0.5 * r**2
     laplace = -jnp.log(2 * sigma) - jnp.abs(r)
     return jnp.where(laplace_mask, laplace, normal) + log_jacobian(measured, transform_codes)
+
+
+def sample_measurements(key, simulated, sigma, transform_codes, laplace_mask):
+    """Draw measurements from the noise model: noise added on the transformed scale."""
+    import jax
+
+    k1, k2 = jax.random.split(key)
+    eps = jnp.where(laplace_mask, jax.random.laplace(k1, simulated.shape), jax.random.normal(k2, simulated.shape))
+    noisy = transform(simulated, transform_codes) + sigma * eps
+    return jnp.where(transform_codes == 1, jnp.exp(noisy), jnp.where(transform_codes == 2, 10.0**noisy, noisy))

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..model import CompiledModel, Model, compile_model
 from ..simulate import SolverSettings, Status, solve_steady_state, solve_time_course
-from ._noise import log_densities, residuals
+from ._noise import log_densities, residuals, sample_measurements
 from ._tables import Files, ProblemArrays, build_arrays
 
 GradientMode = Literal["auto", "forward", "reverse"]
@@ -225,6 +225,26 @@ class Problem:
     def log_posterior(self, theta) -> jax.Array:
         """Unnormalised log-posterior: log-likelihood + log-prior."""
         return self.log_likelihood(theta) + self.log_prior(theta)
+
+    def pointwise_log_likelihood(self, theta) -> jax.Array:
+        """Log-likelihood of each measurement (measurement table order); NaN where the
+        simulation failed."""
+        y, sigma, status = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
+        dens = log_densities(y, self._measured, sigma, self._transform, self._laplace)
+        dens = jnp.where(jnp.all(status == Status.OK), dens, jnp.nan)
+        return dens[np.argsort(self.arrays.order)]
+
+    def predictive_sample(self, theta, key) -> jax.Array:
+        """Measurements drawn from the model at ``theta`` with its noise model
+        (measurement table order): one posterior-predictive replicate."""
+        y, sigma, _ = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
+        draws = sample_measurements(key, y, sigma, self._transform, self._laplace)
+        return draws[np.argsort(self.arrays.order)]
+
+    @property
+    def measurements(self) -> np.ndarray:
+        """The measured values in measurement table order."""
+        return np.asarray(self._measured)[np.argsort(self.arrays.order)]
 
     def chi2(self, theta) -> jax.Array:
         """Sum of squared weighted residuals."""

@@ -22,7 +22,11 @@ class SolverSettings(eqx.Module):
         solver: a diffrax solver.
         rtol, atol: local error tolerances of the step-size controller.
         pcoeff, icoeff, dcoeff: PID controller coefficients.
-        max_steps: steps allowed per solve before it is declared failed.
+        max_steps: steps allowed per solve before it is declared failed (AMICI's default
+            too). A solve that blows up (e.g. at parameters a sampler or an optimiser tries)
+            runs until this limit, and in a vmapped batch every lane waits for it, so a
+            limit far above what successful solves need (Chen 2009: ~2500 steps per
+            condition) only makes failures expensive.
         steady_state_rtol, steady_state_atol: a steady state is reached when
             ``|dx/dt| <= atol + rtol * |x|`` (diffrax's steady-state event).
         max_steady_state_time: a pre-equilibration that has not settled by then fails.
@@ -37,7 +41,7 @@ class SolverSettings(eqx.Module):
     pcoeff: float = eqx.field(static=True, default=0.0)
     icoeff: float = eqx.field(static=True, default=1.0)
     dcoeff: float = eqx.field(static=True, default=0.0)
-    max_steps: int = eqx.field(static=True, default=100_000)
+    max_steps: int = eqx.field(static=True, default=10_000)
     steady_state_rtol: float = eqx.field(static=True, default=1e-8)
     steady_state_atol: float = eqx.field(static=True, default=1e-10)
     max_steady_state_time: float = eqx.field(static=True, default=1e9)

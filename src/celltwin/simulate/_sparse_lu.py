@@ -150,7 +150,7 @@ class SparseLU:
         for lev in self.levels:
             if not len(lev["l_entries"]):
                 continue
-            vals = vals.at[lev["l_entries"]].divide(vals[lev["l_pivot"]])
+            vals = vals.at[lev["l_entries"]].divide(vals[lev["l_pivot"]], unique_indices=True)
             vals = vals.at[lev["dst"]].add(-vals[lev["src_l"]] * vals[lev["src_u"]])
         block = jsl.lu_factor(vals[self.block]) if self.block_start < self.n else None
         return vals, block
@@ -168,5 +168,5 @@ class SparseLU:
             ks = lev["pivots"]
             if len(lev["u_entries"]):
                 x = x.at[lev["u_pivot"]].add(-vals[lev["u_entries"]] * x[lev["u_col"]])
-            x = x.at[ks].divide(vals[ks])
+            x = x.at[ks].divide(vals[ks], unique_indices=True)
         return jnp.zeros_like(b).at[self.perm].set(x)

@@ -1,0 +1,78 @@
+"""``celltwin sample``: posterior sampling with checkpoints, written as arviz NetCDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import CelltwinInputError
+from ._errors import guarded
+from ._fit import writable
+from ._load import load_problem
+from ._output import err_console, out_console, warn
+from ._profile import best_from_fits
+
+
+def checkpoint_path(out: Path) -> Path:
+    return out.with_name(out.name + ".checkpoint.npz")
+
+
+def sample(
+    problem_yaml: Path = typer.Argument(..., metavar="PROBLEM.yaml", help="PEtab v1 problem file."),
+    method: str = typer.Option("nuts", "--method", help="nuts or ensemble (affine-invariant stretch move)."),
+    chains: int = typer.Option(4, "--chains", min=1, help="NUTS chains, or ensemble walkers (>= 2 x parameters)."),
+    draws: int = typer.Option(1000, "--draws", min=1, help="Kept draws per chain."),
+    warmup: int = typer.Option(1000, "--warmup", min=0, help="NUTS adaptation steps, or ensemble burn-in."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed and settings give the same draws."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="POSTERIOR.nc", help="Where to write the InferenceData."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its checkpoint."),
+    init: Path | None = typer.Option(None, "--init", metavar="FITS.tsv",
+                                     help="Start around the best row of a `celltwin fit` table (default: nominal values)."),
+    thin: int = typer.Option(1, "--thin", min=1, help="Ensemble: keep every n-th iteration."),
+    target_accept: float = typer.Option(0.8, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance."),
+    block: int = typer.Option(100, "--block", min=1, help="Draws between checkpoints."),
+) -> None:
+    """Sample the posterior of a PEtab problem and write arviz InferenceData (NetCDF).
+
+    The result has the groups posterior (parameters on their PEtab scales), sample_stats,
+    log_likelihood (pointwise), posterior_predictive and observed_data. The sampler state
+    and the draws so far are checkpointed to POSTERIOR.nc.checkpoint.npz after warm-up and
+    every --block draws; after a kill, the same command with --resume continues and gives
+    the same draws as an uninterrupted run. R-hat, bulk/tail ESS, divergences and E-BFMI
+    are reported at the end, with a warning when the run has not converged.
+    """
+    from ..inference import SamplerSettings, diagnose
+    from ..inference import sample as run_sample
+
+    writable(out, "--out")
+    ckpt = checkpoint_path(out)
+    if resume and not ckpt.is_file():
+        raise CelltwinInputError(f"--resume: no checkpoint {ckpt} (it is written next to --out while sampling)")
+    if not resume and ckpt.is_file():
+        raise CelltwinInputError(f"{ckpt} exists from an earlier run: add --resume to continue it, or delete it")
+    settings = SamplerSettings(method=method, chains=chains, draws=draws, warmup=warmup, seed=seed, thin=thin,
+                               block=block, target_accept=target_accept)
+    problem, _, _ = load_problem(problem_yaml, run_lint=False)
+    theta0 = None if init is None else best_from_fits(problem, init)
+    err_console().print(f"{problem!r}: {method}, {chains} chains x {draws} draws, seed {seed}", markup=False)
+    idata = run_sample(problem, settings, init=theta0, checkpoint=ckpt, resume=resume, progress=True)
+    tmp = out.with_name(out.name + ".tmp")
+    idata.to_netcdf(str(tmp))
+    tmp.replace(out)
+    ckpt.unlink()
+    diag = diagnose(idata)
+    console = out_console()
+    console.print(diag.table.to_string(float_format=lambda v: f"{v:.3g}"), markup=False)
+    if diag.divergences is not None:
+        console.print(f"divergent transitions: {diag.divergences}", markup=False)
+    if diag.bfmi is not None:
+        console.print("E-BFMI per chain: " + ", ".join(f"{v:.2f}" for v in diag.bfmi), markup=False)
+    for message in diag.warnings:
+        warn(message)
+    if not diag.warnings:
+        console.print("converged: R-hat <= 1.01, ESS >= 100 per chain, no divergences", markup=False)
+    console.print(f"wrote {out}", markup=False)
+
+
+sample = guarded(sample)

@@ -1,0 +1,340 @@
+"""Posterior sampling: NUTS (blackjax) and the affine-invariant ensemble sampler (stretch
+move), with checkpoints after every block of draws and arviz ``InferenceData`` as result.
+
+Both samplers work in an unconstrained space ``z``: each parameter (on its PEtab scale)
+is ``theta = lower + (upper - lower) * sigmoid(z)``, and the target density in ``z``
+includes the log-Jacobian, so the draws of ``theta`` follow the posterior restricted to
+the bounds (the PEtab problem's support). A failed ODE solve gives log-density ``-inf``:
+a rejected proposal (NUTS counts it as a divergence), never an exception.
+
+Reproducibility: the draws depend only on the seed and the settings. Sampling runs in
+blocks; block ``b`` uses the key ``fold_in(key, b)``; after each block the state and all
+draws so far are written atomically to the checkpoint, so a run killed at any moment and
+resumed gives exactly the draws of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import CelltwinInputError
+from ._progress import progress_bar
+
+METHODS = ("nuts", "ensemble")
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplerSettings:
+    """Everything that determines the draws (recorded in the result and the checkpoint).
+
+    Attributes:
+        method: ``nuts`` or ``ensemble``.
+        chains: NUTS chains, or ensemble walkers (at least twice the number of parameters).
+        draws: kept draws per chain (after thinning, for the ensemble).
+        warmup: NUTS window-adaptation steps, or ensemble burn-in iterations (discarded).
+        seed: the random seed.
+        thin: keep every ``thin``-th ensemble iteration.
+        block: draws per checkpoint.
+        target_accept: NUTS target acceptance rate.
+        stretch: the ensemble's stretch scale ``a``.
+        init_scale: spread of the initial points around the starting point, in ``z``.
+    """
+
+    method: str = "nuts"
+    chains: int = 4
+    draws: int = 1000
+    warmup: int = 1000
+    seed: int = 0
+    thin: int = 1
+    block: int = 100
+    target_accept: float = 0.8
+    stretch: float = 2.0
+    init_scale: float = 0.1
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise CelltwinInputError(f"sampling method {self.method!r}: choose one of {', '.join(METHODS)}")
+        for name in ("chains", "draws", "thin", "block"):
+            if getattr(self, name) < 1:
+                raise CelltwinInputError(f"sampler setting {name} must be at least 1, got {getattr(self, name)}")
+        if self.warmup < 0:
+            raise CelltwinInputError(f"sampler setting warmup must be >= 0, got {self.warmup}")
+
+
+class BoundedSpace:
+    """``theta = lower + (upper - lower) * sigmoid(z)`` and its log-Jacobian."""
+
+    def __init__(self, lower, upper):
+        self.lower = jnp.asarray(lower, dtype=float)
+        self.width = jnp.asarray(upper, dtype=float) - self.lower
+
+    def theta(self, z):
+        return self.lower + self.width * jax.nn.sigmoid(z)
+
+    def z(self, theta):
+        u = jnp.clip((jnp.asarray(theta) - self.lower) / self.width, 1e-12, 1 - 1e-12)
+        return jnp.log(u) - jnp.log1p(-u)
+
+    def log_jacobian(self, z):
+        return jnp.sum(jnp.log(self.width) + jax.nn.log_sigmoid(z) + jax.nn.log_sigmoid(-z), axis=-1)
+
+
+def _safe(logdensity: Callable) -> Callable:
+    def f(x):
+        v = logdensity(x)
+        return jnp.where(jnp.isfinite(v), v, -jnp.inf)
+
+    return f
+
+
+# --- NUTS ------------------------------------------------------------------------------------
+
+def _nuts_warmup(logdensity_z, z0, key, settings: SamplerSettings):
+    import blackjax
+
+    adapt = blackjax.window_adaptation(blackjax.nuts, logdensity_z, target_acceptance_rate=settings.target_accept)
+
+    def one(k, z):
+        (state, params), _ = adapt.run(k, z, num_steps=settings.warmup)
+        return state.position, params["step_size"], params["inverse_mass_matrix"]
+
+    if settings.warmup == 0:
+        return z0, jnp.full((z0.shape[0],), 0.1), jnp.ones_like(z0)
+    keys = jax.random.split(key, z0.shape[0])
+    return jax.jit(jax.vmap(one))(keys, z0)
+
+
+def _nuts_block_fn(logdensity_z, n_steps: int):
+    import blackjax
+
+    def one_chain(position, step_size, inv_mass, key):
+        kernel = blackjax.nuts(logdensity_z, step_size=step_size, inverse_mass_matrix=inv_mass)
+        state = kernel.init(position)
+
+        def step(state, k):
+            state, info = kernel.step(k, state)
+            stats = (info.is_divergent, info.num_trajectory_expansions, info.num_integration_steps,
+                     info.acceptance_rate, info.energy, state.logdensity)
+            return state, (state.position, stats)
+
+        state, (positions, stats) = jax.lax.scan(step, state, jax.random.split(key, n_steps))
+        return state.position, positions, stats
+
+    return jax.jit(jax.vmap(one_chain))
+
+
+NUTS_STATS = ("diverging", "tree_depth", "n_steps", "acceptance_rate", "energy", "lp")
+
+
+# --- ensemble ---------------------------------------------------------------------------------
+
+def _ensemble_block_fn(logdensity_z, n_iterations: int, thin: int, a: float):
+    """``n_iterations`` kept iterations (each ``thin`` stretch-move sweeps) of all walkers."""
+    batch_logp = jax.vmap(logdensity_z)
+
+    def half_move(walkers, lps, key, first: bool):
+        n = walkers.shape[0]
+        half = n // 2
+        idx_active = jnp.arange(half) if first else jnp.arange(half, n)
+        idx_other = jnp.arange(half, n) if first else jnp.arange(half)
+        active, other = walkers[idx_active], walkers[idx_other]
+        k1, k2, k3 = jax.random.split(key, 3)
+        d = walkers.shape[1]
+        z = ((a - 1.0) * jax.random.uniform(k1, (active.shape[0],)) + 1.0) ** 2 / a  # g(z) ~ 1/sqrt(z) on [1/a, a]
+        partners = other[jax.random.randint(k2, (active.shape[0],), 0, other.shape[0])]
+        proposal = partners + z[:, None] * (active - partners)
+        lp_new = batch_logp(proposal)
+        log_ratio = (d - 1) * jnp.log(z) + lp_new - lps[idx_active]
+        accept = jnp.log(jax.random.uniform(k3, (active.shape[0],))) < log_ratio
+        accept = accept & jnp.isfinite(lp_new)
+        walkers = walkers.at[idx_active].set(jnp.where(accept[:, None], proposal, active))
+        lps = lps.at[idx_active].set(jnp.where(accept, lp_new, lps[idx_active]))
+        accepted = jnp.zeros(n, dtype=bool).at[idx_active].set(accept)
+        return walkers, lps, accepted
+
+    def sweep(carry, key):
+        walkers, lps = carry
+        k1, k2 = jax.random.split(key)
+        walkers, lps, acc1 = half_move(walkers, lps, k1, True)
+        walkers, lps, acc2 = half_move(walkers, lps, k2, False)
+        return (walkers, lps), acc1 | acc2
+
+    def kept(carry, key):
+        carry, accepted = jax.lax.scan(sweep, carry, jax.random.split(key, thin))
+        return carry, (carry[0], (jnp.mean(accepted, axis=0), carry[1]))
+
+    def run(walkers, lps, key):
+        (walkers, lps), (positions, stats) = jax.lax.scan(kept, (walkers, lps), jax.random.split(key, n_iterations))
+        # (iterations, walkers, d) -> (walkers, iterations, d): walkers are arviz chains
+        return walkers, lps, jnp.swapaxes(positions, 0, 1), tuple(jnp.swapaxes(s, 0, 1) for s in stats)
+
+    return jax.jit(run)
+
+
+ENSEMBLE_STATS = ("acceptance_rate", "lp")
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+def _save_checkpoint(path: Path, arrays: dict, meta: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path) -> tuple[dict, dict]:
+    with np.load(path) as data:
+        meta = json.loads(bytes(data["__meta__"]).decode())
+        return {k: np.array(data[k]) for k in data.files if k != "__meta__"}, meta
+
+
+# --- the sampler ------------------------------------------------------------------------------
+
+def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.ndarray | None = None,
+           log_density: Callable | None = None, checkpoint: str | os.PathLike | None = None, resume: bool = False,
+           predictive: bool = True, progress: bool = True):
+    """Sample the posterior of ``problem``; returns an ``arviz.InferenceData``.
+
+    Arguments:
+        problem: a :class:`~celltwin.problem.Problem`.
+        settings: method, chains, draws, warm-up, seed, ... (:class:`SamplerSettings`).
+        init: starting point(s) on the parameter scale: one ``(n_parameters,)`` point that
+            chains start around (``settings.init_scale`` in ``z``), or one row per chain.
+            Default: the nominal parameters.
+        log_density: the target on the parameter scale (default ``problem.log_posterior``);
+            pass e.g. the log-posterior plus extra evidence terms.
+        checkpoint: file for the sampler state and draws so far (``.npz``), written after
+            warm-up and after every block of draws.
+        resume: continue from ``checkpoint`` (it must have been written with the same
+            settings and problem).
+        predictive: add the ``log_likelihood`` (pointwise) and ``posterior_predictive``
+            groups (one simulation per draw).
+        progress: show a progress bar.
+    """
+    space = BoundedSpace(problem.lower, problem.upper)
+    target = _safe(log_density or problem.log_posterior)
+
+    def logdensity_z(z):
+        return target(space.theta(z)) + space.log_jacobian(z)
+
+    n = problem.n_parameters
+    s = settings
+    if s.method == "ensemble" and s.chains < 2 * n:
+        raise CelltwinInputError(f"the ensemble sampler needs at least 2 x {n} = {2 * n} walkers (--chains), got {s.chains}")
+    meta = {"problem": problem.name, "parameters": list(problem.parameter_ids), **dataclasses.asdict(s)}
+    path = Path(checkpoint) if checkpoint is not None else None
+    key = jax.random.PRNGKey(s.seed)
+    warm_key, sample_key, init_key = jax.random.split(key, 3)
+    n_blocks = -(-s.draws // s.block)
+
+    state: dict[str, np.ndarray] = {}
+    if resume:
+        if path is None or not path.is_file():
+            raise CelltwinInputError(f"--resume: no checkpoint at {path}")
+        state, saved = _load_checkpoint(path)
+        differs = {k: (saved.get(k), v) for k, v in meta.items() if saved.get(k) != v}
+        if differs:
+            detail = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differs.items())
+            raise CelltwinInputError(f"{path}: the checkpoint was written with other settings ({detail})")
+
+    if not state:
+        theta0 = np.broadcast_to(np.asarray(problem.x_nominal if init is None else init, dtype=float), (s.chains, n))
+        z0 = space.z(jnp.asarray(theta0))
+        if init is None or np.ndim(init) == 1:
+            z0 = z0 + s.init_scale * jax.random.normal(init_key, z0.shape)
+        if s.method == "nuts":
+            with progress_bar(f"NUTS warm-up ({s.warmup} steps, {s.chains} chains)", 1, enabled=progress) as advance:
+                pos, step, inv_mass = _nuts_warmup(logdensity_z, z0, warm_key, s)
+                advance()
+            state = {"position": np.asarray(pos), "step_size": np.asarray(step), "inverse_mass_matrix": np.asarray(inv_mass)}
+        else:
+            lps = jax.vmap(logdensity_z)(z0)
+            if not bool(jnp.any(jnp.isfinite(lps))):
+                raise CelltwinInputError("the posterior is -inf at every starting point (the model cannot be simulated there)")
+            if s.warmup:
+                burn = _ensemble_block_fn(logdensity_z, s.warmup, 1, s.stretch)
+                z0, lps, _, _ = burn(z0, lps, warm_key)
+            state = {"position": np.asarray(z0), "lp_state": np.asarray(lps)}
+        state["blocks_done"] = np.array(0)
+        if path is not None:
+            _save_checkpoint(path, state, meta)
+
+    stat_names = NUTS_STATS if s.method == "nuts" else ENSEMBLE_STATS
+    block_fns: dict[int, Callable] = {}  # compiled once per block size
+
+    def block_fn(size: int) -> Callable:
+        if size not in block_fns:
+            block_fns[size] = (_nuts_block_fn(logdensity_z, size) if s.method == "nuts"
+                               else _ensemble_block_fn(logdensity_z, size, s.thin, s.stretch))
+        return block_fns[size]
+
+    with progress_bar(f"{s.method}: {s.chains} chains x {s.draws} draws", n_blocks, enabled=progress) as advance:
+        for _ in range(int(state["blocks_done"])):
+            advance()
+        for b in range(int(state["blocks_done"]), n_blocks):
+            size = min(s.block, s.draws - b * s.block)
+            block_key = jax.random.fold_in(sample_key, b)
+            fn = block_fn(size)
+            if s.method == "nuts":
+                pos, positions, stats = fn(jnp.asarray(state["position"]), jnp.asarray(state["step_size"]),
+                                           jnp.asarray(state["inverse_mass_matrix"]), jax.random.split(block_key, s.chains))
+                state["position"] = np.asarray(pos)
+            else:
+                pos, lps, positions, stats = fn(jnp.asarray(state["position"]), jnp.asarray(state["lp_state"]), block_key)
+                state["position"], state["lp_state"] = np.asarray(pos), np.asarray(lps)
+            new = {"draws_z": np.asarray(positions), **{f"stat_{k}": np.asarray(v) for k, v in zip(stat_names, stats)}}
+            for k, v in new.items():
+                state[k] = v if k not in state else np.concatenate([state[k], v], axis=1)
+            state["blocks_done"] = np.array(b + 1)
+            if path is not None:
+                _save_checkpoint(path, state, meta)
+            advance()
+
+    theta_draws = np.asarray(space.theta(jnp.asarray(state["draws_z"])))
+    stats = {k: state[f"stat_{k}"] for k in stat_names}
+    return _inference_data(problem, theta_draws, stats, meta, predictive=predictive, seed=s.seed)
+
+
+def _inference_data(problem, draws: np.ndarray, stats: dict, meta: dict, *, predictive: bool, seed: int):
+    import arviz as az
+
+    ids = list(problem.parameter_ids)
+    chains, n_draws, _ = draws.shape
+    posterior = {pid: draws[:, :, k] for k, pid in enumerate(ids)}
+    sample_stats = dict(stats)
+    if "diverging" in sample_stats:
+        sample_stats["diverging"] = sample_stats["diverging"].astype(bool)
+    groups = {"posterior": posterior, "sample_stats": sample_stats}
+    coords = {"measurement": np.arange(problem.n_measurements)}
+    dims = {"y": ["measurement"]}
+    if predictive:
+        flat = jnp.asarray(draws.reshape(-1, draws.shape[-1]))
+        pointwise = jax.jit(jax.vmap(problem.pointwise_log_likelihood))
+        replicate = jax.jit(jax.vmap(problem.predictive_sample))
+        keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 2**20), flat.shape[0])
+        ll, pp = [], []
+        for lo in range(0, flat.shape[0], 256):
+            ll.append(np.asarray(pointwise(flat[lo:lo + 256])))
+            pp.append(np.asarray(replicate(flat[lo:lo + 256], keys[lo:lo + 256])))
+        groups["log_likelihood"] = {"y": np.concatenate(ll).reshape(chains, n_draws, -1)}
+        groups["posterior_predictive"] = {"y": np.concatenate(pp).reshape(chains, n_draws, -1)}
+    groups["observed_data"] = {"y": problem.measurements}
+    idata = az.from_dict(**groups, coords=coords, dims=dims)
+    attrs = {**{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in meta.items()},
+             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+             "parameter_scales": json.dumps(list(problem.parameter_scales)), "inference_library": "celltwin"}
+    for group in idata.groups():
+        getattr(idata, group).attrs.update(attrs)
+    return idata

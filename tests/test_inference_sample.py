@@ -1,0 +1,187 @@
+"""Posterior sampling: NUTS and the ensemble sampler against the closed-form posterior of a
+linear-Gaussian model (several seeds), reproducibility, failed simulations as rejected
+proposals, diagnostics, and checkpoint / resume (in-process and by killing the CLI)."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+from test_inference_profile import SIGMA, TIMES, production_problem
+
+from celltwin.inference import SamplerSettings, diagnose, sample
+from celltwin.inference import _sample as sampler_module
+from celltwin.model import Model
+from celltwin.problem import Problem
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def linear_gaussian(seed: int):
+    """Data, the problem, and its exact posterior N(beta, cov) (flat prior; the bounds
+    [-10, 10] are > 30 posterior sd away, so truncation is negligible)."""
+    rng = np.random.default_rng(100 + seed)
+    measured = 1.3 + 0.7 * TIMES + SIGMA * rng.normal(size=TIMES.size)
+    X = np.column_stack([np.ones_like(TIMES), TIMES])
+    beta = np.linalg.lstsq(X, measured, rcond=None)[0]
+    cov = SIGMA**2 * np.linalg.inv(X.T @ X)
+    return production_problem(measured), beta, cov
+
+
+def assert_matches_gaussian(idata, beta, cov):
+    """Mean within 4 Monte Carlo standard errors (from the bulk ESS); covariance within 25 %
+    of the scale sqrt(var_i var_j) (the sampling error of a variance at ESS ~ 500 is ~6 %)."""
+    draws = np.stack([idata.posterior[p].values.ravel() for p in ("a0", "r")], axis=1)
+    diag = diagnose(idata)
+    sd = np.sqrt(np.diag(cov))
+    for k, p in enumerate(("a0", "r")):
+        ess = float(diag.table.loc[p, "ess_bulk"])
+        assert ess > 200, diag.table
+        assert abs(draws[:, k].mean() - beta[k]) < 4 * sd[k] / math.sqrt(ess), (p, draws[:, k].mean(), beta[k], ess)
+    scale = np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+    np.testing.assert_array_less(np.abs(np.cov(draws.T) - cov) / scale, 0.25)
+
+
+CASES = [("nuts", 0), ("ensemble", 0), ("ensemble", 1),
+         pytest.param("nuts", 1, marks=pytest.mark.slow), pytest.param("nuts", 2, marks=pytest.mark.slow),
+         pytest.param("ensemble", 2, marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("method, seed", CASES)
+def test_samplers_recover_the_closed_form_posterior(method, seed):
+    problem, beta, cov = linear_gaussian(seed)
+    if method == "nuts":
+        settings = SamplerSettings(method="nuts", chains=4, draws=400, warmup=300, seed=seed, block=400)
+    else:
+        settings = SamplerSettings(method="ensemble", chains=16, draws=1000, warmup=300, seed=seed, thin=2, block=1000)
+    idata = sample(problem, settings, init=beta, predictive=False, progress=False)
+    assert idata.posterior.sizes["chain"] == settings.chains and idata.posterior.sizes["draw"] == settings.draws
+    assert_matches_gaussian(idata, beta, cov)
+    if method == "nuts":
+        assert int(idata.sample_stats["diverging"].sum()) == 0
+        assert {"tree_depth", "acceptance_rate", "energy", "lp"} <= set(idata.sample_stats.data_vars)
+
+
+def blow_up_problem() -> Problem:
+    """dA/dt = k A^2, A(0) = 1: A = 1 / (1 - k t) blows up at t = 1/k, so for k > 1/1.5 the
+    simulation to t = 1.5 fails; the data say k ~ 0.3."""
+    m = Model("blowup")
+    m.add_species("A", 1.0)
+    m.add_parameter("k", 0.3)
+    m.add_reaction("grow", "-> A", rate="k * A^2")
+    t = np.linspace(0, 1.5, 6)
+    meas = pd.DataFrame({"observableId": "obs", "simulationConditionId": "c", "time": t,
+                         "measurement": 1 / (1 - 0.3 * t)})
+    obs = pd.DataFrame({"observableFormula": ["A"], "noiseFormula": ["0.5"]}, index=pd.Index(["obs"], name="observableId"))
+    par = pd.DataFrame([["k", "lin", 0.01, 2.0, 0.3, 1]], columns=["parameterId", "parameterScale", "lowerBound",
+                       "upperBound", "nominalValue", "estimate"]).set_index("parameterId")
+    return Problem.from_tables(m, measurements=meas, observables=obs, parameters=par)
+
+
+def test_failed_simulations_are_rejected_proposals_not_errors():
+    problem = blow_up_problem()
+    assert not np.isfinite(float(problem.log_posterior(jnp.array([1.5]))))
+    settings = SamplerSettings(method="ensemble", chains=8, draws=150, warmup=50, seed=0, block=150, init_scale=2.0)
+    idata = sample(problem, settings, predictive=False, progress=False)  # walkers start spread over both regions
+    k = idata.posterior["k"].values
+    assert np.all(k < 1 / 1.5) and np.all(np.isfinite(idata.sample_stats["lp"].values))
+
+
+def test_same_seed_same_draws_and_predictive_groups():
+    problem, beta, _ = linear_gaussian(0)
+    settings = SamplerSettings(method="ensemble", chains=8, draws=40, warmup=10, seed=7, block=15)
+    a = sample(problem, settings, init=beta, progress=False)
+    b = sample(problem, settings, init=beta, progress=False)
+    np.testing.assert_array_equal(a.posterior["r"].values, b.posterior["r"].values)
+    c = sample(problem, SamplerSettings(method="ensemble", chains=8, draws=40, warmup=10, seed=8, block=15),
+               init=beta, progress=False)
+    assert not np.array_equal(a.posterior["r"].values, c.posterior["r"].values)
+    assert set(a.groups()) >= {"posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data"}
+    assert a.log_likelihood["y"].shape == (8, 40, TIMES.size)
+    # The pointwise log-likelihood sums to the problem's log-likelihood at each draw.
+    theta = np.array([a.posterior["a0"].values[0, 0], a.posterior["r"].values[0, 0]])
+    assert float(a.log_likelihood["y"].values[0, 0].sum()) == pytest.approx(float(problem.log_likelihood(theta)), rel=1e-10)
+    np.testing.assert_allclose(a.observed_data["y"].values, problem.measurements)
+    assert a.posterior.attrs["seed"] == 7 and a.posterior.attrs["method"] == "ensemble"
+
+
+def test_resume_after_an_interruption_gives_the_uninterrupted_draws(tmp_path, monkeypatch):
+    problem, beta, _ = linear_gaussian(0)
+    settings = SamplerSettings(method="nuts", chains=2, draws=30, warmup=20, seed=3, block=10)
+    full = sample(problem, settings, init=beta, predictive=False, progress=False)
+    ckpt = tmp_path / "run.npz"
+    real_save = sampler_module._save_checkpoint
+    saves = []
+
+    def interrupted_save(path, arrays, meta):
+        real_save(path, arrays, meta)
+        saves.append(int(arrays["blocks_done"]))
+        if len(saves) == 2:  # after warm-up and the first block
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sampler_module, "_save_checkpoint", interrupted_save)
+    with pytest.raises(KeyboardInterrupt):
+        sample(problem, settings, init=beta, checkpoint=ckpt, predictive=False, progress=False)
+    monkeypatch.setattr(sampler_module, "_save_checkpoint", real_save)
+    resumed = sample(problem, settings, init=beta, checkpoint=ckpt, resume=True, predictive=False, progress=False)
+    np.testing.assert_array_equal(full.posterior["a0"].values, resumed.posterior["a0"].values)
+    np.testing.assert_array_equal(full.sample_stats["energy"].values, resumed.sample_stats["energy"].values)
+    # Other settings than the checkpoint's are refused.
+    from celltwin.errors import CelltwinInputError
+
+    with pytest.raises(CelltwinInputError, match="seed"):
+        sample(problem, SamplerSettings(method="nuts", chains=2, draws=30, warmup=20, seed=4, block=10),
+               checkpoint=ckpt, resume=True, progress=False)
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "celltwin.cli", "sample", *args]
+
+
+def test_killed_cli_run_resumes_without_loss(tmp_path, shared_data):
+    """SIGKILL (no chance to clean up) after the second checkpoint; --resume finishes; the
+    posterior equals an uninterrupted run's draw for draw."""
+    import arviz as az
+
+    problem_yaml = shared_data / "petab-test-suite" / "v1.0.0" / "sbml" / "0001" / "_0001.yaml"
+    if not problem_yaml.is_file():
+        pytest.skip("PEtab test suite not found")
+    common = [str(problem_yaml), "--method", "ensemble", "--chains", "8", "--draws", "60", "--warmup", "20",
+              "--seed", "11", "--block", "10"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    whole = tmp_path / "whole.nc"
+    done = subprocess.run(_cli(*common, "--out", str(whole)), capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "killed.nc"
+    ckpt = tmp_path / "killed.nc.checkpoint.npz"
+    proc = subprocess.Popen(_cli(*common, "--out", str(out)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.is_file():
+            with np.load(ckpt) as data:
+                if int(data["blocks_done"]) >= 2:
+                    break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    again = subprocess.run(_cli(*common, "--out", str(out)), capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 2 and "--resume" in again.stderr  # refuses to overwrite the checkpoint
+    resumed = subprocess.run(_cli(*common, "--out", str(out), "--resume"), capture_output=True, text=True, env=env,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = az.from_netcdf(whole), az.from_netcdf(out)
+    for name in a.posterior.data_vars:
+        np.testing.assert_array_equal(a.posterior[name].values, b.posterior[name].values)
+    assert not ckpt.exists()
+    assert "ess_bulk" in resumed.stdout
