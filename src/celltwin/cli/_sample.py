@@ -32,6 +32,8 @@ def sample(
     thin: int = typer.Option(1, "--thin", min=1, help="Ensemble: keep every n-th iteration."),
     target_accept: float = typer.Option(0.8, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance."),
     block: int = typer.Option(100, "--block", min=1, help="Draws between checkpoints."),
+    predictive: bool = typer.Option(True, "--predictive/--no-predictive",
+                                    help="Add pointwise log-likelihood and posterior predictive (one simulation per draw)."),
 ) -> None:
     """Sample the posterior of a PEtab problem and write arviz InferenceData (NetCDF).
 
@@ -56,7 +58,8 @@ def sample(
     problem, _, _ = load_problem(problem_yaml, run_lint=False)
     theta0 = None if init is None else best_from_fits(problem, init)
     err_console().print(f"{problem!r}: {method}, {chains} chains x {draws} draws, seed {seed}", markup=False)
-    idata = run_sample(problem, settings, init=theta0, checkpoint=ckpt, resume=resume, progress=True)
+    idata = run_sample(problem, settings, init=theta0, checkpoint=ckpt, resume=resume, predictive=predictive,
+                       progress=True)
     tmp = out.with_name(out.name + ".tmp")
     idata.to_netcdf(str(tmp))
     tmp.replace(out)
