@@ -1,12 +1,12 @@
 """Inference: multi-start optimisation, profile likelihoods, posterior sampling and diagnostics."""
 
+from ._diagnostics import Diagnostics as Diagnostics
+from ._diagnostics import diagnose as diagnose
 from ._executor import Executor as Executor
 from ._optimize import MultistartResult as MultistartResult
 from ._optimize import latin_hypercube as latin_hypercube
 from ._optimize import multistart as multistart
 from ._profile import ProfileResult as ProfileResult
 from ._profile import profile as profile
-from ._diagnostics import Diagnostics as Diagnostics
-from ._diagnostics import diagnose as diagnose
 from ._sample import SamplerSettings as SamplerSettings
 from ._sample import sample as sample

@@ -12,6 +12,7 @@ compilation cache spares it most of the compilation).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import hashlib
 import multiprocessing
 import os
@@ -101,6 +102,21 @@ class Executor:
         index = {f.key: i for i, f in enumerate(futures)}
         for future in as_completed(futures):
             yield index[future.key], future.result()
+
+    @contextlib.contextmanager
+    def share(self, problem) -> Iterator[tuple[str, Callable[[], Any] | None]]:
+        """``(key, source)`` that tasks pass to :func:`problem_in_worker`. In-process the
+        problem itself is registered (and removed afterwards, also on errors); other
+        executors get its picklable ``source``."""
+        if self.kind != "serial":
+            yield problem_handle(problem)
+            return
+        key = f"in-process-{id(problem)}"
+        _WORKER_PROBLEMS[key] = problem
+        try:
+            yield key, None
+        finally:
+            _WORKER_PROBLEMS.pop(key, None)
 
     def close(self) -> None:
         if self._pool is not None:

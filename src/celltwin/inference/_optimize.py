@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ._executor import _WORKER_PROBLEMS, Executor, problem_handle, problem_in_worker
+from ._executor import Executor, problem_in_worker
 from ._progress import progress_bar
 
 # L-BFGS-B needs a finite value at every trial point: where the ODE solve fails the
@@ -139,12 +139,7 @@ def multistart(problem, n_starts: int = 20, *, seed: int = 0, executor=None, wor
     if starts.shape[1] != problem.n_parameters:
         raise ValueError(f"starting points have {starts.shape[1]} columns, the problem has {problem.n_parameters} parameters")
     options = {"max_iterations": max_iterations, "ftol": ftol, "gtol": gtol}
-    with Executor(executor, workers=workers) as pool:
-        if pool.kind == "serial":
-            key, source = f"in-process-{id(problem)}", None
-            _WORKER_PROBLEMS[key] = problem
-        else:
-            key, source = problem_handle(problem)
+    with Executor(executor, workers=workers) as pool, pool.share(problem) as (key, source):
         tasks = [(key, source, i, x0, options) for i, x0 in enumerate(starts)]
         rows = []
         with progress_bar(f"fitting {problem.name}", len(tasks), enabled=progress) as advance:
@@ -153,8 +148,6 @@ def multistart(problem, n_starts: int = 20, *, seed: int = 0, executor=None, wor
                 advance()
                 if on_result is not None:
                     on_result(_table(problem, [dict(r) for r in rows], seed))
-        if pool.kind == "serial":
-            _WORKER_PROBLEMS.pop(key, None)
     return _table(problem, rows, seed)
 
 

@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ._executor import _WORKER_PROBLEMS, Executor, problem_handle, problem_in_worker
+from ._executor import Executor, problem_in_worker
 from ._optimize import FAILED_OBJECTIVE, objective_function
 from ._progress import progress_bar
 
@@ -150,20 +150,13 @@ def profile(problem, theta_hat, *, parameters: list[str] | None = None, alpha: f
     options = {"threshold": threshold, "overshoot": 1.2, "initial_step": initial_step, "max_step": max_step,
                "min_step": 1e-6, "max_points": max_points, "max_iterations": max_iterations}
     theta_hat = np.asarray(theta_hat, dtype=float)
-    with Executor(executor, workers=workers) as pool:
-        if pool.kind == "serial":
-            key, source = f"in-process-{id(problem)}", None
-            _WORKER_PROBLEMS[key] = problem
-        else:
-            key, source = problem_handle(problem)
+    with Executor(executor, workers=workers) as pool, pool.share(problem) as (key, source):
         tasks = [(key, source, ids.index(p), d, theta_hat, options) for p in parameters for d in (-1, 1)]
         rows = []
         with progress_bar(f"profiling {len(parameters)} parameter(s)", len(tasks), enabled=progress) as advance:
             for _, branch in pool.map_unordered(profile_branch, tasks):
                 rows.extend(branch)
                 advance()
-        if pool.kind == "serial":
-            _WORKER_PROBLEMS.pop(key, None)
     points = pd.DataFrame(rows)
     best = float(points.loc[points["status"] == "optimum", "objective"].min())
     records = []

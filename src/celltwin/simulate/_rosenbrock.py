@@ -242,9 +242,9 @@ class _AbstractRodas(diffrax.AbstractAdaptiveSolver):
         return terms.vf(t0, y0, args)
 
     @staticmethod
-    def _jacobian(terms, F, control, t0, y0, y0_flat, args, h):
-        """``dF/dy``, ``h dF/dt`` and ``F`` at ``(t0, y0)``, where ``F = control * f`` (``control = h``)."""
-        inner, direction = _unwrap(terms)
+    def _jacobian(inner, direction, F, control, t0, y0, y0_flat, args, h):
+        """``dF/dy``, ``h dF/dt`` and ``F`` at ``(t0, y0)``, where ``F = control * f`` (``control = h``);
+        from ``inner`` (the model term, if the terms are one) or by dense forward mode."""
         if inner is not None:
             J, dfdt = inner.jacobian(t0 * direction, y0, args)
             return control * J, h * control * direction * dfdt, F(t0, y0_flat)
@@ -271,12 +271,12 @@ class _AbstractRodas(diffrax.AbstractAdaptiveSolver):
             out = terms.vf_prod(t, unravel(y_flat), args, control)
             return jfu.ravel_pytree(out)[0].astype(dtype)
 
-        hJ, h2ft, F0 = self._jacobian(terms, F, control, t0, y0, y0_flat, args, h)
+        inner, direction = _unwrap(terms)
+        hJ, h2ft, F0 = self._jacobian(inner, direction, F, control, t0, y0, y0_flat, args, h)
         W = jnp.eye(n, dtype=dtype) / tab.gamma - hJ
-        sparse = _unwrap(terms)[0]
-        if sparse is not None and sparse.sparse_lu is not None:
-            factors = sparse.sparse_lu.factor(W)
-            solve = functools.partial(sparse.sparse_lu.solve, factors)
+        if inner is not None and inner.sparse_lu is not None:
+            factors = inner.sparse_lu.factor(W)
+            solve = functools.partial(inner.sparse_lu.solve, factors)
         else:
             lu_piv = jsl.lu_factor(W)
             solve = functools.partial(jsl.lu_solve, lu_piv)
