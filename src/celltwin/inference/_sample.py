@@ -332,9 +332,31 @@ def _inference_data(problem, draws: np.ndarray, stats: dict, meta: dict, *, pred
         groups["posterior_predictive"] = {"y": np.concatenate(pp).reshape(chains, n_draws, -1)}
     groups["observed_data"] = {"y": problem.measurements}
     idata = az.from_dict(**groups, coords=coords, dims=dims)
+    df = problem.measurement_df
+    if df is not None:  # which observable, condition and time each measurement is
+        labels = {"observable": ("measurement", df["observableId"].astype(str).to_numpy()),
+                  "condition": ("measurement", df["simulationConditionId"].astype(str).to_numpy()),
+                  "time": ("measurement", df["time"].to_numpy(dtype=float))}
+        for group in ("observed_data", "log_likelihood", "posterior_predictive"):
+            if group in idata.groups():
+                setattr(idata, group, getattr(idata, group).assign_coords(labels))
     attrs = {**{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in meta.items()},
              "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-             "parameter_scales": json.dumps(list(problem.parameter_scales)), "inference_library": "celltwin"}
+             "parameter_scales": json.dumps(list(problem.parameter_scales)),
+             "priors": json.dumps(prior_specs(problem)), "inference_library": "celltwin"}
     for group in idata.groups():
         getattr(idata, group).attrs.update(attrs)
     return idata
+
+
+def prior_specs(problem) -> dict:
+    """Per estimated parameter: its objective prior (``kind`` ``flat`` where none), scale
+    and bounds (on the parameter scale), so that a result file can show the prior."""
+    specs = {}
+    for k, pid in enumerate(problem.parameter_ids):
+        prior = problem.parameters.priors.get(pid)
+        specs[pid] = {"kind": "flat" if prior is None else prior.kind,
+                      "a": None if prior is None else float(prior.a), "b": None if prior is None else float(prior.b),
+                      "scale": problem.parameter_scales[k], "lower": float(problem.lower[k]),
+                      "upper": float(problem.upper[k])}
+    return specs

@@ -157,3 +157,35 @@ class ParameterSpace:
                 raise PEtabError(f"{where}: parameter {pid!r}: lowerBound > upperBound")
             if self.estimate[k] and self.scales[k] != "lin" and self.lower[k] <= 0:
                 raise PEtabError(f"{where}: parameter {pid!r}: {self.scales[k]} scale needs lowerBound > 0")
+
+
+def effective_prior(prior: Prior | None, scale_: str, lower: float, upper: float):
+    """The prior of one estimated parameter as the samplers see it: a numpyro distribution
+    of its value on the parameter scale, restricted to the bounds (also on that scale).
+
+    PEtab evaluates priors without ``parameterScale`` at the linear value and adds no
+    Jacobian, so on the parameter scale the density is ``p(lin(theta))``. That is again a
+    named distribution in these cases: no prior (flat on the bounds), the parameterScale
+    priors, ``uniform`` on any scale, ``normal``/``laplace`` on ``lin`` scale, and
+    ``logNormal(mu, s)`` on ``log`` scale (``N(theta; mu, s) e^-theta``, i.e.
+    ``N(mu - s^2, s)``). Other combinations raise ``ValueError``.
+    """
+    import numpyro.distributions as dist
+
+    kind = None if prior is None else prior.kind
+    theta_scale = kind is not None and (kind.startswith("parameterScale") or scale_ == "lin")
+    if kind is None:
+        return dist.Uniform(lower, upper)
+    a, b = prior.a, prior.b
+    if kind == "uniform" and not theta_scale:
+        a, b = (float(v) for v in scale(np.array([a, b]), np.array([SCALES.index(scale_)] * 2)))
+    if kind in ("uniform", "parameterScaleUniform"):
+        return dist.Uniform(max(a, lower), min(b, upper))
+    if kind == "logNormal" and scale_ == "log":
+        theta_scale, kind, a = True, "normal", a - b**2
+    if theta_scale and kind in ("normal", "parameterScaleNormal"):
+        return dist.TruncatedNormal(a, b, low=lower, high=upper)
+    if theta_scale and kind in ("laplace", "parameterScaleLaplace"):
+        return dist.TruncatedDistribution(dist.Laplace(a, b), low=lower, high=upper)
+    raise ValueError(f"a {kind} prior on a {scale_}-scale parameter has no named distribution on the parameter "
+                     "scale; use a parameterScale prior to draw from it")

@@ -19,6 +19,7 @@ import pandas as pd
 from ..model import CompiledModel, Model, compile_model
 from ..simulate import SolverSettings, Status, solve_steady_state, solve_time_course
 from ._noise import log_densities, residuals, sample_measurements
+from ._parameters import effective_prior
 from ._tables import Files, ProblemArrays, build_arrays
 
 GradientMode = Literal["auto", "forward", "reverse"]
@@ -225,6 +226,35 @@ class Problem:
     def log_posterior(self, theta) -> jax.Array:
         """Unnormalised log-posterior: log-likelihood + log-prior."""
         return self.log_likelihood(theta) + self.log_prior(theta)
+
+    def prior_distributions(self) -> list:
+        """The prior of each estimated parameter on its parameter scale, within the bounds,
+        as numpyro distributions (flat on the bounds where the table gives none); see
+        :func:`celltwin.problem._parameters.effective_prior` for what is supported."""
+        space = self.parameters
+        out = []
+        for k, pid in enumerate(self.parameter_ids):
+            try:
+                out.append(effective_prior(space.priors.get(pid), self.parameter_scales[k], self.lower[k], self.upper[k]))
+            except ValueError as exc:
+                raise ValueError(f"parameter {pid!r}: {exc}") from None
+        return out
+
+    def sample_prior(self, key, n: int) -> jax.Array:
+        """``n`` independent draws of ``theta`` from the prior (restricted to the bounds)."""
+        keys = jax.random.split(key, self.n_parameters)
+        return jnp.stack([d.sample(k, (n,)) for d, k in zip(self.prior_distributions(), keys)], axis=1)
+
+    def with_measurements(self, values) -> "Problem":
+        """The same problem with other measured values (measurement table order), e.g.
+        simulated data; ``values`` may be a traced JAX array, so one compiled function can
+        serve many data sets."""
+        new = object.__new__(type(self))
+        new.__dict__.update({k: v for k, v in self.__dict__.items()
+                             if k not in ("jit_log_likelihood", "jit_simulate", "_neg_log_posterior")})
+        new._measured = jnp.asarray(values)[jnp.asarray(self.arrays.order)]
+        new.source = None
+        return new
 
     def pointwise_log_likelihood(self, theta) -> jax.Array:
         """Log-likelihood of each measurement (measurement table order); NaN where the
