@@ -1,9 +1,11 @@
-"""Posterior sampling: NUTS and the ensemble sampler against the closed-form posterior of a
+"""Posterior sampling: NUTS, the ensemble sampler and SMC against the closed-form posterior of a
 linear-Gaussian model (several seeds), reproducibility, failed simulations as rejected
 proposals, diagnostics, and checkpoint / resume (in-process and by killing the CLI)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import os
 import signal
@@ -51,9 +53,17 @@ def assert_matches_gaussian(idata, beta, cov):
     np.testing.assert_array_less(np.abs(np.cov(draws.T) - cov) / scale, 0.25)
 
 
-CASES = [("nuts", 0), ("ensemble", 0), ("ensemble", 1),
+CASES = [("nuts", 0), ("ensemble", 0), ("ensemble", 1), ("smc", 0),
          pytest.param("nuts", 1, marks=pytest.mark.slow), pytest.param("nuts", 2, marks=pytest.mark.slow),
-         pytest.param("ensemble", 2, marks=pytest.mark.slow)]
+         pytest.param("ensemble", 2, marks=pytest.mark.slow), pytest.param("smc", 1, marks=pytest.mark.slow),
+         pytest.param("smc", 2, marks=pytest.mark.slow)]
+
+
+def log_evidence(problem, beta, cov) -> float:
+    """log p(data): the Gaussian integral of the likelihood times the flat prior 1/400 on
+    [-10, 10]^2 (truncation negligible, as above)."""
+    return (float(problem.log_likelihood(beta)) + 0.5 * math.log(np.linalg.det(2 * math.pi * cov))
+            - math.log(20.0**2))
 
 
 @pytest.mark.parametrize("method, seed", CASES)
@@ -61,11 +71,16 @@ def test_samplers_recover_the_closed_form_posterior(method, seed):
     problem, beta, cov = linear_gaussian(seed)
     if method == "nuts":
         settings = SamplerSettings(method="nuts", chains=4, draws=400, warmup=300, seed=seed, block=400)
-    else:
+    elif method == "ensemble":
         settings = SamplerSettings(method="ensemble", chains=16, draws=1000, warmup=300, seed=seed, thin=2, block=1000)
+    else:  # SMC starts from the prior, not at beta
+        settings = SamplerSettings(method="smc", chains=4, draws=500, seed=seed)
     idata = sample(problem, settings, init=beta, predictive=False, progress=False)
     assert idata.posterior.sizes["chain"] == settings.chains and idata.posterior.sizes["draw"] == settings.draws
     assert_matches_gaussian(idata, beta, cov)
+    if method == "smc":  # each run's log marginal likelihood (its sd is ~0.05 with 500 particles)
+        exact = log_evidence(problem, beta, cov)
+        np.testing.assert_allclose(json.loads(idata.posterior.attrs["log_evidence"]), exact, atol=0.3)
     if method == "nuts":
         assert int(idata.sample_stats["diverging"].sum()) == 0
         assert {"tree_depth", "acceptance_rate", "energy", "lp"} <= set(idata.sample_stats.data_vars)
@@ -98,6 +113,16 @@ def test_failed_simulations_are_rejected_proposals_not_errors():
     assert k.max() > 0.45  # the walkers did explore up towards the failing region
 
 
+def test_smc_gives_failed_simulations_zero_weight():
+    """Half of the flat prior on k lies where the simulation fails (k > 2/3): those particles
+    get weight 0; the result is the posterior of the simulable region."""
+    problem = blow_up_problem()
+    idata = sample(problem, SamplerSettings(method="smc", chains=2, draws=300, seed=0), predictive=False, progress=False)
+    k = idata.posterior["k"].values
+    assert np.all(k < 1 / 1.5) and np.all(np.isfinite(idata.sample_stats["lp"].values))
+    assert abs(float(np.median(k)) - 0.3) < 0.1 and np.all(np.isfinite(json.loads(idata.posterior.attrs["log_evidence"])))
+
+
 def test_same_seed_same_draws_and_predictive_groups():
     problem, beta, _ = linear_gaussian(0)
     settings = SamplerSettings(method="ensemble", chains=8, draws=40, warmup=10, seed=7, block=15)
@@ -116,10 +141,14 @@ def test_same_seed_same_draws_and_predictive_groups():
     assert a.posterior.attrs["seed"] == 7 and a.posterior.attrs["method"] == "ensemble"
 
 
-@pytest.mark.slow  # three NUTS runs (~4 min on 2 cores); the killed-CLI test below covers resume by default
-def test_resume_after_an_interruption_gives_the_uninterrupted_draws(tmp_path, monkeypatch):
+RESUME_CASES = [SamplerSettings(method="nuts", chains=2, draws=30, warmup=20, seed=3, block=10),
+                SamplerSettings(method="smc", chains=2, draws=100, seed=3)]
+
+
+@pytest.mark.slow  # three runs each (~4 min on 2 cores); the killed-CLI test below covers resume by default
+@pytest.mark.parametrize("settings", RESUME_CASES, ids=lambda s: s.method)
+def test_resume_after_an_interruption_gives_the_uninterrupted_draws(tmp_path, monkeypatch, settings):
     problem, beta, _ = linear_gaussian(0)
-    settings = SamplerSettings(method="nuts", chains=2, draws=30, warmup=20, seed=3, block=10)
     full = sample(problem, settings, init=beta, predictive=False, progress=False)
     ckpt = tmp_path / "run.npz"
     real_save = sampler_module._save_checkpoint
@@ -127,8 +156,8 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_draws(tmp_path, mo
 
     def interrupted_save(path, arrays, meta):
         real_save(path, arrays, meta)
-        saves.append(int(arrays["blocks_done"]))
-        if len(saves) == 2:  # after warm-up and the first block
+        saves.append(1)
+        if len(saves) == 3:  # after warm-up (SMC: the prior draws) and two blocks (stages)
             raise KeyboardInterrupt
 
     monkeypatch.setattr(sampler_module, "_save_checkpoint", interrupted_save)
@@ -137,13 +166,12 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_draws(tmp_path, mo
     monkeypatch.setattr(sampler_module, "_save_checkpoint", real_save)
     resumed = sample(problem, settings, init=beta, checkpoint=ckpt, resume=True, predictive=False, progress=False)
     np.testing.assert_array_equal(full.posterior["a0"].values, resumed.posterior["a0"].values)
-    np.testing.assert_array_equal(full.sample_stats["energy"].values, resumed.sample_stats["energy"].values)
+    np.testing.assert_array_equal(full.sample_stats["lp"].values, resumed.sample_stats["lp"].values)
     # Other settings than the checkpoint's are refused.
     from celltwin.errors import CelltwinInputError
 
     with pytest.raises(CelltwinInputError, match="seed"):
-        sample(problem, SamplerSettings(method="nuts", chains=2, draws=30, warmup=20, seed=4, block=10),
-               checkpoint=ckpt, resume=True, progress=False)
+        sample(problem, dataclasses.replace(settings, seed=4), checkpoint=ckpt, resume=True, progress=False)
 
 
 def _cli(*args):

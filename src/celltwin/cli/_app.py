@@ -11,6 +11,7 @@ from ._demo import demo
 from ._errors import STATE, debug_from_env, report
 from ._fit import fit
 from ._profile import profile
+from ._report import report as report_command
 from ._sample import sample
 from ._simulate import simulate
 
@@ -50,6 +51,7 @@ app.command("simulate")(simulate)
 app.command("fit")(fit)
 app.command("profile")(profile)
 app.command("sample")(sample)
+app.command("report")(report_command)
 app.command("demo")(demo)
 
 

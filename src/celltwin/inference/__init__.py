@@ -8,5 +8,6 @@ from ._optimize import latin_hypercube as latin_hypercube
 from ._optimize import multistart as multistart
 from ._profile import ProfileResult as ProfileResult
 from ._profile import profile as profile
+from ._report import write_report as write_report
 from ._sample import SamplerSettings as SamplerSettings
 from ._sample import sample as sample

@@ -32,7 +32,7 @@ def diagnose(idata) -> Diagnostics:
 
     table = az.summary(idata, kind="diagnostics")[["ess_bulk", "ess_tail", "r_hat", "mcse_mean"]]
     chains = idata.posterior.sizes["chain"]
-    stats = idata.sample_stats
+    stats = idata.sample_stats if "sample_stats" in idata.groups() else {}  # a sampler may record none
     warnings = []
     bad_rhat = table.index[table["r_hat"] > RHAT_MAX].tolist()
     if bad_rhat:

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 
 
 @contextlib.contextmanager
-def progress_bar(label: str, total: int, *, enabled: bool = True) -> Iterator[Callable[[], None]]:
-    """Yields ``advance()``; draws on stderr when ``enabled`` and stderr is a terminal or
+def progress_bar(label: str, total: int, *, enabled: bool = True) -> Iterator[Callable[..., None]]:
+    """Yields ``advance(n=1)``; draws on stderr when ``enabled`` and stderr is a terminal or
     ``enabled`` is forced by the caller (the CLI)."""
     if not enabled:
-        yield lambda: None
+        yield lambda n=1: None
         return
     from rich.console import Console
     from rich.progress import (
@@ -28,4 +28,4 @@ def progress_bar(label: str, total: int, *, enabled: bool = True) -> Iterator[Ca
                TextColumn("eta"), TimeRemainingColumn()]
     with Progress(*columns, console=Console(file=sys.stderr), transient=False) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
+        yield lambda n=1: bar.advance(task, n)

@@ -1,5 +1,6 @@
-"""Posterior sampling: NUTS (blackjax) and the affine-invariant ensemble sampler (stretch
-move), with checkpoints after every block of draws and arviz ``InferenceData`` as result.
+"""Posterior sampling: NUTS (blackjax), the affine-invariant ensemble sampler (stretch
+move) and adaptive tempered SMC (``_smc``), with checkpoints after every block of draws
+(every tempering stage for SMC) and arviz ``InferenceData`` as result.
 
 Both samplers work in an unconstrained space ``z``: each parameter (on its PEtab scale)
 is ``theta = lower + (upper - lower) * sigmoid(z)``, and the target density in ``z``
@@ -8,7 +9,7 @@ the bounds (the PEtab problem's support). A failed ODE solve gives log-density `
 a rejected proposal (NUTS counts it as a divergence), never an exception.
 
 Reproducibility: the draws depend only on the seed and the settings. Sampling runs in
-blocks; block ``b`` uses the key ``fold_in(key, b)``; after each block the state and all
+blocks (SMC: stages); block ``b`` uses the key ``fold_in(key, b)``; after each block the state and all
 draws so far are written atomically to the checkpoint, so a run killed at any moment and
 resumed gives exactly the draws of an uninterrupted run.
 """
@@ -27,9 +28,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import CelltwinInputError
+from . import _smc
 from ._progress import progress_bar
 
-METHODS = ("nuts", "ensemble")
+METHODS = ("nuts", "ensemble", "smc")
+MAX_SMC_STAGES = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,9 +40,11 @@ class SamplerSettings:
     """Everything that determines the draws (recorded in the result and the checkpoint).
 
     Attributes:
-        method: ``nuts`` or ``ensemble``.
-        chains: NUTS chains, or ensemble walkers (at least twice the number of parameters).
-        draws: kept draws per chain (after thinning, for the ensemble).
+        method: ``nuts``, ``ensemble`` or ``smc``.
+        chains: NUTS chains, ensemble walkers (at least twice the number of parameters),
+            or independent SMC runs.
+        draws: kept draws per chain (after thinning, for the ensemble; particles per run
+            for SMC).
         warmup: NUTS window-adaptation steps, or ensemble burn-in iterations (discarded).
         seed: the random seed.
         thin: keep every ``thin``-th ensemble iteration.
@@ -47,6 +52,9 @@ class SamplerSettings:
         target_accept: NUTS target acceptance rate.
         stretch: the ensemble's stretch scale ``a``.
         init_scale: spread of the initial points around the starting point, in ``z``.
+        mcmc_steps: SMC: random-walk Metropolis steps per particle and tempering stage.
+        target_ess: SMC: the effective sample size (fraction of the particles) that sets
+            each next temperature.
     """
 
     method: str = "nuts"
@@ -59,15 +67,21 @@ class SamplerSettings:
     target_accept: float = 0.8
     stretch: float = 2.0
     init_scale: float = 0.1
+    mcmc_steps: int = 10
+    target_ess: float = 0.5
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise CelltwinInputError(f"sampling method {self.method!r}: choose one of {', '.join(METHODS)}")
-        for name in ("chains", "draws", "thin", "block"):
+        for name in ("chains", "draws", "thin", "block", "mcmc_steps"):
             if getattr(self, name) < 1:
                 raise CelltwinInputError(f"sampler setting {name} must be at least 1, got {getattr(self, name)}")
         if self.warmup < 0:
             raise CelltwinInputError(f"sampler setting warmup must be >= 0, got {self.warmup}")
+        if not 0 < self.target_ess < 1:
+            raise CelltwinInputError(f"sampler setting target_ess must be in (0, 1), got {self.target_ess}")
+        if self.method == "smc" and self.draws < 10:
+            raise CelltwinInputError(f"SMC needs at least 10 particles per run (draws), got {self.draws}")
 
 
 class BoundedSpace:
@@ -212,11 +226,13 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
         settings: method, chains, draws, warm-up, seed, ... (:class:`SamplerSettings`).
         init: starting point(s) on the parameter scale: one ``(n_parameters,)`` point that
             chains start around (``settings.init_scale`` in ``z``), or one row per chain.
-            Default: the nominal parameters.
+            Default: the nominal parameters. SMC starts from prior draws and ignores it.
         log_density: the target on the parameter scale (default ``problem.log_posterior``);
-            pass e.g. the log-posterior plus extra evidence terms.
+            pass e.g. the log-posterior plus extra evidence terms. SMC tempers
+            ``log_density - problem.log_prior`` and needs priors it can draw from
+            (:meth:`~celltwin.problem.Problem.prior_distributions`).
         checkpoint: file for the sampler state and draws so far (``.npz``), written after
-            warm-up and after every block of draws.
+            warm-up and after every block of draws (every stage for SMC).
         resume: continue from ``checkpoint`` (it must have been written with the same
             settings and problem).
         predictive: add the ``log_likelihood`` (pointwise) and ``posterior_predictive``
@@ -237,7 +253,6 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
     path = Path(checkpoint) if checkpoint is not None else None
     key = jax.random.PRNGKey(s.seed)
     warm_key, sample_key, init_key = jax.random.split(key, 3)
-    n_blocks = -(-s.draws // s.block)
 
     state: dict[str, np.ndarray] = {}
     if resume:
@@ -249,6 +264,14 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
             detail = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differs.items())
             raise CelltwinInputError(f"{path}: the checkpoint was written with other settings ({detail})")
 
+    def save() -> None:
+        if path is not None:
+            _save_checkpoint(path, state, meta)
+
+    if s.method == "smc":
+        return _run_smc(problem, space, target, s, state, save, meta, init_key, sample_key,
+                        predictive=predictive, progress=progress)
+
     if not state:
         theta0 = np.broadcast_to(np.asarray(problem.x_nominal if init is None else init, dtype=float), (s.chains, n))
         z0 = space.z(jnp.asarray(theta0))
@@ -258,7 +281,7 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
             with progress_bar(f"NUTS warm-up ({s.warmup} steps, {s.chains} chains)", 1, enabled=progress) as advance:
                 pos, step, inv_mass = _nuts_warmup(logdensity_z, z0, warm_key, s)
                 advance()
-            state = {"position": np.asarray(pos), "step_size": np.asarray(step), "inverse_mass_matrix": np.asarray(inv_mass)}
+            state.update(position=np.asarray(pos), step_size=np.asarray(step), inverse_mass_matrix=np.asarray(inv_mass))
         else:
             lps = jax.vmap(logdensity_z)(z0)
             if not bool(jnp.any(jnp.isfinite(lps))):
@@ -266,10 +289,9 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
             if s.warmup:
                 burn = _ensemble_block_fn(logdensity_z, s.warmup, 1, s.stretch)
                 z0, lps, _, _ = burn(z0, lps, warm_key)
-            state = {"position": np.asarray(z0), "lp_state": np.asarray(lps)}
+            state.update(position=np.asarray(z0), lp_state=np.asarray(lps))
         state["blocks_done"] = np.array(0)
-        if path is not None:
-            _save_checkpoint(path, state, meta)
+        save()
 
     stat_names = NUTS_STATS if s.method == "nuts" else ENSEMBLE_STATS
     block_fns: dict[int, Callable] = {}  # compiled once per block size
@@ -280,9 +302,9 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
                                else _ensemble_block_fn(logdensity_z, size, s.thin, s.stretch))
         return block_fns[size]
 
+    n_blocks = -(-s.draws // s.block)
     with progress_bar(f"{s.method}: {s.chains} chains x {s.draws} draws", n_blocks, enabled=progress) as advance:
-        for _ in range(int(state["blocks_done"])):
-            advance()
+        advance(int(state["blocks_done"]))
         for b in range(int(state["blocks_done"]), n_blocks):
             size = min(s.block, s.draws - b * s.block)
             block_key = jax.random.fold_in(sample_key, b)
@@ -298,13 +320,63 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
             for k, v in new.items():
                 state[k] = v if k not in state else np.concatenate([state[k], v], axis=1)
             state["blocks_done"] = np.array(b + 1)
-            if path is not None:
-                _save_checkpoint(path, state, meta)
+            save()
             advance()
 
     theta_draws = np.asarray(space.theta(jnp.asarray(state["draws_z"])))
     stats = {k: state[f"stat_{k}"] for k in stat_names}
     return _inference_data(problem, theta_draws, stats, meta, predictive=predictive, seed=s.seed)
+
+
+def _run_smc(problem, space: BoundedSpace, target: Callable, s: SamplerSettings, state: dict, save: Callable,
+             meta: dict, init_key, sample_key, *, predictive: bool, progress: bool):
+    """Adaptive tempered SMC (``_smc``): ``s.chains`` independent runs of ``s.draws`` particles,
+    one checkpoint per stage; the draws are the final, equally weighted particles."""
+    def log_prior_z(z):
+        return problem.log_prior(space.theta(z)) + space.log_jacobian(z)
+
+    def log_likelihood_z(z):
+        theta = space.theta(z)
+        prior = problem.log_prior(theta)
+        return jnp.where(jnp.isfinite(prior), target(theta) - prior, -jnp.inf)
+
+    if not state:
+        try:
+            draws = problem.sample_prior(init_key, s.chains * s.draws)
+        except ValueError as exc:
+            raise CelltwinInputError(f"SMC starts from prior draws: {exc}") from None
+        z0 = np.asarray(space.z(draws)).reshape(s.chains, s.draws, -1)
+        state.update(_smc.initial_state(z0), stages_done=np.array(0), finished=np.array(False),
+                     lam_history=np.zeros((0, s.chains)))
+        save()
+    stage = _smc.stage_fn(log_prior_z, log_likelihood_z, problem.n_parameters, s.mcmc_steps, s.target_ess)
+    label = f"SMC: {s.chains} runs x {s.draws} particles, temperature x 1000"
+    with progress_bar(label, 1000, enabled=progress) as advance:
+        shown = int(1000 * float(np.min(state["lam"])))
+        advance(shown)
+        while not bool(state["finished"]):
+            done = int(state["stages_done"])
+            if done >= MAX_SMC_STAGES:
+                raise CelltwinInputError(f"SMC did not reach the posterior in {MAX_SMC_STAGES} stages (temperatures "
+                                         f"{np.round(state['lam'], 4).tolist()}); the likelihood may be -inf "
+                                         "almost everywhere in the prior")
+            last = bool(np.all(state["lam"] >= 1.0 - 1e-12))  # one more stage: resample and move at the posterior
+            keys = jax.random.split(jax.random.fold_in(sample_key, done), s.chains)
+            out = stage(*(jnp.asarray(state[k]) for k in _smc.STATE_KEYS[:-1]), keys)
+            state.update({k: np.asarray(v) for k, v in zip(_smc.STATE_KEYS, out)})
+            state["lam_history"] = np.concatenate([state["lam_history"], state["lam"][None]])
+            state["stages_done"], state["finished"] = np.array(done + 1), np.array(last)
+            save()
+            now = int(1000 * float(np.min(state["lam"])))
+            advance(now - shown)
+            shown = now
+
+    particles = jnp.asarray(state["particles"])
+    theta_draws = np.asarray(space.theta(particles))
+    lp = np.asarray(jax.jit(jax.vmap(jax.vmap(lambda z: target(space.theta(z)))))(particles))
+    attrs = {"log_evidence": json.dumps(np.round(state["log_evidence"], 6).tolist()),
+             "smc_stages": int(state["stages_done"])}
+    return _inference_data(problem, theta_draws, {"lp": lp}, {**meta, **attrs}, predictive=predictive, seed=s.seed)
 
 
 def _inference_data(problem, draws: np.ndarray, stats: dict, meta: dict, *, predictive: bool, seed: int):

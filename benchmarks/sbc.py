@@ -1,0 +1,80 @@
+"""Simulation-based calibration of NUTS on a small nonlinear ODE problem.
+
+    python benchmarks/sbc.py [--replicates 100] [--seed 0] [--out benchmarks/results/sbc]
+
+The problem: A -> B -> (degradation), A(0) = 1, B(0) = 0, rates k1 A and k2 B; B observed
+at 8 times with Gaussian noise of unknown sd sigma. Estimated: log10 k1, log10 k2,
+log10 sigma with parameterScaleNormal priors. Each replicate draws the parameters from the
+prior, simulates data, samples the posterior with NUTS (4 chains x 200 draws after 300
+adaptation steps, every 4th draw kept: 200 draws) and ranks the true values among the draws.
+Prints the rank tests (chi-square over 10 bins, KS of randomised ranks; uniform ranks give
+p > 0.01 in 99 % of runs) and writes ``sbc.tsv`` (ranks), ``sbc_tests.tsv`` and
+``sbc_ranks.png`` under ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMES = np.array([0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0])
+PRIORS = {"k1": (0.0, 0.3), "k2": (-0.7, 0.3), "sigma": (-1.3, 0.2)}  # log10 scale: mean, sd
+
+
+def conversion_problem():
+    """The SBC problem (measured values are placeholders: calibration simulates its own)."""
+    from celltwin.model import Model
+    from celltwin.problem import Problem
+
+    m = Model("conversion")
+    m.add_species("A", 1.0)
+    m.add_species("B", 0.0)
+    m.add_parameter("k1", 1.0)
+    m.add_parameter("k2", 0.2)
+    m.add_reaction("convert", "A -> B", rate="k1 * A")
+    m.add_reaction("degrade", "B ->", rate="k2 * B")
+    obs = pd.DataFrame({"observableFormula": ["B"], "noiseFormula": ["noiseParameter1_B_obs"]},
+                       index=pd.Index(["B_obs"], name="observableId"))
+    meas = pd.DataFrame({"observableId": "B_obs", "simulationConditionId": "c", "time": TIMES,
+                         "measurement": 0.0, "noiseParameters": "sigma"})
+    rows = [[pid, "log10", 10 ** (mu - 6 * sd), 10 ** (mu + 6 * sd), 10**mu, 1, "parameterScaleNormal", f"{mu};{sd}"]
+            for pid, (mu, sd) in PRIORS.items()]
+    par = pd.DataFrame(rows, columns=["parameterId", "parameterScale", "lowerBound", "upperBound", "nominalValue",
+                                      "estimate", "objectivePriorType", "objectivePriorParameters"]).set_index("parameterId")
+    return Problem.from_tables(m, measurements=meas, observables=obs, parameters=par, name="conversion")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--replicates", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sbc"))
+    args = parser.parse_args()
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    from celltwin.inference import SamplerSettings
+    from celltwin.inference._sbc import calibrate
+
+    settings = SamplerSettings(method="nuts", chains=4, draws=200, warmup=300)
+    start = time.perf_counter()
+    result = calibrate(conversion_problem(), args.replicates, settings, thin=4, seed=args.seed)
+    wall = time.perf_counter() - start
+    print(f"{args.replicates} replicates, {result.n_draws} thinned draws each, {wall:.0f} s; "
+          f"divergent transitions: {int(result.divergences.sum())} in {int((result.divergences > 0).sum())} replicates")
+    print(result.tests.to_string(float_format=lambda v: f"{v:.3f}"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result.ranks.assign(divergences=result.divergences).to_csv(out / "sbc.tsv", sep="\t", index_label="replicate")
+    result.tests.to_csv(out / "sbc_tests.tsv", sep="\t", index_label="parameter", float_format="%.4f")
+    result.plot().savefig(out / "sbc_ranks.png", dpi=110)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""``celltwin report``: an HTML report of a ``celltwin sample`` result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import CelltwinInputError
+from ._errors import guarded
+from ._fit import writable
+from ._output import out_console, status
+
+
+def load_posterior(path: Path):
+    """The ``InferenceData`` in ``path``; a clear error naming the file where it is missing,
+    unreadable or has no posterior."""
+    import arviz as az
+
+    if not path.is_file():
+        raise CelltwinInputError(f"{path}: no such file (give the NetCDF file written by `celltwin sample --out`)")
+    try:
+        idata = az.from_netcdf(str(path))
+    except (OSError, ValueError) as exc:
+        raise CelltwinInputError(f"{path}: not a NetCDF file that arviz can read ({exc})") from None
+    if "posterior" not in idata.groups():
+        raise CelltwinInputError(f"{path}: no posterior group; is it a `celltwin sample` result?")
+    return idata
+
+
+def report(
+    posterior_nc: Path = typer.Argument(..., metavar="POSTERIOR.nc", help="Result of `celltwin sample`."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="REPORT.html", help="Where to write the report."),
+    title: str | None = typer.Option(None, "--title", help="Page title (default: from the problem's name)."),
+) -> None:
+    """Write a self-contained HTML report of a sampling result.
+
+    The report shows the run's settings, the convergence diagnostics and their warnings,
+    the data against the posterior predictive 50 % and 90 % intervals per observable and
+    condition, trace and rank plots, marginal posteriors against the priors, and a pair
+    plot of the most correlated parameters. Figures are embedded: the file can be mailed
+    or archived on its own.
+    """
+    from ..inference import write_report
+
+    writable(out, "--out")
+    idata = load_posterior(posterior_nc)
+    try:
+        with status(f"writing the report of {posterior_nc}"):
+            write_report(idata, out, title=title)
+    except CelltwinInputError as exc:
+        raise CelltwinInputError(f"{posterior_nc}: {exc}") from None
+    out_console().print(f"wrote {out}", markup=False)
+
+
+report = guarded(report)
