@@ -36,9 +36,10 @@ def closed_form_mle():
     return a0, k, sigma, -0.5 * n * math.log(2 * math.pi * sigma**2) - 0.5 * n
 
 
-def test_multistart_finds_the_closed_form_maximum_likelihood():
+@pytest.mark.parametrize("optimizer", ["L-BFGS-B", "trust-constr"])
+def test_multistart_finds_the_closed_form_maximum_likelihood(optimizer):
     problem = decay_problem()
-    result = multistart(problem, 4, seed=0, executor="serial", progress=False)
+    result = multistart(problem, 4, seed=0, executor="serial", optimizer=optimizer, progress=False)
     a0, k, sigma, llh = closed_form_mle()
     assert result.table["status"].iloc[0] == "converged"
     assert math.isclose(result.best_llh, llh, rel_tol=0, abs_tol=1e-7)

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -216,3 +217,15 @@ def test_killed_cli_run_resumes_without_loss(tmp_path, shared_data):
         np.testing.assert_array_equal(a.posterior[name].values, b.posterior[name].values)
     assert not ckpt.exists()
     assert "ess_bulk" in resumed.stdout
+
+
+def test_forward_mode_log_posterior_has_the_reverse_mode_gradient():
+    problem = blow_up_problem()
+    assert problem.gradient_mode() == "forward"
+    theta = jnp.array([0.4])
+    value, grad = jax.value_and_grad(problem.differentiable_log_posterior())(theta)
+    ref_value, ref_grad = jax.value_and_grad(problem.log_posterior)(theta)
+    assert float(value) == pytest.approx(float(ref_value), rel=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-6)
+    batched = jax.vmap(jax.grad(problem.differentiable_log_posterior()))(jnp.array([[0.2], [0.4]]))
+    np.testing.assert_allclose(batched[1], ref_grad, rtol=1e-6)

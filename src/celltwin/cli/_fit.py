@@ -42,7 +42,8 @@ def fit(
     ),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Local worker processes (default: one per core)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the Latin-hypercube starting points."),
-    max_iterations: int = typer.Option(1000, "--max-iterations", min=1, help="L-BFGS-B iterations per start."),
+    max_iterations: int = typer.Option(1000, "--max-iterations", min=1, help="Optimiser iterations per start."),
+    optimizer: str = typer.Option("L-BFGS-B", "--optimizer", help="L-BFGS-B or trust-constr (scipy)."),
     plot: Path | None = typer.Option(None, "--plot", metavar="WATERFALL.png",
                                      help="Waterfall plot (default: next to --out, *.waterfall.png)."),
 ) -> None:
@@ -55,14 +56,18 @@ def fit(
     plot. The table is rewritten after every finished start, so a killed run keeps them.
     """
     from ..inference import multistart
+    from ..inference._optimize import OPTIMIZERS
 
+    if optimizer not in OPTIMIZERS:
+        raise CelltwinInputError(f"--optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
     writable(out, "--out")
     plot = writable(plot or out.with_suffix(".waterfall.png"), "--plot")
     best_path = out.with_suffix(".best.tsv")
     problem, _, _ = load_problem(problem_yaml, run_lint=False)
     err_console().print(f"{problem!r}: {starts} start(s), seed {seed}", markup=False)
     result = multistart(problem, starts, seed=seed, executor=scheduler, workers=workers,
-                        max_iterations=max_iterations, progress=True, on_result=lambda r: r.to_tsv(out))
+                        max_iterations=max_iterations, optimizer=optimizer, progress=True,
+                        on_result=lambda r: r.to_tsv(out))
     result.to_tsv(out)
     table = result.table
     finite = table[np.isfinite(table["objective"])]

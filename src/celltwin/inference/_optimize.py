@@ -21,6 +21,7 @@ from ._progress import progress_bar
 # L-BFGS-B needs a finite value at every trial point: where the ODE solve fails the
 # objective is this (the line search then backtracks).
 FAILED_OBJECTIVE = 1e100
+OPTIMIZERS = ("L-BFGS-B", "trust-constr")
 
 
 def latin_hypercube(lower, upper, n: int, seed: int) -> np.ndarray:
@@ -70,8 +71,15 @@ def fit_start(key: str, source, index: int, x0: np.ndarray, options: dict) -> di
         return {"start": index, "objective": math.inf, "status": "failed",
                 "message": "the model cannot be simulated at the starting point", "iterations": 0,
                 "evaluations": 1, "time_s": time.perf_counter() - start, "theta": np.full_like(x0, np.nan)}
-    res = minimize(f, x0, jac=True, method="L-BFGS-B", bounds=list(zip(problem.lower, problem.upper)),
-                   options={"maxiter": options["max_iterations"], "ftol": options["ftol"], "gtol": options["gtol"]})
+    bounds = list(zip(problem.lower, problem.upper))
+    if options.get("optimizer", "L-BFGS-B") == "trust-constr":  # trust region, BFGS Hessian, interior point
+        from scipy.optimize import BFGS
+
+        res = minimize(f, x0, jac=True, hess=BFGS(), method="trust-constr", bounds=bounds,
+                       options={"maxiter": options["max_iterations"], "gtol": options["gtol"], "xtol": 1e-10})
+    else:
+        res = minimize(f, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                       options={"maxiter": options["max_iterations"], "ftol": options["ftol"], "gtol": options["gtol"]})
     value = float(res.fun) if res.fun < FAILED_OBJECTIVE else math.inf
     return {
         "start": index, "objective": value, "status": "converged" if res.success else "stopped",
@@ -117,7 +125,8 @@ class MultistartResult:
 
 def multistart(problem, n_starts: int = 20, *, seed: int = 0, executor=None, workers: int | None = None,
                starts: np.ndarray | None = None, max_iterations: int = 1000, ftol: float = 1e-12,
-               gtol: float = 1e-6, progress: bool = True, on_result: Callable | None = None) -> MultistartResult:
+               gtol: float = 1e-6, optimizer: str = "L-BFGS-B", progress: bool = True,
+               on_result: Callable | None = None) -> MultistartResult:
     """Fit ``problem`` from ``n_starts`` starting points and return all results, best first.
 
     Arguments:
@@ -128,7 +137,9 @@ def multistart(problem, n_starts: int = 20, *, seed: int = 0, executor=None, wor
             address ``"tcp://HOST:PORT"`` or a ``distributed.Client``.
         workers: number of local worker processes (default: one per core).
         starts: explicit starting points ``(n_starts, n_parameters)`` instead of sampling.
-        max_iterations, ftol, gtol: L-BFGS-B stopping rules.
+        max_iterations, ftol, gtol: stopping rules (``ftol`` is L-BFGS-B's only).
+        optimizer: ``L-BFGS-B`` (default; chosen by ``benchmarks/optimizers.py``) or
+            ``trust-constr`` (scipy's trust-region interior-point method with BFGS updates).
         progress: show a progress bar with the time remaining.
         on_result: called with the :class:`MultistartResult` so far after every finished
             start (the CLI writes its table each time, so a killed run keeps what finished).
@@ -138,7 +149,9 @@ def multistart(problem, n_starts: int = 20, *, seed: int = 0, executor=None, wor
     starts = np.atleast_2d(np.asarray(starts, dtype=float))
     if starts.shape[1] != problem.n_parameters:
         raise ValueError(f"starting points have {starts.shape[1]} columns, the problem has {problem.n_parameters} parameters")
-    options = {"max_iterations": max_iterations, "ftol": ftol, "gtol": gtol}
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    options = {"max_iterations": max_iterations, "ftol": ftol, "gtol": gtol, "optimizer": optimizer}
     with Executor(executor, workers=workers) as pool, pool.share(problem) as (key, source):
         tasks = [(key, source, i, x0, options) for i, x0 in enumerate(starts)]
         rows = []

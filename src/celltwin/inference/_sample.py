@@ -227,7 +227,8 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
         init: starting point(s) on the parameter scale: one ``(n_parameters,)`` point that
             chains start around (``settings.init_scale`` in ``z``), or one row per chain.
             Default: the nominal parameters. SMC starts from prior draws and ignores it.
-        log_density: the target on the parameter scale (default ``problem.log_posterior``);
+        log_density: the target on the parameter scale (default ``problem.log_posterior``,
+            differentiated in the problem's gradient mode);
             pass e.g. the log-posterior plus extra evidence terms. SMC tempers
             ``log_density - problem.log_prior`` and needs priors it can draw from
             (:meth:`~celltwin.problem.Problem.prior_distributions`).
@@ -240,7 +241,7 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
         progress: show a progress bar.
     """
     space = BoundedSpace(problem.lower, problem.upper)
-    target = _safe(log_density or problem.log_posterior)
+    target = _safe(log_density or problem.differentiable_log_posterior())
 
     def logdensity_z(z):
         return target(space.theta(z)) + space.log_jacobian(z)

@@ -107,7 +107,7 @@ def calibrate(problem, replicates: int = 100, settings: SamplerSettings | None =
     starts = problem.sample_prior(key_init, replicates * s.chains).reshape(replicates, s.chains, -1)
 
     def one_replicate(y, theta0, key):
-        target = _safe(problem.with_measurements(y).log_posterior)
+        target = _safe(problem.with_measurements(y).differentiable_log_posterior())
 
         def logdensity_z(z):
             return target(space.theta(z)) + space.log_jacobian(z)

@@ -302,18 +302,38 @@ class Problem:
                 ``auto`` (by the number of parameters).
         """
         if self.gradient_mode(mode) == "forward":
-            adjoint = diffrax.ForwardMode()
-
-            def f(theta):
-                value = self._log_likelihood(theta, adjoint)
-                return value, value
-
-            def vg(theta):
-                grad, value = jax.jacfwd(f, has_aux=True)(theta)
-                return value, grad
-
-            return jax.jit(vg)
+            return jax.jit(self._forward_value_and_grad)
         return jax.jit(jax.value_and_grad(lambda th: self._log_likelihood(th, diffrax.RecursiveCheckpointAdjoint())))
+
+    def _forward_value_and_grad(self, theta):
+        def f(th):
+            value = self._log_likelihood(th, diffrax.ForwardMode())
+            return value, value
+
+        grad, value = jax.jacfwd(f, has_aux=True)(theta)
+        return value, grad
+
+    def differentiable_log_posterior(self, mode: GradientMode = "auto"):
+        """``log_posterior`` whose reverse-mode derivative (``jax.grad``, as gradient-based
+        samplers take it) is computed in ``mode``: with few parameters forward
+        sensitivities compile and run faster than back-propagation through the solver.
+        Only first derivatives are defined in forward mode."""
+        if self.gradient_mode(mode) == "reverse":
+            return self.log_posterior
+
+        @jax.custom_vjp
+        def log_likelihood(theta):
+            return self.log_likelihood(theta)
+
+        def fwd(theta):
+            value, grad = self._forward_value_and_grad(theta)
+            return value, grad
+
+        def bwd(grad, cotangent):
+            return (cotangent * grad,)
+
+        log_likelihood.defvjp(fwd, bwd)
+        return lambda theta: log_likelihood(theta) + self.log_prior(theta)
 
     def compile(self) -> float:
         """Compile the log-likelihood now; returns the seconds it took."""
