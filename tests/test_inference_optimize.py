@@ -4,6 +4,7 @@ the same results from every executor (in-process, local processes, a Dask LocalC
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,3 +102,33 @@ def test_bad_scheduler_address_is_an_input_error():
 
     with pytest.raises(CelltwinInputError, match="tcp://HOST:PORT"):
         multistart(decay_problem(), 1, executor="localhost:8786", progress=False)
+
+
+ORPHAN_SCRIPT = """
+import os, sys, time
+from celltwin.inference._executor import Executor
+if __name__ == "__main__":
+    ex = Executor(workers=2)
+    futures = [ex._pool.submit(time.sleep, 120) for _ in range(2)]
+    time.sleep(2)
+    print(" ".join(str(p.pid) for p in ex._pool._processes.values()), flush=True)
+    os._exit(0)  # killed: no chance to shut the pool down
+"""
+
+
+def test_local_workers_end_when_the_parent_is_killed(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(ORPHAN_SCRIPT)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    pids = [int(p) for p in out.stdout.split()]
+    assert len(pids) == 2, out.stderr
+    deadline = time.time() + 20
+    alive = pids
+    while alive and time.time() < deadline:
+        time.sleep(0.5)
+        alive = [p for p in pids if Path(f"/proc/{p}").exists()]
+    assert not alive, f"worker processes {alive} outlived their parent"

@@ -49,6 +49,20 @@ def problem_handle(problem) -> tuple[str, Callable[[], Any]]:
     return hashlib.sha1(blob).hexdigest(), source
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: a worker busy with a long task would outlive a killed parent
+    (seen: orphaned fits kept running for half an hour); a daemon thread ends it instead."""
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 class Executor:
     """A pool of workers with ``submit`` and ``as_completed`` (see the module docstring)."""
 
@@ -60,7 +74,8 @@ class Executor:
         if spec is None or spec == "local":
             n = workers or max(1, os.cpu_count() or 1)
             # spawn, not fork: a forked JAX runtime deadlocks.
-            self._pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_exit_with_parent, initargs=(os.getpid(),))
             self.workers = n
         elif spec == "serial":
             self.kind = "serial"

@@ -1,0 +1,8 @@
+"""Evidence: outside knowledge (ML-predicted affinities, measured rates) as extra terms of a
+problem's log-posterior, with calibrated predictor error models and unit handling."""
+
+from ._calibration import PredictorCalibration as PredictorCalibration
+from ._calibration import calibrate_predictor as calibrate_predictor
+from ._calibration import cross_validate as cross_validate
+from ._units import from_log10_molar as from_log10_molar
+from ._units import to_log10_molar as to_log10_molar
