@@ -5,7 +5,7 @@
 The problem: A -> B -> (degradation), A(0) = 1, B(0) = 0, rates k1 A and k2 B; B observed
 at 8 times with Gaussian noise of unknown sd sigma. Estimated: log10 k1, log10 k2,
 log10 sigma with parameterScaleNormal priors. Each replicate draws the parameters from the
-prior, simulates data, samples the posterior with NUTS (4 chains x 200 draws after 300
+prior, simulates data, samples the posterior with NUTS (4 chains x 200 draws after 200
 adaptation steps, every 4th draw kept: 200 draws) and ranks the true values among the draws.
 Prints the rank tests (chi-square over 10 bins, KS of randomised ranks; uniform ranks give
 p > 0.01 in 99 % of runs) and writes ``sbc.tsv`` (ranks), ``sbc_tests.tsv`` and
@@ -62,7 +62,7 @@ def main() -> None:
     from celltwin.inference import SamplerSettings
     from celltwin.inference._sbc import calibrate
 
-    settings = SamplerSettings(method="nuts", chains=4, draws=200, warmup=300)
+    settings = SamplerSettings(method="nuts", chains=4, draws=200, warmup=200)
     start = time.perf_counter()
     result = calibrate(conversion_problem(), args.replicates, settings, thin=4, seed=args.seed)
     wall = time.perf_counter() - start

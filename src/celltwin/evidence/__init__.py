@@ -6,3 +6,9 @@ from ._calibration import calibrate_predictor as calibrate_predictor
 from ._calibration import cross_validate as cross_validate
 from ._units import from_log10_molar as from_log10_molar
 from ._units import to_log10_molar as to_log10_molar
+from ._terms import AffinityEvidence as AffinityEvidence
+from ._terms import Evidence as Evidence
+from ._terms import LogNormalPrior as LogNormalPrior
+from ._terms import RateEvidence as RateEvidence
+from ._terms import binding_rate_constants as binding_rate_constants
+from ._terms import kon_population_prior as kon_population_prior

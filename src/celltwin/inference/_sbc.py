@@ -5,9 +5,9 @@ model at ``theta*``, samples the posterior given those data with the same NUTS c
 :func:`~celltwin.inference.sample` (window adaptation, then draws; started from other prior
 draws, not at ``theta*``), thins the draws, and records the rank of ``theta*`` among them
 per parameter. If the sampler (and the likelihood, priors and noise model) are right, the
-ranks are uniform on ``0..L``. Replicates run vectorised in batches: the data enter the
-log-density as an argument (:meth:`~celltwin.problem.Problem.with_measurements`), so the
-sampler compiles once.
+ranks are uniform on ``0..L``. Replicates run run one after another (or vectorised in
+batches): the data enter the log-density as an argument
+(:meth:`~celltwin.problem.Problem.with_measurements`), so the sampler compiles once.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def rank_tests(ranks: pd.DataFrame, n_draws: int, seed: int = 0) -> pd.DataFrame
 
 
 def calibrate(problem, replicates: int = 100, settings: SamplerSettings | None = None, *, thin: int = 4,
-              batch: int = 25, seed: int = 0, progress: bool = True) -> CalibrationResult:
+              batch: int = 1, seed: int = 0, progress: bool = True) -> CalibrationResult:
     """Run simulation-based calibration of NUTS on ``problem``.
 
     Arguments:
@@ -94,7 +94,10 @@ def calibrate(problem, replicates: int = 100, settings: SamplerSettings | None =
             ``method`` must be ``nuts``.
         thin: keep every ``thin``-th draw of each chain for the ranks (reduces the
             autocorrelation that would make the ranks non-uniform without any bias).
-        batch: replicates sampled together in one vectorised call.
+        batch: replicates sampled together in one vectorised call. Vectorised NUTS waits
+            for the longest trajectory (and the stiffest ODE solve) of all its lanes, so
+            on a CPU one replicate per call (its chains vectorised) is fastest; on a GPU
+            larger batches pay.
         seed: seeds the prior draws, data and samplers.
     """
     s = settings or SamplerSettings(method="nuts", chains=4, draws=200, warmup=300)
