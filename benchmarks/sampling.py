@@ -30,7 +30,7 @@ def settings_for(method: str, n_parameters: int, seed: int, args):
 
     if method == "nuts":
         return SamplerSettings(method="nuts", chains=4, draws=args.nuts_draws, warmup=args.nuts_draws, seed=seed,
-                               block=args.nuts_draws)
+                               block=args.nuts_draws, max_tree_depth=args.max_tree_depth)
     walkers = max(32, 2 * n_parameters + 2)
     return SamplerSettings(method="ensemble", chains=walkers, draws=args.ensemble_draws, warmup=args.ensemble_draws,
                            seed=seed, block=args.ensemble_draws)
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--problems", nargs="*", default=["Boehm_JProteomeRes2014", "Bruno_JExpBot2016"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--nuts-draws", type=int, default=300, help="NUTS draws per chain (and as many warm-up steps)")
+    parser.add_argument("--max-tree-depth", type=int, default=10, help="NUTS: at most 2^depth - 1 leapfrog steps")
     parser.add_argument("--ensemble-draws", type=int, default=1500,
                         help="ensemble iterations kept (and as many burn-in iterations)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sampling.tsv"))
@@ -72,6 +73,8 @@ def main() -> None:
                        "ess_min_per_s": values.min() / wall}
                 if "diverging" in idata.sample_stats:
                     row["divergences"] = int(idata.sample_stats["diverging"].sum())
+                    row["mean_leapfrogs"] = float(idata.sample_stats["n_steps"].mean())
+                    row["max_tree_depth"] = s.max_tree_depth
                 rows.append(row)
                 print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     runs = pd.DataFrame(rows)

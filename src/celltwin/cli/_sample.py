@@ -33,6 +33,8 @@ def sample(
                                      help="Start around the best row of a `celltwin fit` table (default: nominal values)."),
     thin: int = typer.Option(1, "--thin", min=1, help="Ensemble: keep every n-th iteration."),
     target_accept: float = typer.Option(0.8, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance."),
+    max_tree_depth: int = typer.Option(10, "--max-tree-depth", min=1, max=15,
+                                       help="NUTS: at most 2^depth - 1 leapfrog steps per draw."),
     block: int = typer.Option(100, "--block", min=1, help="Draws between checkpoints (SMC: every stage)."),
     mcmc_steps: int = typer.Option(10, "--mcmc-steps", min=1, help="SMC: Metropolis steps per particle and stage."),
     target_ess: float = typer.Option(0.5, "--target-ess", min=0.05, max=0.95,
@@ -63,7 +65,8 @@ def sample(
     if not resume and ckpt.is_file():
         raise CelltwinInputError(f"{ckpt} exists from an earlier run: add --resume to continue it, or delete it")
     settings = SamplerSettings(method=method, chains=chains, draws=draws, warmup=warmup, seed=seed, thin=thin,
-                               block=block, target_accept=target_accept, mcmc_steps=mcmc_steps, target_ess=target_ess)
+                               block=block, target_accept=target_accept, mcmc_steps=mcmc_steps, target_ess=target_ess,
+                               max_tree_depth=max_tree_depth)
     if method == "smc" and init is not None:
         raise CelltwinInputError("--init: SMC starts from draws of the prior; leave --init out with --method smc")
     problem, _, _ = load_problem(problem_yaml, run_lint=False)

@@ -50,6 +50,7 @@ class SamplerSettings:
         thin: keep every ``thin``-th ensemble iteration.
         block: draws per checkpoint.
         target_accept: NUTS target acceptance rate.
+        max_tree_depth: NUTS: at most ``2**max_tree_depth - 1`` leapfrog steps per draw.
         stretch: the ensemble's stretch scale ``a``.
         init_scale: spread of the initial points around the starting point, in ``z``.
         mcmc_steps: SMC: random-walk Metropolis steps per particle and tempering stage.
@@ -65,6 +66,7 @@ class SamplerSettings:
     thin: int = 1
     block: int = 100
     target_accept: float = 0.8
+    max_tree_depth: int = 10
     stretch: float = 2.0
     init_scale: float = 0.1
     mcmc_steps: int = 10
@@ -73,7 +75,7 @@ class SamplerSettings:
     def __post_init__(self):
         if self.method not in METHODS:
             raise CelltwinInputError(f"sampling method {self.method!r}: choose one of {', '.join(METHODS)}")
-        for name in ("chains", "draws", "thin", "block", "mcmc_steps"):
+        for name in ("chains", "draws", "thin", "block", "mcmc_steps", "max_tree_depth"):
             if getattr(self, name) < 1:
                 raise CelltwinInputError(f"sampler setting {name} must be at least 1, got {getattr(self, name)}")
         if self.warmup < 0:
@@ -115,7 +117,8 @@ def _safe(logdensity: Callable) -> Callable:
 def _nuts_warmup(logdensity_z, z0, key, settings: SamplerSettings):
     import blackjax
 
-    adapt = blackjax.window_adaptation(blackjax.nuts, logdensity_z, target_acceptance_rate=settings.target_accept)
+    adapt = blackjax.window_adaptation(blackjax.nuts, logdensity_z, target_acceptance_rate=settings.target_accept,
+                                       max_num_doublings=settings.max_tree_depth)
 
     def one(k, z):
         (state, params), _ = adapt.run(k, z, num_steps=settings.warmup)
@@ -127,11 +130,12 @@ def _nuts_warmup(logdensity_z, z0, key, settings: SamplerSettings):
     return jax.jit(jax.vmap(one))(keys, z0)
 
 
-def _nuts_block_fn(logdensity_z, n_steps: int):
+def _nuts_block_fn(logdensity_z, n_steps: int, max_tree_depth: int = 10):
     import blackjax
 
     def one_chain(position, step_size, inv_mass, key):
-        kernel = blackjax.nuts(logdensity_z, step_size=step_size, inverse_mass_matrix=inv_mass)
+        kernel = blackjax.nuts(logdensity_z, step_size=step_size, inverse_mass_matrix=inv_mass,
+                               max_num_doublings=max_tree_depth)
         state = kernel.init(position)
 
         def step(state, k):
@@ -299,7 +303,7 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
 
     def block_fn(size: int) -> Callable:
         if size not in block_fns:
-            block_fns[size] = (_nuts_block_fn(logdensity_z, size) if s.method == "nuts"
+            block_fns[size] = (_nuts_block_fn(logdensity_z, size, s.max_tree_depth) if s.method == "nuts"
                                else _ensemble_block_fn(logdensity_z, size, s.thin, s.stretch))
         return block_fns[size]
 

@@ -117,7 +117,7 @@ def calibrate(problem, replicates: int = 100, settings: SamplerSettings | None =
 
         warm_key, draw_key = jax.random.split(key)
         pos, step, inv_mass = _nuts_warmup(logdensity_z, space.z(theta0), warm_key, s)
-        _, positions, nuts_stats = _nuts_block_fn(logdensity_z, s.draws)(pos, step, inv_mass,
+        _, positions, nuts_stats = _nuts_block_fn(logdensity_z, s.draws, s.max_tree_depth)(pos, step, inv_mass,
                                                                           jax.random.split(draw_key, s.chains))
         return space.theta(positions[:, ::thin]), jnp.sum(nuts_stats[0])
 
