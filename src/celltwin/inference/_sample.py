@@ -398,13 +398,13 @@ def _inference_data(problem, draws: np.ndarray, stats: dict, meta: dict, *, pred
     dims = {"y": ["measurement"]}
     if predictive:
         flat = jnp.asarray(draws.reshape(-1, draws.shape[-1]))
-        pointwise = jax.jit(jax.vmap(problem.pointwise_log_likelihood))
-        replicate = jax.jit(jax.vmap(problem.predictive_sample))
+        both = jax.jit(jax.vmap(problem.pointwise_and_replicate))  # one simulation per draw
         keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 2**20), flat.shape[0])
         ll, pp = [], []
         for lo in range(0, flat.shape[0], 256):
-            ll.append(np.asarray(pointwise(flat[lo:lo + 256])))
-            pp.append(np.asarray(replicate(flat[lo:lo + 256], keys[lo:lo + 256])))
+            dens, rep = both(flat[lo:lo + 256], keys[lo:lo + 256])
+            ll.append(np.asarray(dens))
+            pp.append(np.asarray(rep))
         groups["log_likelihood"] = {"y": np.concatenate(ll).reshape(chains, n_draws, -1)}
         groups["posterior_predictive"] = {"y": np.concatenate(pp).reshape(chains, n_draws, -1)}
     groups["observed_data"] = {"y": problem.measurements}

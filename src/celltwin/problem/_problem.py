@@ -259,17 +259,21 @@ class Problem:
     def pointwise_log_likelihood(self, theta) -> jax.Array:
         """Log-likelihood of each measurement (measurement table order); NaN where the
         simulation failed."""
-        y, sigma, status = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
-        dens = log_densities(y, self._measured, sigma, self._transform, self._laplace)
-        dens = jnp.where(jnp.all(status == Status.OK), dens, jnp.nan)
-        return dens[np.argsort(self.arrays.order)]
+        return self.pointwise_and_replicate(theta, jax.random.PRNGKey(0))[0]
 
     def predictive_sample(self, theta, key) -> jax.Array:
         """Measurements drawn from the model at ``theta`` with its noise model
         (measurement table order): one posterior-predictive replicate."""
-        y, sigma, _ = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
+        return self.pointwise_and_replicate(theta, key)[1]
+
+    def pointwise_and_replicate(self, theta, key) -> tuple[jax.Array, jax.Array]:
+        """:meth:`pointwise_log_likelihood` and :meth:`predictive_sample` from one simulation."""
+        y, sigma, status = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
+        dens = log_densities(y, self._measured, sigma, self._transform, self._laplace)
+        dens = jnp.where(jnp.all(status == Status.OK), dens, jnp.nan)
         draws = sample_measurements(key, y, sigma, self._transform, self._laplace)
-        return draws[np.argsort(self.arrays.order)]
+        back = np.argsort(self.arrays.order)
+        return dens[back], draws[back]
 
     @property
     def measurements(self) -> np.ndarray:
