@@ -107,3 +107,38 @@ def test_evidence_adds_to_the_posterior_and_switches_off():
     assert float(evidence.switched(False).log_density(theta)) == pytest.approx(base, rel=1e-12)
     with pytest.raises(KeyError, match="no parameter 'k9'"):
         Evidence(problem, [RateEvidence("k9", 1.0, 1.0)])
+
+
+def cycle_model() -> Model:
+    """A + B <-> AB, AB + C <-> ABC, B + C <-> BC, BC + A <-> ABC: a thermodynamic cycle."""
+    m = Model("cycle")
+    for s in ("A", "B", "C", "AB", "BC", "ABC"):
+        m.add_species(s, 1.0)
+    for r, eq in (("r1", "A + B -> AB"), ("r2", "AB + C -> ABC"), ("r3", "B + C -> BC"), ("r4", "BC + A -> ABC")):
+        m.add_parameter(f"{r}_on", 1.0)
+        m.add_parameter(f"{r}_off", 1.0)
+        left, right = (side.strip().replace(" + ", " * ") for side in eq.split("->"))
+        m.add_reaction(r, eq, rate=f"{r}_on * {left} - {r}_off * {right}")
+    return m
+
+
+def test_detailed_balance_violations_are_found_around_cycles():
+    from celltwin.evidence import detailed_balance_violations
+
+    m = cycle_model()
+
+    def terms(kd4):  # Kd1 Kd2 = Kd3 Kd4 is detailed balance: 1e-8 * 1e-6 = 1e-7 * 1e-7
+        kds = {"r1": 1e-8, "r2": 1e-6, "r3": 1e-7, "r4": kd4}
+        return [AffinityEvidence.for_reaction(m, r, kd, unit="M", sd=0.5) for r, kd in kds.items()]
+
+    assert terms(1e-7)[0].kon == "r1_on" and terms(1e-7)[0].koff == "r1_off"
+    assert detailed_balance_violations(m, terms(1e-7)) == []
+    assert detailed_balance_violations(m, terms(10**-7.5)) == []  # 0.5 log10 off, sd of the sum 1.0
+    messages = detailed_balance_violations(m, terms(1e-10))  # 3 log10 units off
+    assert len(messages) == 1 and "r4" in messages[0]
+    assert "+3.00 log10" in messages[0] or "-3.00 log10" in messages[0]
+    problem_like = type("P", (), {"model": m, "parameters": type("S", (), {"ids": list(m.parameters)})(), "name": "cycle"})
+    with pytest.warns(UserWarning, match="closed cycle"):
+        Evidence(problem_like, terms(1e-10))
+    # two reactions without a cycle: nothing to check
+    assert detailed_balance_violations(m, terms(1e-10)[:2]) == []

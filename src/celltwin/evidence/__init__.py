@@ -15,3 +15,4 @@ from ._terms import kon_population_prior as kon_population_prior
 from ._information import information_gain as information_gain
 from ._information import kl_1d as kl_1d
 from ._information import kl_knn as kl_knn
+from ._terms import detailed_balance_violations as detailed_balance_violations

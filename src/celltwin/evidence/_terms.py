@@ -68,6 +68,7 @@ class AffinityEvidence:
         model_unit: the concentration unit in which the model's ``koff / kon`` is a Kd
             (``nM`` when kon is per nM per s).
         temperature: K, for free energies.
+        reaction: the reaction id (optional; needed for :func:`detailed_balance_violations`).
     """
 
     kon: str
@@ -80,6 +81,14 @@ class AffinityEvidence:
     model_unit: str = "nM"
     temperature: float = BODY_TEMPERATURE
     name: str | None = None
+    reaction: str | None = None
+
+    @classmethod
+    def for_reaction(cls, model, reaction: str, value: float, **kwargs) -> "AffinityEvidence":
+        """Evidence on the binding reaction ``reaction`` of ``model`` (kon and koff read
+        from its rate law by :func:`binding_rate_constants`)."""
+        kon, koff = binding_rate_constants(model, reaction)
+        return cls(kon, koff, value, reaction=reaction, **{"name": f"Kd({reaction})", **kwargs})
 
     def __post_init__(self):
         if (self.sd is None) == (self.calibration is None):
@@ -177,6 +186,49 @@ def kon_population_prior(parameter: str, kon_per_molar_second: Sequence[float], 
     return LogNormalPrior(parameter, float(log10_model.mean()), float(log10_model.std(ddof=1)), name)
 
 
+def detailed_balance_violations(model, terms: Sequence, tolerance: float = 2.0) -> list[str]:
+    """Closed cycles of binding reactions whose Kd evidence violates detailed balance.
+
+    For every combination of evidence reactions (those with a ``reaction`` id) whose net
+    stoichiometry is zero - a thermodynamic cycle - the Kds must satisfy
+    ``sum_r c_r log10 Kd_r = 0`` (Wegscheider's condition; reactions are taken as written,
+    forward = binding). Returns a message for each independent cycle where the evidence
+    misses that by more than ``tolerance`` times the combined spread (``sd``, or the
+    calibrated predictive sd); an empty list when there is no violation.
+    """
+    affinity = [t for t in terms if isinstance(t, AffinityEvidence) and t.reaction is not None]
+    if len(affinity) < 2:
+        return []
+    species = sorted({s for t in affinity for s in (*model.reactions[t.reaction].reactants,
+                                                     *model.reactions[t.reaction].products)})
+    N = sp.zeros(len(species), len(affinity))
+    for j, t in enumerate(affinity):
+        r = model.reactions[t.reaction]
+        for s_id, k in r.reactants.items():
+            N[species.index(s_id), j] -= sp.nsimplify(k)
+        for s_id, k in r.products.items():
+            N[species.index(s_id), j] += sp.nsimplify(k)
+    messages = []
+    for vec in N.nullspace():
+        c = np.array([float(v) for v in vec * sp.ilcm(*[sp.fraction(v)[1] for v in vec])])
+        # Kd of binding = exp(dG / RT): around a cycle of associations the log Kds sum to 0
+        gap = float(sum(ci * t.predicted_log10_molar for ci, t in zip(c, affinity) if ci))
+        spread = math.sqrt(sum((ci * _log10_sd(t)) ** 2 for ci, t in zip(c, affinity) if ci))
+        if abs(gap) > tolerance * spread:
+            cycle = " ".join(f"{'+' if ci > 0 else '-'}{abs(ci):g} {t.reaction}" for ci, t in zip(c, affinity) if ci)
+            messages.append(f"binding reactions {cycle} form a closed cycle, but their Kd evidence sums to "
+                            f"{gap:+.2f} log10 units around it (detailed balance needs 0; combined sd "
+                            f"{spread:.2f}): at most one of them can be right as given")
+    return messages
+
+
+def _log10_sd(term: AffinityEvidence) -> float:
+    if term.sd is not None:
+        return term.sd
+    draws = term.calibration.predictive_draws(term.predicted_log10_molar, 4000)
+    return float(np.std(draws))
+
+
 class Evidence:
     """Evidence terms bound to a problem.
 
@@ -188,6 +240,10 @@ class Evidence:
     """
 
     def __init__(self, problem, terms: Sequence, *, enabled: bool = True):
+        import warnings
+
+        for message in detailed_balance_violations(problem.model, terms):
+            warnings.warn(message, stacklevel=2)
         ids = list(problem.parameters.ids)
         for term in terms:
             missing = [p for p in term.parameter_ids if p not in ids]
