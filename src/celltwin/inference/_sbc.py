@@ -5,7 +5,7 @@ model at ``theta*``, samples the posterior given those data with the same NUTS c
 :func:`~celltwin.inference.sample` (window adaptation, then draws; started from other prior
 draws, not at ``theta*``), thins the draws, and records the rank of ``theta*`` among them
 per parameter. If the sampler (and the likelihood, priors and noise model) are right, the
-ranks are uniform on ``0..L``. Replicates run run one after another (or vectorised in
+ranks are uniform on ``0..L``. Replicates run one after another (or vectorised in
 batches): the data enter the log-density as an argument
 (:meth:`~celltwin.problem.Problem.with_measurements`), so the sampler compiles once.
 """
@@ -73,8 +73,11 @@ def rank_tests(ranks: pd.DataFrame, n_draws: int, seed: int = 0) -> pd.DataFrame
     rows = {}
     for pid in ranks.columns:
         r = ranks[pid].to_numpy()
-        counts = np.histogram(r, bins=np.linspace(0, n_draws + 1, N_BINS + 1))[0]
-        chi2 = stats.chisquare(counts)
+        edges = np.linspace(0, n_draws + 1, N_BINS + 1)
+        counts = np.histogram(r, bins=edges)[0]
+        # expected counts from the number of possible rank values (0..n_draws) in each bin
+        values = np.histogram(np.arange(n_draws + 1), bins=edges)[0]
+        chi2 = stats.chisquare(counts, f_exp=r.size * values / values.sum())
         u = (r + rng.uniform(size=r.size)) / (n_draws + 1)
         rows[pid] = {"chi2": chi2.statistic, "chi2_p": chi2.pvalue, "ks_p": stats.kstest(u, "uniform").pvalue}
     return pd.DataFrame.from_dict(rows, orient="index")
