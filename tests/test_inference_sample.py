@@ -229,3 +229,24 @@ def test_forward_mode_log_posterior_has_the_reverse_mode_gradient():
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-6)
     batched = jax.vmap(jax.grad(problem.differentiable_log_posterior()))(jnp.array([[0.2], [0.4]]))
     np.testing.assert_allclose(batched[1], ref_grad, rtol=1e-6)
+
+
+def test_cli_smc_run_reports_the_log_marginal_likelihood(tmp_path, shared_data):
+    import arviz as az
+
+    problem_yaml = shared_data / "petab-test-suite" / "v1.0.0" / "sbml" / "0001" / "_0001.yaml"
+    if not problem_yaml.is_file():
+        pytest.skip("PEtab test suite not found")
+    out = tmp_path / "smc.nc"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    refused = subprocess.run(_cli(str(problem_yaml), "--method", "smc", "--init", str(tmp_path / "fits.tsv"),
+                                  "--out", str(out)), capture_output=True, text=True, env=env, timeout=600)
+    assert refused.returncode == 2 and "SMC starts from draws of the prior" in refused.stderr
+    done = subprocess.run(_cli(str(problem_yaml), "--method", "smc", "--chains", "2", "--draws", "100", "--seed", "1",
+                               "--no-predictive", "--out", str(out)), capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "log marginal likelihood per SMC run" in done.stdout
+    idata = az.from_netcdf(out)
+    assert idata.posterior.sizes["chain"] == 2 and idata.posterior.sizes["draw"] == 100
+    assert len(json.loads(idata.posterior.attrs["log_evidence"])) == 2
