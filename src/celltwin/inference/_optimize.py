@@ -138,8 +138,9 @@ def multistart(problem, n_starts: int = 20, *, seed: int = 0, executor=None, wor
         workers: number of local worker processes (default: one per core).
         starts: explicit starting points ``(n_starts, n_parameters)`` instead of sampling.
         max_iterations, ftol, gtol: stopping rules (``ftol`` is L-BFGS-B's only).
-        optimizer: ``L-BFGS-B`` (default; chosen by ``benchmarks/optimizers.py``) or
-            ``trust-constr`` (scipy's trust-region interior-point method with BFGS updates).
+        optimizer: ``L-BFGS-B`` (default) or ``trust-constr`` (scipy's trust-region
+            interior-point method with BFGS updates); ``benchmarks/optimizers.py`` compares
+            them on the same starts.
         progress: show a progress bar with the time remaining.
         on_result: called with the :class:`MultistartResult` so far after every finished
             start (the CLI writes its table each time, so a killed run keeps what finished).
