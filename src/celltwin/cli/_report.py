@@ -50,7 +50,7 @@ def report(
             write_report(idata, out, title=title)
     except CelltwinInputError as exc:
         raise CelltwinInputError(f"{posterior_nc}: {exc}") from None
-    out_console().print(f"wrote {out}", markup=False)
+    out_console().print(f"wrote {out}", markup=False, soft_wrap=True)  # a long path stays on one line
 
 
 report = guarded(report)
