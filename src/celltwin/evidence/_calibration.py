@@ -78,8 +78,11 @@ class PredictorCalibration:
         return np.quantile(draws, q, axis=0), np.quantile(draws, 1 - q, axis=0)
 
     def median(self, predicted_log10) -> np.ndarray:
-        lo, hi = self.interval(predicted_log10, 1e-6)
-        return (lo + hi) / 2
+        """Predictive median of the true log10 Kd."""
+        x = np.asarray(predicted_log10, dtype=float)
+        if self.noise == "gaussian":  # symmetric: the centre of the Student-t
+            return np.asarray(self._gaussian_loc_scale(x)[0])
+        return np.median(self.predictive_draws(x, 4000, seed=0), axis=0)
 
     def predictive_draws(self, predicted_log10, n: int, seed: int = 0) -> np.ndarray:
         """``(n, *shape)`` draws of the true log10 Kd given the predictions."""

@@ -16,7 +16,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 
@@ -255,7 +257,10 @@ class Evidence:
         self._index = {p: ids.index(p) for t in self.terms for p in t.parameter_ids}
 
     def switched(self, enabled: bool) -> "Evidence":
-        return Evidence(self.problem, self.terms, enabled=enabled)
+        """The same terms, on (``True``) or off (``False``: the baseline); not re-checked."""
+        new = copy.copy(self)
+        new.enabled = enabled
+        return new
 
     def term_log_densities(self, theta):
         """Each term's log-density at ``theta`` (parameter scale), in ``terms`` order."""
@@ -269,6 +274,10 @@ class Evidence:
             return jnp.zeros(())
         return jnp.sum(self.term_log_densities(theta))
 
+    @functools.cached_property
+    def _log_posterior(self):  # built once, on first use; shared by switched() copies made after
+        return self.problem.differentiable_log_posterior()
+
     def log_density(self, theta):
         """The problem's log-posterior plus the enabled terms."""
-        return self.problem.differentiable_log_posterior()(theta) + self.log_evidence_terms(theta)
+        return self._log_posterior(theta) + self.log_evidence_terms(theta)

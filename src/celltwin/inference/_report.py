@@ -326,7 +326,7 @@ def prior_pdf(spec: dict):
     the bounds; None where it cannot be evaluated (unknown kind, infinite bounds)."""
     import jax.numpy as jnp
 
-    from ..problem._parameters import Prior, effective_prior
+    from ..problem._parameters import SCALES, Prior, effective_prior, unscale
 
     if not _finite_bounds(spec):
         return None
@@ -347,15 +347,15 @@ def prior_pdf(spec: dict):
             return out
 
         return pdf
-    linear = {"lin": lambda x: x, "log": np.exp, "log10": lambda x: 10.0**x}.get(scale)
-    if linear is None:
+    if scale not in SCALES:
         return None
+    code = SCALES.index(scale)
 
     def unnormalised(x):
         x = np.asarray(x, dtype=float)
         with np.errstate(all="ignore"):
             try:
-                density = np.exp(np.asarray(prior.log_density(jnp.asarray(x), jnp.asarray(linear(x)))))
+                density = np.exp(np.asarray(prior.log_density(jnp.asarray(x), unscale(jnp.asarray(x), code))))
             except AssertionError:  # an objectivePriorType celltwin does not know
                 return np.full_like(x, np.nan)
         return np.where(np.isfinite(density) & (x >= lower) & (x <= upper), density, 0.0)

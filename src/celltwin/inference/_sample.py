@@ -351,8 +351,7 @@ def _run_smc(problem, space: BoundedSpace, target: Callable, s: SamplerSettings,
         except ValueError as exc:
             raise CelltwinInputError(f"SMC starts from prior draws: {exc}") from None
         z0 = np.asarray(space.z(draws)).reshape(s.chains, s.draws, -1)
-        state.update(_smc.initial_state(z0), stages_done=np.array(0), finished=np.array(False),
-                     lam_history=np.zeros((0, s.chains)))
+        state.update(_smc.initial_state(z0), stages_done=np.array(0), finished=np.array(False))
         save()
     stage = _smc.stage_fn(log_prior_z, log_likelihood_z, problem.n_parameters, s.mcmc_steps, s.target_ess)
     label = f"SMC: {s.chains} runs x {s.draws} particles, temperature x 1000"
@@ -367,9 +366,8 @@ def _run_smc(problem, space: BoundedSpace, target: Callable, s: SamplerSettings,
                                          "almost everywhere in the prior")
             last = bool(np.all(state["lam"] >= 1.0 - 1e-12))  # one more stage: resample and move at the posterior
             keys = jax.random.split(jax.random.fold_in(sample_key, done), s.chains)
-            out = stage(*(jnp.asarray(state[k]) for k in _smc.STATE_KEYS[:-1]), keys)
+            out = stage(*(jnp.asarray(state[k]) for k in _smc.STATE_KEYS), keys)
             state.update({k: np.asarray(v) for k, v in zip(_smc.STATE_KEYS, out)})
-            state["lam_history"] = np.concatenate([state["lam_history"], state["lam"][None]])
             state["stages_done"], state["finished"] = np.array(done + 1), np.array(last)
             save()
             now = int(1000 * float(np.min(state["lam"])))

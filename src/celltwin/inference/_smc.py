@@ -43,7 +43,7 @@ def stage_fn(log_prior_z: Callable, log_likelihood_z: Callable, n_dim: int, mcmc
              target_ess: float) -> Callable:
     """A jitted ``(state, keys) -> state`` for one tempering stage of every chain; ``state``
     holds ``particles (C, N, d), weights (C, N), lam (C,), log_evidence (C,),
-    proposal_scale (C,), acceptance (C,)``."""
+    proposal_scale (C,)``."""
     from blackjax.mcmc.random_walk import init as rw_init
     from blackjax.smc import adaptive_tempered
     from blackjax.smc.resampling import systematic
@@ -64,7 +64,7 @@ def stage_fn(log_prior_z: Callable, log_likelihood_z: Callable, n_dim: int, mcmc
         accepted = jnp.mean(info.update_info.is_accepted)
         new_scale = jnp.clip(proposal_scale * jnp.exp(accepted - TARGET_ACCEPTANCE), 0.01, 10.0)
         return (state.particles, state.weights, state.tempering_param,
-                log_evidence + info.log_likelihood_increment, new_scale, accepted)
+                log_evidence + info.log_likelihood_increment, new_scale)
 
     return jax.jit(jax.vmap(one_chain))
 
@@ -73,8 +73,7 @@ def initial_state(prior_draws_z: np.ndarray) -> dict[str, np.ndarray]:
     """Equally weighted prior particles, ``lambda = 0``, for ``(chains, particles, d)`` draws."""
     chains, n, _ = prior_draws_z.shape
     return {"particles": np.asarray(prior_draws_z), "weights": np.full((chains, n), 1.0 / n),
-            "lam": np.zeros(chains), "log_evidence": np.zeros(chains), "proposal_scale": np.ones(chains),
-            "acceptance": np.zeros(chains)}
+            "lam": np.zeros(chains), "log_evidence": np.zeros(chains), "proposal_scale": np.ones(chains)}
 
 
-STATE_KEYS = ("particles", "weights", "lam", "log_evidence", "proposal_scale", "acceptance")
+STATE_KEYS = ("particles", "weights", "lam", "log_evidence", "proposal_scale")

@@ -259,7 +259,8 @@ class Problem:
     def pointwise_log_likelihood(self, theta) -> jax.Array:
         """Log-likelihood of each measurement (measurement table order); NaN where the
         simulation failed."""
-        return self.pointwise_and_replicate(theta, jax.random.PRNGKey(0))[0]
+        y, sigma, status = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
+        return self._pointwise(y, sigma, status)
 
     def predictive_sample(self, theta, key) -> jax.Array:
         """Measurements drawn from the model at ``theta`` with its noise model
@@ -269,11 +270,13 @@ class Problem:
     def pointwise_and_replicate(self, theta, key) -> tuple[jax.Array, jax.Array]:
         """:meth:`pointwise_log_likelihood` and :meth:`predictive_sample` from one simulation."""
         y, sigma, status = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
+        draws = sample_measurements(key, y, sigma, self._transform, self._laplace)
+        return self._pointwise(y, sigma, status), draws[np.argsort(self.arrays.order)]
+
+    def _pointwise(self, y, sigma, status) -> jax.Array:
         dens = log_densities(y, self._measured, sigma, self._transform, self._laplace)
         dens = jnp.where(jnp.all(status == Status.OK), dens, jnp.nan)
-        draws = sample_measurements(key, y, sigma, self._transform, self._laplace)
-        back = np.argsort(self.arrays.order)
-        return dens[back], draws[back]
+        return dens[np.argsort(self.arrays.order)]
 
     @property
     def measurements(self) -> np.ndarray:
