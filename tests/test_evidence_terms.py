@@ -53,6 +53,11 @@ def test_binding_rate_constants_are_read_from_the_rate_law():
         binding_rate_constants(m, "use")
     with pytest.raises(KeyError, match="no reaction 'nope'"):
         binding_rate_constants(m, "nope")
+    # a dissociation written forwards (Kholodenko's GS -> Grb + SOS): kon is the backward constant
+    m.add_species("GS", 1.0), m.add_species("Grb", 1.0), m.add_species("SOS", 1.0)
+    m.add_parameter("k12f", 0.0015), m.add_parameter("k12b", 1e-4)
+    m.add_reaction("v_12", "GS -> Grb + SOS", rate="k12f * GS - k12b * Grb * SOS")
+    assert binding_rate_constants(m, "v_12") == ("k12b", "k12f")
 
 
 def test_affinity_evidence_is_a_gaussian_on_log10_kd_in_molar():

@@ -16,3 +16,5 @@ from ._information import information_gain as information_gain
 from ._information import kl_1d as kl_1d
 from ._information import kl_knn as kl_knn
 from ._terms import detailed_balance_violations as detailed_balance_violations
+from ._table import read_affinity_table as read_affinity_table
+from ._table import reported_values as reported_values

@@ -38,10 +38,15 @@ def _normal_logpdf(x, mu, sd):
 
 def binding_rate_constants(model, reaction_id: str) -> tuple[str, str]:
     """``(kon, koff)`` parameter ids of a reversible mass-action reaction whose rate is
-    ``kon * (reactants) - koff * (products)``; a clear error otherwise."""
+    ``k_forward * (reactants) - k_backward * (products)``; a clear error otherwise.
+
+    The binding direction is the one with more reactant than product molecules: for a
+    dissociation written forwards (``C -> A + B``, as Kholodenko's ``GS -> Grb + SOS``),
+    kon is the backward constant."""
     if reaction_id not in model.reactions:
         raise KeyError(f"no reaction {reaction_id!r} in model {model.name!r}")
-    rate = sp.expand(model.reactions[reaction_id].rate)
+    reaction = model.reactions[reaction_id]
+    rate = sp.expand(reaction.rate)
     params = set(model.parameters)
     forward, backward = [], []
     for term in sp.Add.make_args(rate):
@@ -51,6 +56,8 @@ def binding_rate_constants(model, reaction_id: str) -> tuple[str, str]:
         raise ValueError(f"reaction {reaction_id!r}: rate {model.reactions[reaction_id].rate} is not "
                          "kon * reactants - koff * products with one rate constant per direction; name kon and "
                          "koff explicitly")
+    if sum(reaction.reactants.values()) < sum(reaction.products.values()):
+        return backward[0][0], forward[0][0]
     return forward[0][0], backward[0][0]
 
 

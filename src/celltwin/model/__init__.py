@@ -12,6 +12,8 @@ from ._model import Parameter as Parameter
 from ._model import Reaction as Reaction
 from ._model import Species as Species
 from ._sbml import from_sbml as from_sbml
+from ._sbml_export import to_sbml as to_sbml
+from ._sbml_export import write_sbml as write_sbml
 from .ratelaws import hill as hill
 from .ratelaws import mass_action as mass_action
 from .ratelaws import michaelis_menten as michaelis_menten

@@ -83,6 +83,7 @@ class Problem:
         # How to build this problem again in another process (a picklable callable), so
         # that parallel fits and profiles can send it to workers; set by the constructors.
         self.source = None
+        self.tables: dict | None = None  # the keywords of from_tables, when built from tables
 
     @classmethod
     def from_tables(cls, model: Model | CompiledModel, *, measurements: pd.DataFrame, observables: pd.DataFrame,
@@ -106,11 +107,17 @@ class Problem:
             conditions = pd.DataFrame(index=pd.Index(ids, name="conditionId"))
         arrays = build_arrays(cm, measurements, observables, conditions, parameters, files)
         problem = cls(cm, arrays, measurements.reset_index(drop=True), settings=settings, name=name)
-        problem.source = functools.partial(
-            cls.from_tables, cm.model, measurements=measurements, observables=observables, parameters=parameters,
-            conditions=conditions, settings=settings, files=files, name=name,
-        )
+        problem.tables = dict(measurements=measurements, observables=observables, parameters=parameters,
+                              conditions=conditions, settings=settings, files=files, name=name)
+        problem.source = functools.partial(cls.from_tables, cm.model, **problem.tables)
         return problem
+
+    def with_tables(self, *, model: Model | None = None, **tables) -> "Problem":
+        """A new problem from this one's tables with some replaced (keywords of
+        :meth:`from_tables`), e.g. other conditions or a modified model."""
+        if self.tables is None:
+            raise ValueError(f"{self!r} was not built from tables")
+        return Problem.from_tables(model or self.model, **{**self.tables, **tables})
 
     # --- sizes ------------------------------------------------------------------------
     @property

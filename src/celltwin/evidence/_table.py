@@ -1,0 +1,137 @@
+"""Affinity predictions from any tool, as a CSV or TSV table -> :class:`AffinityEvidence` terms.
+
+The format (one row per binding reaction; column names are case-sensitive):
+
+==================  ========  =============================================================
+column              required  meaning
+==================  ========  =============================================================
+``reaction``        yes       the id of a reversible binding reaction of the model
+``value``           yes       the predicted Kd (> 0 for concentrations), dG or pKd
+``unit``            yes       ``M``, ``mM``, ``uM``, ``nM``, ``pM``, ``fM``, ``pKd``,
+                              ``log10_M``, ``kcal/mol`` or ``kJ/mol``
+``sd``              no        spread of log10 Kd (> 0); empty means the ``default_sd``
+``score``           no        a confidence in [0, 1] (e.g. AlphaFold ipTM); the term's weight
+                              when ``weight="score"``
+``temperature``     no        K, for free energies (default 310)
+``reported_value``  no        a literature / measured Kd in the same unit, kept for
+                              comparison only (never enters the posterior)
+==================  ========  =============================================================
+
+Other columns are ignored. Lines starting with ``#`` are comments.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import CelltwinInputError
+from ._terms import AffinityEvidence, binding_rate_constants
+from ._units import BODY_TEMPERATURE, CONCENTRATION_UNITS, UNITS
+
+REQUIRED = ("reaction", "value", "unit")
+
+
+def read_affinity_table(path, model, *, default_sd: float | None = None, calibration=None,
+                        weight: str | float = 1.0, model_unit: str = "nM") -> list[AffinityEvidence]:
+    """One :class:`AffinityEvidence` per row of the table at ``path`` (format: module docstring).
+
+    Arguments:
+        path: a ``.csv`` or ``.tsv`` file.
+        model: the :class:`~celltwin.model.Model` whose reactions the rows name.
+        default_sd: log10 spread for rows without ``sd`` (unless ``calibration`` is given).
+        calibration: a :class:`~._calibration.PredictorCalibration` used for every row
+            (then ``sd`` columns are ignored).
+        weight: a number for every term, or ``"score"`` to weight each term by its row's score.
+        model_unit: the concentration unit of the model's ``koff / kon``.
+
+    Raises:
+        CelltwinInputError: naming the file, the row (as numbered in the file) and the column.
+    """
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, sep=None, engine="python", comment="#", dtype=str, keep_default_na=False,
+                            encoding="utf-8-sig")
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CelltwinInputError(f"{path}: cannot read the affinity table: {exc}") from None
+    table.columns = [c.strip() for c in table.columns]
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise CelltwinInputError(f"{path}: missing column(s) {', '.join(missing)} (have: {', '.join(table.columns)})")
+    if weight == "score" and "score" not in table.columns:
+        raise CelltwinInputError(f"{path}: weight='score' needs a 'score' column")
+    errors, terms, seen = [], [], {}
+    for i, row in table.iterrows():
+        where = f"{path}, line {i + 2}"  # the header is line 1
+        try:
+            terms.append(_term(row, where, model, default_sd, calibration, weight, model_unit))
+        except CelltwinInputError as exc:
+            errors.append(str(exc))
+            continue
+        reaction = row["reaction"].strip()
+        if reaction in seen:
+            errors.append(f"{where}, column 'reaction': {reaction!r} again (first on line {seen[reaction]})")
+        seen.setdefault(reaction, i + 2)
+    if errors:
+        raise CelltwinInputError("invalid affinity table:\n  " + "\n  ".join(errors))
+    return terms
+
+
+def reported_values(path) -> dict[str, tuple[float, str]]:
+    """``{reaction: (reported_value, unit)}`` for rows that have a ``reported_value``."""
+    table = pd.read_csv(path, sep=None, engine="python", comment="#", dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig")
+    if "reported_value" not in table.columns:
+        return {}
+    return {r.strip(): (float(v), u.strip()) for r, v, u in zip(table["reaction"], table["reported_value"],
+                                                               table["unit"]) if v.strip()}
+
+
+def _number(row, column, where, *, positive=False) -> float | None:
+    text = str(row.get(column, "")).strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise CelltwinInputError(f"{where}, column {column!r}: {text!r} is not a number") from None
+    if not math.isfinite(value) or (positive and value <= 0):
+        raise CelltwinInputError(f"{where}, column {column!r}: must be a {'positive ' if positive else ''}"
+                                 f"finite number, got {text}")
+    return value
+
+
+def _term(row, where, model, default_sd, calibration, weight, model_unit) -> AffinityEvidence:
+    reaction = row["reaction"].strip()
+    if reaction not in model.reactions:
+        raise CelltwinInputError(f"{where}, column 'reaction': no reaction {reaction!r} in model {model.name!r}")
+    unit = row["unit"].strip()
+    if unit not in UNITS:
+        raise CelltwinInputError(f"{where}, column 'unit': {unit!r} is not one of {', '.join(UNITS)}")
+    value = _number(row, "value", where, positive=unit in CONCENTRATION_UNITS)
+    if value is None:
+        raise CelltwinInputError(f"{where}, column 'value': empty")
+    sd = None if calibration is not None else _number(row, "sd", where, positive=True)
+    if calibration is None and sd is None:
+        if default_sd is None:
+            raise CelltwinInputError(f"{where}, column 'sd': empty and no default spread given")
+        sd = default_sd
+    score = _number(row, "score", where)
+    if score is not None and not 0 <= score <= 1:
+        raise CelltwinInputError(f"{where}, column 'score': must be in [0, 1], got {score}")
+    if weight == "score":
+        if score is None:
+            raise CelltwinInputError(f"{where}, column 'score': empty, but the terms are weighted by score")
+        w = score
+    else:
+        w = float(weight)
+    temperature = _number(row, "temperature", where, positive=True) or BODY_TEMPERATURE
+    try:
+        kon, koff = binding_rate_constants(model, reaction)
+    except ValueError as exc:
+        raise CelltwinInputError(f"{where}, column 'reaction': {exc}") from None
+    return AffinityEvidence(kon, koff, value, unit=unit, sd=sd, calibration=calibration, weight=w,
+                            model_unit=model_unit, temperature=temperature, name=f"Kd({reaction})",
+                            reaction=reaction)
