@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -86,3 +88,32 @@ def test_bad_interventions_say_what_is_wrong(tmp_path):
     table = predict(problem, draws, {"ko": [Knockout("A")]})
     plot_scenarios(table, tmp_path / "s.png", data=problem.measurement_df)
     assert (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_the_scenario_command_writes_predictions_and_a_plot(tmp_path):
+    import arviz as az
+    from typer.testing import CliRunner
+
+    from celltwin.cli import app
+    from celltwin.problem import from_petab
+
+    yaml_path = str(Path(__file__).resolve().parents[1] / "examples" / "mapk_cascade" / "mapk_cascade.yaml")
+    problem = from_petab(yaml_path)
+    rng = np.random.default_rng(0)
+    idata = az.from_dict(posterior={p: problem.x_nominal[k] + 0.02 * rng.standard_normal((2, 5))
+                                    for k, p in enumerate(problem.parameter_ids)})
+    idata.to_netcdf(tmp_path / "post.nc")
+    out, png = tmp_path / "s.tsv", tmp_path / "s.png"
+    result = CliRunner().invoke(app, ["scenario", yaml_path, "--posterior", str(tmp_path / "post.nc"), "--knockout",
+                                      "K2", "--inhibitor", "k_act2:10:10:nM", "--times", "0,10,60",
+                                      "--out", str(out), "--plot", str(png)])
+    assert result.exit_code == 0, result.stderr + result.stdout
+    table = pd.read_csv(out, sep="\t")
+    assert set(table.scenario) == {"baseline", "K2 knocked out", "inhibitor of k_act2 at 10 nM"}
+    assert sorted(table.time.unique()) == [0.0, 10.0, 60.0] and (table.n_draws == 10).all()
+    ko = table[(table.scenario == "K2 knocked out") & (table.observableId == "pK2")]
+    assert np.allclose(ko[["q05", "q50", "q95"]], 0.0, atol=1e-8)
+    assert png.stat().st_size > 1000
+    bad = CliRunner().invoke(app, ["scenario", yaml_path, "--posterior", str(tmp_path / "post.nc"),
+                                   "--inhibitor", "k_act2:ten:10", "--out", str(out)])
+    assert bad.exit_code == 2 and "--inhibitor" in bad.stderr

@@ -13,6 +13,7 @@ from ._fit import fit
 from ._profile import profile
 from ._report import report as report_command
 from ._sample import sample
+from ._scenario import scenario
 from ._simulate import simulate
 
 app = typer.Typer(
@@ -52,6 +53,7 @@ app.command("fit")(fit)
 app.command("profile")(profile)
 app.command("sample")(sample)
 app.command("report")(report_command)
+app.command("scenario")(scenario)
 app.command("demo")(demo)
 
 
