@@ -76,17 +76,18 @@ def test_focus_converges_to_population_value():
 
 
 def test_focus_interval_coverage():
-    # 95 % intervals over 100 data sets: coverage is Binomial(100, 0.95) if calibrated;
-    # 0.85 is more than 4 sd below 0.95
+    # nominal 95 % percentile intervals over 300 data sets of 900 pairs. Percentile intervals
+    # of the upward-biased eta^2 undercover slightly (about 92 % measured over 300 other
+    # seeds); 0.87 is 3 sd of Binomial(300, 0.92) below that, and far above a broken interval
     truth = (1 / 6) / (1 / 6 + 1)
     covered = 0
-    for seed in range(100):
-        rng = np.random.default_rng(seed)
+    for seed in range(300):
+        rng = np.random.default_rng(10_000 + seed)
         labels = np.repeat(["x", "y", "z"], 300)
         e = rng.normal(size=900) + np.repeat([0.0, 0.5, 1.0], 300)
         lo, hi = focus_score(e, labels, n_boot=200, n_perm=1, seed=seed).interval
         covered += lo < truth < hi
-    assert covered >= 85
+    assert covered >= 0.87 * 300
 
 
 def test_focus_permutation_p_value_is_calibrated_under_no_effect():
