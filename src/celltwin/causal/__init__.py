@@ -21,3 +21,4 @@ from ._reversal import simpson_reversal as simpson_reversal
 from ._table import PredictionTable as PredictionTable
 from ._table import read_predictions as read_predictions
 from ._table import table_from_frame as table_from_frame
+from ._html import write_html as write_html

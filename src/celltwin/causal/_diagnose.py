@@ -28,6 +28,8 @@ class ErrorSummary:
         bias: mean error; ``rmse``, ``mae``: root-mean-square and mean absolute error.
         pearson: Pearson correlation of predicted and measured (nan below 3 pairs or
             without spread).
+        focus_share: the stratum's term of the focus, ``n_s (ebar_s - ebar)^2 / SS_total``
+            (the shares of a column's strata add up to its focus; nan for the whole table).
     """
 
     label: str
@@ -38,6 +40,7 @@ class ErrorSummary:
     rmse: float
     mae: float
     pearson: float
+    focus_share: float = float("nan")
 
 
 def error_summary(table: PredictionTable, rows: np.ndarray | None = None, label: str = "all") -> ErrorSummary:
@@ -102,7 +105,7 @@ def diagnose(table: PredictionTable, strata: Sequence[str], *, n_boot: int = 200
         n_boot, n_perm: bootstrap replicates and label permutations.
         level: interval level; ``min_size``: smallest stratum that gets its own slope.
         seed: seed of all resampling (results are reproducible).
-        progress: called with a short message before each column (e.g. to advance a bar).
+        progress: called with the column name after each column is done (e.g. to advance a bar).
 
     Raises:
         CelltwinInputError: a column is missing or has empty labels.
@@ -124,14 +127,20 @@ def diagnose(table: PredictionTable, strata: Sequence[str], *, n_boot: int = 200
         if len(names) < 2:
             raise CelltwinInputError(f"{table.source}: column {column!r} has a single stratum ({names[0]!r}); "
                                      "a candidate mechanism needs at least 2")
-        if progress is not None:
-            progress(column)
-        summaries = tuple(error_summary(table, np.flatnonzero(codes == j), label=name)
-                          for j, name in enumerate(names))
+        centred = table.error - table.error.mean()
+        ss_total = float(np.sum(centred**2))
+        summaries = []
+        for j, name in enumerate(names):
+            rows = np.flatnonzero(codes == j)
+            share = len(rows) * centred[rows].mean() ** 2 / ss_total if ss_total > 0 else float("nan")
+            summaries.append(dataclasses.replace(error_summary(table, rows, label=name), focus_share=float(share)))
+        summaries = tuple(summaries)
         focus = focus_score(table.error, labels, n_boot=n_boot, n_perm=n_perm, level=level, seed=seed)
         reversal = simpson_reversal(table.predicted, table.measured, labels, min_size=min_size,
                                     n_boot=n_boot, level=level, seed=seed)
         results.append(StratumDiagnosis(column=column, strata=summaries, focus=focus, reversal=reversal))
+        if progress is not None:
+            progress(column)
     settings = {"n_boot": n_boot, "n_perm": n_perm, "level": level, "min_size": min_size, "seed": seed,
                 "error": "predicted - measured, pKd", "trend": "slope of measured on predicted"}
     return Diagnosis(source=table.source, overall=error_summary(table), columns=tuple(results),
