@@ -22,3 +22,16 @@ from ._table import PredictionTable as PredictionTable
 from ._table import read_predictions as read_predictions
 from ._table import table_from_frame as table_from_frame
 from ._html import write_html as write_html
+from ._baseline import KroneckerRidge as KroneckerRidge
+from ._baseline import fit_kronecker_ridge as fit_kronecker_ridge
+from ._baseline import group_folds as group_folds
+from ._baseline import grouped_cross_validation as grouped_cross_validation
+from ._chem import chemotype_clusters as chemotype_clusters
+from ._chem import morgan_fingerprints as morgan_fingerprints
+from ._chem import tanimoto as tanimoto
+from ._davis import KinaseInhibitorData as KinaseInhibitorData
+from ._davis import load_davis as load_davis
+from ._kinase_predictions import kinase_inhibitor_predictions as kinase_inhibitor_predictions
+from ._kinome import gene_family as gene_family
+from ._kinome import kmer_similarity as kmer_similarity
+from ._kinome import sequence_clusters as sequence_clusters
