@@ -75,19 +75,23 @@ def test_focus_converges_to_population_value():
         assert f.p_value == pytest.approx(1 / 51)
 
 
-def test_focus_interval_coverage():
-    # nominal 95 % percentile intervals over 300 data sets of 900 pairs. Percentile intervals
-    # of the upward-biased eta^2 undercover slightly (about 92 % measured over 300 other
-    # seeds); 0.87 is 3 sd of Binomial(300, 0.92) below that, and far above a broken interval
-    truth = (1 / 6) / (1 / 6 + 1)
+@pytest.mark.parametrize(("k", "size", "effect_sd"), [(3, 300, None), (100, 9, 0.5)])
+def test_focus_interval_coverage(k, size, effect_sd):
+    # nominal 95 % intervals of the population focus (fixed stratum effects mu_s):
+    # sum n_s (mu_s - mu)^2 / (that + n sigma^2). 150 data sets; measured coverage 91-93 %
+    # on other seeds, so 0.85 is > 3 sd of Binomial(150, 0.92) below. Many small strata
+    # (100 x 9) are where a plain percentile interval fails (0 % coverage).
     covered = 0
-    for seed in range(300):
+    for seed in range(150):
         rng = np.random.default_rng(10_000 + seed)
-        labels = np.repeat(["x", "y", "z"], 300)
-        e = rng.normal(size=900) + np.repeat([0.0, 0.5, 1.0], 300)
-        lo, hi = focus_score(e, labels, n_boot=200, n_perm=1, seed=seed).interval
+        mu = np.array([0.0, 0.5, 1.0]) if effect_sd is None else effect_sd * rng.normal(size=k)
+        codes = np.repeat(np.arange(k), size)
+        between = size * np.sum((mu - mu.mean()) ** 2)
+        truth = between / (between + k * size)
+        e = rng.normal(size=k * size) + mu[codes]
+        lo, hi = focus_score(e, codes, n_boot=150, n_perm=1, seed=seed).interval
         covered += lo < truth < hi
-    assert covered >= 0.87 * 300
+    assert covered >= 0.85 * 150, covered
 
 
 def test_focus_permutation_p_value_is_calibrated_under_no_effect():

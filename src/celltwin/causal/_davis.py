@@ -68,6 +68,14 @@ def _json_object(path: Path, what: str) -> dict[str, str]:
     return obj
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def load_davis(folder: str | Path) -> KinaseInhibitorData:
     """Read the Davis files in ``folder`` (see the module docstring).
 
@@ -89,11 +97,11 @@ def load_davis(folder: str | Path) -> KinaseInhibitorData:
         if len(row) != len(proteins):
             raise CelltwinInputError(f"{path}: line {i + 1} has {len(row)} values, "
                                      f"but {folder / PROTEINS} lists {len(proteins)} kinases")
-        for j, cell in enumerate(row):
-            try:
-                kd[i, j] = float(cell)
-            except ValueError:
-                raise CelltwinInputError(f"{path}: line {i + 1}, column {j + 1}: {cell!r} is not a number") from None
+        try:
+            kd[i] = np.array(row, dtype=float)
+        except ValueError:
+            j, cell = next((j, c) for j, c in enumerate(row) if not _is_number(c))
+            raise CelltwinInputError(f"{path}: line {i + 1}, column {j + 1}: {cell!r} is not a number") from None
     if not np.all(np.isfinite(kd) & (kd > 0)):
         i, j = np.argwhere(~(np.isfinite(kd) & (kd > 0)))[0]
         raise CelltwinInputError(f"{path}: line {i + 1}, column {j + 1}: a Kd must be a positive number")

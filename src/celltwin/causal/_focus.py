@@ -19,7 +19,13 @@ not counted (it is no stratum's doing).
   estimate of the population value (may be negative), and
 * a permutation p-value: the fraction of label permutations with ``eta^2`` at least the
   observed one (``(1 + count) / (1 + n_perm)``), exact in finite samples under exchangeability;
-* a stratified-bootstrap percentile interval of ``eta^2``.
+* a stratified-bootstrap interval of the population focus. It is the *basic* (reflected)
+  interval ``(2 eta^2 - q_hi, 2 eta^2 - q_lo)`` of the bootstrap quantiles ``q``, clipped
+  to [0, 1]: bootstrap replicates of ``eta^2`` carry the same upward bias again, and the
+  reflection removes it to first order. With many small strata the bias is large and the
+  interval then brackets ``omega^2`` rather than ``eta^2``; a percentile interval would miss
+  the population value almost always there (0 % coverage measured for 100 strata of 9 pairs,
+  against 92 % for this interval).
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ class FocusScore:
 
     Attributes:
         eta2: the focus, ``SS_between / SS_total``.
-        interval: stratified-bootstrap percentile interval of ``eta2`` at ``level``.
+        interval: bias-corrected (basic) stratified-bootstrap interval of the population
+            focus at ``level``.
         level: the interval's level.
         omega2: the bias-corrected estimate.
         p_value: permutation p-value of ``eta2`` (stratum labels shuffled).
@@ -110,6 +117,8 @@ def focus_score(errors, labels, *, n_boot: int = 2000, n_perm: int = 2000, level
     for perm in permutations(n, n_perm, seed + 1):
         exceed += int(np.sum(eta_squared(e[perm], codes, k) >= eta2 - 1e-12))
     p_value = (1 + exceed) / (1 + n_perm)
-    return FocusScore(eta2=eta2, interval=percentile_interval(boot, level), level=level, omega2=omega2,
+    q_lo, q_hi = percentile_interval(boot, level)
+    interval = (float(np.clip(2 * eta2 - q_hi, 0.0, 1.0)), float(np.clip(2 * eta2 - q_lo, 0.0, 1.0)))
+    return FocusScore(eta2=eta2, interval=interval, level=level, omega2=omega2,
                       p_value=float(p_value), ss_between=float(ss_between), ss_within=float(ss_within),
                       n=n, k=k)

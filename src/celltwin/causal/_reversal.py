@@ -79,6 +79,18 @@ def _slopes(x: np.ndarray, y: np.ndarray, h: np.ndarray):
     return pooled, within, per, sxx
 
 
+def _two_pass_slopes(x: np.ndarray, y: np.ndarray, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-stratum slopes and ``Sxx`` from values centred on each stratum's own means."""
+    per, sxx = np.full(k, np.nan), np.zeros(k)
+    for j in range(k):
+        m = codes == j
+        dx, dy = x[m] - x[m].mean(), y[m] - y[m].mean()
+        sxx[j] = dx @ dx
+        if sxx[j] > 0:
+            per[j] = (dx @ dy) / sxx[j]
+    return per, sxx
+
+
 def simpson_reversal(x, y, labels, *, min_size: int = 5, n_boot: int = 2000, level: float = 0.95,
                      seed: int = 0) -> SimpsonReversal:
     """Test for a Simpson-type reversal of the trend of ``y`` on ``x`` across ``labels``.
@@ -103,7 +115,8 @@ def simpson_reversal(x, y, labels, *, min_size: int = 5, n_boot: int = 2000, lev
         raise ValueError("x and y must be finite")
     k = len(names)
     h = one_hot(codes, k)
-    pooled, within, per, sxx = _slopes(x, y, h)
+    pooled, within, _, _ = _slopes(x, y, h)
+    per, sxx = _two_pass_slopes(x, y, codes, k)  # exact 0 where y is constant in a stratum
     n_s = h.sum(axis=0).astype(int)
     scale = np.sum((x - x.mean()) ** 2) / max(len(x), 1)
     eligible = (n_s >= max(min_size, 3)) & (sxx > 1e-12 * max(scale, 1e-300) * n_s)

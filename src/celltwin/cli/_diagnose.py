@@ -69,8 +69,9 @@ def diagnose(
     strata: list[str] = typer.Option(..., "--strata", "-s", metavar="COL",
                                      help="Stratum column (candidate hidden mechanism); repeat for several."),
     unit: str = typer.Option("pKd", "--unit", help="Unit of rows when the CSV has no 'unit' column."),
-    out: Path | None = typer.Option(None, "--out", "-o", metavar="FILE.json|FILE.html",
-                                    help="Also write the full diagnosis: JSON or a self-contained HTML report."),
+    out: list[Path] = typer.Option([], "--out", "-o", metavar="FILE.json|FILE.html",
+                                   help="Also write the full diagnosis: JSON or a self-contained HTML report "
+                                        "(by the suffix); repeat for both."),
     n_boot: int = typer.Option(2000, "--bootstrap", min=10, help="Stratified bootstrap replicates."),
     n_perm: int = typer.Option(2000, "--permutations", min=10, help="Label permutations for the focus p-value."),
     level: float = typer.Option(0.95, "--level", min=0.5, max=0.999, help="Interval level."),
@@ -90,21 +91,21 @@ def diagnose(
     from ..causal import read_predictions, write_html
     from ..inference._progress import progress_bar
 
-    if out is not None:
-        writable(out, "--out")
-        if out.suffix.lower() not in OUT_SUFFIXES:
-            raise CelltwinInputError(f"{out}: --out must end in .json or .html")
+    for path in out:
+        writable(path, "--out")
+        if path.suffix.lower() not in OUT_SUFFIXES:
+            raise CelltwinInputError(f"{path}: --out must end in .json or .html")
     table = read_predictions(predictions_csv, default_unit=unit, strata=tuple(strata))
     with progress_bar(f"diagnosing {len(table)} pairs", total=len(strata)) as advance:
         diagnosis = run_diagnosis(table, strata, n_boot=n_boot, n_perm=n_perm, level=level, min_size=min_size,
                                   seed=seed, progress=lambda _column: advance())
     print_diagnosis(diagnosis, rows)
-    if out is not None:
-        if out.suffix.lower() == ".json":
-            out.write_text(json.dumps(diagnosis.to_dict(), indent=2))
+    for path in out:
+        if path.suffix.lower() == ".json":
+            path.write_text(json.dumps(diagnosis.to_dict(), indent=2))
         else:
-            write_html(diagnosis, table, out)
-        out_console().print(f"wrote {out}", markup=False, soft_wrap=True)
+            write_html(diagnosis, table, path)
+        out_console().print(f"wrote {path}", markup=False, soft_wrap=True)
 
 
 diagnose = guarded(diagnose)
