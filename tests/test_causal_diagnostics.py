@@ -230,3 +230,15 @@ def test_diagnose_summaries_match_direct_computation():
         assert s.bias == pytest.approx(e.mean(), rel=1e-12)
         assert s.pearson == pytest.approx(stats.pearsonr(x[labels == s.label], y[labels == s.label])[0], rel=1e-10)
     assert d.to_dict()["columns"][0]["focus"]["k"] == 3
+
+
+def test_reversal_needs_a_trend_in_every_stratum():
+    # a stratum whose measured values are constant (an assay limit) has slope exactly 0:
+    # within and pooled may be significant and opposite, but not "in every stratum"
+    x, y, labels = simpson_data(2)
+    y = y.copy()
+    y[labels == "b"] = 5.0
+    r = simpson_reversal(x, y, labels, n_boot=300)
+    b = next(s for s in r.strata if s.stratum == "b")
+    assert b.slope == 0.0
+    assert not r.reversal and "no trend at all" in r.reason and "b" in r.reason

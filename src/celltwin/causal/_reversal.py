@@ -157,10 +157,16 @@ def _decide(pooled, p_int, within, w_int, eligible: list[StratumSlope], level: f
     if p_sign != -w_sign:
         where = "contains 0" if p_sign == 0 else "has the same sign"
         return False, f"the pooled slope does not flip: its {pct} interval {where}"
-    against = [s.stratum for s in eligible if np.sign(s.slope) != w_sign]
-    if against:
-        return False, (f"the within trend does not hold in every stratum: slope of opposite sign in "
-                       f"{', '.join(against[:5])}{' ...' if len(against) > 5 else ''}")
+    against = [s.stratum for s in eligible if np.sign(s.slope) == -w_sign]
+    flat = [s.stratum for s in eligible if s.slope == 0.0]
+    if against or flat:
+        parts = []
+        if against:
+            parts.append(f"slope of opposite sign in {', '.join(against[:5])}{' ...' if len(against) > 5 else ''}")
+        if flat:
+            parts.append(f"no trend at all (measured values constant) in {', '.join(flat[:5])}"
+                         f"{' ...' if len(flat) > 5 else ''}")
+        return False, "the within trend does not hold in every stratum: " + "; ".join(parts)
     contra = [s.stratum for s in eligible if _excludes_zero(s.interval) == -w_sign]
     if contra:
         return False, f"strata with a significant pooled-direction slope: {', '.join(contra[:5])}"
