@@ -23,16 +23,14 @@ def _num(v, digits: int = 3) -> str:
 
 def _figure(table: PredictionTable, column: str, reversal) -> str:
     """Measured against predicted, coloured by stratum, with the pooled and within slopes."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
 
     codes, names = encode(table.labels(column))
     sizes = np.bincount(codes, minlength=len(names))
     big = list(np.argsort(-sizes)[:MAX_COLOURED])
     x, y = table.predicted, table.measured
-    fig, ax = plt.subplots(figsize=(6.0, 4.6), dpi=100)
+    fig = Figure(figsize=(6.0, 4.6), dpi=100)
+    ax = fig.subplots()
     rest = ~np.isin(codes, big)
     if rest.any():
         ax.scatter(x[rest], y[rest], s=6, c="0.75", label="other strata", rasterized=True)
@@ -50,7 +48,6 @@ def _figure(table: PredictionTable, column: str, reversal) -> str:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 

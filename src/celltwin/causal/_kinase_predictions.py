@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ._baseline import grouped_cross_validation
+from ._baseline import group_folds, grouped_cross_validation
 from ._chem import chemotype_clusters, morgan_fingerprints, tanimoto
 from ._davis import KinaseInhibitorData
 from ._kinome import gene_family, kmer_similarity, sequence_clusters
@@ -33,7 +33,8 @@ def kinase_inhibitor_predictions(data: KinaseInhibitorData, *, n_folds: int = 10
         One row per pair with ``compound, target, predicted, measured, unit`` (pKd) and the
         stratum columns ``kinase_family`` (gene family from the name), ``kinase_cluster``
         (sequence cluster), ``chemotype`` (fingerprint cluster), ``assay_limit``
-        (``censored`` when Kd is at the 10 uM limit, else ``measured``) and ``cv_fold``.
+        (``censored`` when Kd is at the 10 uM limit, else ``measured``), plus ``cv_fold``
+        and ``ridge`` (the outer fold and the ridge chosen for it).
     """
     if cv_groups not in CV_GROUPS:
         raise ValueError(f"cv_groups must be one of {', '.join(CV_GROUPS)}, got {cv_groups!r}")
@@ -44,8 +45,6 @@ def kinase_inhibitor_predictions(data: KinaseInhibitorData, *, n_folds: int = 10
     groups = chemotypes if cv_groups == "chemotype" else list(data.compounds)
     predicted, ridge = grouped_cross_validation(compound_kernel, target_kernel, data.pkd, groups, n_folds=n_folds,
                                                 seed=seed, progress=progress)
-    from ._baseline import group_folds
-
     folds = group_folds(groups, n_folds, seed)
     clusters = sequence_clusters(data.targets, data.sequences, n_clusters=n_kinase_clusters)
     nc, nt = data.kd_nM.shape

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CelltwinInputError
-from ..evidence._units import UNITS, to_log10_molar
+from ..evidence._units import CONCENTRATION_UNITS, UNITS, to_log10_molar
 
 REQUIRED_COLUMNS = ("compound", "target", "predicted", "measured")
 MAX_LISTED_PROBLEMS = 10
@@ -140,7 +140,7 @@ def table_from_frame(df: pd.DataFrame, *, default_unit: str = "pKd", source: str
             continue
         for name, raw, out in (("predicted", predicted, pred_pkd), ("measured", measured, meas_pkd)):
             v = raw[rows]
-            if unit in ("M", "mM", "uM", "µM", "nM", "pM", "fM"):
+            if unit in CONCENTRATION_UNITS:
                 for i in rows[v <= 0]:
                     problems.append(f"{source}: line {_line(i)}, column {name!r}: a Kd in {unit} must be > 0, "
                                     f"got {raw[i]:g}")
