@@ -81,11 +81,13 @@ def diagnose(
 ) -> None:
     """Stratify a predictor's error by candidate hidden mechanisms.
 
-    For each --strata column: per-stratum error (bias, RMSE, MAE, Pearson r, slope of measured on
-    predicted with a bootstrap interval), the focus score eta^2 (fraction of the error variance
-    explained by the stratum, with interval, omega^2 and a permutation p-value) and a check for a
-    Simpson-type reversal (a trend within every stratum that flips when pooled). Affinities are
-    converted to pKd; error = predicted - measured. The CSV format is in docs/causal_diagnostics.md.
+    For each --strata column: the error per stratum (bias, RMSE, MAE,
+    Pearson r, slope of measured on predicted with a bootstrap interval),
+    the focus eta^2 (the fraction of the error variance the stratum
+    explains, with interval, omega^2 and a permutation p-value) and a check
+    for a Simpson-type reversal (a trend within every stratum that flips
+    when pooled). Affinities are converted to pKd; error = predicted -
+    measured. The CSV format is in docs/causal_diagnostics.md.
     """
     from ..causal import diagnose as run_diagnosis
     from ..causal import read_predictions, write_html
