@@ -76,3 +76,14 @@ def test_diagnose_errors(simpson_csv, tmp_path):
     lines[4] = ",".join(fields)
     bad.write_text("\n".join(lines) + "\n")
     assert_input_error(invoke("diagnose", str(bad), "--strata", "family"), "bad.csv", "line 5", "'measured'", "n/a")
+
+
+def test_diagnose_reads_tsv_and_rejects_header_only(simpson_csv, tmp_path):
+    tsv = tmp_path / "preds.tsv"
+    pd.read_csv(simpson_csv).to_csv(tsv, sep="\t", index=False)
+    r = invoke("diagnose", str(tsv), "-s", "family", "--bootstrap", "50", "--permutations", "50")
+    assert r.exit_code == 0, r.stderr
+    assert "REVERSAL" in r.stdout
+    empty = tmp_path / "empty.csv"
+    empty.write_text("compound,target,predicted,measured,family\n")
+    assert_input_error(invoke("diagnose", str(empty), "-s", "family"), "empty.csv", "no data rows")

@@ -48,6 +48,7 @@ def main() -> None:
     from rich.progress import Progress
 
     from celltwin.causal import kinase_inhibitor_predictions, load_davis
+    from celltwin.errors import CelltwinInputError
     from celltwin.cli import main as celltwin
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -61,7 +62,14 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    data = load_davis(args.data)
+    try:
+        import rdkit  # noqa: F401  (the baseline's fingerprints)
+    except ImportError:
+        raise SystemExit("this example needs RDKit: pip install 'celltwin[chem]' (or pip install rdkit)") from None
+    try:
+        data = load_davis(args.data)
+    except CelltwinInputError as exc:
+        raise SystemExit(f"error: {exc}") from None
     with Progress() as bar:
         task = bar.add_task("grouped cross-validation", total=args.folds)
         table = kinase_inhibitor_predictions(data, n_folds=args.folds, cv_groups=args.cv_groups,
