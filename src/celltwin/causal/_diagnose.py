@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..errors import CelltwinInputError
 from ._focus import FocusScore, focus_score
 from ._resample import encode
 from ._reversal import SimpsonReversal, simpson_reversal
@@ -108,11 +109,9 @@ def diagnose(table: PredictionTable, strata: Sequence[str], *, n_boot: int = 200
         progress: called with the column name after each column is done (e.g. to advance a bar).
 
     Raises:
-        CelltwinInputError: a column is missing or has empty labels.
-        ValueError: a column has a single stratum.
+        CelltwinInputError: no column given, or a column is missing, has empty labels or a
+            single stratum.
     """
-    from ..errors import CelltwinInputError
-
     if not strata:
         raise CelltwinInputError("give at least one stratum column")
     results = []
