@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import require_shared
 
 from celltwin.causal import (
     chemotype_clusters,
@@ -19,7 +20,6 @@ from celltwin.causal import (
     tanimoto,
 )
 from celltwin.errors import CelltwinInputError
-from conftest import require_shared
 
 
 def psd(rng, n, rank=None):

@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from celltwin.causal import diagnose, eta_squared, focus_score, simpson_reversal, table_from_frame
+from celltwin.causal import (
+    diagnose,
+    eta_squared,
+    focus_score,
+    simpson_reversal,
+    table_from_frame,
+)
 from celltwin.errors import CelltwinInputError
 
 SEEDS = (0, 1, 2, 3, 4)

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_causal_diagnostics import simpson_data
 from typer.testing import CliRunner
 
 from celltwin.cli import app
-from test_causal_diagnostics import simpson_data
 
 
 def invoke(*args: str):

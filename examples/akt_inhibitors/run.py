@@ -48,8 +48,8 @@ def main() -> None:
     from rich.progress import Progress
 
     from celltwin.causal import kinase_inhibitor_predictions, load_davis
-    from celltwin.errors import CelltwinInputError
     from celltwin.cli import main as celltwin
+    from celltwin.errors import CelltwinInputError
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "kinase-inhibitors",
@@ -97,7 +97,7 @@ def main() -> None:
     for name, (rows, strata) in subsets.items():
         csv = args.out / f"{name}.csv"
         rows.drop(columns=["cv_fold", "ridge"]).to_csv(csv, index=False)
-        argv = ["diagnose", str(csv), *sum((["--strata", s] for s in strata), []),
+        argv = ["diagnose", str(csv), *[arg for s in strata for arg in ("--strata", s)],
                 "--bootstrap", str(args.bootstrap), "--permutations", str(args.bootstrap),
                 "--out", str(args.out / f"{name}.json"), "--out", str(args.out / f"{name}.html")]
         print("\n$ celltwin " + " ".join(argv), flush=True)

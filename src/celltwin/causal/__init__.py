@@ -7,21 +7,6 @@ fingerprints x protein k-mer spectra, Kronecker kernel ridge) and the Davis kina
 data loader make the diagnostics runnable end to end.
 """
 
-from ._diagnose import Diagnosis as Diagnosis
-from ._diagnose import ErrorSummary as ErrorSummary
-from ._diagnose import StratumDiagnosis as StratumDiagnosis
-from ._diagnose import diagnose as diagnose
-from ._diagnose import error_summary as error_summary
-from ._focus import FocusScore as FocusScore
-from ._focus import eta_squared as eta_squared
-from ._focus import focus_score as focus_score
-from ._reversal import SimpsonReversal as SimpsonReversal
-from ._reversal import StratumSlope as StratumSlope
-from ._reversal import simpson_reversal as simpson_reversal
-from ._table import PredictionTable as PredictionTable
-from ._table import read_predictions as read_predictions
-from ._table import table_from_frame as table_from_frame
-from ._html import write_html as write_html
 from ._baseline import KroneckerRidge as KroneckerRidge
 from ._baseline import fit_kronecker_ridge as fit_kronecker_ridge
 from ._baseline import group_folds as group_folds
@@ -31,7 +16,24 @@ from ._chem import morgan_fingerprints as morgan_fingerprints
 from ._chem import tanimoto as tanimoto
 from ._davis import KinaseInhibitorData as KinaseInhibitorData
 from ._davis import load_davis as load_davis
-from ._kinase_predictions import kinase_inhibitor_predictions as kinase_inhibitor_predictions
+from ._diagnose import Diagnosis as Diagnosis
+from ._diagnose import ErrorSummary as ErrorSummary
+from ._diagnose import StratumDiagnosis as StratumDiagnosis
+from ._diagnose import diagnose as diagnose
+from ._diagnose import error_summary as error_summary
+from ._focus import FocusScore as FocusScore
+from ._focus import eta_squared as eta_squared
+from ._focus import focus_score as focus_score
+from ._html import write_html as write_html
+from ._kinase_predictions import (
+    kinase_inhibitor_predictions as kinase_inhibitor_predictions,
+)
 from ._kinome import gene_family as gene_family
 from ._kinome import kmer_similarity as kmer_similarity
 from ._kinome import sequence_clusters as sequence_clusters
+from ._reversal import SimpsonReversal as SimpsonReversal
+from ._reversal import StratumSlope as StratumSlope
+from ._reversal import simpson_reversal as simpson_reversal
+from ._table import PredictionTable as PredictionTable
+from ._table import read_predictions as read_predictions
+from ._table import table_from_frame as table_from_frame

@@ -34,7 +34,13 @@ import dataclasses
 
 import numpy as np
 
-from ._resample import encode, one_hot, percentile_interval, permutations, stratified_resamples
+from ._resample import (
+    encode,
+    one_hot,
+    percentile_interval,
+    permutations,
+    stratified_resamples,
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,7 +23,9 @@ def _num(v, digits: int = 3) -> str:
 
 def _figure(table: PredictionTable, column: str, reversal) -> str:
     """Measured against predicted, coloured by stratum, with the pooled and within slopes."""
-    from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
+    from matplotlib.figure import (
+        Figure,  # no pyplot: the caller's backend is left alone
+    )
 
     codes, names = encode(table.labels(column))
     sizes = np.bincount(codes, minlength=len(names))
