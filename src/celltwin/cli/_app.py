@@ -8,6 +8,7 @@ import typer
 
 from ._check import check
 from ._demo import demo
+from ._diagnose import diagnose
 from ._errors import STATE, debug_from_env, report
 from ._fit import fit
 from ._profile import profile
@@ -55,6 +56,7 @@ app.command("sample")(sample)
 app.command("report")(report_command)
 app.command("scenario")(scenario)
 app.command("demo")(demo)
+app.command("diagnose")(diagnose)
 
 
 def main(argv: list[str] | None = None) -> None:
