@@ -8,6 +8,7 @@ import typer
 
 from ._check import check
 from ._demo import demo
+from ._discover import discover
 from ._errors import STATE, debug_from_env, report
 from ._fit import fit
 from ._profile import profile
@@ -53,6 +54,7 @@ app.command("profile")(profile)
 app.command("sample")(sample)
 app.command("report")(report_command)
 app.command("demo")(demo)
+app.command("discover")(discover)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,7 @@ from ._data import TimeCourses
 from ._knowledge import Knowledge
 from .differentiation import AbstractDerivativeEstimate, WeakForm
 from .library import AbstractLibrary, MassActionLibrary, Term, term_function
-from .optimizers import STLSQ, AbstractSparseOptimizer, Ensemble
+from .optimizers import AbstractSparseOptimizer, ThresholdPath
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +98,7 @@ def discover(
     *,
     library: AbstractLibrary = MassActionLibrary(),
     derivative: AbstractDerivativeEstimate = WeakForm(),
-    optimizer: AbstractSparseOptimizer = Ensemble(STLSQ()),
+    optimizer: AbstractSparseOptimizer = ThresholdPath(),
     knowledge: Knowledge | None = None,
     seed: int = 0,
 ) -> Discovery:
@@ -108,7 +108,8 @@ def discover(
         data: the time courses (one trajectory per condition).
         library: candidate terms; combine families with ``+``.
         derivative: how trajectories become regression rows (weak form by default).
-        optimizer: the sparse optimizer (bagged STLSQ by default).
+        optimizer: the sparse optimizer (STLSQ with a cross-validated threshold by default;
+            ``Ensemble(ThresholdPath(), min_probability=None)`` adds inclusion probabilities).
         knowledge: per-term prior weights from an interaction list.
         seed: for resampling / sampling optimizers.
 

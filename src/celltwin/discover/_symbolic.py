@@ -11,7 +11,7 @@ import sympy as sp
 
 from ..errors import CelltwinInputError
 from .library import AbstractLibrary, PolynomialLibrary, Term, evaluate
-from .optimizers import STLSQ, AbstractSparseOptimizer, Ensemble
+from .optimizers import AbstractSparseOptimizer, ThresholdPath
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +58,7 @@ def recover_term(
     names: Sequence[str],
     *,
     library: AbstractLibrary = PolynomialLibrary(degree=2),
-    optimizer: AbstractSparseOptimizer = Ensemble(STLSQ()),
+    optimizer: AbstractSparseOptimizer = ThresholdPath(),
     batched: bool = False,
     seed: int = 0,
 ) -> SymbolicTerm:

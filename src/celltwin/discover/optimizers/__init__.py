@@ -7,3 +7,4 @@ from .elastic_net import Lasso as Lasso
 from .ensemble import Ensemble as Ensemble
 from .horseshoe import Horseshoe as Horseshoe
 from .stlsq import STLSQ as STLSQ
+from .threshold_path import ThresholdPath as ThresholdPath
