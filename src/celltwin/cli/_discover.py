@@ -59,7 +59,7 @@ def discover(
     optimizer: str = typer.Option("bagging", "--optimizer", help=f"One of {', '.join(OPTIMIZERS)}."),
     threshold: float | None = typer.Option(None, "--threshold",
                                            help="Fixed STLSQ threshold (normalised); default: cross-validated."),
-    n_models: int = typer.Option(30, "--n-models", help="Bootstrap resamples for inclusion probabilities."),
+    n_models: int = typer.Option(20, "--n-models", help="Bootstrap resamples for inclusion probabilities."),
     seed: int = typer.Option(0, "--seed", help="Random seed (bootstrap, sampler)."),
     out: Path = typer.Option(..., "--out", "-o", metavar="model.json", help="Where to write the equations."),
 ) -> None:

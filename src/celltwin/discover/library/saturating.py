@@ -16,7 +16,7 @@ class MichaelisMentenLibrary(AbstractLibrary):
     """``mm(S, K) = S / (K + S)`` for each species and each ``K`` in ``constants``;
     with ``enzymes=True`` also ``E*mm(S, K)`` for every other species ``E``."""
 
-    constants: tuple[float, ...] = (0.1, 0.5, 1.0, 5.0)
+    constants: tuple[float, ...] = (0.5, 1.0, 2.0)
     enzymes: bool = False
 
     def terms(self, species: Sequence[str]) -> list[Term]:
@@ -32,12 +32,14 @@ class MichaelisMentenLibrary(AbstractLibrary):
 
 @dataclasses.dataclass(frozen=True)
 class HillLibrary(AbstractLibrary):
-    """``hill(A, K, n) = A^n / (K^n + A^n)`` and, with ``repression=True``,
-    ``hill_rep(A, K, n) = K^n / (K^n + A^n)``, for each species, ``K`` and ``n``."""
+    """``hill(A, K, n) = A^n / (K^n + A^n)`` for each species, ``K`` and ``n``; with
+    ``repression=True`` also ``hill_rep(A, K, n) = K^n / (K^n + A^n)``. Since
+    ``hill_rep = 1 - hill``, repression is already covered when the library holds the
+    constant term (mass-action and polynomial libraries do), so it is off by default."""
 
-    constants: tuple[float, ...] = (0.1, 0.5, 1.0, 5.0)
+    constants: tuple[float, ...] = (0.5, 1.0, 2.0)
     exponents: tuple[float, ...] = (2.0, 4.0)
-    repression: bool = True
+    repression: bool = False
 
     def terms(self, species: Sequence[str]) -> list[Term]:
         out = []

@@ -31,9 +31,10 @@ class Horseshoe(AbstractSparseOptimizer):
 
     The global scale's prior is set from ``expected_terms`` (the guessed number of active
     terms); each term's local scale is multiplied by ``1 / penalty`` (prior knowledge).
-    A term's inclusion probability is the posterior mean of ``1 - kappa``, its shrinkage
-    weight (``kappa = 1`` removes it completely, ``kappa = 0`` leaves it unshrunk); the terms
-    with inclusion >= ``min_probability`` are reported with their posterior-mean coefficients.
+    A term's inclusion probability is the posterior probability that its normalised
+    coefficient exceeds ``relevance`` in size (the same scale as the STLSQ threshold: 0.05
+    means 5 % of the target's magnitude); the terms with inclusion >= ``min_probability`` are
+    reported with their posterior-mean coefficients.
     """
 
     expected_terms: float = 2.0
@@ -41,6 +42,7 @@ class Horseshoe(AbstractSparseOptimizer):
     slab_df: float = 4.0
     num_warmup: int = 500
     num_samples: int = 500
+    relevance: float = 0.05
     min_probability: float = 0.5
 
     def fit_normalized(self, features, target, penalty, rng):
@@ -57,8 +59,6 @@ class Horseshoe(AbstractSparseOptimizer):
         key = jax.random.PRNGKey(int(rng.integers(2**31)))
         mcmc.run(key, jnp.asarray(features), jnp.asarray(target), tau0, local, self.slab_scale, self.slab_df)
         s = mcmc.get_samples()
-        lam_t2 = s["c2"][:, None] * s["lam"] ** 2 / (s["c2"][:, None] + s["tau"][:, None] ** 2 * s["lam"] ** 2)
-        kappa = 1.0 / (1.0 + n * s["tau"][:, None] ** 2 * lam_t2 / s["sigma"][:, None] ** 2)
-        inclusion = np.asarray(jnp.mean(1.0 - kappa, axis=0))
+        inclusion = np.asarray(jnp.mean(jnp.abs(s["beta"]) > self.relevance, axis=0))
         beta = np.asarray(jnp.mean(s["beta"], axis=0))
         return SparseFit(np.where(inclusion >= self.min_probability, beta, 0.0), inclusion)
