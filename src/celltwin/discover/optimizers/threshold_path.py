@@ -21,7 +21,7 @@ class ThresholdPath(AbstractSparseOptimizer):
 
     smallest: float = 0.01
     largest: float = 1.0
-    n_thresholds: int = 15
+    n_thresholds: int = 25
     n_folds: int = 5
     tolerance: float = 0.1
     ridge: float = 1e-6
