@@ -134,9 +134,9 @@ def test_knowledge_from_sif_and_tsv(tmp_path):
     terms = lib.MassActionLibrary().terms(["A", "B", "C"])
     pen = k.penalties(["A", "B", "C"], terms)
     names = [t.name for t in terms]
-    assert pen[1, names.index("A*B")] == pytest.approx(0.2)  # A acts on B
+    assert pen[1, names.index("A*B")] == pytest.approx(0.6)  # A acts on B (confidence 0.9)
     assert pen[1, names.index("B")] == pytest.approx(1.0)  # B alone: neutral
-    assert pen[1, names.index("C")] == pytest.approx(1.8)  # C is not listed as acting on B
+    assert pen[1, names.index("C")] == pytest.approx(1.4)  # C is not listed as acting on B
     (tmp_path / "edges.tsv").write_text("source\ttarget\tconfidence\nA\tB\t1.7\n")
     with pytest.raises(CelltwinInputError, match=r"edges.tsv: line 2, column 'confidence'"):
         read_knowledge(tmp_path / "edges.tsv")

@@ -62,7 +62,7 @@ def test_knowledge_rescues_a_weak_interaction():
     lib = MassActionLibrary(order=1)
     plain = discover(data, library=lib, optimizer=STLSQ(0.1)).equations()["x"]
     assert "y" not in plain
-    informed = discover(data, library=lib, optimizer=STLSQ(0.1), knowledge=Knowledge({("y", "x"): 1.0})).equations()["x"]
+    informed = discover(data, library=lib, optimizer=STLSQ(0.1), knowledge=Knowledge({("y", "x"): 1.0}, strength=1.0)).equations()["x"]
     assert informed["y"] == pytest.approx(0.02, rel=0.02)
     assert informed["x"] == pytest.approx(-1.0, rel=0.01)
 

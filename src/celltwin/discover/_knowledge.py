@@ -29,12 +29,17 @@ class Knowledge:
     A term in the equation of species ``X`` whose other species are all listed as acting on
     ``X`` gets the smallest of their confidences as prior inclusion probability; a term that
     involves an unlisted species gets ``unlisted``; terms in ``X`` alone (and the constant)
-    stay neutral (0.5). The penalty factor is ``(1 - p) / 0.5``: 0 for a certain edge, 1 for
-    a neutral term, ~2 for an unlisted one.
+    stay neutral (0.5). The penalty factor that scales the term's threshold is
+    ``1 - 2 * strength * (p - 0.5)``: 1 for a neutral term; with the default ``strength=0.5``,
+    0.5 for a certain edge and 1.4 for an unlisted one; ``strength=1`` makes a certain edge
+    unremovable. A moderate strength matters with large libraries: an edge ``Y -> X`` lowers
+    the bar for every term in ``Y`` in the equation of ``X``, and nearly collinear ones (``Y``,
+    ``Y^2``, ``hill(Y, ...)``) could otherwise enter together with cancelling coefficients.
     """
 
     edges: Mapping[tuple[str, str], float]
     unlisted: float = 0.1
+    strength: float = 0.5
 
     def prior(self, target: str, term: Term) -> float:
         others = term.species() - {target}
@@ -45,7 +50,7 @@ class Knowledge:
     def penalties(self, species: Sequence[str], terms: Sequence[Term]) -> np.ndarray:
         """Penalty factors, shape (n_species, n_terms)."""
         p = np.array([[self.prior(s, t) for t in terms] for s in species])
-        return (1.0 - p) / (1.0 - NEUTRAL)
+        return 1.0 - 2.0 * self.strength * (p - NEUTRAL)
 
 
 def read_knowledge(path: str | Path, *, default_confidence: float = 0.9, unlisted: float = 0.1) -> Knowledge:
