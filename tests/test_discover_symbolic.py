@@ -31,7 +31,6 @@ def test_input_shape_errors_name_the_inputs():
         recover_term(np.zeros(5), np.zeros((5, 3)), ["a", "b"])
 
 
-@pytest.mark.slow  # trains a network: ~25 s on a shared core
 def test_names_the_term_a_trained_mlp_learned():
     # An equinox MLP is trained on the feedback term -2*X1*X3 (plus nothing else); symbolic
     # recovery must name X1*X3 and its coefficient, with inclusion probability ~1.
