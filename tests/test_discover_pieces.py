@@ -140,3 +140,15 @@ def test_knowledge_from_sif_and_tsv(tmp_path):
     (tmp_path / "edges.tsv").write_text("source\ttarget\tconfidence\nA\tB\t1.7\n")
     with pytest.raises(CelltwinInputError, match=r"edges.tsv: line 2, column 'confidence'"):
         read_knowledge(tmp_path / "edges.tsv")
+
+
+def test_reads_a_cellnopt_prior_knowledge_network():
+    from conftest import require_shared
+
+    path = require_shared("signalling-timecourses", "cellnopt", "datasets", "ToyMMB", "PKN-ToyMMB.sif")
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    k = read_knowledge(path, default_confidence=0.8)
+    assert set(k.edges) == {(r[0], r[2]) for r in rows}  # every edge, sign ignored
+    ras = lib.Term("Ras*EGF", lib.CustomLibrary(["Ras*EGF"]).terms(["Ras", "EGF"])[0].expr)
+    assert k.prior("Ras", ras) == pytest.approx(0.8)  # EGF -> Ras is listed
+    assert k.prior("EGF", ras) == pytest.approx(0.1)  # Ras -> EGF is not
