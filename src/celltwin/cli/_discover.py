@@ -33,11 +33,12 @@ def build_library(spec: str, degree: int):
     return out
 
 
-def build_optimizer(name: str, threshold: float | None, seed_models: int):
+def build_optimizer(name: str, threshold: float | None, n_models: int):
+    """The optimizer named on the command line (threshold: fixed STLSQ threshold, or None)."""
     from ..discover import optimizers as opt
 
     path = opt.ThresholdPath() if threshold is None else opt.STLSQ(threshold)
-    table = {"bagging": lambda: opt.Ensemble(path, n_models=seed_models, min_probability=None),
+    table = {"bagging": lambda: opt.Ensemble(path, n_models=n_models, min_probability=None),
              "stlsq": lambda: path, "lasso": lambda: opt.Lasso(), "horseshoe": lambda: opt.Horseshoe()}
     if name not in table:
         raise CelltwinInputError(f"--optimizer: unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
