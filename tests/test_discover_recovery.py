@@ -104,3 +104,22 @@ def test_cli_discover_names_file_line_and_column_of_bad_input(tmp_path):
     res = runner.invoke(app, ["discover", str(tmp_path / "lv.csv"), "--library", "mass-action,spline", "--out",
                               str(tmp_path / "m.json")])
     assert res.exit_code == 2 and "spline" in res.output
+
+
+def test_weak_form_handles_uneven_sampling_and_smoothing_refuses_it():
+    from celltwin.discover import Trajectory
+    from celltwin.discover.differentiation import SmoothedDerivative
+    from celltwin.errors import CelltwinInputError
+
+    rng = np.random.default_rng(3)
+    runs = []
+    for x0 in LOTKA_VOLTERRA.train_initial:
+        t = np.sort(np.concatenate([[0.0, 15.0], rng.uniform(0.0, 15.0, 200)]))
+        clean = LOTKA_VOLTERRA.simulate(x0, t)
+        runs.append(Trajectory("c", t, clean + 0.01 * clean.std(0) * rng.standard_normal(clean.shape)))
+    data = TimeCourses(LOTKA_VOLTERRA.species, tuple(runs))
+    found = discover(data).equations()
+    assert term_f1(LOTKA_VOLTERRA.equations, found) == 1.0
+    assert coefficient_error(LOTKA_VOLTERRA.equations, found) < 0.02
+    with pytest.raises(CelltwinInputError, match="equally spaced"):
+        discover(data, derivative=SmoothedDerivative())
