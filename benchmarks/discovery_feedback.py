@@ -110,7 +110,7 @@ def main() -> None:
             errors = {
                 "skeleton": trajectory_error(held_out, simulate(lambda x: skeleton @ features(x)[0])),
                 "skeleton+mlp": trajectory_error(held_out, simulate(
-                    lambda x: skeleton @ features(x)[0] + np.array([float(net(x[None])[0]), 0.0, 0.0]))),
+                    lambda x, net=net: skeleton @ features(x)[0] + np.array([float(net(x[None])[0]), 0.0, 0.0]))),
                 "skeleton+named": trajectory_error(held_out, model.simulate(CASCADE.test_initial, t)),
             }
             rows.append((noise, seed, " + ".join(f"{c:.3g}*{n}" for n, c in named.items()),

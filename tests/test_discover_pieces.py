@@ -50,10 +50,12 @@ def test_weak_form_rows_equal_quadrature():
     a, b = weak.rows(t, x, lambda s: s)
     for k, start in enumerate(np.linspace(0, len(t) - 801, 3).round().astype(int)):
         lo, hi = t[start], t[start + 800]
-        phi = lambda s: ((s - lo) * (hi - s)) ** 4  # noqa: E731
+        def phi(s, lo=lo, hi=hi):
+            return ((s - lo) * (hi - s)) ** 4
+
         norm = quad(phi, lo, hi)[0]
-        np.testing.assert_allclose(a[k, 0], quad(lambda s: phi(s) * np.sin(s), lo, hi)[0] / norm, atol=1e-6)
-        np.testing.assert_allclose(b[k, 0], quad(lambda s: phi(s) * np.cos(s), lo, hi)[0] / norm, atol=1e-6)
+        np.testing.assert_allclose(a[k, 0], quad(lambda s, f=phi: f(s) * np.sin(s), lo, hi)[0] / norm, atol=1e-6)
+        np.testing.assert_allclose(b[k, 0], quad(lambda s, f=phi: f(s) * np.cos(s), lo, hi)[0] / norm, atol=1e-6)
 
 
 @pytest.mark.parametrize("estimate", [dif.FiniteDifference(), dif.SmoothedDerivative(window=11, order=3)])
@@ -110,7 +112,7 @@ def test_bagging_inclusion_probabilities_separate_true_from_null_terms():
 
 
 def test_penalty_zero_keeps_a_small_true_term():
-    features, target, truth = _sparse_problem(0)
+    features, target, _ = _sparse_problem(0)
     target = target + 0.01 * features[:, 1]  # a real but small contribution (~2 % of the target)
     assert opt.STLSQ(0.1).fit(features, target).coefficients[1] == 0.0
     penalty = np.ones(8)

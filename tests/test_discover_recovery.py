@@ -9,8 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 from celltwin.cli._app import app
-from celltwin.discover import (Knowledge, TimeCourses, coefficient_error, discover, term_f1,
-                               trajectory_error)
+from celltwin.discover import (
+    Knowledge,
+    TimeCourses,
+    coefficient_error,
+    discover,
+    term_f1,
+    trajectory_error,
+)
 from celltwin.discover.library import MassActionLibrary
 from celltwin.discover.optimizers import STLSQ
 from celltwin.discover.systems import CASCADE, LOTKA_VOLTERRA

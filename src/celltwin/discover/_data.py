@@ -31,7 +31,7 @@ class TimeCourses:
     trajectories: tuple[Trajectory, ...]
 
     @classmethod
-    def from_arrays(cls, species: Sequence[str], runs: Sequence[tuple[np.ndarray, np.ndarray]]) -> "TimeCourses":
+    def from_arrays(cls, species: Sequence[str], runs: Sequence[tuple[np.ndarray, np.ndarray]]) -> TimeCourses:
         """From ``[(t, states), ...]`` with states of shape (len(t), len(species))."""
         species = tuple(species)
         for s in species:

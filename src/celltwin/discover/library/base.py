@@ -41,7 +41,7 @@ class AbstractLibrary(abc.ABC):
     def terms(self, species: Sequence[str]) -> list[Term]:
         """The candidate terms for these species, in a fixed order."""
 
-    def __add__(self, other: "AbstractLibrary") -> "CombinedLibrary":
+    def __add__(self, other: AbstractLibrary) -> CombinedLibrary:
         if not isinstance(other, AbstractLibrary):
             return NotImplemented
         return CombinedLibrary((self, other))
