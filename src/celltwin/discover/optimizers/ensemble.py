@@ -20,7 +20,7 @@ class Ensemble(AbstractSparseOptimizer):
     least-squares fit on all rows.
     """
 
-    base: AbstractSparseOptimizer = ThresholdPath()
+    base: AbstractSparseOptimizer = dataclasses.field(default_factory=ThresholdPath)
     n_models: int = 50
     min_probability: float | None = 0.5
 
