@@ -129,3 +129,25 @@ def test_weak_form_handles_uneven_sampling_and_smoothing_refuses_it():
     assert coefficient_error(LOTKA_VOLTERRA.equations, found) < 0.02
     with pytest.raises(CelltwinInputError, match="equally spaced"):
         discover(data, derivative=SmoothedDerivative())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hill_activation_is_named_from_a_grid_of_constants(seed):
+    # dX/dt = 2*Y^2/(1 + Y^2) - X, Y a decaying input from several initial values; 2 % noise.
+    from scipy.integrate import solve_ivp
+
+    from celltwin.discover.library import HillLibrary
+
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 8.0, 201)
+    runs = []
+    for y0 in (0.5, 1.5, 3.0, 5.0):
+        sol = solve_ivp(lambda _, v: [2 * v[1] ** 2 / (1 + v[1] ** 2) - v[0], -0.4 * v[1]], (0, 8), [0.2, y0],
+                        t_eval=t, rtol=1e-11, atol=1e-12)
+        clean = sol.y.T
+        runs.append((t, clean + 0.02 * clean.std(0) * rng.standard_normal(clean.shape)))
+    data = TimeCourses.from_arrays(["X", "Y"], runs)
+    found = discover(data, library=MassActionLibrary(order=1) + HillLibrary()).equations()
+    truth = {"X": {"hill(Y, 1, 2)": 2.0, "X": -1.0}, "Y": {"Y": -0.4}}
+    assert term_f1(truth, found) == 1.0
+    assert coefficient_error(truth, found) < 0.03
