@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,10 @@ import numpy as np
 from ..errors import CelltwinInputError
 
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _is_name(text: str) -> bool:
+    return bool(_ID.match(text)) and not keyword.iskeyword(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,8 +40,9 @@ class TimeCourses:
         """From ``[(t, states), ...]`` with states of shape (len(t), len(species))."""
         species = tuple(species)
         for s in species:
-            if not _ID.match(s):
-                raise CelltwinInputError(f"species name {s!r} is not an identifier (letters, digits, _)")
+            if not _is_name(s):
+                raise CelltwinInputError(f"species name {s!r} is not an identifier (letters, digits, _; "
+                                         "not a Python keyword)")
         trajectories = []
         for k, (t, x) in enumerate(runs):
             t, x = np.asarray(t, dtype=float), np.asarray(x, dtype=float)
@@ -69,8 +75,8 @@ def read_time_courses(path: str | Path, *, time_col: str = "t", condition_col: s
     species = [c for c in df.columns if c not in (time_col, condition_col)]
     if not species:
         raise CelltwinInputError(f"{path}: no species columns besides {time_col!r}")
-    problems = [f"{path}: column {c!r}: a species name must be an identifier (letters, digits, _)"
-                for c in species if not _ID.match(c)]
+    problems = [f"{path}: column {c!r}: a species name must be an identifier (letters, digits, _; "
+                "not a Python keyword)" for c in species if not _is_name(c)]
     values = {}
     for col in [time_col, *species]:
         numbers = pd.to_numeric(df[col].str.strip(), errors="coerce").to_numpy(dtype=float)
