@@ -9,6 +9,7 @@ import typer
 from ._check import check
 from ._demo import demo
 from ._diagnose import diagnose
+from ._discover import discover
 from ._errors import STATE, debug_from_env, report
 from ._fit import fit
 from ._profile import profile
@@ -57,6 +58,7 @@ app.command("report")(report_command)
 app.command("scenario")(scenario)
 app.command("demo")(demo)
 app.command("diagnose")(diagnose)
+app.command("discover")(discover)
 
 
 def main(argv: list[str] | None = None) -> None:

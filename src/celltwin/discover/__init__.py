@@ -1,0 +1,23 @@
+"""Model discovery: sparse regression of time courses onto candidate terms, giving a Model again.
+
+The pieces are swappable: a candidate library (:mod:`.library`), a derivative estimate
+(:mod:`.differentiation`: weak form, smoothed or plain finite differences) and a sparse
+optimizer (:mod:`.optimizers`: STLSQ, LASSO / elastic net, bagging, horseshoe).
+"""
+
+from . import differentiation as differentiation
+from . import library as library
+from . import optimizers as optimizers
+from . import systems as systems
+from ._data import TimeCourses as TimeCourses
+from ._data import Trajectory as Trajectory
+from ._data import read_time_courses as read_time_courses
+from ._discover import Discovery as Discovery
+from ._discover import discover as discover
+from ._knowledge import Knowledge as Knowledge
+from ._knowledge import read_knowledge as read_knowledge
+from ._metrics import coefficient_error as coefficient_error
+from ._metrics import term_f1 as term_f1
+from ._metrics import trajectory_error as trajectory_error
+from ._symbolic import SymbolicTerm as SymbolicTerm
+from ._symbolic import recover_term as recover_term
