@@ -7,16 +7,17 @@ import sys
 import typer
 
 from ._check import check
-from ._demo import demo
 from ._diagnose import diagnose
 from ._discover import discover
 from ._errors import STATE, debug_from_env, report
 from ._fit import fit
 from ._profile import profile
+from ._quickstart import quickstart
 from ._report import report as report_command
 from ._sample import sample
 from ._scenario import scenario
 from ._simulate import simulate
+from ._twin_demo import demo
 
 app = typer.Typer(
     name="celltwin",
@@ -57,6 +58,7 @@ app.command("sample")(sample)
 app.command("report")(report_command)
 app.command("scenario")(scenario)
 app.command("demo")(demo)
+app.command("quickstart")(quickstart)
 app.command("diagnose")(diagnose)
 app.command("discover")(discover)
 

@@ -1,8 +1,9 @@
-"""``celltwin demo``: the bundled example end to end, in well under a minute.
+"""``celltwin quickstart``: a PEtab problem end to end, in well under a minute.
 
-Loads ``examples/mapk_cascade`` (a two-tier kinase cascade with synthetic data), lints it,
-evaluates the log-likelihood and its gradient at the nominal parameters, and fits the
-parameters from there with scipy's L-BFGS-B, using ``problem.value_and_grad()``.
+Loads ``examples/mapk_cascade`` (a two-tier kinase cascade with synthetic data) or the given
+problem, lints it, evaluates the log-likelihood and its gradient at the nominal parameters,
+and fits the parameters from there with scipy's L-BFGS-B, using ``problem.value_and_grad()``.
+(``celltwin demo`` runs the EGFR twin case, see ``_twin_demo.py``.)
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def default_problem() -> Path:
             return root / EXAMPLE
     raise CelltwinInputError(
         f"{EXAMPLE}: the bundled example was not found (run from the celltwin checkout, or pass a PEtab "
-        "problem YAML: `celltwin demo PROBLEM.yaml`)"
+        "problem YAML: `celltwin quickstart PROBLEM.yaml`)"
     )
 
 
@@ -45,7 +46,7 @@ def _linear(theta: np.ndarray, scales: list[str]) -> np.ndarray:
     return np.array([{"lin": t, "log": math.exp(t), "log10": 10.0**t}[s] for t, s in zip(theta, scales)])
 
 
-def demo(
+def quickstart(
     problem_yaml: Path | None = typer.Argument(None, metavar="[PROBLEM.yaml]",
                                                help="PEtab problem (default: the bundled examples/mapk_cascade)."),
     max_iter: int = typer.Option(200, "--max-iter", min=1, help="L-BFGS-B iterations at most."),
@@ -59,7 +60,7 @@ def demo(
     path = problem_yaml or default_problem()
     console = out_console()
     problem, files, issues = load_problem(path)
-    console.print(f"[bold]celltwin demo[/bold]: {_shown(path)}")
+    console.print(f"[bold]celltwin quickstart[/bold]: {_shown(path)}")
     console.print(f"  model {problem.model.name!r}: {problem.compiled.n_states} states, "
                   f"{len(problem.model.reactions)} reactions", markup=False)
     console.print(f"  data: {problem.n_measurements} measurements in {problem.n_conditions} conditions; "
@@ -120,7 +121,7 @@ def demo(
     console.print(f"  log-likelihood: start {llh0:.4f} -> fitted {llh_fit:.4f}", markup=False)
     if llh_true is not None:
         console.print(f"  log-likelihood at the true parameters: {llh_true:.4f}", markup=False)
-    err_console().print(f"demo finished in {time.perf_counter() - started:.1f} s", markup=False)
+    err_console().print(f"quickstart finished in {time.perf_counter() - started:.1f} s", markup=False)
 
 
-demo = guarded(demo)
+quickstart = guarded(quickstart)

@@ -1,0 +1,94 @@
+"""A twin case file (``case.yaml``): a PEtab problem, its held-out data, its evidence table,
+sampler settings and an intervention scenario - everything :func:`run_case` needs.
+
+Example (paths are relative to the case file)::
+
+    name: EGFR signalling (Kholodenko 1999)
+    problem: egfr_kholodenko.yaml          # training data
+    held_out: egfr_kholodenko_test.yaml    # optional: same model, held-out measurements
+    evidence: evidence.tsv                 # celltwin.evidence affinity table
+    evidence_weight: 1.0                   # a number, or "score" (the table's score column)
+    solver: {rtol: 1.0e-6, atol: 1.0e-5}   # optional SolverSettings fields
+    sampler: {method: nuts, chains: 4, draws: 500, warmup: 500}   # SamplerSettings fields
+    scenario:                              # optional interventions (one scenario, all applied)
+      - {inhibitor: {target: k13f, concentration: 100, kd: 10, unit: nM, kd_sd: 0.5}}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import yaml
+
+from ..errors import CelltwinInputError
+
+KINDS = ("knockout", "overexpression", "dose", "inhibitor")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    name: str
+    problem: Path
+    evidence: Path
+    held_out: Path | None = None
+    evidence_weight: float | str = 1.0
+    solver: dict = dataclasses.field(default_factory=dict)
+    sampler: dict = dataclasses.field(default_factory=dict)
+    scenario: tuple = ()
+    scenario_times: tuple | None = None
+
+    @property
+    def interventions(self) -> list:
+        from ..scenario import Dose, Inhibitor, Knockout, Overexpression
+
+        make = {"knockout": lambda v: Knockout(v) if isinstance(v, str) else Knockout(**v),
+                "overexpression": lambda v: Overexpression(**v), "dose": lambda v: Dose(**v),
+                "inhibitor": lambda v: Inhibitor(**v)}
+        return [make[kind](value) for item in self.scenario for kind, value in item.items()]
+
+
+def read_case(path) -> Case:
+    """Parse and check a case file; errors name the file and the field."""
+    path = Path(path)
+    if not path.is_file():
+        raise CelltwinInputError(f"{path}: no such case file")
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise CelltwinInputError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(content, dict):
+        raise CelltwinInputError(f"{path}: expected a mapping of fields")
+    known = {f.name for f in dataclasses.fields(Case)}
+    unknown = sorted(set(content) - known)
+    if unknown:
+        raise CelltwinInputError(f"{path}: unknown field(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    for field in ("name", "problem", "evidence"):
+        if field not in content:
+            raise CelltwinInputError(f"{path}: field {field!r} is required")
+    files = {}
+    for field in ("problem", "held_out", "evidence"):
+        if content.get(field) is not None:
+            files[field] = (path.parent / content[field]).resolve()
+            if not files[field].is_file():
+                raise CelltwinInputError(f"{path}: field {field!r}: no such file {files[field]}")
+    weight = content.get("evidence_weight", 1.0)
+    if weight != "score" and not isinstance(weight, int | float):
+        raise CelltwinInputError(f"{path}: field 'evidence_weight' must be a number or 'score', got {weight!r}")
+    scenario = content.get("scenario") or []
+    if not isinstance(scenario, list) or not all(isinstance(i, dict) and len(i) == 1 and next(iter(i)) in KINDS
+                                                 for i in scenario):
+        raise CelltwinInputError(f"{path}: field 'scenario' must be a list of one-key mappings, keys from "
+                                 f"{', '.join(KINDS)}")
+    for field in ("solver", "sampler"):
+        if not isinstance(content.get(field, {}), dict):
+            raise CelltwinInputError(f"{path}: field {field!r} must be a mapping")
+    case = Case(name=str(content["name"]), problem=files["problem"], evidence=files["evidence"],
+                held_out=files.get("held_out"), evidence_weight=weight, solver=dict(content.get("solver", {})),
+                sampler=dict(content.get("sampler", {})), scenario=tuple(scenario),
+                scenario_times=tuple(content["scenario_times"]) if content.get("scenario_times") else None)
+    try:
+        case.interventions
+    except (TypeError, CelltwinInputError) as exc:
+        raise CelltwinInputError(f"{path}: field 'scenario': {exc}") from None
+    return case

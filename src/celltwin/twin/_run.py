@@ -1,0 +1,191 @@
+"""A twin case end to end: baseline and evidence-augmented posteriors, information gain,
+held-out prediction, posterior Kds against literature values, an intervention scenario;
+written as ``summary.json``, ``report.html`` and the NetCDF / TSV files they come from."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pandas as pd
+
+from ..evidence import Evidence, information_gain, read_affinity_table, reported_values, to_log10_molar
+from ..evidence._units import CONCENTRATION_UNITS
+from ._case import Case
+
+RUNS = ("baseline", "augmented")
+
+
+def linear(draws: np.ndarray, scales) -> np.ndarray:
+    """Parameter-scale draws ``(n, d)`` on the linear scale."""
+    out = np.array(draws, dtype=float)
+    for k, scale in enumerate(scales):
+        out[:, k] = {"lin": out[:, k], "log": np.exp(out[:, k]), "log10": 10.0 ** out[:, k]}[scale]
+    return out
+
+
+def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: int = 400, log=print) -> dict:
+    """Run ``case`` and write its results into the folder ``out``; returns the summary.
+
+    Each posterior is saved as ``out/<run>.nc`` as soon as it is done, with a checkpoint
+    while it runs, so a rerun after an interruption continues where it stopped (finished
+    runs are read back, not repeated; change ``sampler`` settings in a fresh folder).
+    """
+    from ..inference import SamplerSettings, diagnose, sample, write_report
+    from ..problem import from_petab
+    from ..simulate import SolverSettings
+
+    started = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    solver = SolverSettings(**case.solver)
+    problem = from_petab(case.problem, settings=solver)
+    terms = read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight)
+    evidence = Evidence(problem, terms)
+    settings = SamplerSettings(**{**case.sampler, **(sampler or {})})
+    log(f"{case.name}: {problem!r}; {len(terms)} evidence terms; sampler {settings.method}, "
+        f"{settings.chains} chains x {settings.draws} draws")
+    posteriors, diagnostics, run_seconds = {}, {}, {}
+    for run, enabled in zip(RUNS, (False, True)):
+        path = out / f"{run}.nc"
+        t0 = time.perf_counter()
+        if path.is_file():
+            import arviz as az
+
+            log(f"{run}: reading the finished run {path}")
+            posteriors[run] = az.from_netcdf(str(path))
+        else:
+            log(f"{run}: sampling ({'with' if enabled else 'without'} the evidence terms)")
+            checkpoint = out / f"{run}.checkpoint.npz"
+            idata = sample(problem, settings, log_density=evidence.switched(enabled).log_density,
+                           checkpoint=checkpoint, resume=checkpoint.is_file())
+            idata.posterior.attrs["evidence"] = "on" if enabled else "off"
+            idata.to_netcdf(str(path))
+            checkpoint.unlink(missing_ok=True)
+            posteriors[run] = idata
+        run_seconds[run] = time.perf_counter() - t0
+        diagnostics[run] = diagnose(posteriors[run])
+        write_report(posteriors[run], out / f"{run}_report.html", title=f"{case.name}: {run} posterior")
+    ids = problem.parameter_ids
+    draws = {run: pd.DataFrame(np.stack([np.asarray(posteriors[run].posterior[p]).ravel() for p in ids], axis=1),
+                               columns=ids) for run in RUNS}
+    draws["prior"] = pd.DataFrame(np.asarray(problem.sample_prior(jax.random.PRNGKey(settings.seed), 4000)),
+                                  columns=ids)
+    log("information gain (KL divergence, bits)")
+    gain = information_gain(draws["augmented"], draws["baseline"], bootstrap=50, seed=settings.seed)
+    gain_prior = information_gain(draws["baseline"], draws["prior"], bootstrap=50, seed=settings.seed)
+    kd = kd_table(problem, terms, draws, reported_values(case.evidence))
+    held_out = None
+    if case.held_out is not None:
+        log("held-out prediction")
+        held_out = held_out_prediction(from_petab(case.held_out, settings=solver), draws, max_draws)
+    scenario_table = None
+    if case.interventions:
+        from ..scenario import posterior_draws, predict
+
+        log("scenario prediction")
+        frames = []
+        for run in RUNS:
+            thetas = posterior_draws(draws[run], problem, max_draws=max_draws)
+            frame = predict(problem, thetas, {"intervention": case.interventions}, times=case.scenario_times)
+            frame.insert(0, "posterior", run)
+            frames.append(frame)
+        scenario_table = pd.concat(frames, ignore_index=True)
+        scenario_table.to_csv(out / "scenario.tsv", sep="\t", index=False)
+    summary = build_summary(case, problem, settings, draws, gain, gain_prior, kd, held_out, diagnostics,
+                            run_seconds, time.perf_counter() - started)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    kd.to_csv(out / "kd.tsv", sep="\t", index=False)
+    from ._report import write_case_report
+
+    write_case_report(out / "report.html", case, summary, draws, kd, held_out, scenario_table, problem)
+    return summary
+
+
+def kd_table(problem, terms, draws: dict, reported: dict) -> pd.DataFrame:
+    """Per evidence term: predicted and literature log10 Kd (M) and the posterior's
+    5/50/95 % quantiles of log10 Kd for each run, with its distance to the literature value."""
+    ids, scales = problem.parameter_ids, problem.parameter_scales
+    rows = []
+    for term in terms:
+        row = {"reaction": term.reaction or term.label, "kon": term.kon, "koff": term.koff,
+               "predicted_log10_kd": term.predicted_log10_molar}
+        if term.reaction in reported:
+            value, unit = reported[term.reaction]
+            row["reported_log10_kd"] = float(to_log10_molar(value, unit, term.temperature))
+        for run in RUNS:
+            lin = linear(draws[run][[term.kon, term.koff]].to_numpy(), [scales[ids.index(term.kon)],
+                                                                        scales[ids.index(term.koff)]])
+            log_kd = np.log10(lin[:, 1]) - np.log10(lin[:, 0]) + CONCENTRATION_UNITS[term.model_unit]
+            q05, q50, q95 = np.quantile(log_kd, [0.05, 0.5, 0.95])
+            row |= {f"{run}_q05": q05, f"{run}_q50": q50, f"{run}_q95": q95, f"{run}_width90": q95 - q05}
+            if "reported_log10_kd" in row:
+                row[f"{run}_error"] = abs(q50 - row["reported_log10_kd"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def held_out_prediction(test_problem, draws: dict, max_draws: int) -> dict:
+    """Per run: RMSE of the posterior median prediction, log pointwise predictive density,
+    and the predicted bands (for the figure)."""
+    from ..scenario import posterior_draws
+
+    simulate = jax.jit(jax.vmap(lambda th: test_problem.simulate(th).observables))
+    pointwise = jax.jit(jax.vmap(test_problem.pointwise_log_likelihood))
+    data = np.asarray(test_problem.measurements)
+    result = {"table": test_problem.measurement_df.copy(), "runs": {}}
+    for run in RUNS:
+        thetas = posterior_draws(draws[run], test_problem, max_draws=max_draws)
+        y = np.asarray(simulate(thetas))
+        llh = np.asarray(pointwise(thetas))
+        ok = np.all(np.isfinite(y), axis=1) & np.all(np.isfinite(llh), axis=1)
+        y, llh = y[ok], llh[ok]
+        median = np.median(y, axis=0)
+        lppd = float(np.sum(np.log(np.mean(np.exp(llh - llh.max(axis=0)), axis=0)) + llh.max(axis=0)))
+        result["runs"][run] = {"rmse": float(np.sqrt(np.mean((median - data) ** 2))), "lppd": lppd,
+                               "n_draws": int(ok.sum()), "q05": np.quantile(y, 0.05, axis=0), "q50": median,
+                               "q95": np.quantile(y, 0.95, axis=0)}
+    return result
+
+
+def build_summary(case, problem, settings, draws, gain, gain_prior, kd, held_out, diagnostics, run_seconds,
+                  wall) -> dict:
+    def quantiles(x):
+        return dict(zip(("q05", "q50", "q95"), map(float, np.quantile(x, [0.05, 0.5, 0.95]))))
+
+    parameters = {}
+    for k, pid in enumerate(problem.parameter_ids):
+        prior = draws["prior"][pid]
+        parameters[pid] = {
+            "scale": problem.parameter_scales[k], "nominal": float(problem.x_nominal[k]),
+            "prior_interval": [float(np.quantile(prior, 0.05)), float(np.quantile(prior, 0.95))],
+            "baseline": quantiles(draws["baseline"][pid]), "augmented": quantiles(draws["augmented"][pid]),
+            "kl_bits": float(gain.loc[pid, "kl_bits"]),
+            "kl_bits_interval": [float(gain.loc[pid, "lower"]), float(gain.loc[pid, "upper"])],
+            "kl_bits_baseline_vs_prior": float(gain_prior.loc[pid, "kl_bits"]),
+        }
+    tables = {run: diagnostics[run].table for run in RUNS}
+    summary = {
+        "case": case.name, "problem": str(case.problem), "sampler": dataclasses.asdict(settings),
+        "note": "quantiles are on each parameter's scale (log10 for all EGFR/GPCR parameters); kl_bits is "
+                "KL(augmented || baseline) per parameter, kl_bits_baseline_vs_prior KL(baseline || prior)",
+        "parameters": parameters,
+        "information_gain_total_bits": {"augmented_vs_baseline": float(gain.loc["total", "kl_bits"]),
+                                        "baseline_vs_prior": float(gain_prior.loc["total", "kl_bits"])},
+        "kd": json.loads(kd.to_json(orient="records")),
+        "diagnostics": {run: {"max_rhat": float(tables[run]["r_hat"].max()),
+                              "min_bulk_ess": float(tables[run]["ess_bulk"].min()),
+                              "converged": diagnostics[run].converged, "warnings": diagnostics[run].warnings,
+                              "seconds": run_seconds[run]} for run in RUNS},
+        "max_rhat": float(max(tables[run]["r_hat"].max() for run in RUNS)),
+        "min_bulk_ess": float(min(tables[run]["ess_bulk"].min() for run in RUNS)),
+        "wall_time_s": wall,
+    }
+    if held_out is not None:
+        summary["held_out"] = {f"{key}_{run}": held_out["runs"][run][key] for run in RUNS for key in ("rmse", "lppd")}
+        summary["held_out"]["n_points"] = int(len(held_out["table"]))
+    return summary
