@@ -1,0 +1,15 @@
+"""Perturbation screens: a semi-mechanistic model of CRISPR screens (latent network dynamics,
+perturbation and measurement operators), held-out prediction with baselines, simulation."""
+
+from ._fit import FittedScreenModel as FittedScreenModel
+from ._fit import ScreenFitSettings as ScreenFitSettings
+from ._fit import fit_screen as fit_screen
+from ._fit import negative_binomial_logpmf as negative_binomial_logpmf
+from ._fit import screen_loss as screen_loss
+from ._model import ScreenLayout as ScreenLayout
+from ._screen import Screen as Screen
+from ._screen import parse_condition as parse_condition
+from ._screen import screen_from_labels as screen_from_labels
+from ._simulate import SimulatedScreen as SimulatedScreen
+from ._simulate import random_network as random_network
+from ._simulate import simulate_screen as simulate_screen
