@@ -13,3 +13,11 @@ from ._screen import screen_from_labels as screen_from_labels
 from ._simulate import SimulatedScreen as SimulatedScreen
 from ._simulate import random_network as random_network
 from ._simulate import simulate_screen as simulate_screen
+from ._anndata import read_screen as read_screen
+from ._baselines import LinearBaseline as LinearBaseline
+from ._baselines import additive_baseline as additive_baseline
+from ._baselines import mean_baseline as mean_baseline
+from ._holdout import HoldoutResult as HoldoutResult
+from ._holdout import evaluate_holdout as evaluate_holdout
+from ._holdout import heldout_doubles as heldout_doubles
+from ._holdout import observed_deltas as observed_deltas

@@ -31,6 +31,9 @@ class ScreenFitSettings:
             unperturbed cells must sit at a steady state of the network (0 switches it off).
         network_l1, effect_l1: L1 penalties on ``W`` and on the free direct effects ``B``.
         nonlinearity: ``"tanh"`` or ``"linear"`` (a linear network predicts doubles additively).
+        max_row_sum: if set, ``W`` is scaled so no gene's summed absolute input weight exceeds
+            it; below 1 the steady state is unique and the iteration contracts (use it for
+            large gene sets, where an unbounded network can oscillate).
         iterations: fixed-point iterations for each steady state.
         steps, learning_rate, seed: Adam steps, step size, and the seed of the initial ``W``.
     """
@@ -40,6 +43,7 @@ class ScreenFitSettings:
     network_l1: float = 1e-3
     effect_l1: float = 1e-4
     nonlinearity: str = "tanh"
+    max_row_sum: float | None = None
     iterations: int = 40
     steps: int = 1500
     learning_rate: float = 0.02
@@ -86,7 +90,7 @@ def screen_loss(params, arrays: dict, layout: ScreenLayout, settings: ScreenFitS
     """Mean negative log-likelihood per observed value + steady-state term + penalties."""
     v = guide_inputs(params, layout, arrays["condition_guides"])
     d = jax.vmap(lambda vi: steady_change(params, layout, vi, nonlinearity=settings.nonlinearity,
-                                          iterations=settings.iterations))(v)
+                                          iterations=settings.iterations, bound=settings.max_row_sum))(v)
     offsets = batch_offsets(params)
     m = params["x0"] + d[arrays["cell_condition"]] + offsets[arrays["batch"]]
     y = arrays["y"]
@@ -102,10 +106,10 @@ def screen_loss(params, arrays: dict, layout: ScreenLayout, settings: ScreenFitS
     if settings.steady_state_weight > 0:
         xc = arrays["control_state"] - offsets[arrays["control_batch"]]
         velocity = jax.vmap(lambda x: dynamics(params, layout, x, jnp.zeros(len(layout.targets)),
-                                               settings.nonlinearity))(xc)
+                                               settings.nonlinearity, settings.max_row_sum))(xc)
         loss = loss + settings.steady_state_weight * jnp.mean(velocity ** 2)
     b_free = params["B"] * jnp.asarray(layout.effect_mask)
-    loss = loss + settings.network_l1 * jnp.sum(jnp.abs(network(params)))
+    loss = loss + settings.network_l1 * jnp.sum(jnp.abs(network(params, settings.max_row_sum)))
     loss = loss + settings.effect_l1 * jnp.sum(jnp.abs(b_free)) + 1e-3 * jnp.sum(params["log_efficiency"] ** 2)
     return loss
 
@@ -123,7 +127,7 @@ class FittedScreenModel:
     @property
     def network(self) -> np.ndarray:
         """``(genes, genes)`` fitted interaction weights, ``W[i, j]``: gene j -> gene i."""
-        return np.asarray(network(self.params))
+        return np.asarray(network(self.params, self.settings.max_row_sum))
 
     @property
     def guide_efficiency(self) -> dict[str, float]:
@@ -138,7 +142,7 @@ class FittedScreenModel:
         together, each with its reference guide."""
         v = jnp.asarray(self.layout.target_input(tuple(targets)))
         return np.asarray(steady_change(self.params, self.layout, v, nonlinearity=self.settings.nonlinearity,
-                                        iterations=self.settings.iterations))
+                                        iterations=self.settings.iterations, bound=self.settings.max_row_sum))
 
 
 def fit_screen(screen: Screen, settings: ScreenFitSettings = ScreenFitSettings(), *, progress=None,

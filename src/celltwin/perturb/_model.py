@@ -99,9 +99,14 @@ def init_params(layout: ScreenLayout, x0: np.ndarray, spread: np.ndarray, key) -
     }
 
 
-def network(params) -> jax.Array:
+def network(params, bound: float | None = None) -> jax.Array:
+    """``W`` with a zero diagonal; with ``bound``, scaled so that no row's absolute sum exceeds
+    it (``bound < 1`` makes the steady-state iteration a contraction)."""
     w = params["W"]
-    return w * (1.0 - jnp.eye(w.shape[0]))
+    w = w * (1.0 - jnp.eye(w.shape[0]))
+    if bound is not None:
+        w = w * jnp.minimum(1.0, bound / (jnp.max(jnp.sum(jnp.abs(w), axis=1)) + 1e-12))
+    return w
 
 
 def efficiency(params, layout: ScreenLayout) -> jax.Array:
@@ -118,16 +123,17 @@ def _phi(d, nonlinearity: str):
     return jnp.tanh(d) if nonlinearity == "tanh" else d
 
 
-def dynamics(params, layout: ScreenLayout, x, v, nonlinearity: str = "tanh"):
+def dynamics(params, layout: ScreenLayout, x, v, nonlinearity: str = "tanh", bound: float | None = None):
     """``dx/dt`` at state ``x`` under target input ``v``."""
     d = x - params["x0"]
     b = params["B"] * jnp.asarray(layout.effect_mask)
-    return network(params) @ _phi(d, nonlinearity) - d + b @ v
+    return network(params, bound) @ _phi(d, nonlinearity) - d + b @ v
 
 
-def steady_change(params, layout: ScreenLayout, v, *, nonlinearity: str = "tanh", iterations: int = 40):
+def steady_change(params, layout: ScreenLayout, v, *, nonlinearity: str = "tanh", iterations: int = 40,
+                  bound: float | None = None):
     """Change of the steady state from ``x0`` under input ``v`` (damped fixed-point iteration)."""
-    w = network(params)
+    w = network(params, bound)
     drive = (params["B"] * jnp.asarray(layout.effect_mask)) @ v
 
     def step(d, _):
