@@ -13,6 +13,7 @@ from ._fit import fit
 from ._profile import profile
 from ._report import report as report_command
 from ._sample import sample
+from ._screen import screen_app
 from ._simulate import simulate
 
 app = typer.Typer(
@@ -53,6 +54,7 @@ app.command("profile")(profile)
 app.command("sample")(sample)
 app.command("report")(report_command)
 app.command("demo")(demo)
+app.add_typer(screen_app, name="screen")
 
 
 def main(argv: list[str] | None = None) -> None:

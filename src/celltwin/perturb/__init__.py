@@ -21,3 +21,4 @@ from ._holdout import HoldoutResult as HoldoutResult
 from ._holdout import evaluate_holdout as evaluate_holdout
 from ._holdout import heldout_doubles as heldout_doubles
 from ._holdout import observed_deltas as observed_deltas
+from ._report import write_holdout as write_holdout
