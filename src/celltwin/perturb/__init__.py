@@ -22,3 +22,7 @@ from ._holdout import evaluate_holdout as evaluate_holdout
 from ._holdout import heldout_doubles as heldout_doubles
 from ._holdout import observed_deltas as observed_deltas
 from ._report import write_holdout as write_holdout
+from ._batching import BatchingDesign as BatchingDesign
+from ._batching import batching_error as batching_error
+from ._batching import batching_table as batching_table
+from ._batching import expected_batching_error as expected_batching_error
