@@ -26,3 +26,6 @@ from ._batching import BatchingDesign as BatchingDesign
 from ._batching import batching_error as batching_error
 from ._batching import batching_table as batching_table
 from ._batching import expected_batching_error as expected_batching_error
+from ._recovery import average_precision as average_precision
+from ._recovery import effect_rmse as effect_rmse
+from ._recovery import network_auprc as network_auprc
