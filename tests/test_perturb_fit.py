@@ -94,3 +94,21 @@ def test_count_model_and_steady_state_improve_recovery():
     assert np.all(auprc[:, 1] > auprc[:, 0] + 0.1), auprc
     assert rmse[:, 1].mean() < rmse[:, 0].mean(), rmse
     assert np.sum(rmse[:, 1] < rmse[:, 0]) >= 4, rmse
+
+
+def test_fit_traces_the_loss_once(monkeypatch):
+    """All chunks of Adam steps run one compiled program (a retrace per chunk would be slow)."""
+    import celltwin.perturb._fit as fit_module
+
+    traces = []
+    original = fit_module.screen_loss
+
+    def counted(*args):
+        traces.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(fit_module, "screen_loss", counted)
+    sim = simulate_screen(0, n_genes=4, n_targets=2, n_doubles=1, cells_per_condition=4, controls_per_batch=4)
+    fitted = fit_screen(sim.screen, steps=300)
+    assert len(fitted.loss_trace) == 300
+    assert len(traces) == 1
