@@ -68,7 +68,7 @@ def test_parse_and_validate_conditions():
         screen_from_labels(np.zeros((2, 2)), ["A", "B"], genes=["u", "v"], kind="lognorm")
     with pytest.raises(CelltwinInputError, match="gene 'v' is not finite"):
         screen_from_labels(np.array([[0.0, np.nan], [1, 1]]), ["control", "A"], genes=["u", "v"], kind="lognorm")
-    with pytest.raises(CelltwinInputError, match="counts must be >= 0"):
+    with pytest.raises(CelltwinInputError, match="counts must be >= 0 .cell 0, gene .u."):
         screen_from_labels(-np.ones((2, 2)), ["control", "A"], genes=["u", "v"], kind="counts")
 
 

@@ -4,7 +4,6 @@ perturbations scored against the mean, additive and linear baselines."""
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 
 import typer
@@ -90,7 +89,11 @@ def fit(
 
         result = evaluate_holdout(screen, holdout=holdout, n_genes=n_genes, top_de=top_de, settings=settings,
                                   progress=progress)
-    command = "celltwin screen " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else ""
+    options = [("--batch-key", batch_key), ("--likelihood", likelihood)] + [("--where", w) for w in where]
+    command = " ".join(["celltwin screen fit", shlex.quote(str(data)), "--holdout", holdout, "--out",
+                        shlex.quote(str(out))] + [f"{k} {shlex.quote(str(v))}" for k, v in options if v is not None]
+                       + [f"--genes {n_genes} --top-de {top_de} --steps {steps} --steady-state-weight "
+                          f"{steady_state_weight} --seed {seed}"])
     paths = write_holdout(result, out, command=command)
     out_console().print(summary_table(result), markup=False, soft_wrap=True)
     for p in paths:

@@ -72,11 +72,15 @@ class Screen:
             row, col = np.argwhere(~np.isfinite(self.expression))[0]
             problems.append(f"expression of cell {row}, gene {self.genes[col]!r} is not finite")
         if self.kind == "counts" and np.any(self.expression < 0):
-            problems.append("counts must be >= 0")
+            row, col = np.argwhere(self.expression < 0)[0]
+            problems.append(f"counts must be >= 0 (cell {row}, gene {self.genes[col]!r})")
         if np.any(self.library_size <= 0):
             problems.append(f"library size of cell {int(np.argmin(self.library_size))} is not positive")
         if not np.any(self.is_control):
             problems.append(f"no control cells (condition {CONTROL!r}): effects are changes from control")
+        unknown = sorted({g for gs in self.guides for g in gs} - set(self.guide_target))
+        if unknown:
+            problems.append(f"guides without a target gene: {', '.join(unknown[:5])}")
         if problems:
             raise CelltwinInputError(f"{self.source}: " + "; ".join(problems))
         targets = sorted({t for gs in self.guides for t in (self.guide_target[x] for x in gs)})
@@ -97,7 +101,8 @@ class Screen:
 
     @property
     def guide_names(self) -> tuple[str, ...]:
-        return tuple(sorted(self.guide_target))
+        """The guides carried by at least one cell, sorted."""
+        return tuple(sorted({g for gs in self.guides for g in gs}))
 
     def batches_without_controls(self) -> list[str]:
         """Batches with cells but no control cells (their offsets rest on the perturbed cells)."""
