@@ -112,3 +112,11 @@ def test_fit_traces_the_loss_once(monkeypatch):
     fitted = fit_screen(sim.screen, steps=300)
     assert len(fitted.loss_trace) == 300
     assert len(traces) == 1
+
+
+def test_neural_term_keeps_controls_at_steady_state():
+    sim = simulate_screen(0, n_genes=5, n_targets=2, n_doubles=1, cells_per_condition=20, controls_per_batch=20)
+    fitted = fit_screen(sim.screen, steps=100, neural_width=4)
+    assert np.abs(np.asarray(fitted.params["neural"]["V"])).max() > 0  # the neural term was fitted
+    np.testing.assert_array_equal(fitted.predict_change(()), 0.0)  # N(0) = 0: controls stay at x0
+    assert np.all(np.isfinite(fitted.predict_change(sim.screen.targets)))

@@ -50,6 +50,8 @@ def fit(
     steps: int = typer.Option(1000, "--steps", min=1, help="Adam steps."),
     steady_state_weight: float = typer.Option(0.2, "--steady-state-weight", min=0.0,
                                               help="Weight of the control steady-state term (0: off)."),
+    neural_width: int = typer.Option(0, "--neural-width", min=0,
+                                     help="Hidden units of a neural term in the latent dynamics (0: network only)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the initial network weights."),
 ) -> None:
     """Fit the screen model with perturbations held out and score it against baselines.
@@ -77,7 +79,7 @@ def fit(
     screen = read_screen(data, perturbation_key=perturbation_key, control=control, batch_key=batch_key,
                          where=selection)
     settings = default_settings(screen, likelihood=likelihood, steps=steps, seed=seed,
-                                steady_state_weight=steady_state_weight)
+                                steady_state_weight=steady_state_weight, neural_width=neural_width)
     err_console().print(f"{screen.n_cells} cells ({screen.kind}), {len(screen.batches)} batch(es), "
                         f"{len(screen.targets)} targets; likelihood {settings.likelihood}", markup=False)
     with progress_bar("fitting screen model", settings.steps) as advance:
@@ -93,7 +95,7 @@ def fit(
     command = " ".join(["celltwin screen fit", shlex.quote(str(data)), "--holdout", holdout, "--out",
                         shlex.quote(str(out))] + [f"{k} {shlex.quote(str(v))}" for k, v in options if v is not None]
                        + [f"--genes {n_genes} --top-de {top_de} --steps {steps} --steady-state-weight "
-                          f"{steady_state_weight} --seed {seed}"])
+                          f"{steady_state_weight} --neural-width {neural_width} --seed {seed}"])
     paths = write_holdout(result, out, command=command)
     out_console().print(summary_table(result), markup=False, soft_wrap=True)
     for p in paths:

@@ -34,6 +34,8 @@ class ScreenFitSettings:
         max_row_sum: if set, ``W`` is scaled so no gene's summed absolute input weight exceeds
             it; below 1 the steady state is unique and the iteration contracts (use it for
             large gene sets, where an unbounded network can oscillate).
+        neural_width: hidden units of a neural term in the latent dynamics (0: none); its output
+            weights get an L2 penalty ``neural_l2``.
         iterations: fixed-point iterations for each steady state.
         steps, learning_rate, seed: Adam steps, step size, and the seed of the initial ``W``.
     """
@@ -44,6 +46,8 @@ class ScreenFitSettings:
     effect_l1: float = 1e-4
     nonlinearity: str = "tanh"
     max_row_sum: float | None = None
+    neural_width: int = 0
+    neural_l2: float = 1e-3
     iterations: int = 40
     steps: int = 1500
     learning_rate: float = 0.02
@@ -111,6 +115,7 @@ def screen_loss(params, arrays: dict, layout: ScreenLayout, settings: ScreenFitS
     b_free = params["B"] * jnp.asarray(layout.effect_mask)
     loss = loss + settings.network_l1 * jnp.sum(jnp.abs(network(params, settings.max_row_sum)))
     loss = loss + settings.effect_l1 * jnp.sum(jnp.abs(b_free)) + 1e-3 * jnp.sum(params["log_efficiency"] ** 2)
+    loss = loss + settings.neural_l2 * jnp.sum(params["neural"]["V"] ** 2)
     return loss
 
 
@@ -157,7 +162,8 @@ def fit_screen(screen: Screen, settings: ScreenFitSettings = ScreenFitSettings()
     settings = replace(settings, **overrides) if overrides else settings
     layout = ScreenLayout.from_screen(screen)
     arrays = _arrays(screen, layout, settings.likelihood)
-    params = init_params(layout, arrays.pop("_init_state"), arrays.pop("_spread"), jax.random.PRNGKey(settings.seed))
+    params = init_params(layout, arrays.pop("_init_state"), arrays.pop("_spread"), jax.random.PRNGKey(settings.seed),
+                         settings.neural_width)
     optimiser = optax.adam(settings.learning_rate)
     opt_state = optimiser.init(params)
     loss_and_grad = jax.value_and_grad(screen_loss)

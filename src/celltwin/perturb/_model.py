@@ -9,6 +9,8 @@ Latent state ``x`` (log expression of the modelled genes) follows
 * ``phi``: ``tanh`` (saturating, so combined perturbations interact) or the identity.
 * ``v(u)``: the perturbation operator: per target, the sum over the cell's guides of the guide
   efficiency (the first guide of each target is the reference, efficiency 1).
+* optionally a neural term: a one-hidden-layer tanh network ``N(x - x0)`` with ``N(0) = 0``
+  added to ``dx/dt`` (``neural_width > 0``), for regulation the network ``W`` does not capture.
 * ``B``: direct effect of each target. When the target is a modelled gene, CRISPR acts on that
   gene's own transcription only (one free amplitude); otherwise its direct effects on the
   modelled genes are free (sparse).
@@ -85,10 +87,13 @@ class ScreenLayout:
         return v
 
 
-def init_params(layout: ScreenLayout, x0: np.ndarray, spread: np.ndarray, key) -> dict:
+def init_params(layout: ScreenLayout, x0: np.ndarray, spread: np.ndarray, key, neural_width: int = 0) -> dict:
     """Start: controls' mean state, no network, no effects, no batch offsets."""
     g, t = layout.effect_mask.shape
+    neural = {"U": jax.random.normal(jax.random.fold_in(key, 1), (neural_width, g)) / np.sqrt(g), "c": jnp.zeros(neural_width),
+              "V": jnp.zeros((g, neural_width))}
     return {
+        "neural": neural,
         "x0": jnp.asarray(x0),
         "W": 1e-3 * jax.random.normal(key, (g, g)),
         "B": jnp.zeros((g, t)),
@@ -123,11 +128,19 @@ def _phi(d, nonlinearity: str):
     return jnp.tanh(d) if nonlinearity == "tanh" else d
 
 
+def neural_term(params, d):
+    """The neural part of the dynamics at deviation ``d``; zero at ``d = 0`` (and with width 0)."""
+    n = params.get("neural")
+    if n is None:
+        return jnp.zeros_like(d)
+    return n["V"] @ (jnp.tanh(n["U"] @ d + n["c"]) - jnp.tanh(n["c"]))
+
+
 def dynamics(params, layout: ScreenLayout, x, v, nonlinearity: str = "tanh", bound: float | None = None):
     """``dx/dt`` at state ``x`` under target input ``v``."""
     d = x - params["x0"]
     b = params["B"] * jnp.asarray(layout.effect_mask)
-    return network(params, bound) @ _phi(d, nonlinearity) - d + b @ v
+    return network(params, bound) @ _phi(d, nonlinearity) - d + b @ v + neural_term(params, d)
 
 
 def steady_change(params, layout: ScreenLayout, v, *, nonlinearity: str = "tanh", iterations: int = 40,
@@ -137,7 +150,7 @@ def steady_change(params, layout: ScreenLayout, v, *, nonlinearity: str = "tanh"
     drive = (params["B"] * jnp.asarray(layout.effect_mask)) @ v
 
     def step(d, _):
-        return 0.5 * d + 0.5 * (w @ _phi(d, nonlinearity) + drive), None
+        return 0.5 * d + 0.5 * (w @ _phi(d, nonlinearity) + neural_term(params, d) + drive), None
 
     d, _ = jax.lax.scan(step, drive, None, length=iterations)
     return d
