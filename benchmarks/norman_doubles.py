@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from celltwin.perturb import evaluate_holdout, read_screen
-from celltwin.perturb._holdout import default_settings
+from celltwin.perturb import default_settings, evaluate_holdout, read_screen
 from celltwin.perturb._report import summary_table
 
 DEFAULT = Path(os.environ.get("CELLTWIN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

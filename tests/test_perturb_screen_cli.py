@@ -84,3 +84,14 @@ def test_read_norman_cells():
     assert len(heldout_doubles(screen)) == 5
     with pytest.raises(CelltwinInputError, match="no column 'guide'"):
         read_screen(path, perturbation_key="guide")
+
+
+def test_screen_fit_cli_not_anndata(tmp_path, capsys):
+    from celltwin.cli import main
+
+    bad = tmp_path / "cells.h5ad"
+    bad.write_text("not hdf5")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["screen", "fit", str(bad), "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    assert "cells.h5ad" in capsys.readouterr().err

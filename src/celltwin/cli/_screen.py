@@ -70,7 +70,12 @@ def fit(
         raise CelltwinInputError(f"{out}: --out names a file; give a folder")
     selection = _where(where)
     if not selection and data.is_file():
-        obs = _anndata().read_h5ad(data, backed="r").obs
+        try:
+            backed = _anndata().read_h5ad(data, backed="r")
+        except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+            raise CelltwinInputError(f"{data}: not a readable AnnData (.h5ad) file: {exc}") from exc
+        obs = backed.obs.copy()
+        backed.file.close()
         if perturbation_key not in obs.columns:
             raise CelltwinInputError(f"{data}: obs has no column {perturbation_key!r} (set --perturbation-key)")
         selection = default_context(obs, perturbation_key) or {}

@@ -69,9 +69,9 @@ def read_screen(path, *, perturbation_key: str = "perturbation", control: str = 
         if not keep.any():
             raise CelltwinInputError(f"{path}: no cells with obs[{key!r}] == {value!r}")
     adata = adata[keep]
-    matrix = adata.layers[layer] if layer is not None else adata.X
     if layer is not None and layer not in adata.layers:
-        raise CelltwinInputError(f"{path}: no layer {layer!r}")
+        raise CelltwinInputError(f"{path}: no layer {layer!r} (layers: {', '.join(adata.layers) or 'none'})")
+    matrix = adata.layers[layer] if layer is not None else adata.X
     x = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
     x = np.asarray(x, dtype=np.float64)
     if kind == "auto":
