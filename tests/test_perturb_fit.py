@@ -6,8 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from celltwin.perturb import (BatchingDesign, batching_error, effect_rmse, expected_batching_error, fit_screen,
-                              network_auprc, simulate_screen)
+from celltwin.perturb import (
+    BatchingDesign,
+    batching_error,
+    effect_rmse,
+    expected_batching_error,
+    fit_screen,
+    network_auprc,
+    simulate_screen,
+)
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,17 @@ import pytest
 import scipy.stats
 
 from celltwin.errors import CelltwinInputError
-from celltwin.perturb import (LinearBaseline, Screen, ScreenLayout, additive_baseline, average_precision,
-                              negative_binomial_logpmf, parse_condition, screen_from_labels, simulate_screen)
+from celltwin.perturb import (
+    LinearBaseline,
+    Screen,
+    ScreenLayout,
+    additive_baseline,
+    average_precision,
+    negative_binomial_logpmf,
+    parse_condition,
+    screen_from_labels,
+    simulate_screen,
+)
 from celltwin.perturb._model import steady_change
 
 

@@ -10,8 +10,16 @@ import numpy as np
 import optax
 
 from ..errors import CelltwinInputError
-from ._model import (ScreenLayout, batch_offsets, dynamics, efficiency, guide_inputs, init_params, network,
-                     steady_change)
+from ._model import (
+    ScreenLayout,
+    batch_offsets,
+    dynamics,
+    efficiency,
+    guide_inputs,
+    init_params,
+    network,
+    steady_change,
+)
 from ._screen import Screen
 
 LIKELIHOODS = ("negative_binomial", "normal", "mse")
