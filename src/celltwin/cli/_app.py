@@ -16,6 +16,7 @@ from ._quickstart import quickstart
 from ._report import report as report_command
 from ._sample import sample
 from ._scenario import scenario
+from ._screen import screen_app
 from ._simulate import simulate
 from ._twin_demo import demo
 
@@ -61,6 +62,7 @@ app.command("demo")(demo)
 app.command("quickstart")(quickstart)
 app.command("diagnose")(diagnose)
 app.command("discover")(discover)
+app.add_typer(screen_app, name="screen")
 
 
 def main(argv: list[str] | None = None) -> None:

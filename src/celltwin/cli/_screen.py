@@ -1,0 +1,110 @@
+"""``celltwin screen fit``: the semi-mechanistic screen model on an AnnData screen, held-out
+perturbations scored against the mean, additive and linear baselines."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import typer
+
+from ..errors import CelltwinInputError
+from ._errors import guarded
+from ._output import err_console, out_console
+
+screen_app = typer.Typer(help="Perturbation screens (Perturb-seq): fit, predict held-out perturbations.",
+                         no_args_is_help=True)
+
+
+def _where(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise CelltwinInputError(f"--where {item!r}: expected KEY=VALUE (an obs column and a value)")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def fit(
+    data: Path = typer.Argument(..., metavar="DATA.h5ad", help="AnnData file of the screen."),
+    holdout: str = typer.Option("doubles", "--holdout",
+                                help="What to hold out: 'doubles' (combinations whose targets were each also "
+                                     "perturbed alone)."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder for metrics.json, report.md, heldout.png."),
+    perturbation_key: str = typer.Option("perturbation", "--perturbation-key",
+                                         help="obs column of condition labels ('A+B' for a combination)."),
+    control: str = typer.Option("control", "--control", help="The label of unperturbed cells."),
+    batch_key: str | None = typer.Option(None, "--batch-key",
+                                         help="obs column of batches; 'barcode' uses the 10x GEM group (barcode "
+                                              "suffix); default: one batch."),
+    where: list[str] = typer.Option([], "--where", metavar="KEY=VALUE",
+                                    help="Keep cells with obs[KEY] == VALUE (repeatable). Default: with several "
+                                         "cell types, the one with the most combinations."),
+    likelihood: str | None = typer.Option(None, "--likelihood",
+                                          help="negative_binomial (counts), normal or mse (log-normalised); "
+                                               "default follows the data."),
+    n_genes: int = typer.Option(100, "--genes", min=2, help="Modelled genes: those whose change varies most "
+                                                            "over the training perturbations."),
+    top_de: int = typer.Option(20, "--top-de", min=1, help="Metrics use this many top DE genes per perturbation."),
+    steps: int = typer.Option(1000, "--steps", min=1, help="Adam steps."),
+    steady_state_weight: float = typer.Option(0.2, "--steady-state-weight", min=0.0,
+                                              help="Weight of the control steady-state term (0: off)."),
+    neural_width: int = typer.Option(0, "--neural-width", min=0,
+                                     help="Hidden units of a neural term in the latent dynamics (0: network only)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the initial network weights."),
+) -> None:
+    """Fit the screen model with perturbations held out and score it against baselines.
+
+    Writes DIR/metrics.json (per method: Pearson and MSE over the top DE genes, MSE over all
+    modelled genes, fraction of held-out perturbations beating the additive baseline; and
+    per perturbation), DIR/report.md and DIR/heldout.png.
+    """
+    from ..inference._progress import progress_bar
+    from ..perturb import evaluate_holdout, read_screen
+    from ..perturb._anndata import _anndata, default_context
+    from ..perturb._holdout import default_settings
+    from ..perturb._report import summary_table, write_holdout
+
+    if out.exists() and not out.is_dir():
+        raise CelltwinInputError(f"{out}: --out names a file; give a folder")
+    selection = _where(where)
+    if not selection and data.is_file():
+        try:
+            backed = _anndata().read_h5ad(data, backed="r")
+        except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+            raise CelltwinInputError(f"{data}: not a readable AnnData (.h5ad) file: {exc}") from exc
+        obs = backed.obs.copy()
+        backed.file.close()
+        if perturbation_key not in obs.columns:
+            raise CelltwinInputError(f"{data}: obs has no column {perturbation_key!r} (set --perturbation-key)")
+        selection = default_context(obs, perturbation_key) or {}
+        if selection:
+            err_console().print(f"several cell types: using {selection} (choose with --where)", markup=False)
+    screen = read_screen(data, perturbation_key=perturbation_key, control=control, batch_key=batch_key,
+                         where=selection)
+    settings = default_settings(screen, likelihood=likelihood, steps=steps, seed=seed,
+                                steady_state_weight=steady_state_weight, neural_width=neural_width)
+    err_console().print(f"{screen.n_cells} cells ({screen.kind}), {len(screen.batches)} batch(es), "
+                        f"{len(screen.targets)} targets; likelihood {settings.likelihood}", markup=False)
+    with progress_bar("fitting screen model", settings.steps) as advance:
+        state = {"done": 0}
+
+        def progress(done, total, loss):
+            advance(done - state["done"])
+            state["done"] = done
+
+        result = evaluate_holdout(screen, holdout=holdout, n_genes=n_genes, top_de=top_de, settings=settings,
+                                  progress=progress)
+    options = [("--batch-key", batch_key), ("--likelihood", likelihood)] + [("--where", w) for w in where]
+    command = " ".join(["celltwin screen fit", shlex.quote(str(data)), "--holdout", holdout, "--out",
+                        shlex.quote(str(out))] + [f"{k} {shlex.quote(str(v))}" for k, v in options if v is not None]
+                       + [f"--genes {n_genes} --top-de {top_de} --steps {steps} --steady-state-weight "
+                          f"{steady_state_weight} --neural-width {neural_width} --seed {seed}"])
+    paths = write_holdout(result, out, command=command)
+    out_console().print(summary_table(result), markup=False, soft_wrap=True)
+    for p in paths:
+        err_console().print(f"wrote {p}", markup=False, soft_wrap=True)
+
+
+screen_app.command("fit")(guarded(fit))
