@@ -8,7 +8,7 @@ STAMP := $(VENV)/.celltwin-installed
 # XLA's C++ log notes (e.g. "algebraic simplifier ... circular simplification loop") are noise here.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: setup demo test test-slow bench amici-peer
+.PHONY: setup demo quickstart test test-slow bench amici-peer
 
 setup: $(STAMP)
 
@@ -16,11 +16,16 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,chem]'
 	touch $@
 
+# The EGFR twin case end to end (examples/egfr_kholodenko/case.yaml): writes demo/report.html
+# and demo/summary.json. `make quickstart` is the one-minute fit of the small bundled example.
 demo: $(STAMP)
-	$(VENV)/bin/celltwin demo examples/mapk_cascade/mapk_cascade.yaml
+	$(VENV)/bin/celltwin demo --out demo
+
+quickstart: $(STAMP)
+	$(VENV)/bin/celltwin quickstart examples/mapk_cascade/mapk_cascade.yaml
 
 # The default run (doctests in src/ and tests/, without tests marked slow).
 test: $(STAMP)
