@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from ._bench import bench_app
 from ._check import check
 from ._demo import demo
 from ._errors import STATE, debug_from_env, report
@@ -53,6 +54,7 @@ app.command("profile")(profile)
 app.command("sample")(sample)
 app.command("report")(report_command)
 app.command("demo")(demo)
+app.add_typer(bench_app, name="bench")
 
 
 def main(argv: list[str] | None = None) -> None:
