@@ -23,7 +23,6 @@ same data, and tasks that differ only in their axes share the same standard-norm
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 
 import diffrax
@@ -35,6 +34,7 @@ from ..problem import Problem
 from ..simulate import SolverSettings
 from ._models import CURATED_MODELS, CuratedModel
 from ._task import Task
+from ._truth import simulate_truth
 
 PRIORS = ("none", "correct", "noisy", "wrong")
 SKELETONS = ("true", "missing", "spurious")
@@ -114,24 +114,22 @@ def _tables(cm: CuratedModel, spec: SyntheticSpec, sigma: dict[str, float]):
     return conditions, observables, measurements
 
 
-@functools.lru_cache(maxsize=16)
 def noise_free_data(spec: SyntheticSpec) -> tuple[np.ndarray, dict[str, float]]:
     """The true model's observables at every measurement row (training conditions, then
-    the held-out one) and each observed species' noise sd; cached per process, since
-    every seed and method of a task shares them."""
+    the held-out one; see :mod:`._truth`) and each observed species' noise sd."""
     cm = CURATED_MODELS[spec.model]
     conditions, observables, measurements = _tables(cm, spec, {})
-    true_problem = Problem.from_tables(cm.build(), measurements=measurements, observables=observables,
-                                       parameters=_parameter_table(cm.rates, cm.rates), conditions=conditions,
-                                       settings=SETTINGS, name=f"{cm.name}-truth")
-    clean = np.asarray(true_problem.jit_simulate(true_problem.x_nominal).observables)
-    if not np.all(np.isfinite(clean)):
-        raise RuntimeError(f"{spec.label()}: the true model cannot be simulated")
+    times = np.linspace(cm.t_end / spec.n_times, cm.t_end, spec.n_times)
+    species = list(cm.species)
+    clean = []
+    for value in conditions[cm.condition_parameter]:
+        states = simulate_truth(cm, value, times)
+        clean += [states[species.index(o.removeprefix("obs_"))] for o in observables.index]
+    clean = np.concatenate(clean)
     is_train = (measurements["simulationConditionId"] != "heldout").to_numpy()
     obs_ids = measurements["observableId"].to_numpy()
     sigma = {o.removeprefix("obs_"): spec.noise * max(float(np.max(np.abs(clean[is_train & (obs_ids == o)]))), 1e-3)
              for o in observables.index}
-    clean.setflags(write=False)
     return clean, sigma
 
 
