@@ -81,10 +81,10 @@ def suite(name: str) -> Suite:
     """The ``quick`` suite (every method on two small tasks, cheap settings, one seed; for CI)
     or the ``full`` suite (every registered task, default settings, three seeds)."""
     if name == "quick":
-        tasks = (_task_id(SyntheticSpec("lotka_volterra")), _task_id(SyntheticSpec("binding_cascade", prior="correct")))
+        tasks = (_task_id(SyntheticSpec("kinase_cascade")), _task_id(SyntheticSpec("binding_cascade", prior="correct")))
         methods = (TrainingMean(), MechanisticMAP(n_starts=3, max_iterations=100),
-                   MechanisticBayes(n_starts=2, max_iterations=100, walkers=12, warmup=100, draws=50),
-                   EvidenceBayes(n_starts=2, max_iterations=100, walkers=12, warmup=100, draws=50))
+                   MechanisticBayes(n_starts=2, max_iterations=100, walkers=12, burn_in=100, draws=50),
+                   EvidenceBayes(n_starts=2, max_iterations=100, walkers=12, burn_in=100, draws=50))
         return Suite("quick", tasks, methods, (0,))
     if name == "full":
         methods = tuple(cls() for cls in METHODS.values())
