@@ -99,6 +99,7 @@ def test_cli_errors_for_bad_input(tmp_path):
     assert result.exit_code == 2 and "result store not found" in result.output
 
 
+@pytest.mark.slow  # 3-5 min on a quiet 2-core machine, more on a loaded one
 def test_quick_suite_through_the_cli(tmp_path):
     """`celltwin bench run --suite quick` then `celltwin bench report` (the heavy test)."""
     out, board = tmp_path / "results.duckdb", tmp_path / "leaderboard.html"

@@ -20,7 +20,7 @@ def run(
     out: Path = typer.Option(..., "--out", "-o", metavar="RESULTS.duckdb",
                              help="DuckDB result store (created if absent; finished cells are skipped)."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR",
-                                         help="Dask scheduler, e.g. tcp://HOST:8786 (default: local processes)."),
+                                         help="Dask scheduler, e.g. tcp://HOST:8786, or 'serial' (in this process); default: local processes."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Local worker processes (default: one per core)."),
     tasks: str | None = typer.Option(None, "--tasks", help="Only tasks whose id contains this text."),
     methods: str | None = typer.Option(None, "--methods", help="Only these methods (comma-separated)."),
