@@ -62,16 +62,16 @@ def test_coverage_of_a_calibrated_prediction_is_near_ninety_percent():
     assert abs(interval_coverage(draws / 2, y) - expected) < 4 * math.sqrt(expected * (1 - expected) / n_rows)
 
 
-def test_nrmse_divides_each_observable_by_its_spread():
+def test_nrmse_divides_each_observable_by_its_size():
     measured = np.array([1.0, 3.0, 10.0, 30.0])
     observables = np.array(["a", "a", "b", "b"])
     prediction = np.array([2.0, 3.0, 10.0, 20.0])
-    # spreads: np.std([1, 3]) = 1, np.std([10, 30]) = 10; scaled errors 1, 0, 0, -1
+    # root mean squares: sqrt(5) and 10 sqrt(5); scaled errors 1/sqrt(5), 0, 0, -1/sqrt(5)
     metrics = prediction_metrics(np.tile(prediction, (3, 1)), measured, observables)
-    assert metrics["nrmse"] == pytest.approx(math.sqrt(0.5))
+    assert metrics["nrmse"] == pytest.approx(math.sqrt(0.1))
     assert normalised_rmse(prediction, measured, np.ones(4)) == pytest.approx(math.sqrt((1 + 100) / 4))
     # a point prediction: CRPS is the absolute error
-    assert metrics["crps"] == pytest.approx(0.5)
+    assert metrics["crps"] == pytest.approx(0.5 / math.sqrt(5))
 
 
 def test_parameter_error_and_structure_f1_by_hand():

@@ -2,7 +2,9 @@
 parameters are to the truth, and how well a recovered structure matches the true one.
 
 Errors of different observables are made comparable by dividing by each observable's
-spread: the standard deviation of its held-out measurements (:func:`observable_scales`).
+size: the root mean square of its held-out measurements (:func:`observable_scales`). (Not
+their standard deviation: a time course that settles quickly has a spread close to the
+noise level, and a perfect model would then score about 1.)
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ INTERVAL = 0.9  # the central predictive interval whose coverage is reported
 
 
 def observable_scales(measured: np.ndarray, observables: np.ndarray) -> np.ndarray:
-    """Per row: the sd of the held-out measurements of its observable (1 where it is 0)."""
+    """Per row: the root mean square of the held-out measurements of its observable (1 where it is 0)."""
     measured = np.asarray(measured, dtype=float)
     scale = np.ones_like(measured)
     for obs in np.unique(observables):
         rows = observables == obs
-        sd = float(np.std(measured[rows]))
-        scale[rows] = sd if sd > 0 else 1.0
+        rms = float(np.sqrt(np.mean(measured[rows] ** 2)))
+        scale[rows] = rms if rms > 0 else 1.0
     return scale
 
 

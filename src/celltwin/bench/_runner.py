@@ -13,6 +13,7 @@ import datetime
 import json
 import math
 import os
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -45,15 +46,17 @@ def _has_evidence(spec) -> bool:
     return not isinstance(spec, PetabSpec) and spec.prior != "none"
 
 
-def cells(suite: Suite, *, tasks: str | None = None, methods: list[str] | None = None) -> list[Cell]:
-    """The suite's cells, task by task; ``tasks`` keeps ids containing that text,
-    ``methods`` keeps those methods; methods that need evidence skip tasks without it."""
+def cells(suite: Suite, *, tasks: str | None = None, methods: list[str] | None = None,
+          seeds: int | None = None) -> list[Cell]:
+    """The suite's cells, task by task; ``tasks`` (a regular expression) keeps the ids it
+    matches anywhere, ``methods`` keeps those methods, ``seeds`` keeps the suite's first
+    ``seeds`` seeds; methods that need evidence skip tasks without it."""
     registry = task_registry()
     out = []
     for task_id in suite.tasks:
-        if tasks and tasks not in task_id:
+        if tasks and not re.search(tasks, task_id):
             continue
-        for seed in suite.seeds:
+        for seed in suite.seeds[:seeds]:
             for method in suite.methods:
                 if methods and method.name not in methods:
                     continue
@@ -111,7 +114,7 @@ class RunSummary:
 
 
 def run(suite: Suite, out, *, scheduler=None, workers: int | None = None, tasks: str | None = None,
-        methods: list[str] | None = None, progress: bool = True,
+        methods: list[str] | None = None, seeds: int | None = None, progress: bool = True,
         on_row: Callable[[dict], None] | None = None) -> RunSummary:
     """Run the cells of ``suite`` not yet in the store at ``out``.
 
@@ -121,7 +124,7 @@ def run(suite: Suite, out, *, scheduler=None, workers: int | None = None, tasks:
         scheduler: ``None`` (local worker processes), ``"serial"`` (this process), a Dask
             scheduler address ``tcp://HOST:PORT`` or a ``distributed.Client``.
         workers: local worker processes (default: one per core).
-        tasks, methods: restrict the grid (see :func:`cells`).
+        tasks, methods, seeds: restrict the grid (see :func:`cells`).
         on_row: called with every row after it is stored.
     """
     from ._store import ResultStore
@@ -129,7 +132,7 @@ def run(suite: Suite, out, *, scheduler=None, workers: int | None = None, tasks:
     start = time.perf_counter()
     store = ResultStore(out)
     store.create()
-    grid = cells(suite, tasks=tasks, methods=methods)
+    grid = cells(suite, tasks=tasks, methods=methods, seeds=seeds)
     done = store.finished()
     todo = [c for c in grid if c.key not in done]
     failed = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -22,7 +23,8 @@ def run(
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR",
                                          help="Dask scheduler, e.g. tcp://HOST:8786, or 'serial' (in this process); default: local processes."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Local worker processes (default: one per core)."),
-    tasks: str | None = typer.Option(None, "--tasks", help="Only tasks whose id contains this text."),
+    tasks: str | None = typer.Option(None, "--tasks", metavar="REGEX", help="Only tasks whose id matches this regular expression."),
+    seeds: int | None = typer.Option(None, "--seeds", min=1, help="Only the suite's first N seeds."),
     methods: str | None = typer.Option(None, "--methods", help="Only these methods (comma-separated)."),
 ) -> None:
     """Run every (task, method, seed) cell of a suite that is not yet in the result store.
@@ -38,8 +40,13 @@ def run(
     unknown = [m for m in chosen or [] if m not in METHODS]
     if unknown:
         raise CelltwinInputError(f"--methods: unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    if tasks:
+        try:
+            re.compile(tasks)
+        except re.error as exc:
+            raise CelltwinInputError(f"--tasks {tasks!r}: not a regular expression ({exc})") from None
     summary = run_suite(get_suite(suite), out, scheduler=scheduler, workers=workers, tasks=tasks, methods=chosen,
-                        progress=True)
+                        seeds=seeds, progress=True)
     if summary.total == 0:
         raise CelltwinInputError(f"suite {suite}: no cells match --tasks {tasks!r} and --methods {methods!r}")
     out_console().print(f"{summary.total} cells: {summary.skipped} already stored, {summary.ran} run "
