@@ -54,17 +54,18 @@ def heat_map(df: pd.DataFrame):
     cells = df.assign(challenge=df.apply(challenge, axis=1))
     grid = cells[cells["status"] == "ok"].pivot_table(index="method", columns="challenge", values="crps", aggfunc="mean")
     grid = grid.reindex(index=sorted(df["method"].unique()), columns=sorted(cells["challenge"].unique()))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * grid.shape[1] + 3), 0.6 * grid.shape[0] + 2.8))
+    fig, ax = plt.subplots(figsize=(max(7.5, 0.6 * grid.shape[1] + 3.5), 0.6 * grid.shape[0] + 3.0))
     values = np.ma.masked_invalid(grid.to_numpy(dtype=float))
     cmap = plt.get_cmap("viridis_r").with_extremes(bad="#dddddd")
     im = ax.imshow(values, cmap=cmap, aspect="auto")
     ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=9)
+    middle = 0.5 * (np.nanmin(values.filled(np.nan)) + np.nanmax(values.filled(np.nan))) if values.count() else 0.0
     for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
         ax.text(j, i, "fail/na" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=7,
-                color="black" if np.isnan(v) else "white")
-    fig.colorbar(im, ax=ax, label="normalised CRPS (lower is better)")
-    ax.set_title("held-out CRPS per method and challenge (grey: failed or not applicable)")
+                color="black" if np.isnan(v) or v < middle else "white")
+    fig.colorbar(im, ax=ax, label="normalised CRPS")
+    ax.set_title("held-out CRPS (lower is better; grey: failed or n/a)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -99,6 +100,9 @@ def axis_curves(df: pd.DataFrame, axis: str, label: str):
         ax.set_title(model)
         if axis == "noise":
             ax.set_xscale("log")
+            ax.minorticks_off()
+        ticks = sorted(sub[sub["model"] == model][axis].astype(float).unique())
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -112,8 +116,8 @@ def render_leaderboard(df: pd.DataFrame, *, source: str = "") -> str:
              '<nav><a href="#ranking">ranking</a><a href="#heatmap">heat map</a><a href="#axes">per-axis curves</a>'
              '<a href="#rows">all rows</a></nav>']
     parts.append('<h2 id="ranking">Ranking</h2>')
-    parts.append(note("Means over each method's successful cells; CRPS and RMSE are divided by the spread of each "
-                      "observable's held-out data; coverage90 should be near 0.9; log10_error is the mean |log10 "
+    parts.append(note("Means over each method's successful cells; CRPS and RMSE are divided by the root mean square "
+                      "of each observable's held-out data; coverage90 should be near 0.9; log10_error is the mean |log10 "
                       "estimate/truth| of the rate constants; structure_f1 scores the reactions a fit keeps."))
     parts.append(table(ranking(df)))
     parts.append('<h2 id="heatmap">Method x challenge</h2>')
