@@ -90,3 +90,12 @@ def test_petab_task_holds_out_a_condition():
     assert set(task.heldout.measurement_df["simulationConditionId"]) == {"high_dose"}
     assert task.problem.parameter_ids == task.heldout.parameter_ids
     assert task.true_parameters["k_act1"] == pytest.approx(0.8) and task.kind == "real"
+
+
+@pytest.mark.slow  # ~1 min: every registered task, built once
+def test_every_registered_task_builds():
+    for task_id in task_registry():
+        if "Bruno" in task_id:
+            continue  # needs the shared data; the PEtab path is tested on the bundled example
+        task = build_task(task_id, 0)
+        assert np.all(np.isfinite(task.problem.measurements)) and task.heldout.n_measurements > 0, task_id
