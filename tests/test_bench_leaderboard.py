@@ -16,7 +16,12 @@ from test_report import assert_self_contained, chrome_driver
 from typer.testing import CliRunner
 
 from celltwin.bench import ResultStore
-from celltwin.bench._leaderboard import challenge, ranking, render_leaderboard, write_leaderboard
+from celltwin.bench._leaderboard import (
+    challenge,
+    ranking,
+    render_leaderboard,
+    write_leaderboard,
+)
 from celltwin.cli import app
 
 AXES = {"noise": 0.05, "n_times": 8, "n_conditions": 2, "unobserved": 0.0, "prior": "none", "skeleton": "true"}

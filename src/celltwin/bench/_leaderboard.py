@@ -110,11 +110,12 @@ def axis_curves(df: pd.DataFrame, axis: str, label: str):
 
 def render_leaderboard(df: pd.DataFrame, *, source: str = "") -> str:
     """The leaderboard page for the rows ``df`` of a result store."""
-    parts = [f"<h1>celltwin benchmark leaderboard</h1><p>{html.escape(source)}: {len(df)} cells, "
-             f"{int((df['status'] == 'ok').sum())} succeeded, suites {html.escape(', '.join(sorted(df['suite'].unique())))}, "
-             f"registry {html.escape(', '.join(sorted(df['registry_version'].unique())))}.</p>",
-             '<nav><a href="#ranking">ranking</a><a href="#heatmap">heat map</a><a href="#axes">per-axis curves</a>'
-             '<a href="#rows">all rows</a></nav>']
+    suites = html.escape(", ".join(sorted(df["suite"].unique())))
+    versions = html.escape(", ".join(sorted(df["registry_version"].unique())))
+    parts = [(f"<h1>celltwin benchmark leaderboard</h1><p>{html.escape(source)}: {len(df)} cells, "
+              f"{int((df['status'] == 'ok').sum())} succeeded, suites {suites}, registry {versions}.</p>"),
+             ('<nav><a href="#ranking">ranking</a><a href="#heatmap">heat map</a><a href="#axes">per-axis curves</a>'
+              '<a href="#rows">all rows</a></nav>')]
     parts.append('<h2 id="ranking">Ranking</h2>')
     parts.append(note("Means over each method's successful cells; CRPS and RMSE are divided by the root mean square "
                       "of each observable's held-out data; coverage90 should be near 0.9; log10_error is the mean |log10 "

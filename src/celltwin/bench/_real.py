@@ -72,8 +72,8 @@ def build_petab(spec: PetabSpec, seed: int, task_id: str) -> Task:
     if unknown:
         raise CelltwinInputError(f"{path}: held-out condition(s) {', '.join(unknown)} have no measurements")
     held = conditions.isin(spec.heldout).to_numpy()
-    common = dict(observables=pp.observable_df, parameters=pp.parameter_df, conditions=pp.condition_df,
-                  files=_files(path, content))
+    common = {"observables": pp.observable_df, "parameters": pp.parameter_df, "conditions": pp.condition_df,
+              "files": _files(path, content)}
     problem = Problem.from_tables(model, measurements=meas[~held].reset_index(drop=True), name=task_id, **common)
     heldout = Problem.from_tables(model, measurements=meas[held].reset_index(drop=True),
                                   name=f"{task_id} (held out)", **common)

@@ -15,7 +15,13 @@ from ..errors import CelltwinInputError
 from ._real import PetabSpec, build_petab
 from ._synthetic import SyntheticSpec, build_synthetic
 from ._task import Task
-from .methods import AbstractMethod, EvidenceBayes, MechanisticBayes, MechanisticMAP, TrainingMean
+from .methods import (
+    AbstractMethod,
+    EvidenceBayes,
+    MechanisticBayes,
+    MechanisticMAP,
+    TrainingMean,
+)
 
 REGISTRY_VERSION = "v1"
 

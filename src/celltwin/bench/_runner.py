@@ -79,7 +79,7 @@ def run_cell(cell: Cell) -> dict:
     stage = "building the task"
     try:
         task = build_task(cell.task_id, cell.seed)
-        row["n_heldout"] = int(len(task.heldout_measurements))
+        row["n_heldout"] = len(task.heldout_measurements)
         row["build_s"] = time.perf_counter() - start
         if not cell.method.applicable(task):
             raise ValueError(f"method {cell.method.name} does not apply to this task")

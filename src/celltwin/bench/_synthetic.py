@@ -149,7 +149,7 @@ def build_synthetic(spec: SyntheticSpec, seed: int, task_id: str) -> Task:
     skeleton = cm.build(drop=drop, extra=extra)
     constants = [c for rid, (_, _, c) in cm.reactions.items() if rid != drop] + ([extra.constant] if extra else [])
     parameters = _parameter_table(constants)
-    common = dict(observables=observables, parameters=parameters, conditions=conditions, settings=SETTINGS)
+    common = {"observables": observables, "parameters": parameters, "conditions": conditions, "settings": SETTINGS}
     problem = Problem.from_tables(skeleton, measurements=measurements[is_train].reset_index(drop=True),
                                   name=task_id, **common)
     heldout = Problem.from_tables(skeleton, measurements=measurements[~is_train].reset_index(drop=True),

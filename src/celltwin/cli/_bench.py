@@ -33,7 +33,9 @@ def run(
     log10 error, structure F1, wall time and, for a failed cell, its error. An interrupted
     run is resumed by running the same command again.
     """
-    from ..bench import METHODS, run as run_suite, suite as get_suite
+    from ..bench import METHODS
+    from ..bench import run as run_suite
+    from ..bench import suite as get_suite
 
     writable(out, "--out")
     chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
