@@ -28,7 +28,6 @@ COLUMNS: dict[str, str] = {
     "finished_at": "TIMESTAMP",
 }
 KEY = ("suite", "task_id", "method", "seed")
-METRICS = ("nrmse", "coverage90", "crps", "log10_error", "structure_f1", "wall_s")
 LOCK_WAIT_S = 120.0
 
 
