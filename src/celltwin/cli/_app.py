@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from ._bench import bench_app
 from ._check import check
 from ._diagnose import diagnose
 from ._discover import discover
@@ -63,6 +64,7 @@ app.command("quickstart")(quickstart)
 app.command("diagnose")(diagnose)
 app.command("discover")(discover)
 app.add_typer(screen_app, name="screen")
+app.add_typer(bench_app, name="bench")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,86 @@
+"""Real tasks: a PEtab problem with some simulation conditions held out.
+
+The training problem has every measurement of the other conditions; the held-out problem
+the measurements of the held-out ones, with the same model and parameter table. Where the
+problem folder has a ``true_parameters.tsv`` (``parameterId``, ``value``; the bundled
+demo's data were simulated), parameter recovery is scored too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import CelltwinInputError
+from ..problem import Problem
+from ._task import Task
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def shared_data() -> Path:
+    """The shared public data folder: ``$CELLTWIN_SHARED_DATA`` or ``<repo>/../shared/data``."""
+    env = os.environ.get("CELLTWIN_SHARED_DATA")
+    return Path(env) if env else (REPO_ROOT.parent / "shared" / "data").resolve()
+
+
+@dataclasses.dataclass(frozen=True)
+class PetabSpec:
+    """A PEtab problem and the conditions held out of it.
+
+    Attributes:
+        name: short name in the task id.
+        yaml: the problem file, relative to ``root``.
+        heldout: the simulation condition ids held out.
+        root: ``examples`` (the project's examples folder) or ``shared`` (the shared data
+            folder, see :func:`shared_data`).
+    """
+
+    name: str
+    yaml: str
+    heldout: tuple[str, ...]
+    root: str = "examples"
+
+    def label(self) -> str:
+        return f"petab/{self.name}/heldout={'+'.join(self.heldout)}"
+
+    def axes(self) -> dict:
+        return {"model": self.name}
+
+    def path(self) -> Path:
+        base = REPO_ROOT / "examples" if self.root == "examples" else shared_data()
+        return base / self.yaml
+
+
+def build_petab(spec: PetabSpec, seed: int, task_id: str) -> Task:
+    """The real task ``spec`` (the data are fixed: ``seed`` only seeds the methods)."""
+    from ..model import from_sbml
+    from ..problem._petab import _files, load_petab
+
+    path = spec.path()
+    if not path.is_file():
+        raise CelltwinInputError(f"{task_id}: PEtab problem {path} not found (set CELLTWIN_SHARED_DATA for "
+                                 "the shared benchmark collection)")
+    pp, content = load_petab(path)
+    model = from_sbml(pp.model.sbml_model)
+    meas = pp.measurement_df
+    conditions = meas["simulationConditionId"].astype(str)
+    unknown = [c for c in spec.heldout if c not in set(conditions)]
+    if unknown:
+        raise CelltwinInputError(f"{path}: held-out condition(s) {', '.join(unknown)} have no measurements")
+    held = conditions.isin(spec.heldout).to_numpy()
+    common = {"observables": pp.observable_df, "parameters": pp.parameter_df, "conditions": pp.condition_df,
+              "files": _files(path, content)}
+    problem = Problem.from_tables(model, measurements=meas[~held].reset_index(drop=True), name=task_id, **common)
+    heldout = Problem.from_tables(model, measurements=meas[held].reset_index(drop=True),
+                                  name=f"{task_id} (held out)", **common)
+    truth_file = path.parent / "true_parameters.tsv"
+    truth = None
+    if truth_file.is_file():
+        table = pd.read_csv(truth_file, sep="\t")
+        truth = {str(r.parameterId): float(r.value) for r in table.itertuples()}
+    return Task(id=task_id, seed=seed, problem=problem, heldout=heldout, true_parameters=truth, axes=spec.axes(),
+                kind="real")

@@ -1,0 +1,126 @@
+"""The benchmark runner and its result store: one row per cell, reruns skip finished cells,
+a runner killed mid-way loses and duplicates nothing, and the same grid gives identical
+results in this process and on a Dask LocalCluster with two workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from celltwin.bench import METHODS, ResultStore, Suite, cells, run, run_cell, suite
+from celltwin.bench._runner import Cell
+from celltwin.bench.methods import TrainingMean
+from celltwin.errors import CelltwinInputError
+
+REPO = Path(__file__).resolve().parent.parent
+LV = "v1/lotka_volterra/noise=0.05/times=8/conditions=2/unobserved=0/prior=none/skeleton=true"
+CASCADE = "v1/kinase_cascade/noise=0.05/times=8/conditions=2/unobserved=0/prior=none/skeleton=true"
+METRICS = ["nrmse", "coverage90", "crps", "log10_error", "structure_f1", "status", "error", "n_heldout"]
+
+
+def tiny_suite(seeds=(0, 1)) -> Suite:
+    return Suite("tiny", (LV, CASCADE), (TrainingMean(),), tuple(seeds))
+
+
+def test_quick_suite_has_every_method_and_evidence_only_where_there_is_some():
+    grid = cells(suite("quick"))
+    assert {c.method.name for c in grid} == set(METHODS)
+    assert len({c.key for c in grid}) == len(grid)
+    evidence = [c for c in grid if c.method.name == "bayes_ml_evidence"]
+    assert evidence and all("prior=none" not in c.task_id for c in evidence)
+
+
+def test_a_failing_cell_is_a_row_not_a_crash():
+    row = run_cell(Cell("tiny", "v1/no/such/task", TrainingMean(), 0))
+    assert row["status"] == "failed" and "unknown task" in row["error"] and row["wall_s"] >= 0
+
+
+def test_rows_are_written_once_and_reruns_skip_them(tmp_path):
+    out = tmp_path / "r.duckdb"
+    first = run(tiny_suite(), out, scheduler="serial", progress=False)
+    assert (first.total, first.skipped, first.ran, first.failed) == (4, 0, 4, 0)
+    table = ResultStore(out).table()
+    assert len(table) == 4 and (table["status"] == "ok").all()
+    # the baseline's metrics are the metrics of its own predictions (recomputed here)
+    again = run(tiny_suite(), out, scheduler="serial", progress=False)
+    assert (again.skipped, again.ran) == (4, 0)
+    assert ResultStore(out).write(table.iloc[0].to_dict()) is False
+    pd.testing.assert_frame_equal(ResultStore(out).table(), table)
+
+
+def test_store_errors_name_the_file(tmp_path):
+    bad = tmp_path / "not.duckdb"
+    bad.write_text("hello")
+    with pytest.raises(CelltwinInputError, match="not.duckdb"):
+        ResultStore(bad).table()
+    with pytest.raises(CelltwinInputError, match="result store not found"):
+        ResultStore(tmp_path / "absent.duckdb").table()
+    import duckdb
+
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).close()
+    with pytest.raises(CelltwinInputError, match="without a 'results' table"):
+        ResultStore(other).table()
+
+
+def test_local_cluster_gives_the_in_process_results(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    serial = tmp_path / "serial.duckdb"
+    run(tiny_suite(seeds=(0,)), serial, scheduler="serial", progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask = tmp_path / "dask.duckdb"
+        run(tiny_suite(seeds=(0,)), dask, scheduler=cluster.scheduler_address, progress=False)
+    a, b = ResultStore(serial).table(), ResultStore(dask).table()
+    assert len(a) == 2 and len(set(b["worker"])) >= 1
+    pd.testing.assert_frame_equal(a[["task_id", "method", "seed", *METRICS]], b[["task_id", "method", "seed", *METRICS]])
+
+
+KILL_ARGS = ["-m", "celltwin.cli", "bench", "run", "--suite", "quick", "--methods", "training_mean",
+             "--scheduler", "serial"]
+
+
+def test_killed_runner_resumes_without_duplicates_or_losses(tmp_path):
+    """SIGKILL the runner (a `celltwin bench run` process) as soon as its first row is
+    stored; the rerun (in this process, the same code path) adds the rest."""
+    out = tmp_path / "killed.duckdb"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, *KILL_ARGS, "--out", str(out)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline:
+            if out.exists() and proc.poll() is None:
+                try:
+                    if ResultStore(out).finished():
+                        break
+                except CelltwinInputError:
+                    pass
+            if proc.poll() is not None:
+                pytest.fail(f"the runner ended before it was killed: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.3)
+        else:
+            pytest.fail("no row was stored in time")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = ResultStore(out).table()
+    assert len(before) == 1
+    grid = {c.key for c in cells(suite("quick"), methods=["training_mean"])}
+    summary = run(suite("quick"), out, scheduler="serial", methods=["training_mean"], progress=False)
+    assert (summary.skipped, summary.ran, summary.failed) == (1, len(grid) - 1, 0)
+    after = ResultStore(out).table()
+    keys = list(zip(after["suite"], after["task_id"], after["method"], after["seed"]))
+    assert len(keys) == len(set(keys)) == len(grid) and set(keys) == grid
+    kept = after.merge(before[["task_id", "finished_at"]], on=["task_id", "finished_at"])
+    assert len(kept) == 1  # the row written before the kill is unchanged
+    assert np.all(after["status"] == "ok")
