@@ -346,14 +346,21 @@ def _run_smc(problem, space: BoundedSpace, target: Callable, s: SamplerSettings,
         return jnp.where(jnp.isfinite(prior), target(theta) - prior, -jnp.inf)
 
     if not state:
-        try:
-            draws = problem.sample_prior(init_key, s.chains * s.draws)
-        except ValueError as exc:
-            raise CelltwinInputError(f"SMC starts from prior draws: {exc}") from None
-        z0 = np.asarray(space.z(draws)).reshape(s.chains, s.draws, -1)
-        state.update(_smc.initial_state(z0), stages_done=np.array(0), finished=np.array(False))
+        z0, log_fraction = _simulable_prior_draws(problem, space, log_likelihood_z, s.chains * s.draws, init_key)
+        state.update(_smc.initial_state(z0.reshape(s.chains, s.draws, -1)), stages_done=np.array(0),
+                     finished=np.array(False), restricted=np.array(log_fraction < 0))
+        state["log_evidence"] = state["log_evidence"] + log_fraction
         save()
-    stage = _smc.stage_fn(log_prior_z, log_likelihood_z, problem.n_parameters, s.mcmc_steps, s.target_ess)
+    prior_z = log_prior_z
+    if bool(state.get("restricted", False)):
+        # Where some of the prior cannot be simulated, the tempered targets use the prior
+        # restricted to where it can: at temperature 0 the moves would otherwise carry
+        # particles into the failing region, whose weights then drop to 0 at the next
+        # temperature and bias the evidence (one more simulation per move).
+        def prior_z(z):
+            return jnp.where(jnp.isfinite(log_likelihood_z(z)), log_prior_z(z), -jnp.inf)
+
+    stage = _smc.stage_fn(prior_z, log_likelihood_z, problem.n_parameters, s.mcmc_steps, s.target_ess)
     label = f"SMC: {s.chains} runs x {s.draws} particles, temperature x 1000"
     with progress_bar(label, 1000, enabled=progress) as advance:
         shown = int(1000 * float(np.min(state["lam"])))
@@ -380,6 +387,34 @@ def _run_smc(problem, space: BoundedSpace, target: Callable, s: SamplerSettings,
     attrs = {"log_evidence": json.dumps(np.round(state["log_evidence"], 6).tolist()),
              "smc_stages": int(state["stages_done"])}
     return _inference_data(problem, theta_draws, {"lp": lp}, {**meta, **attrs}, predictive=predictive, seed=s.seed)
+
+
+def _simulable_prior_draws(problem, space, log_likelihood_z, n: int, key, max_rounds: int = 50):
+    """``n`` prior draws (in ``z``) where the model can be simulated, and the log of the
+    simulable fraction of the prior.
+
+    Tempering cannot start from particles whose likelihood is 0 (a failed simulation): any
+    temperature above 0 removes them all at once, and the adaptive choice of the next
+    temperature stalls. The prior restricted to the simulable region is the same posterior
+    (the likelihood is 0 elsewhere), and its evidence is the full one divided by the
+    simulable fraction, which is added back to the log evidence."""
+    finite = jax.jit(jax.vmap(lambda z: jnp.isfinite(log_likelihood_z(z))))
+    kept, tried = [], 0
+    for round_ in range(max_rounds):
+        try:
+            draws = problem.sample_prior(jax.random.fold_in(key, round_), n)
+        except ValueError as exc:
+            raise CelltwinInputError(f"SMC starts from prior draws: {exc}") from None
+        z = np.asarray(space.z(draws))
+        ok = np.asarray(finite(jnp.asarray(z)))
+        tried += n
+        kept.append(z[ok])
+        if sum(len(k) for k in kept) >= n:
+            z_all = np.concatenate(kept)
+            fraction = len(z_all) / tried
+            return z_all[:n], float(np.log(fraction))
+    raise CelltwinInputError(f"SMC: only {sum(len(k) for k in kept)} of {tried} prior draws could be simulated; "
+                             "narrow the bounds or priors to where the model can be solved")
 
 
 def _inference_data(problem, draws: np.ndarray, stats: dict, meta: dict, *, predictive: bool, seed: int):
