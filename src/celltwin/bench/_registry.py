@@ -94,7 +94,7 @@ def suite(name: str) -> Suite:
         methods = (TrainingMean(), MechanisticMAP(n_starts=3, max_iterations=100),
                    MechanisticBayes(n_starts=2, max_iterations=100, walkers=12, burn_in=100, draws=50),
                    EvidenceBayes(n_starts=2, max_iterations=100, walkers=12, burn_in=100, draws=50),
-                   SparseDiscovery(), NeuralODE(members=2, iterations=300))
+                   SparseDiscovery(), NeuralODE(members=2, iterations=500))
         return Suite("quick", tasks, methods, (0,))
     if name == "full":
         methods = tuple(cls() for cls in METHODS.values())

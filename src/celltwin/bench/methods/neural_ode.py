@@ -38,10 +38,66 @@ def _solve(model, z0, u, tau, steps):
     return sol.ys
 
 
-def _solve_members(ensemble, z0, u, tau, steps):
+def _solve_members_impl(ensemble, z0, u, tau, steps):
     import equinox as eqx
 
     return eqx.filter_vmap(lambda m: _solve(m, z0, u, tau, steps))(ensemble)
+
+
+_SOLVE_MEMBERS = None
+
+
+def _solve_members(ensemble, z0, u, tau, steps):
+    global _SOLVE_MEMBERS
+    if _SOLVE_MEMBERS is None:
+        import equinox as eqx
+
+        _SOLVE_MEMBERS = eqx.filter_jit(_solve_members_impl)
+    return _SOLVE_MEMBERS(ensemble, z0, u, tau, steps)
+
+
+def _train_impl(ensemble, data, learning_rate, *, iterations, steps):
+    """Adam on the summed members' mean squared errors; ``data`` = (z0, u, tau, z, mask)."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    z0, u, tau, z, zmask = data
+    params, static = eqx.partition(ensemble, eqx.is_inexact_array)
+
+    def member_loss(p):
+        model = eqx.combine(p, static)
+        ys = jax.vmap(lambda z0_, u_: _solve(model, z0_, u_, tau, steps))(z0, u)
+        return jnp.sum(zmask * (ys - z) ** 2) / jnp.sum(zmask)
+
+    def loss(p):
+        return jnp.sum(jax.vmap(member_loss)(p))
+
+    optimiser = optax.adam(learning_rate)
+
+    def step(carry, _):
+        p, state = carry
+        value, grads = jax.value_and_grad(loss)(p)
+        updates, state = optimiser.update(grads, state, p)
+        return (optax.apply_updates(p, updates), state), value
+
+    (params, _), values = jax.lax.scan(step, (params, optimiser.init(params)), None, length=iterations)
+    return eqx.combine(params, static), values
+
+
+_TRAIN = None
+
+
+def _train(ensemble, data, learning_rate, *, iterations, steps):
+    # One module-level compiled function: fits of the same shapes (seeds, tasks along an
+    # axis) reuse its compilation instead of tracing a new closure per fit.
+    global _TRAIN
+    if _TRAIN is None:
+        import equinox as eqx
+
+        _TRAIN = eqx.filter_jit(_train_impl)
+    return _TRAIN(ensemble, data, learning_rate, iterations=iterations, steps=steps)
 
 
 @dataclasses.dataclass
@@ -56,7 +112,6 @@ class _NeuralODE(FittedMethod):
 
     def simulate_members(self, x0, inputs, times) -> np.ndarray:
         """``(members, len(times), n_species)`` solutions from ``x0`` (``times[0] = 0``)."""
-        import equinox as eqx
         import jax.numpy as jnp
 
         key = (np.asarray(x0).tobytes(), np.asarray(inputs).tobytes(), np.asarray(times).tobytes())
@@ -65,8 +120,7 @@ class _NeuralODE(FittedMethod):
             tau = jnp.asarray(times / self.time_scale)
             z0, u = jnp.asarray(x0 / self.state_scale), jnp.asarray(inputs / self.input_scale)
             steps = int(np.ceil(self.steps * max(float(tau[-1]), 1e-12)))
-            solve = self.__dict__.setdefault("_jit_solve", eqx.filter_jit(_solve_members))
-            cache[key] = np.asarray(solve(self.ensemble, z0, u, tau, steps)) * self.state_scale
+            cache[key] = np.asarray(_solve_members(self.ensemble, z0, u, tau, steps)) * self.state_scale
         return cache[key]
 
     def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:
@@ -99,15 +153,14 @@ class NeuralODE(AbstractMethod):
     members: int = 3
     width: int = 32
     depth: int = 2
-    iterations: int = 600
+    iterations: int = 1000
     learning_rate: float = 1e-2
-    steps: int = 40
+    steps: int = 20
 
     def fit(self, task, *, seed: int) -> FittedMethod:
         import equinox as eqx
         import jax
         import jax.numpy as jnp
-        import optax
 
         problem = task.problem
         design = observed_design(problem)
@@ -133,33 +186,10 @@ class NeuralODE(AbstractMethod):
             return eqx.tree_at(lambda m: m.layers[-1].weight, mlp, mlp.layers[-1].weight * 0.1)
 
         ensemble = eqx.filter_vmap(make)(jax.random.split(jax.random.PRNGKey(seed), self.members))
-        params, static = eqx.partition(ensemble, eqx.is_inexact_array)
-
-        def member_loss(p):
-            model = eqx.combine(p, static)
-            ys = jax.vmap(lambda z0_, u_: _solve(model, z0_, u_, tau, self.steps))(z0, u)
-            return jnp.sum(zmask * (ys - z) ** 2) / jnp.sum(zmask)
-
-        def loss(p):
-            return jnp.sum(jax.vmap(member_loss)(p))
-
-        optimiser = optax.adam(self.learning_rate)
-
-        @jax.jit
-        def train(p):
-            def step(carry, _):
-                p, state = carry
-                value, grads = jax.value_and_grad(loss)(p)
-                updates, state = optimiser.update(grads, state, p)
-                return (optax.apply_updates(p, updates), state), value
-
-            (p, _), values = jax.lax.scan(step, (p, optimiser.init(p)), None, length=self.iterations)
-            return p, values
-
-        params, values = train(params)
+        ensemble, values = _train(ensemble, (z0, u, tau, z, zmask), jnp.asarray(self.learning_rate),
+                                  iterations=self.iterations, steps=self.steps)
         if not np.isfinite(float(values[-1])):
             raise MethodFailure("neural ODE training diverged (non-finite loss)")
-        ensemble = eqx.combine(params, static)
         fitted = _NeuralODE(design, ensemble, state_scale, input_scale, time_scale, self.steps, np.zeros(0))
         residuals = np.zeros((self.members, n))
         for k, (condition, t, states) in enumerate(runs):
