@@ -6,6 +6,12 @@ inputs (extra columns of the candidate library with no equation of their own). T
 samples of a benchmark condition are interpolated by a smoothing spline onto
 ``n_dense`` points before the weak form, which needs windows of many samples.
 
+Which sparsity level: the cross-validated ``ThresholdPath`` fit, when its equations can be
+solved over the training conditions (weak-form regression alone does not check that);
+otherwise, of STLSQ at each of ``thresholds``, the equations with the smallest trajectory
+error over the training conditions (each species scaled by its largest value). Equations
+that blow up on every training condition at every level are a failure.
+
 Prediction solves the discovered equations from the held-out condition's initial state;
 the spread is the training residual sd per observable (Gaussian), the same for every
 draw.
@@ -103,17 +109,20 @@ class SparseDiscovery(AbstractMethod):
         order: highest mass-action order of the candidate terms (:class:`MassActionLibrary`).
         n_dense: points per condition the smoothing spline is evaluated at.
         width: samples per weak-form window.
+        thresholds: STLSQ thresholds tried besides the cross-validated one (``ThresholdPath``).
     """
 
     name: ClassVar[str] = "sparse_discovery"
     order: int = 2
     n_dense: int = 201
     width: int = 41
+    thresholds: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.4)
 
     def fit(self, task, *, seed: int) -> FittedMethod:
         from ...discover import TimeCourses, discover
         from ...discover.differentiation import WeakForm
         from ...discover.library import MassActionLibrary
+        from ...discover.optimizers import STLSQ, ThresholdPath
 
         problem = task.problem
         design = observed_design(problem)
@@ -125,24 +134,31 @@ class SparseDiscovery(AbstractMethod):
             doses = np.broadcast_to(design.input_values(problem, condition), (len(grid), len(design.inputs)))
             dense.append((grid, np.hstack([smooth, doses])))
         data = TimeCourses.from_arrays(names, dense)
-        try:
-            result = discover(data, library=MassActionLibrary(order=self.order), derivative=WeakForm(width=self.width),
-                              seed=seed)
-        except Exception as exc:  # noqa: BLE001 - e.g. a singular regression: a failure row, with its reason
-            raise MethodFailure(f"discovery failed: {type(exc).__name__}: {exc}") from exc
-        coefficients = result.coefficients.copy()
-        coefficients[len(design.species):] = 0.0  # doses are inputs, constant in time
-        inclusion = result.inclusion.copy()
-        inclusion[len(design.species):] = 0.0
-        result = dataclasses.replace(result, coefficients=coefficients, inclusion=inclusion)
-        fitted = _DiscoveredModel(design, result, np.zeros(len(design.species)), frozenset())
-        residuals = []
-        for condition, t, states in runs:
-            sim = fitted.simulate(states[0], design.input_values(problem, condition), t)
-            residuals.append(sim[1:] - states[1:])
-        residuals = np.concatenate(residuals)
-        if not np.all(np.isfinite(residuals)):
-            raise MethodFailure("the discovered equations blow up on a training condition")
+        scale = np.maximum(np.max(np.abs(np.concatenate([s for _, _, s in runs])), axis=0), 1e-12)
+        candidates, errors = [], []
+        for k, optimizer in enumerate((ThresholdPath(), *(STLSQ(threshold=x) for x in self.thresholds))):
+            try:
+                result = discover(data, library=MassActionLibrary(order=self.order),
+                                  derivative=WeakForm(width=self.width), optimizer=optimizer, seed=seed)
+            except Exception:  # noqa: BLE001 - e.g. a singular regression at this sparsity; try the next
+                continue
+            n = len(design.species)
+            result = dataclasses.replace(result, coefficients=np.vstack([result.coefficients[:n], 0 * result.coefficients[n:]]),
+                                         inclusion=np.vstack([result.inclusion[:n], 0 * result.inclusion[n:]]))
+            fitted = _DiscoveredModel(design, result, np.zeros(n), frozenset())
+            with np.errstate(all="ignore"):
+                residuals = np.concatenate([
+                    fitted.simulate(states[0], design.input_values(problem, condition), t)[1:] - states[1:]
+                    for condition, t, states in runs])
+            if np.all(np.isfinite(residuals)):
+                candidates.append((fitted, residuals, k == 0))
+                errors.append(float(np.mean((residuals / scale) ** 2)))
+        if not candidates:
+            raise MethodFailure("the discovered equations blow up on a training condition at every sparsity level")
+        # The cross-validated selection when its equations can be solved; otherwise the
+        # fixed threshold whose equations follow the training data best.
+        best = 0 if candidates[0][2] else int(np.argmin(errors))
+        fitted, residuals, _ = candidates[best]
         fitted.residual_sd = np.maximum(np.sqrt(np.mean(residuals**2, axis=0)), 1e-12)
-        fitted.reactions = _found_reactions(problem.model, result, design.species)
+        fitted.reactions = _found_reactions(problem.model, fitted.result, design.species)
         return fitted
