@@ -12,10 +12,22 @@ import math
 import numpy as np
 import pytest
 
-from celltwin.bench import Cell, SyntheticSpec, prediction_metrics, run_cell, structure_f1, task_registry
+from celltwin.bench import (
+    Cell,
+    SyntheticSpec,
+    prediction_metrics,
+    run_cell,
+    structure_f1,
+    task_registry,
+)
 from celltwin.bench._models import LOTKA_VOLTERRA
 from celltwin.bench._synthetic import build_synthetic
-from celltwin.bench.methods import MethodFailure, NeuralODE, SparseDiscovery, TrainingMean
+from celltwin.bench.methods import (
+    MethodFailure,
+    NeuralODE,
+    SparseDiscovery,
+    TrainingMean,
+)
 
 LOW_NOISE_LV = SyntheticSpec("lotka_volterra", noise=0.01, n_times=16, n_conditions=3)
 MAPK = "v1/petab/mapk_cascade"

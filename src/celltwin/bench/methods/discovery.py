@@ -140,11 +140,12 @@ class SparseDiscovery(AbstractMethod):
             try:
                 result = discover(data, library=MassActionLibrary(order=self.order),
                                   derivative=WeakForm(width=self.width), optimizer=optimizer, seed=seed)
-            except Exception:  # noqa: BLE001 - e.g. a singular regression at this sparsity; try the next
+            except Exception:  # noqa: BLE001, S112 - e.g. a singular regression at this level: try the next
                 continue
             n = len(design.species)
-            result = dataclasses.replace(result, coefficients=np.vstack([result.coefficients[:n], 0 * result.coefficients[n:]]),
-                                         inclusion=np.vstack([result.inclusion[:n], 0 * result.inclusion[n:]]))
+            is_species = np.arange(len(names))[:, None] < n  # doses are inputs, constant in time
+            result = dataclasses.replace(result, coefficients=result.coefficients * is_species,
+                                         inclusion=result.inclusion * is_species)
             fitted = _DiscoveredModel(design, result, np.zeros(n), frozenset())
             with np.errstate(all="ignore"):
                 residuals = np.concatenate([

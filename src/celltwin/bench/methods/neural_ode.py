@@ -131,7 +131,8 @@ class _NeuralODE(FittedMethod):
         per_member = np.asarray(per_member)
         if not np.all(np.isfinite(per_member)):
             raise MethodFailure("the neural ODE cannot be solved on the held-out condition")
-        column = [{o: k for k, o in enumerate(self.design.observables)}[o] for o in heldout.measurement_df["observableId"]]
+        index = {o: k for k, o in enumerate(self.design.observables)}
+        column = [index[o] for o in heldout.measurement_df["observableId"]]
         pick = rng.integers(members, size=n_draws)
         sd = self.residual_sd[pick][:, column]
         return per_member[pick] + sd * rng.standard_normal((n_draws, per_member.shape[1]))
