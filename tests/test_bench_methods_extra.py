@@ -27,6 +27,7 @@ from celltwin.bench.methods import (
     NeuralODE,
     SparseDiscovery,
     TrainingMean,
+    neural_ode,
 )
 
 LOW_NOISE_LV = SyntheticSpec("lotka_volterra", noise=0.01, n_times=16, n_conditions=3)
@@ -56,8 +57,17 @@ def test_sparse_discovery_recovers_lotka_volterra(seed):
     assert heldout_nrmse(task, fitted) < 0.2 * heldout_nrmse(task, baseline)
 
 
-def test_neural_ode_beats_the_baseline_on_lotka_volterra():
-    # Cheap settings; the seeds share one compilation (same shapes), so only the first pays it.
+def test_neural_ode_beats_the_baseline_on_lotka_volterra(monkeypatch):
+    # Cheap settings; the seeds share one compilation (same shapes): counted below.
+    traces = []
+    trace_once = neural_ode._train_impl
+
+    def counted(*args, **kwargs):
+        traces.append(1)
+        return trace_once(*args, **kwargs)
+
+    monkeypatch.setattr(neural_ode, "_train_impl", counted)
+    monkeypatch.setattr(neural_ode, "_TRAIN", None)
     for seed in (0, 1, 2):
         task = build_synthetic(SyntheticSpec("lotka_volterra", n_conditions=3), seed, "lv")
         fitted = NeuralODE(members=2, width=16, iterations=300).fit(task, seed=seed)
@@ -65,6 +75,7 @@ def test_neural_ode_beats_the_baseline_on_lotka_volterra():
         draws = fitted.predict(task.heldout, 200, seed)
         assert np.all(np.isfinite(draws)) and np.all(np.std(draws, axis=0) > 0)
         assert heldout_nrmse(task, fitted) < heldout_nrmse(task, TrainingMean().fit(task, seed=seed))
+    assert len(traces) == 1
 
 
 @pytest.mark.parametrize("method", [SparseDiscovery(), NeuralODE(members=1, iterations=1)])
