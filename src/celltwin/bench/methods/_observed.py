@@ -49,7 +49,9 @@ class ObservedDesign:
                 values[str(key)] = float(value)
         out = []
         for s in self.species:
-            if s in overrides and isinstance(overrides[s], int | float | np.number):
+            if s in overrides and not (isinstance(overrides[s], float) and np.isnan(overrides[s])):
+                if not isinstance(overrides[s], int | float | np.number):
+                    raise MethodFailure(f"condition {condition!r} sets {s} to {overrides[s]!r}, not a number")
                 out.append(float(overrides[s]))
                 continue
             expr = model.initial_assignments.get(s, model.species[s].initial)
