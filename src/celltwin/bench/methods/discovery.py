@@ -35,6 +35,8 @@ import sympy as sp
 from ._observed import ObservedDesign, observed_design, predict_table, training_runs
 from .base import AbstractMethod, FittedMethod, MethodFailure
 
+BLOW_UP = 100.0  # a solution this many times its species' training range has blown up
+
 
 def _smooth_dense(t: np.ndarray, states: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     from scipy.interpolate import make_smoothing_spline
@@ -84,14 +86,30 @@ class _DiscoveredModel(FittedMethod):
     result: object  # the Discovery over observed species + dose inputs
     residual_sd: np.ndarray  # per observed species
     reactions: frozenset[str]
+    scale: np.ndarray  # largest training magnitude per observed species
 
     def simulate(self, x0, inputs, times):
-        sim = self.result.simulate(np.concatenate([x0, inputs]), times)
-        return sim[:, : len(self.design.species)]
+        """Solve from ``x0`` (scipy LSODA); rows after a state leaves ``BLOW_UP`` times its
+        training range are ``nan`` (stopping there: LSODA crawls on exploding equations)."""
+        from scipy.integrate import solve_ivp
+
+        n = len(self.design.species)
+        bound = BLOW_UP * self.scale
+
+        def escaped(_, x):
+            return float(np.min(bound - np.abs(x[:n])))
+
+        escaped.terminal = True
+        rhs = self.result.rhs
+        with np.errstate(all="ignore"):
+            sol = solve_ivp(lambda _, x: rhs(x[None])[0], (times[0], times[-1]), np.concatenate([x0, inputs]),
+                            method="LSODA", t_eval=times, rtol=1e-8, atol=1e-10, events=escaped)
+        out = np.full((len(times), n), np.nan)
+        out[: sol.y.shape[1]] = sol.y[:n].T
+        return out
 
     def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:
-        with np.errstate(all="ignore"):  # a blow-up is reported below
-            mean = predict_table(heldout, self.design, self.simulate)
+        mean = predict_table(heldout, self.design, self.simulate)
         if not np.all(np.isfinite(mean)):
             raise MethodFailure("the discovered equations blow up on the held-out condition")
         column = {o: k for k, o in enumerate(self.design.observables)}
@@ -147,11 +165,10 @@ class SparseDiscovery(AbstractMethod):
             is_species = np.arange(len(names))[:, None] < n  # doses are inputs, constant in time
             result = dataclasses.replace(result, coefficients=result.coefficients * is_species,
                                          inclusion=result.inclusion * is_species)
-            fitted = _DiscoveredModel(design, result, np.zeros(n), frozenset())
-            with np.errstate(all="ignore"):
-                residuals = np.concatenate([
-                    fitted.simulate(states[0], design.input_values(problem, condition), t)[1:] - states[1:]
-                    for condition, t, states in runs])
+            fitted = _DiscoveredModel(design, result, np.zeros(n), frozenset(), scale)
+            residuals = np.concatenate([
+                fitted.simulate(states[0], design.input_values(problem, condition), t)[1:] - states[1:]
+                for condition, t, states in runs])
             if np.all(np.isfinite(residuals)):
                 candidates.append((fitted, residuals, k == 0))
                 errors.append(float(np.mean((residuals / scale) ** 2)))
