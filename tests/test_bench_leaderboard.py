@@ -15,7 +15,7 @@ import pytest
 from test_report import assert_self_contained, chrome_driver
 from typer.testing import CliRunner
 
-from celltwin.bench import ResultStore
+from celltwin.bench import METHODS, ResultStore
 from celltwin.bench._leaderboard import (
     challenge,
     ranking,
@@ -112,7 +112,11 @@ def test_quick_suite_through_the_cli(tmp_path):
     result = runner.invoke(app, ["bench", "run", "--suite", "quick", "--out", str(out)])
     assert result.exit_code == 0, result.output
     df = ResultStore(out).table()
-    assert len(df) == 7 and (df["status"] == "ok").all(), df[["task_id", "method", "error"]]
+    assert len(df) == 11 and set(df["method"]) == set(METHODS)
+    # The model-free methods are in the grid but may fail here (a failure is a row): on the
+    # cascades the mass-action library is collinear, and the neural ODE extrapolates in dose.
+    df = df[~df["method"].isin(["sparse_discovery", "neural_ode"])]
+    assert (df["status"] == "ok").all(), df[["task_id", "method", "error"]]
     assert set(df["method"]) == {"training_mean", "mechanistic_map", "mechanistic_bayes", "bayes_ml_evidence"}
     for _, g in df.groupby("task_id"):
         nrmse = g.set_index("method")["nrmse"]
@@ -121,6 +125,6 @@ def test_quick_suite_through_the_cli(tmp_path):
     assert (fits["log10_error"] < 0.5).all() and (fits["structure_f1"] == 1.0).all()
     assert fits["coverage90"].between(0.5, 1.0).all()
     result = runner.invoke(app, ["bench", "run", "--suite", "quick", "--out", str(out)])
-    assert result.exit_code == 0 and "7 already stored, 0 run" in result.output
+    assert result.exit_code == 0 and "11 already stored, 0 run" in result.output
     result = runner.invoke(app, ["bench", "report", str(out), "--out", str(board)])
     assert result.exit_code == 0 and board.stat().st_size > 10_000

@@ -20,13 +20,16 @@ from .methods import (
     EvidenceBayes,
     MechanisticBayes,
     MechanisticMAP,
+    NeuralODE,
+    SparseDiscovery,
     TrainingMean,
 )
 
 REGISTRY_VERSION = "v1"
 
 METHODS: dict[str, type[AbstractMethod]] = {
-    cls.name: cls for cls in (TrainingMean, MechanisticMAP, MechanisticBayes, EvidenceBayes)
+    cls.name: cls for cls in (TrainingMean, MechanisticMAP, MechanisticBayes, EvidenceBayes, SparseDiscovery,
+                               NeuralODE)
 }
 """Every method by name. Methods of other subpackages register here as they land."""
 
@@ -90,7 +93,8 @@ def suite(name: str) -> Suite:
         tasks = (_task_id(SyntheticSpec("kinase_cascade")), _task_id(SyntheticSpec("binding_cascade", prior="correct")))
         methods = (TrainingMean(), MechanisticMAP(n_starts=3, max_iterations=100),
                    MechanisticBayes(n_starts=2, max_iterations=100, walkers=12, burn_in=100, draws=50),
-                   EvidenceBayes(n_starts=2, max_iterations=100, walkers=12, burn_in=100, draws=50))
+                   EvidenceBayes(n_starts=2, max_iterations=100, walkers=12, burn_in=100, draws=50),
+                   SparseDiscovery(), NeuralODE(members=2, iterations=500))
         return Suite("quick", tasks, methods, (0,))
     if name == "full":
         methods = tuple(cls() for cls in METHODS.values())

@@ -1,0 +1,183 @@
+"""Sparse-regression discovery (:func:`celltwin.discover.discover`) as a benchmark method.
+
+The method sees only the observed species' training time courses (see :mod:`._observed`),
+each condition starting at t = 0 from its initial state, and its doses as constant
+inputs (extra columns of the candidate library with no equation of their own). The few
+samples of a benchmark condition are interpolated by a smoothing spline onto
+``n_dense`` points before the weak form, which needs windows of many samples.
+
+Which sparsity level: the cross-validated ``ThresholdPath`` fit, when its equations can be
+solved over the training conditions (weak-form regression alone does not check that);
+otherwise, of STLSQ at each of ``thresholds``, the equations with the smallest trajectory
+error over the training conditions (each species scaled by its largest value). Equations
+that blow up on every training condition at every level are a failure.
+
+Prediction solves the discovered equations from the held-out condition's initial state;
+the spread is the training residual sd per observable (Gaussian), the same for every
+draw.
+
+Structure: a skeleton reaction with rate ``k * f(species)`` counts as found when its term
+``f`` is selected, with the sign of the reaction's net stoichiometry, in the equation of
+every observed species the reaction changes (and at least one observed species changes).
+A selected term no skeleton reaction explains is reported as an extra id
+``term:<species>:<sign><term>``, a false positive in the structure F1. A reaction of the
+truth that the skeleton lacks can therefore never be found by id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+import sympy as sp
+
+from ._observed import ObservedDesign, observed_design, predict_table, training_runs
+from .base import AbstractMethod, FittedMethod, MethodFailure
+
+BLOW_UP = 100.0  # a solution this many times its species' training range has blown up
+
+
+def _smooth_dense(t: np.ndarray, states: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.interpolate import make_smoothing_spline
+
+    grid = np.linspace(t[0], t[-1], n)
+    cols = []
+    for j in range(states.shape[1]):
+        try:
+            cols.append(make_smoothing_spline(t, states[:, j])(grid))
+        except ValueError:  # too few distinct points for a smoothing spline: interpolate linearly
+            cols.append(np.interp(grid, t, states[:, j]))
+    return grid, np.column_stack(cols)
+
+
+def _found_reactions(model, result, observed: tuple[str, ...]) -> frozenset[str]:
+    """Map the selected terms onto the skeleton's reactions (see the module docstring)."""
+    index = {sp.expand(term.expr): j for j, term in enumerate(result.terms)}
+    row = {s: i for i, s in enumerate(result.species)}
+    coefficients = result.coefficients
+    explained = np.zeros_like(coefficients, dtype=bool)
+    found = set()
+    for rid, reaction in model.reactions.items():
+        constants = [s for s in reaction.rate.free_symbols if str(s) in model.parameters and str(s) not in row]
+        if len(constants) != 1:
+            continue
+        term = sp.expand(sp.simplify(reaction.rate / constants[0]))
+        net = {s: reaction.products.get(s, 0.0) - reaction.reactants.get(s, 0.0)
+               for s in set(reaction.products) | set(reaction.reactants)}
+        changed = [s for s in observed if net.get(s, 0.0) != 0.0]
+        j = index.get(term)
+        if j is None or not changed:
+            continue
+        if all(np.sign(coefficients[row[s], j]) == np.sign(net[s]) for s in changed):
+            found.add(rid)
+            for s in changed:
+                explained[row[s], j] = True
+    for s in observed:
+        for j in np.flatnonzero((coefficients[row[s]] != 0.0) & ~explained[row[s]]):
+            sign = "+" if coefficients[row[s], j] > 0 else "-"
+            found.add(f"term:{s}:{sign}{result.terms[j].name}")
+    return frozenset(found)
+
+
+@dataclasses.dataclass
+class _DiscoveredModel(FittedMethod):
+    design: ObservedDesign
+    result: object  # the Discovery over observed species + dose inputs
+    residual_sd: np.ndarray  # per observed species
+    reactions: frozenset[str]
+    scale: np.ndarray  # largest training magnitude per observed species
+
+    def simulate(self, x0, inputs, times):
+        """Solve from ``x0`` (scipy LSODA); rows after a state leaves ``BLOW_UP`` times its
+        training range are ``nan`` (stopping there: LSODA crawls on exploding equations)."""
+        from scipy.integrate import solve_ivp
+
+        n = len(self.design.species)
+        bound = BLOW_UP * self.scale
+
+        def escaped(_, x):
+            return float(np.min(bound - np.abs(x[:n])))
+
+        escaped.terminal = True
+        rhs = self.result.rhs
+        with np.errstate(all="ignore"):
+            sol = solve_ivp(lambda _, x: rhs(x[None])[0], (times[0], times[-1]), np.concatenate([x0, inputs]),
+                            method="LSODA", t_eval=times, rtol=1e-8, atol=1e-10, events=escaped)
+        out = np.full((len(times), n), np.nan)
+        out[: sol.y.shape[1]] = sol.y[:n].T
+        return out
+
+    def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:
+        mean = predict_table(heldout, self.design, self.simulate)
+        if not np.all(np.isfinite(mean)):
+            raise MethodFailure("the discovered equations blow up on the held-out condition")
+        column = {o: k for k, o in enumerate(self.design.observables)}
+        sd = self.residual_sd[[column[o] for o in heldout.measurement_df["observableId"]]]
+        return mean + sd * np.random.default_rng(seed).standard_normal((n_draws, len(mean)))
+
+    def structure(self) -> frozenset[str]:
+        return self.reactions
+
+
+@dataclasses.dataclass(frozen=True)
+class SparseDiscovery(AbstractMethod):
+    """Sparse regression of the observed species' dynamics (see the module docstring).
+
+    Attributes:
+        order: highest mass-action order of the candidate terms (:class:`MassActionLibrary`).
+        n_dense: points per condition the smoothing spline is evaluated at.
+        width: samples per weak-form window.
+        thresholds: STLSQ thresholds tried besides the cross-validated one (``ThresholdPath``).
+    """
+
+    name: ClassVar[str] = "sparse_discovery"
+    order: int = 2
+    n_dense: int = 201
+    width: int = 41
+    thresholds: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.4)
+
+    def fit(self, task, *, seed: int) -> FittedMethod:
+        from ...discover import TimeCourses, discover
+        from ...discover.differentiation import WeakForm
+        from ...discover.library import MassActionLibrary
+        from ...discover.optimizers import STLSQ, ThresholdPath
+
+        problem = task.problem
+        design = observed_design(problem)
+        runs = training_runs(problem, design)
+        names = (*design.species, *design.inputs)
+        dense = []
+        for condition, t, states in runs:
+            grid, smooth = _smooth_dense(t, states, self.n_dense)
+            doses = np.broadcast_to(design.input_values(problem, condition), (len(grid), len(design.inputs)))
+            dense.append((grid, np.hstack([smooth, doses])))
+        data = TimeCourses.from_arrays(names, dense)
+        scale = np.maximum(np.max(np.abs(np.concatenate([s for _, _, s in runs])), axis=0), 1e-12)
+        candidates, errors = [], []
+        for k, optimizer in enumerate((ThresholdPath(), *(STLSQ(threshold=x) for x in self.thresholds))):
+            try:
+                result = discover(data, library=MassActionLibrary(order=self.order),
+                                  derivative=WeakForm(width=self.width), optimizer=optimizer, seed=seed)
+            except Exception:  # noqa: BLE001, S112 - e.g. a singular regression at this level: try the next
+                continue
+            n = len(design.species)
+            is_species = np.arange(len(names))[:, None] < n  # doses are inputs, constant in time
+            result = dataclasses.replace(result, coefficients=result.coefficients * is_species,
+                                         inclusion=result.inclusion * is_species)
+            fitted = _DiscoveredModel(design, result, np.zeros(n), frozenset(), scale)
+            residuals = np.concatenate([
+                fitted.simulate(states[0], design.input_values(problem, condition), t)[1:] - states[1:]
+                for condition, t, states in runs])
+            if np.all(np.isfinite(residuals)):
+                candidates.append((fitted, residuals, k == 0))
+                errors.append(float(np.mean((residuals / scale) ** 2)))
+        if not candidates:
+            raise MethodFailure("the discovered equations blow up on a training condition at every sparsity level")
+        # The cross-validated selection when its equations can be solved; otherwise the
+        # fixed threshold whose equations follow the training data best.
+        best = 0 if candidates[0][2] else int(np.argmin(errors))
+        fitted, residuals, _ = candidates[best]
+        fitted.residual_sd = np.maximum(np.sqrt(np.mean(residuals**2, axis=0)), 1e-12)
+        fitted.reactions = _found_reactions(problem.model, fitted.result, design.species)
+        return fitted
