@@ -1,0 +1,1 @@
+"""Hybrid models: neural-network terms inside mechanistic models, their training, PEtab SciML."""
