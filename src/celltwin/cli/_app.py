@@ -10,6 +10,7 @@ from ._check import check
 from ._demo import demo
 from ._errors import STATE, debug_from_env, report
 from ._fit import fit
+from ._hybrid import hybrid
 from ._profile import profile
 from ._report import report as report_command
 from ._sample import sample
@@ -53,6 +54,7 @@ app.command("profile")(profile)
 app.command("sample")(sample)
 app.command("report")(report_command)
 app.command("demo")(demo)
+app.command("hybrid")(hybrid)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ pure functions of ``theta``: jit them, differentiate them.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Sequence
 
@@ -28,6 +29,11 @@ from ._spec import ArrayInput, Experiment, NetworkArrays, NeuralTerm, Observable
 from ._weights import WeightLayout
 
 SCALE_CODES = {"lin": 0, "log": 1, "log10": 2}
+
+# Hybrid right-hand sides hold networks: an explicit solver needs no Jacobian of them, which
+# makes compilation and training steps several times cheaper than the Rosenbrock default of
+# the mechanistic problems. Pass `settings` with an implicit solver for stiff models.
+DEFAULT_SETTINGS = SolverSettings(solver=diffrax.Tsit5(), rtol=1e-8, atol=1e-10)
 
 
 def _call(module, args):
@@ -52,7 +58,7 @@ class HybridProblem:
         hybridization: model parameter or species id -> expression of network outputs
             (and parameters): a network output that sets a model quantity.
         network_arrays: which weights are estimated, their nominal values and priors.
-        settings: ODE solver settings.
+        settings: ODE solver settings (default: Tsit5, rtol 1e-8, atol 1e-10).
     """
 
     def __init__(self, model: Model, terms: Sequence[NeuralTerm], parameters: Sequence[ParameterRow],
@@ -60,10 +66,11 @@ class HybridProblem:
                  *, hybridization: dict[str, sp.Expr] | None = None, network_arrays: Sequence[NetworkArrays] = (),
                  settings: SolverSettings | None = None, name: str = "hybrid"):
         self.model, self.name = model, name
+        self.source = None  # a picklable callable that rebuilds the problem (for worker processes)
         self.cm = compile_model(model)
         if self.cm.events:
             raise CelltwinInputError(f"{name}: hybrid models with events are not supported")
-        self.settings = settings or SolverSettings()
+        self.settings = settings or DEFAULT_SETTINGS
         self.adjoint = diffrax.RecursiveCheckpointAdjoint()
         self.terms = {t.id: t for t in terms}
         self.experiments = list(experiments)
@@ -285,30 +292,50 @@ class HybridProblem:
 
         def at(t, x):
             outs = self._dyn_outputs(t, x, p, modules, arrays)
-            return self._obs_fn(jnp.reshape(t, (1,)), x, p, outs, env)
+            return self._obs_fn(jnp.reshape(t, (1,)), x, p, outs, env), outs
 
-        values = jax.vmap(at)(ts, xs)
+        values, outs = jax.vmap(at)(ts, xs)
         n_obs = len(self.observables)
-        return values[:, :n_obs], values[:, n_obs:], status
+        pre_sq = sum(v**2 for v in pre) if pre else 0.0
+        return values[:, :n_obs], values[:, n_obs:], status, (jnp.sum(outs**2) + pre_sq, outs.size + len(pre))
 
     def simulate_experiments(self, theta):
-        """Per experiment ``(observables, sigmas, status)`` at the experiment's measurement times."""
+        """Per experiment ``(observables, sigmas, status, (sum of squared network outputs, count))``
+        at the experiment's measurement times."""
         table, w = self.split(theta)
         modules = self.weights.modules(w)
         return [self._experiment(e_i, table, w, modules) for e_i in range(len(self.experiments))]
 
-    def simulate(self, theta):
-        """``(simulated, sigma, status)`` per measurement row (status: worst over experiments)."""
-        runs = self.simulate_experiments(theta)
+    def _rows(self, runs):
         ys = jnp.concatenate([r[0] for r in runs])
         sig = jnp.concatenate([r[1] for r in runs])
         status = jnp.max(jnp.stack([r[2] for r in runs]))
         return ys[self._row_point, self._row_obs], sig[self._row_point, self._row_obs], status
 
+    def simulate(self, theta):
+        """``(simulated, sigma, status)`` per measurement row (status: worst over experiments)."""
+        return self._rows(self.simulate_experiments(theta))
+
+    def pointwise_log_likelihood(self, theta):
+        """Log-density of each measurement row (NaN where the solve failed)."""
+        y, sigma, status = self.simulate(theta)
+        ll = log_densities(y, self._measured, sigma, self._transform, self._laplace)
+        return jnp.where(status == Status.OK, ll, jnp.nan)
+
     def log_likelihood(self, theta):
         y, sigma, status = self.simulate(theta)
         llh = jnp.sum(log_densities(y, self._measured, sigma, self._transform, self._laplace))
         return jnp.where(status == Status.OK, llh, -jnp.inf)
+
+    def training_terms(self, theta):
+        """``(pointwise log-likelihood, mean squared network output)`` from one simulation: what
+        training needs (the second measures how much the networks contribute)."""
+        runs = self.simulate_experiments(theta)
+        y, sigma, status = self._rows(runs)
+        ll = log_densities(y, self._measured, sigma, self._transform, self._laplace)
+        total = sum(r[3][0] for r in runs)
+        count = max(1, sum(r[3][1] for r in runs))
+        return jnp.where(status == Status.OK, ll, jnp.nan), total / count
 
     def log_prior(self, theta):
         theta = jnp.asarray(theta)
@@ -329,6 +356,19 @@ class HybridProblem:
         out = self.measurement_df.drop(columns=["measurement"]).copy()
         out["simulation"] = np.asarray(y)
         return out
+
+    def mechanistic_only(self) -> HybridProblem:
+        """The same problem with every network weight set to 0 and frozen: the mechanistic
+        skeleton alone where network outputs add to rates (the usual hybrid design)."""
+        clone = copy.copy(self)
+        clone.weights = copy.copy(self.weights)
+        clone.weights.values = np.zeros_like(self.weights.values)
+        clone.weights.estimated = np.zeros_like(self.weights.estimated)
+        clone.weights.index = np.zeros(0, dtype=int)
+        clone.weights.labels = []
+        clone._setup_parameters()
+        clone.source = None
+        return clone
 
     def network(self, theta, network_id: str):
         """The Equinox module of a neural term with the weights in ``theta``."""

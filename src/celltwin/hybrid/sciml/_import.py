@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -74,8 +75,10 @@ def from_petab_sciml(path: str | Path, *, settings=None) -> HybridProblem:
     observables = _observables(files("observable_files"))
     measurements = pd.concat([_measurements(f) for f in files("measurement_files")], ignore_index=True)
     arrays = [NetworkArrays(nid, tuple(rows)) for nid, rows in network_rows.items()]
-    return HybridProblem(model, terms, parameters, experiments, observables, measurements,
-                         hybridization=model_targets, network_arrays=arrays, settings=settings, name=str(path))
+    problem = HybridProblem(model, terms, parameters, experiments, observables, measurements,
+                            hybridization=model_targets, network_arrays=arrays, settings=settings, name=str(path))
+    problem.source = functools.partial(from_petab_sciml, path.resolve(), settings=settings)
+    return problem
 
 
 def _parameters(paths, mapping):
