@@ -86,3 +86,19 @@ def test_sciml_case_gradient(case):
                         continue
                     np.testing.assert_allclose(np.asarray(tree[layer][array]), expected, rtol=0, atol=tol,
                                                err_msg=f"{net}.{layer}.{array}")
+
+
+@pytest.mark.parametrize("case", ["001", "002", "003"])
+def test_sciml_initialization_case(case):
+    """``initialization`` cases: parameter-table rows that set a layer (or one array) to a value
+    override the weights from the array file; the rest keep the file's values."""
+    folder = require_shared("petab-sciml-test-suite", "initialization", case)
+    solution = yaml.safe_load((folder / "solutions.yaml").read_text())
+    problem = from_petab_sciml(folder / "petab" / "problem.yaml", settings=SETTINGS)
+    for net, name in solution["parameter_files"].items():
+        tree = problem.network(problem.x_nominal, net).parameters
+        with h5py.File(folder / name, "r") as f:
+            for layer, group in f[f"parameters/{net}"].items():
+                for array, ds in group.items():
+                    np.testing.assert_allclose(np.asarray(tree[layer][array]), np.asarray(ds[()], dtype=float),
+                                               rtol=0, atol=solution["tol"], err_msg=f"{net}.{layer}.{array}")

@@ -93,8 +93,14 @@ class WeightLayout:
     def _apply(self, t_i, term, arrays: NetworkArrays):
         ranges = self._leaf_ranges(t_i)
         for layer, array, estimate, nominal, prior in arrays.rows:
-            prefix = "" if layer is None else (layer if array is None else f"{layer}.{array}")
-            hit = [(a, b) for name, a, b in ranges if not prefix or name == prefix or name.startswith(prefix + ".")]
+            prefix = ".".join(x for x in (layer, array) if x is not None)
+
+            def matches(name: str) -> bool:
+                if layer is None and array is not None:  # that array in every layer
+                    return name == array or name.endswith("." + array)
+                return not prefix or name == prefix or name.startswith(prefix + ".")
+
+            hit = [(a, b) for name, a, b in ranges if matches(name)]
             if not hit:
                 raise CelltwinInputError(f"network {term.id!r} has no weights named {prefix!r} "
                                          f"(it has {', '.join(n for n, *_ in ranges)})")

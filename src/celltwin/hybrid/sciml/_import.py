@@ -71,7 +71,8 @@ def from_petab_sciml(path: str | Path, *, settings=None) -> HybridProblem:
     for k, v in model_targets.items():
         if isinstance(v, str):
             raise SciMLError(f"{path}: hybridization target {k!r} = 'array' is not a network input")
-    experiments = _experiments(files("experiment_files"), files("condition_files"))
+    array_conditions = {c for per_condition in array_inputs.values() for c in per_condition}
+    experiments = _experiments(files("experiment_files"), files("condition_files"), array_conditions)
     observables = _observables(files("observable_files"))
     measurements = pd.concat([_measurements(f) for f in files("measurement_files")], ignore_index=True)
     arrays = [NetworkArrays(nid, tuple(rows)) for nid, rows in network_rows.items()]
@@ -146,7 +147,9 @@ def _term(nid, spec, mapping, hybrid, array_inputs, weights, pre, path) -> Neura
     return NeuralTerm(nid, module, tuple(inputs), outputs, "pre" if pre else "dynamic", tuple(input_ids))
 
 
-def _experiments(exp_paths, cond_paths):
+def _experiments(exp_paths, cond_paths, array_conditions=frozenset()):
+    """Experiments with their condition's targets; a condition may also be defined only by
+    condition-specific arrays in the array files."""
     conditions: dict[str, dict] = defaultdict(dict)
     for path in cond_paths:
         df = read_table(path, ("conditionId", "targetId", "targetValue"))
@@ -166,7 +169,7 @@ def _experiments(exp_paths, cond_paths):
             if parse_number(r["time"], f"{where}, column time") != 0.0:
                 raise UnsupportedFeatureError(f"{where}, column time: experiments must start at time 0")
             cid = (r.get("conditionId") or "").strip() or None
-            if cid is not None and cid not in conditions:
+            if cid is not None and cid not in conditions and cid not in array_conditions:
                 raise SciMLError(f"{where}, column conditionId: unknown condition {cid!r}")
             out.append(Experiment(eid, cid, dict(conditions.get(cid, {}))))
     return out
