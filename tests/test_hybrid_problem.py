@@ -109,6 +109,7 @@ def test_neural_term_map_evaluates_the_trained_network():
     assert f.input_names == ["x"] and f.output_names == ["net_out"]
 
 
+@pytest.mark.slow
 def test_training_recovers_data_generated_by_the_hybrid_model():
     """Data from the closed form with known (k, a, b); training from a perturbed start must get
     the trajectory back (the three parameters are not separately identifiable from one
