@@ -122,3 +122,18 @@ def test_training_recovers_data_generated_by_the_hybrid_model():
     y, _, _ = jax.jit(problem.simulate)(jnp.asarray(result.theta))
     np.testing.assert_allclose(y, truth, atol=0.02)
     assert result.history[-1]["train_nll"] < result.history[0]["train_nll"]
+
+
+@pytest.mark.slow
+def test_serial_ensemble_members_start_differently_and_predict_a_spread():
+    from celltwin.hybrid import train_ensemble
+
+    c = B / (A - K)
+    truth = (X0 + c) * np.exp((A - K) * TIMES) - c
+    problem = _problem("dynamic", {"nn_rate": as_expr("net_out")}, measured=truth)
+    ensemble = train_ensemble(problem, 2, TrainingSettings(epochs=5, validation_fraction=0.25), executor="serial")
+    assert len(ensemble.members) == 2
+    assert not np.allclose(ensemble.thetas[0], ensemble.thetas[1])
+    mean, sd = ensemble.predict(problem)
+    assert mean.shape == sd.shape == (len(TIMES),) and np.all(sd > 0)
+    np.testing.assert_array_equal(ensemble.members[0].validation_mask, ensemble.members[1].validation_mask)

@@ -152,6 +152,17 @@ class HybridProblem:
         """Per experiment: functions of the static environment for pre-term inputs, condition overrides."""
         syms = [self.static_syms]
         table_syms = self.table_syms
+        cm = self.cm
+        known = set(cm.parameter_ids) | set(cm.state_ids) | {
+            i for t in self.pre_terms for ids in t.input_ids for i in ids if i}
+        for target, value in exp.targets.items():
+            if target not in known:
+                raise CelltwinInputError(f"{self.name}: condition {exp.condition_id!r} of experiment {exp.id!r} sets "
+                                         f"{target!r}, which is no model parameter, species or network input")
+            unknown = value.free_symbols - set(table_syms)
+            if unknown:
+                raise CelltwinInputError(f"{self.name}: condition {exp.condition_id!r} sets {target!r} from unknown "
+                                         f"id(s) {', '.join(sorted(s.name for s in unknown))}")
         pre_inputs = {}
         for t in self.pre_terms:
             fns = []
@@ -159,11 +170,15 @@ class HybridProblem:
                 if isinstance(arg, tuple):
                     ids = t.input_ids[a_i] if a_i < len(t.input_ids) else (None,) * len(arg)
                     exprs = [exp.targets.get(i, e) if i else e for i, e in zip(ids, arg)]
+                    unknown = set().union(*(e.free_symbols for e in exprs)) - set(table_syms)
+                    if unknown:
+                        raise CelltwinInputError(
+                            f"{self.name}: input of network {t.id!r} uses {', '.join(sorted(s.name for s in unknown))}, "
+                            f"which has no value in experiment {exp.id!r} (set it in the parameter or condition table)")
                     fns.append(vector_function(exprs, [table_syms]))
                 else:
                     fns.append(self._array_input(t, a_i, arg, exp))
             pre_inputs[t.id] = fns
-        cm = self.cm
         par = [(cm.parameter_index(k), v) for k, v in exp.targets.items() if k in cm.parameter_ids]
         spc = [(cm.state_ids.index(k), v) for k, v in exp.targets.items() if k in cm.state_ids]
         par_fn = vector_function([v for _, v in par], syms)
