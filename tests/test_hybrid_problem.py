@@ -137,3 +137,15 @@ def test_serial_ensemble_members_start_differently_and_predict_a_spread():
     mean, sd = ensemble.predict(problem)
     assert mean.shape == sd.shape == (len(TIMES),) and np.all(sd > 0)
     np.testing.assert_array_equal(ensemble.members[0].validation_mask, ensemble.members[1].validation_mask)
+
+
+def test_weights_written_in_the_array_file_layout(tmp_path):
+    import h5py
+
+    from celltwin.hybrid import write_network_weights
+
+    problem = _problem("dynamic", {"nn_rate": as_expr("net_out")})
+    write_network_weights(problem, problem.x_nominal, tmp_path / "w.hdf5")
+    with h5py.File(tmp_path / "w.hdf5", "r") as f:
+        assert float(f["parameters/net/module/weight"][0]) == A
+        assert float(f["parameters/net/module/bias"][0]) == B

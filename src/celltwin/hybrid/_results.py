@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import equinox as eqx
 import h5py
 import jax
 import jax.numpy as jnp
@@ -30,8 +31,9 @@ def write_network_weights(problem: HybridProblem, theta, path: Path) -> None:
         for net_id, module in modules.items():
             params = getattr(module, "parameters", None)
             if not isinstance(params, dict):  # another Equinox module: dotted leaf names
-                leaves = jax.tree_util.tree_leaves(module)
-                params = {"module": {name: leaf for name, leaf in zip(problem.weights.names[problem.weights.ids.index(net_id)], leaves)}}
+                leaves = jax.tree_util.tree_leaves(eqx.filter(module, eqx.is_inexact_array))
+                names = problem.weights.names[problem.weights.ids.index(net_id)]
+                params = {"module": dict(zip(names, leaves))}
             for layer, arrays in params.items():
                 for name, value in arrays.items():
                     f.create_dataset(f"parameters/{net_id}/{layer}/{name}", data=np.asarray(value))
