@@ -57,16 +57,18 @@ def test_bad_measurement_value_names_row_and_column(tmp_path):
 def test_short_training_writes_all_outputs(tmp_path):
     petab = _case_copy(tmp_path)
     out = tmp_path / "out"
-    result = invoke("hybrid", petab / "problem.yaml", "--out", out, "--epochs", "3", "--validation", "0.25")
+    result = invoke("hybrid", petab / "problem.yaml", "--out", out, "--epochs", "3", "--validation", "0.25",
+                    "--test", "0.25")
     assert result.exit_code == 0, result.output
     for name in ("parameters.tsv", "networks.hdf5", "metrics.tsv", "history.tsv", "simulations.tsv"):
         assert (out / name).is_file(), name
     metrics = pd.read_csv(out / "metrics.tsv", sep="\t")
     assert set(metrics["model"]) == {"hybrid", "mechanistic"}
-    held = metrics[(metrics["set"] == "held_out")]
+    held = metrics[(metrics["set"] == "test")]
     assert (held["n"] == 5).all()  # 25 % of the 20 measurements
+    assert (metrics[metrics["set"] == "validation"]["n"] == 5).all()
     sims = pd.read_csv(out / "simulations.tsv", sep="\t")
-    rmse = np.sqrt(np.mean((sims["simulation"] - sims["measurement"])[sims["held_out"]] ** 2))
+    rmse = np.sqrt(np.mean((sims["simulation"] - sims["measurement"])[sims["set"] == "test"] ** 2))
     hybrid_rmse = float(held[held["model"] == "hybrid"]["rmse"].iloc[0])
     assert rmse == pytest.approx(hybrid_rmse, rel=1e-5)
     with h5py.File(out / "networks.hdf5", "r") as f:

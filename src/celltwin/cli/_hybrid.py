@@ -20,6 +20,8 @@ def hybrid(
                                   help="Weight of the mean squared network output (keeps the networks' contribution small)."),
     validation: float = typer.Option(0.2, "--validation", min=0.0, max=0.95,
                                      help="Fraction of measurements held out for early stopping and metrics."),
+    test: float = typer.Option(0.0, "--test", min=0.0, max=0.95,
+                               help="Fraction of measurements kept out of training and early stopping (test metrics)."),
     split: str = typer.Option("random", "--split", help="Held-out rows: 'random' or the latest 'time' points."),
     patience: int = typer.Option(50, "--patience", min=1, help="Stop after this many epochs without validation gain."),
     curriculum: int = typer.Option(1, "--curriculum", min=1,
@@ -37,9 +39,10 @@ def hybrid(
 
     Writes to DIR: parameters.tsv (fitted mechanistic parameters, linear scale),
     networks.hdf5 (network weights in the PEtab SciML array-file layout), metrics.tsv (train
-    and held-out RMSE / MAE / mean negative log-likelihood per model and member),
+    validation and test RMSE / MAE / mean negative log-likelihood per model and member; test
+    rows (--test) are used neither for training nor for early stopping),
     history.tsv (loss per epoch), simulations.tsv (each measurement with the ensemble mean and
-    standard deviation, the baseline's simulation and whether the row was held out).
+    standard deviation, the baseline's simulation and its set: train, validation or test).
     """
     import numpy as np
     import pandas as pd
@@ -56,7 +59,7 @@ def hybrid(
     problem = from_petab_sciml(problem_yaml)
     out.mkdir(parents=True, exist_ok=True)
     settings = TrainingSettings(epochs=epochs, learning_rate=learning_rate, penalty=penalty,
-                                validation_fraction=validation, split=split, patience=patience,
+                                validation_fraction=validation, test_fraction=test, split=split, patience=patience,
                                 curriculum=curriculum, use_prior=prior, seed=seed)
     console = err_console()
     console.print(f"{problem_yaml}: {problem.n_mechanistic} mechanistic parameter(s), "
@@ -65,7 +68,10 @@ def hybrid(
     rows, histories = [], []
 
     def record(model, k, result, prob):
-        for part, mask in (("train", result.train_mask), ("held_out", result.validation_mask)):
+        for part, mask in (("train", result.train_mask), ("validation", result.validation_mask),
+                           ("test", result.test_mask)):
+            if not mask.any():
+                continue
             rows.append({"model": model, "member": k, "set": part, **error_metrics(prob, result.theta, mask),
                          "best_epoch": result.best_epoch, "seconds": round(result.seconds, 2)})
         histories.extend({"model": model, "member": k, **h} for h in result.history)
@@ -86,7 +92,7 @@ def hybrid(
     stack = np.stack([np.asarray(problem.simulation_table(m.theta)["simulation"]) for m in members])
     sims["simulation"] = stack.mean(axis=0)
     sims["simulation_sd"] = stack.std(axis=0)
-    sims["held_out"] = members[0].validation_mask
+    sims["set"] = np.where(members[0].test_mask, "test", np.where(members[0].validation_mask, "validation", "train"))
     if baseline and problem.weights.n_estimated:
         mech = problem.mechanistic_only()
         with progress_bar("mechanistic-only baseline", epochs, enabled=True) as advance:
@@ -99,10 +105,11 @@ def hybrid(
     metrics.to_csv(out / "metrics.tsv", sep="\t", index=False, float_format="%.6g")
     pd.DataFrame(histories).to_csv(out / "history.tsv", sep="\t", index=False, float_format="%.6g")
     sims.to_csv(out / "simulations.tsv", sep="\t", index=False, float_format="%.9g")
-    held = metrics[metrics["set"] == "held_out"].groupby("model")[["rmse", "nll"]].mean()
     console_out = out_console()
-    for model, r in held.iterrows():
-        console_out.print(f"{model}: held-out RMSE {r['rmse']:.4g}, mean NLL {r['nll']:.4g}", markup=False)
+    for part in ("validation", "test"):
+        held = metrics[metrics["set"] == part].groupby("model")[["rmse", "nll"]].mean()
+        for model, r in held.iterrows():
+            console_out.print(f"{model}: {part} RMSE {r['rmse']:.4g}, mean NLL {r['nll']:.4g}", markup=False)
     console_out.print(f"wrote {out}/parameters.tsv, networks.hdf5, metrics.tsv, history.tsv, simulations.tsv",
                       markup=False, soft_wrap=True)
 

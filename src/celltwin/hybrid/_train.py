@@ -9,7 +9,9 @@
   on (each stage gets ``epochs / K`` epochs).
 * Validation-based early stopping: a fraction of the measurements (random rows, or the
   latest times with ``split="time"``) is held out; training keeps the parameters with the
-  best validation loss and stops after ``patience`` epochs without improvement.
+  best validation loss and stops after ``patience`` epochs without improvement. A further
+  ``test_fraction`` of rows is used for nothing, so its error is an unbiased held-out error
+  (the validation error is optimistic: it chose the stopping epoch).
 * Mechanistic parameters are projected back into their bounds after every step.
 """
 
@@ -34,6 +36,7 @@ class TrainingSettings:
     learning_rate: float = 1e-2
     penalty: float = 0.0
     validation_fraction: float = 0.2
+    test_fraction: float = 0.0  # rows never used in training nor early stopping
     split: str = "random"  # "random" rows or the latest "time" points
     patience: int = 50
     curriculum: int = 1
@@ -44,8 +47,9 @@ class TrainingSettings:
     def __post_init__(self):
         if self.split not in ("random", "time"):
             raise ValueError(f"split must be 'random' or 'time', got {self.split!r}")
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError("validation_fraction must be in [0, 1)")
+        if not (0.0 <= self.validation_fraction and 0.0 <= self.test_fraction
+                and self.validation_fraction + self.test_fraction < 1.0):
+            raise ValueError("validation_fraction and test_fraction must be >= 0 with a sum below 1")
         if self.epochs < 1 or self.curriculum < 1:
             raise ValueError("epochs and curriculum must be >= 1")
 
@@ -60,20 +64,23 @@ class TrainingResult:
     train_mask: np.ndarray
     validation_mask: np.ndarray
     seconds: float
+    test_mask: np.ndarray | None = None
 
 
-def split_measurements(problem: HybridProblem, fraction: float, how: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean masks ``(train, validation)`` over the measurement rows."""
+def split_measurements(problem: HybridProblem, fraction: float, how: str, seed: int,
+                       test_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boolean masks ``(train, validation, test)`` over the measurement rows (disjoint)."""
     n = len(problem.measurement_df)
+    k_valid, k_test = int(round(fraction * n)), int(round(test_fraction * n))
+    if how == "time":  # the latest rows are held out: test last, validation before it
+        order = np.argsort(problem.measurement_df["time"].to_numpy(float), kind="stable")[::-1]
+    else:
+        order = np.random.default_rng(seed).permutation(n)
+    test = np.zeros(n, dtype=bool)
     valid = np.zeros(n, dtype=bool)
-    k = int(round(fraction * n))
-    if k:
-        if how == "time":
-            order = np.argsort(problem.measurement_df["time"].to_numpy(float), kind="stable")
-            valid[order[n - k:]] = True
-        else:
-            valid[np.random.default_rng(seed).choice(n, size=k, replace=False)] = True
-    return ~valid, valid
+    test[order[:k_test]] = True
+    valid[order[k_test:k_test + k_valid]] = True
+    return ~(valid | test), valid, test
 
 
 def initial_theta(problem: HybridProblem, seed: int | None) -> np.ndarray:
@@ -112,7 +119,8 @@ def train(problem: HybridProblem, settings: TrainingSettings = TrainingSettings(
         progress: optional callable ``progress(epoch, record)`` called after every epoch.
     """
     start = time.perf_counter()
-    train_mask, valid_mask = split_measurements(problem, settings.validation_fraction, settings.split, settings.seed)
+    train_mask, valid_mask, test_mask = split_measurements(problem, settings.validation_fraction, settings.split,
+                                                           settings.seed, settings.test_fraction)
     times = problem.measurement_df["time"].to_numpy(float)
     t_max = float(times.max()) if times.size else 0.0
     n_mech = problem.n_mechanistic
@@ -172,4 +180,4 @@ def train(problem: HybridProblem, settings: TrainingSettings = TrainingSettings(
                         break
     if not np.isfinite(best[0]):
         best = (best[0], np.asarray(theta), epoch)
-    return TrainingResult(best[1], history, best[2], train_mask, valid_mask, time.perf_counter() - start)
+    return TrainingResult(best[1], history, best[2], train_mask, valid_mask, time.perf_counter() - start, test_mask)
