@@ -149,3 +149,15 @@ def test_weights_written_in_the_array_file_layout(tmp_path):
     with h5py.File(tmp_path / "w.hdf5", "r") as f:
         assert float(f["parameters/net/module/weight"][0]) == A
         assert float(f["parameters/net/module/bias"][0]) == B
+
+
+@pytest.mark.parametrize("how", ["random", "time"])
+def test_split_is_disjoint_with_the_requested_sizes(how):
+    from celltwin.hybrid import split_measurements
+
+    problem = _problem("dynamic", {"nn_rate": as_expr("net_out")})
+    train_mask, valid, test = split_measurements(problem, 0.25, how, seed=3, test_fraction=0.25)
+    assert valid.sum() == 1 and test.sum() == 1 and train_mask.sum() == 2
+    assert not (train_mask & valid).any() and not (train_mask & test).any() and not (valid & test).any()
+    if how == "time":  # the latest time is the test row, the one before it validation
+        assert test[-1] and valid[-2]
