@@ -17,8 +17,15 @@ import pytest
 
 from celltwin.errors import CelltwinInputError
 from celltwin.hybrid import (
-    Experiment, HybridProblem, NetworkArrays, NeuralTerm, Observable, ParameterRow, TrainingSettings,
-    neural_term_map, train,
+    Experiment,
+    HybridProblem,
+    NetworkArrays,
+    NeuralTerm,
+    Observable,
+    ParameterRow,
+    TrainingSettings,
+    neural_term_map,
+    train,
 )
 from celltwin.model import Model
 from celltwin.model._model import as_expr, symbol
@@ -62,11 +69,11 @@ def _problem(stage, outputs_to, observable="x", theta_rows=(), measured=None):
 def test_network_in_rhs_matches_closed_form():
     problem = _problem("dynamic", {"nn_rate": as_expr("net_out")})
     assert problem.parameter_ids == ["k", "net.weight[0]", "net.bias[0]"]
-    y, _, status = jax.jit(problem.simulate)(jnp.asarray(problem.x_nominal))
+    y, _, _ = jax.jit(problem.simulate)(jnp.asarray(problem.x_nominal))
     c = B / (A - K)
     np.testing.assert_allclose(y, (X0 + c) * np.exp((A - K) * TIMES) - c, rtol=1e-7)
     # gradient of the state at t=3 wrt the network's slope, against a central difference of the closed form
-    f = lambda a: ((X0 + B / (a - K)) * np.exp((a - K) * 3.0) - B / (a - K))  # noqa: E731
+    f = lambda a: ((X0 + B / (a - K)) * np.exp((a - K) * 3.0) - B / (a - K))
     g = jax.grad(lambda th: problem.simulate(th)[0][-1])(jnp.asarray(problem.x_nominal))
     np.testing.assert_allclose(g[1], (f(A + 1e-6) - f(A - 1e-6)) / 2e-6, rtol=1e-5)
 
@@ -92,9 +99,9 @@ def test_frozen_weights_leave_theta():
 
 def _problem_kwargs(arrays):
     base = _problem("dynamic", {"nn_rate": as_expr("net_out")})
-    return dict(model=base.model, terms=list(base.terms.values()), parameters=base.parameter_rows,
-                experiments=base.experiments, observables=base.observables, measurements=base.measurement_df,
-                hybridization={"nn_rate": as_expr("net_out")}, network_arrays=[arrays])
+    return {"model": base.model, "terms": list(base.terms.values()), "parameters": base.parameter_rows,
+            "experiments": base.experiments, "observables": base.observables, "measurements": base.measurement_df,
+            "hybridization": {"nn_rate": as_expr("net_out")}, "network_arrays": [arrays]}
 
 
 def test_unknown_hybridization_target_is_named():

@@ -75,7 +75,7 @@ def _reaction(rid, reactant, product, math):
 
 
 def _network():
-    node = lambda name, op, target, args: {"name": name, "op": op, "target": target, "args": args, "kwargs": {}}  # noqa: E731
+    node = lambda name, op, target, args: {"name": name, "op": op, "target": target, "args": args, "kwargs": {}}
     return {
         "nn_model_id": "net1",
         "inputs": [{"input_id": "input0"}],

@@ -47,7 +47,13 @@ def hybrid(
     import numpy as np
     import pandas as pd
 
-    from ..hybrid import TrainingSettings, error_metrics, mechanistic_table, train, train_ensemble
+    from ..hybrid import (
+        TrainingSettings,
+        error_metrics,
+        mechanistic_table,
+        train,
+        train_ensemble,
+    )
     from ..hybrid._results import write_network_weights
     from ..hybrid.sciml import from_petab_sciml
     from ..inference._progress import progress_bar

@@ -45,7 +45,7 @@ def _train_member(problem, settings: TrainingSettings, k: int) -> TrainingResult
     return train(problem, settings, theta0=theta0)
 
 
-def train_ensemble(problem: HybridProblem, n: int, settings: TrainingSettings = TrainingSettings(), *,
+def train_ensemble(problem: HybridProblem, n: int, settings: TrainingSettings | None = None, *,
                    executor=None, workers: int | None = None,
                    on_member: Callable[[int, TrainingResult], None] | None = None) -> Ensemble:
     """Train ``n`` members (member 0 starts from the nominal weights, the others from fresh draws).
@@ -56,6 +56,7 @@ def train_ensemble(problem: HybridProblem, n: int, settings: TrainingSettings = 
             (problems read with ``from_petab_sciml`` have one).
         on_member: called with ``(index, result)`` as each member finishes.
     """
+    settings = settings or TrainingSettings()
     results: list[TrainingResult | None] = [None] * n
     if executor == "serial":
         for k in range(n):

@@ -25,7 +25,14 @@ from ..model._model import TIME, symbol
 from ..problem._noise import log_densities
 from ..problem._parameters import unscale
 from ..simulate import SolverSettings, Status, solve_time_course
-from ._spec import ArrayInput, Experiment, NetworkArrays, NeuralTerm, Observable, ParameterRow
+from ._spec import (
+    ArrayInput,
+    Experiment,
+    NetworkArrays,
+    NeuralTerm,
+    Observable,
+    ParameterRow,
+)
 from ._weights import WeightLayout
 
 SCALE_CODES = {"lin": 0, "log": 1, "log10": 2}

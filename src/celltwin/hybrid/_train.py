@@ -71,7 +71,7 @@ def split_measurements(problem: HybridProblem, fraction: float, how: str, seed: 
                        test_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Boolean masks ``(train, validation, test)`` over the measurement rows (disjoint)."""
     n = len(problem.measurement_df)
-    k_valid, k_test = int(round(fraction * n)), int(round(test_fraction * n))
+    k_valid, k_test = round(fraction * n), round(test_fraction * n)
     if how == "time":  # the latest rows are held out: test last, validation before it
         order = np.argsort(problem.measurement_df["time"].to_numpy(float), kind="stable")[::-1]
     else:

@@ -42,6 +42,12 @@ def leaf_names(module) -> list[str]:
     return names
 
 
+def _matches(name: str, layer: str | None, array: str | None, prefix: str) -> bool:
+    if layer is None and array is not None:  # that array in every layer
+        return name == array or name.endswith("." + array)
+    return not prefix or name == prefix or name.startswith(prefix + ".")
+
+
 class WeightLayout:
     """All networks' weights in one vector ``w``; ``theta`` holds its estimated entries."""
 
@@ -95,12 +101,7 @@ class WeightLayout:
         for layer, array, estimate, nominal, prior in arrays.rows:
             prefix = ".".join(x for x in (layer, array) if x is not None)
 
-            def matches(name: str) -> bool:
-                if layer is None and array is not None:  # that array in every layer
-                    return name == array or name.endswith("." + array)
-                return not prefix or name == prefix or name.startswith(prefix + ".")
-
-            hit = [(a, b) for name, a, b in ranges if matches(name)]
+            hit = [(a, b) for name, a, b in ranges if _matches(name, layer, array, prefix)]
             if not hit:
                 raise CelltwinInputError(f"network {term.id!r} has no weights named {prefix!r} "
                                          f"(it has {', '.join(n for n, *_ in ranges)})")

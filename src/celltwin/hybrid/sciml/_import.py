@@ -14,11 +14,23 @@ from ...errors import UnsupportedFeatureError
 from ...model import from_sbml
 from ...model._model import symbol
 from .._problem import HybridProblem
-from .._spec import ArrayInput, Experiment, NetworkArrays, NeuralTerm, Observable, ParameterRow
+from .._spec import (
+    ArrayInput,
+    Experiment,
+    NetworkArrays,
+    NeuralTerm,
+    Observable,
+    ParameterRow,
+)
 from ._errors import SciMLError
 from ._network import Network, read_network
 from ._tables import (
-    expression, parse_mapping, parse_number, parse_prior, read_array_files, read_problem_yaml,
+    expression,
+    parse_mapping,
+    parse_number,
+    parse_prior,
+    read_array_files,
+    read_problem_yaml,
     read_table,
 )
 

@@ -14,7 +14,13 @@ import yaml
 
 from ...errors import UnsupportedFeatureError
 from ._errors import SciMLError
-from ._layers import FUNCTIONS, LAYERS, TENSOR_FUNCTIONS, initial_parameters, parameter_shapes
+from ._layers import (
+    FUNCTIONS,
+    LAYERS,
+    TENSOR_FUNCTIONS,
+    initial_parameters,
+    parameter_shapes,
+)
 
 
 @dataclasses.dataclass(frozen=True)
