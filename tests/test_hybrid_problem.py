@@ -72,6 +72,11 @@ def test_network_in_rhs_matches_closed_form():
     y, _, _ = jax.jit(problem.simulate)(jnp.asarray(problem.x_nominal))
     c = B / (A - K)
     np.testing.assert_allclose(y, (X0 + c) * np.exp((A - K) * TIMES) - c, rtol=1e-7)
+
+
+@pytest.mark.slow  # ~45 s of compilation (reverse mode through the solver)
+def test_gradient_wrt_network_weight_matches_closed_form():
+    problem = _problem("dynamic", {"nn_rate": as_expr("net_out")})
     # gradient of the state at t=3 wrt the network's slope, against a central difference of the closed form
     f = lambda a: ((X0 + B / (a - K)) * np.exp((a - K) * 3.0) - B / (a - K))
     g = jax.grad(lambda th: problem.simulate(th)[0][-1])(jnp.asarray(problem.x_nominal))
