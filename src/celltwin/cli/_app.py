@@ -12,6 +12,7 @@ from ._diagnose import diagnose
 from ._discover import discover
 from ._errors import STATE, debug_from_env, report
 from ._fit import fit
+from ._hybrid import hybrid
 from ._profile import profile
 from ._quickstart import quickstart
 from ._report import report as report_command
@@ -65,6 +66,7 @@ app.command("diagnose")(diagnose)
 app.command("discover")(discover)
 app.add_typer(screen_app, name="screen")
 app.add_typer(bench_app, name="bench")
+app.command("hybrid")(hybrid)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,183 @@
+"""Training hybrid problems with optax: mechanistic parameters and network weights jointly.
+
+* The loss is the mean negative log-likelihood of the training measurements, plus
+  ``penalty`` times the mean squared network output along the simulated trajectories (it
+  keeps the networks' contribution small unless the data need it), minus the log-prior
+  divided by the number of training points when ``use_prior``.
+* A time curriculum: with ``curriculum = K`` stages, stage ``k`` fits only measurements up
+  to ``k/K`` of the last time, so hard dynamics are learnt from the start of the trajectory
+  on (each stage gets ``epochs / K`` epochs).
+* Validation-based early stopping: a fraction of the measurements (random rows, or the
+  latest times with ``split="time"``) is held out; training keeps the parameters with the
+  best validation loss and stops after ``patience`` epochs without improvement. A further
+  ``test_fraction`` of rows is used for nothing, so its error is an unbiased held-out error
+  (the validation error is optimistic: it chose the stopping epoch).
+* Mechanistic parameters are projected back into their bounds after every step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ._problem import HybridProblem
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSettings:
+    """How a hybrid problem is trained (see the module docstring)."""
+
+    epochs: int = 300
+    learning_rate: float = 1e-2
+    penalty: float = 0.0
+    validation_fraction: float = 0.2
+    test_fraction: float = 0.0  # rows never used in training nor early stopping
+    split: str = "random"  # "random" rows or the latest "time" points
+    patience: int = 50
+    curriculum: int = 1
+    use_prior: bool = False
+    clip_norm: float = 10.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.split not in ("random", "time"):
+            raise ValueError(f"split must be 'random' or 'time', got {self.split!r}")
+        if not (0.0 <= self.validation_fraction and 0.0 <= self.test_fraction
+                and self.validation_fraction + self.test_fraction < 1.0):
+            raise ValueError("validation_fraction and test_fraction must be >= 0 with a sum below 1")
+        if self.epochs < 1 or self.curriculum < 1:
+            raise ValueError("epochs and curriculum must be >= 1")
+
+
+@dataclasses.dataclass
+class TrainingResult:
+    """The trained parameters and the loss history (one row per epoch)."""
+
+    theta: np.ndarray
+    history: list[dict]
+    best_epoch: int
+    train_mask: np.ndarray
+    validation_mask: np.ndarray
+    seconds: float
+    test_mask: np.ndarray | None = None
+
+
+def split_measurements(problem: HybridProblem, fraction: float, how: str, seed: int,
+                       test_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boolean masks ``(train, validation, test)`` over the measurement rows (disjoint)."""
+    n = len(problem.measurement_df)
+    k_valid, k_test = round(fraction * n), round(test_fraction * n)
+    if how == "time":  # the latest rows are held out: test last, validation before it
+        order = np.argsort(problem.measurement_df["time"].to_numpy(float), kind="stable")[::-1]
+    else:
+        order = np.random.default_rng(seed).permutation(n)
+    test = np.zeros(n, dtype=bool)
+    valid = np.zeros(n, dtype=bool)
+    test[order[:k_test]] = True
+    valid[order[k_test:k_test + k_valid]] = True
+    return ~(valid | test), valid, test
+
+
+def initial_theta(problem: HybridProblem, seed: int | None) -> np.ndarray:
+    """The nominal ``theta``, with the estimated network weights re-drawn for ``seed``
+    (uniform +-1/sqrt(fan-in) per layer, as PyTorch initialises) unless ``seed`` is None."""
+    theta = np.array(problem.x_nominal, dtype=float)
+    if seed is None:
+        return theta
+    rng = np.random.default_rng(seed)
+    w = problem.weights
+    fresh = np.array(w.values)
+    for k in range(len(w.ids)):
+        module = w.modules(jnp.asarray(w.values))[w.ids[k]]
+        spec = getattr(module, "spec", None)
+        if spec is not None:
+            params = spec.initial_parameters(int(rng.integers(2**31)))
+            from .sciml import Network
+
+            drawn = Network.from_spec(spec, params)
+            flat = jax.flatten_util.ravel_pytree(drawn.parameters)[0]
+            fresh[w.slices[k]] = np.asarray(flat)
+        else:  # any other Equinox module: rescale its weights by a random factor per entry
+            fresh[w.slices[k]] = w.values[w.slices[k]] * rng.uniform(0.5, 1.5, size=w.slices[k].stop - w.slices[k].start)
+    theta[problem.n_mechanistic:] = fresh[w.index]
+    return theta
+
+
+def train(problem: HybridProblem, settings: TrainingSettings = TrainingSettings(), *, theta0=None,
+          progress=None) -> TrainingResult:
+    """Fit ``problem`` with Adam (see the module docstring).
+
+    Arguments:
+        problem: the hybrid problem.
+        settings: epochs, learning rate, penalty, validation split, curriculum, ...
+        theta0: the starting ``theta`` (default: the nominal one).
+        progress: optional callable ``progress(epoch, record)`` called after every epoch.
+    """
+    start = time.perf_counter()
+    train_mask, valid_mask, test_mask = split_measurements(problem, settings.validation_fraction, settings.split,
+                                                           settings.seed, settings.test_fraction)
+    times = problem.measurement_df["time"].to_numpy(float)
+    t_max = float(times.max()) if times.size else 0.0
+    n_mech = problem.n_mechanistic
+    lower, upper = jnp.asarray(problem.lower[:n_mech]), jnp.asarray(problem.upper[:n_mech])
+
+    def losses(theta, fit_mask):
+        ll, contribution = problem.training_terms(theta)
+        ll = jnp.where(jnp.isnan(ll), -1e10, ll)  # a failed solve is a very bad fit, not a crash
+        n_fit = jnp.maximum(jnp.sum(fit_mask), 1)
+        fit = -jnp.sum(jnp.where(fit_mask, ll, 0.0)) / n_fit
+        loss = fit + settings.penalty * contribution
+        if settings.use_prior:
+            loss = loss - problem.log_prior(theta) / n_fit
+        n_valid = max(int(valid_mask.sum()), 1)
+        validation = -jnp.sum(jnp.where(jnp.asarray(valid_mask), ll, 0.0)) / n_valid
+        return loss, (fit, validation, contribution)
+
+    optimizer = optax.chain(optax.clip_by_global_norm(settings.clip_norm), optax.adam(settings.learning_rate))
+
+    @jax.jit
+    def step(theta, state, fit_mask):
+        (loss, aux), grad = jax.value_and_grad(losses, has_aux=True)(theta, fit_mask)
+        grad = jnp.where(jnp.isfinite(grad), grad, 0.0)
+        updates, state = optimizer.update(grad, state, theta)
+        new = optax.apply_updates(theta, updates)
+        new = new.at[:n_mech].set(jnp.clip(new[:n_mech], lower, upper))
+        return new, state, loss, aux
+
+    theta = jnp.asarray(problem.x_nominal if theta0 is None else theta0, dtype=float)
+    state = optimizer.init(theta)
+    best = (np.inf, np.asarray(theta), 0)
+    history, since_best, epoch = [], 0, 0
+    per_stage = max(1, settings.epochs // settings.curriculum)
+    for stage in range(1, settings.curriculum + 1):
+        horizon = t_max * stage / settings.curriculum
+        fit_mask = jnp.asarray(train_mask & (times <= horizon + 1e-12))
+        last_stage = stage == settings.curriculum
+        n_epochs = settings.epochs - per_stage * (settings.curriculum - 1) if last_stage else per_stage
+        since_best = 0
+        for _ in range(n_epochs):
+            before = theta
+            theta, state, loss, (fit, validation, contribution) = step(theta, state, fit_mask)
+            epoch += 1
+            record = {"epoch": epoch, "stage": stage, "loss": float(loss), "train_nll": float(fit),
+                      "validation_nll": float(validation), "network_output_ms": float(contribution)}
+            history.append(record)
+            if progress is not None:
+                progress(epoch, record)
+            # the losses were computed at `before`; early stopping watches the final stage only
+            score = float(validation) if valid_mask.any() else float(loss)
+            if last_stage:
+                if score < best[0]:
+                    best, since_best = (score, np.asarray(before), epoch), 0
+                else:
+                    since_best += 1
+                    if since_best >= settings.patience:
+                        break
+    if not np.isfinite(best[0]):
+        best = (best[0], np.asarray(theta), epoch)
+    return TrainingResult(best[1], history, best[2], train_mask, valid_mask, time.perf_counter() - start, test_mask)

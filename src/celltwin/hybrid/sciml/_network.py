@@ -1,0 +1,178 @@
+"""A PEtab SciML network: its YAML definition parsed into a typed graph, run as an Equinox module."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import h5py
+import jax.numpy as jnp
+import numpy as np
+import yaml
+
+from ...errors import UnsupportedFeatureError
+from ._errors import SciMLError
+from ._layers import (
+    FUNCTIONS,
+    LAYERS,
+    TENSOR_FUNCTIONS,
+    initial_parameters,
+    parameter_shapes,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    id: str
+    type: str
+    args: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Node:
+    """One step of the forward graph (torch.fx's node: placeholder, call_module, call_function, ...)."""
+
+    name: str
+    op: str
+    target: str
+    args: tuple
+    kwargs: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSpec:
+    """A network definition: layers plus the forward graph, as in the format's YAML file."""
+
+    id: str
+    layers: tuple[Layer, ...]
+    forward: tuple[Node, ...]
+    source: str = "<memory>"
+
+    @property
+    def n_inputs(self) -> int:
+        return sum(1 for n in self.forward if n.op == "placeholder")
+
+    def layer(self, layer_id: str) -> Layer:
+        for lay in self.layers:
+            if lay.id == layer_id:
+                return lay
+        raise KeyError(layer_id)
+
+    def initial_parameters(self, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+        """Parameters drawn as PyTorch initialises them (for training from scratch)."""
+        rng = np.random.default_rng(seed)
+        return {lay.id: initial_parameters(lay.type, lay.args, rng) for lay in self.layers}
+
+
+def _hashable(value):
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
+def read_network(path: str | Path) -> NetworkSpec:
+    """Parse a network YAML file; unsupported layers and functions raise, naming all of them."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise SciMLError(f"{path}: cannot read the network definition: {exc}") from exc
+    return parse_network(raw, str(path))
+
+
+def parse_network(raw: dict, source: str = "<memory>") -> NetworkSpec:
+    """A :class:`NetworkSpec` from the format's dictionary (the YAML file's content)."""
+    if not isinstance(raw, dict):
+        raise SciMLError(f"{source}: a network definition must be a mapping")
+    missing = [k for k in ("nn_model_id", "layers", "forward") if k not in raw]
+    if missing:
+        raise SciMLError(f"{source}: missing key(s) {', '.join(missing)}")
+    layers = tuple(Layer(str(lay["layer_id"]), str(lay["layer_type"]), dict(lay.get("args") or {}))
+                   for lay in raw["layers"])
+    forward = tuple(Node(str(n["name"]), str(n["op"]), str(n["target"]), _hashable(list(n.get("args") or [])),
+                         dict(n.get("kwargs") or {})) for n in raw["forward"])
+    unsupported = sorted({f"layer {lay.id!r} of type {lay.type}" for lay in layers if lay.type not in LAYERS})
+    for node in forward:
+        if node.op in ("call_function", "call_method") and node.target not in FUNCTIONS | TENSOR_FUNCTIONS:
+            unsupported.append(f"function {node.target!r} (forward node {node.name!r})")
+        elif node.op not in ("placeholder", "call_module", "call_function", "call_method", "output"):
+            unsupported.append(f"forward operation {node.op!r} (node {node.name!r})")
+    if unsupported:
+        raise UnsupportedFeatureError(
+            f"{source}: network {raw['nn_model_id']!r} uses what celltwin does not support: "
+            + "; ".join(unsupported) + f". Supported layers: {', '.join(sorted(LAYERS))}")
+    ids = {lay.id for lay in layers}
+    for node in forward:
+        if node.op == "call_module" and node.target not in ids:
+            raise SciMLError(f"{source}: forward node {node.name!r} calls layer {node.target!r}, which is not defined")
+    return NetworkSpec(str(raw["nn_model_id"]), layers, forward, source)
+
+
+def read_parameters(path: str | Path, network_id: str) -> dict[str, dict[str, np.ndarray]]:
+    """Layer arrays of ``network_id`` from a parameter HDF5 file (``/parameters/<net>/<layer>/<array>``)."""
+    path = Path(path)
+    with h5py.File(path, "r") as f:
+        group = f.get(f"parameters/{network_id}")
+        if group is None:
+            raise SciMLError(f"{path}: no group /parameters/{network_id}")
+        return {layer: {name: np.asarray(ds[()], dtype=float) for name, ds in g.items()} for layer, g in group.items()}
+
+
+class Network(eqx.Module):
+    """A PEtab SciML network as an Equinox module: ``net(*inputs)`` runs the forward graph.
+
+    The trainable arrays are the leaves of ``parameters`` (``{layer: {array: value}}``), so
+    ``eqx.partition(net, eqx.is_inexact_array)`` separates them from the static graph.
+    """
+
+    parameters: dict[str, dict[str, Any]]
+    spec: NetworkSpec = eqx.field(static=True)
+
+    @classmethod
+    def from_spec(cls, spec: NetworkSpec, parameters: dict | None = None, *, seed: int = 0) -> Network:
+        """The network with ``parameters`` (missing layers are initialised as PyTorch would)."""
+        init = spec.initial_parameters(seed)
+        given = parameters or {}
+        params = {}
+        for lay in spec.layers:
+            arrays = dict(init.get(lay.id, {}))
+            arrays.update(given.get(lay.id, {}))
+            expected = parameter_shapes(lay.type, lay.args)
+            for name, value in arrays.items():
+                if name in expected and tuple(np.shape(value)) != tuple(expected[name]):
+                    raise SciMLError(f"{spec.source}: layer {lay.id!r} array {name!r} has shape "
+                                     f"{tuple(np.shape(value))}, expected {tuple(expected[name])}")
+            params[lay.id] = {k: jnp.asarray(v, dtype=float) for k, v in arrays.items()}
+        return cls(params, spec)
+
+    def __call__(self, *inputs):
+        spec = self.spec
+        if len(inputs) != spec.n_inputs:
+            raise TypeError(f"network {spec.id!r} takes {spec.n_inputs} input(s), got {len(inputs)}")
+        env: dict[str, Any] = {}
+        feed = iter(inputs)
+
+        def value(a):
+            if isinstance(a, tuple):
+                return [value(v) for v in a]
+            return env[a] if isinstance(a, str) and a in env else a
+
+        for node in spec.forward:
+            if node.op == "placeholder":
+                env[node.name] = jnp.asarray(next(feed), dtype=float)
+            elif node.op == "call_module":
+                lay = spec.layer(node.target)
+                env[node.name] = LAYERS[lay.type](self.parameters[lay.id], tuple(value(a) for a in node.args), lay.args)
+            elif node.op in ("call_function", "call_method"):
+                args = [value(a) for a in node.args]
+                kwargs = {k: v for k, v in node.kwargs.items() if k not in ("inplace", "_stacklevel", "dtype")}
+                if node.target in TENSOR_FUNCTIONS:
+                    env[node.name] = TENSOR_FUNCTIONS[node.target](*args, **kwargs)
+                else:
+                    env[node.name] = FUNCTIONS[node.target](*args, **kwargs)
+            elif node.op == "output":
+                out = value(node.args[0])
+                return tuple(out) if isinstance(out, list) else out
+        raise SciMLError(f"{spec.source}: the forward graph of {spec.id!r} has no output node")

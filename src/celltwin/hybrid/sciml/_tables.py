@@ -1,0 +1,135 @@
+"""Read the files of a PEtab SciML problem (PEtab v2 tables + the SciML extension) into typed rows.
+
+Validation problems name the file, the row (as a spreadsheet shows it: header = row 1)
+and the column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import yaml
+
+from ...errors import UnsupportedFeatureError
+from ...model._model import as_expr
+from ...problem import Prior
+from ._errors import SciMLError
+
+_NET_IO = re.compile(r"^(?P<net>[A-Za-z_]\w*)\.(?P<kind>inputs|outputs)\[(?P<arg>\d+)\](?:\[(?P<idx>\d+)\])?$")
+_NET_PS = re.compile(r"^(?P<net>[A-Za-z_]\w*)\.parameters(?:\[(?P<layer>[A-Za-z_]\w*)\](?:\.(?P<array>\w+))?)?$")
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkEntity:
+    """A mapping-table target inside a network: an input/output element or a set of weights."""
+
+    network: str
+    kind: str  # "inputs", "outputs" or "parameters"
+    arg: int | None = None
+    index: int | None = None
+    layer: str | None = None
+    array: str | None = None
+
+
+def read_table(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError) as exc:
+        raise SciMLError(f"{path}: cannot read the table: {exc}") from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise SciMLError(f"{path}: missing column(s) {', '.join(missing)}")
+    return df
+
+
+def parse_number(text: str, where: str) -> float:
+    t = text.strip().lower()
+    if t in ("inf", "+inf"):
+        return math.inf
+    if t == "-inf":
+        return -math.inf
+    try:
+        return float(t)
+    except ValueError:
+        raise SciMLError(f"{where}: {text!r} is not a number") from None
+
+
+def expression(text: str, where: str):
+    if text.strip() == "":
+        raise SciMLError(f"{where}: empty value")
+    return as_expr(text, where=where)
+
+
+def parse_mapping(df: pd.DataFrame, path: Path) -> dict[str, NetworkEntity]:
+    out = {}
+    for k, r in df.iterrows():
+        where = f"{path}, row {k + 2}, column modelEntityId"
+        target = r["modelEntityId"].strip()
+        if m := _NET_IO.match(target):
+            out[r["petabEntityId"]] = NetworkEntity(m["net"], m["kind"], int(m["arg"]),
+                                                    None if m["idx"] is None else int(m["idx"]))
+        elif m := _NET_PS.match(target):
+            out[r["petabEntityId"]] = NetworkEntity(m["net"], "parameters", layer=m["layer"], array=m["array"])
+        else:
+            raise UnsupportedFeatureError(f"{where}: mapping to {target!r}; only network inputs, outputs and "
+                                          "parameters (net.inputs[i][j], net.outputs[i][j], net.parameters[...]) "
+                                          "are supported")
+    return out
+
+
+def parse_prior(r: pd.Series, where: str) -> Prior | None:
+    kind = (r.get("priorDistribution") or r.get("objectivePriorType") or "").strip()
+    if not kind:
+        return None
+    text = (r.get("priorParameters") or r.get("objectivePriorParameters") or "").strip()
+    values = [parse_number(v, f"{where}, column priorParameters") for v in text.split(";") if v.strip()]
+    if len(values) != 2:
+        raise SciMLError(f"{where}, column priorParameters: expected two values 'a;b', got {text!r}")
+    names = {"log-normal": "logNormal", "log-laplace": "logLaplace"}
+    if kind not in {"normal", "laplace", "uniform", "logNormal", "logLaplace", *names}:
+        raise UnsupportedFeatureError(f"{where}, column priorDistribution: {kind!r}")
+    return Prior(names.get(kind, kind), values[0], values[1])
+
+
+def read_array_files(paths: list[Path]) -> tuple[dict, dict]:
+    """``(network weights {net: {layer: {array: value}}}, inputs {petab id: {condition or '0': array}})``."""
+    weights, inputs = {}, {}
+    for path in paths:
+        try:
+            f = h5py.File(path, "r")
+        except OSError as exc:
+            raise SciMLError(f"{path}: cannot read the array file: {exc}") from exc
+        with f:
+            fmt = f.get("metadata/pytorch_format")
+            if fmt is not None and not bool(fmt[()]):
+                raise UnsupportedFeatureError(f"{path}: arrays in Julia (column-major) layout; only PyTorch layout "
+                                              "(metadata/pytorch_format = 1) is supported")
+            for net, group in (f.get("parameters") or {}).items():
+                weights[net] = {layer: {a: np.asarray(d[()], dtype=float) for a, d in g.items()}
+                                for layer, g in group.items()}
+            for pid, group in (f.get("inputs") or {}).items():
+                inputs[pid] = {cond: np.asarray(d[()], dtype=float) for cond, d in group.items()}
+    return weights, inputs
+
+
+def read_problem_yaml(path: Path) -> dict:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise SciMLError(f"{path}: cannot read the problem file: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SciMLError(f"{path}: not a PEtab problem (a YAML mapping)")
+    version = str(raw.get("format_version", ""))
+    if not version.startswith("2"):
+        raise UnsupportedFeatureError(f"{path}: PEtab SciML problems are PEtab v2 (format_version 2.0.0); "
+                                      f"got {version!r}")
+    sciml = (raw.get("extensions") or {}).get("sciml")
+    if sciml is None:
+        raise SciMLError(f"{path}: no extensions.sciml section: not a PEtab SciML problem")
+    return raw
