@@ -88,7 +88,7 @@ def read_case(path) -> Case:
                 sampler=dict(content.get("sampler", {})), scenario=tuple(scenario),
                 scenario_times=tuple(content["scenario_times"]) if content.get("scenario_times") else None)
     try:
-        case.interventions
+        _ = case.interventions  # builds (and so checks) every intervention
     except (TypeError, CelltwinInputError) as exc:
         raise CelltwinInputError(f"{path}: field 'scenario': {exc}") from None
     return case
