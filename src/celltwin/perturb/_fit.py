@@ -17,8 +17,10 @@ from ._model import (
     efficiency,
     guide_inputs,
     init_params,
+    medium_inputs,
     network,
     steady_change,
+    transient_change,
 )
 from ._screen import Screen
 
@@ -45,6 +47,8 @@ class ScreenFitSettings:
         neural_width: hidden units of a neural term in the latent dynamics (0: none); its output
             weights get an L2 penalty ``neural_l2``.
         iterations: fixed-point iterations for each steady state.
+        time_steps: RK4 steps integrating each population observed at a finite time (the time
+            operator; used only when the screen has times).
         steps, learning_rate, seed: Adam steps, step size, and the seed of the initial ``W``.
     """
 
@@ -57,6 +61,7 @@ class ScreenFitSettings:
     neural_width: int = 0
     neural_l2: float = 1e-3
     iterations: int = 40
+    time_steps: int = 16
     steps: int = 1500
     learning_rate: float = 0.02
     seed: int = 0
@@ -78,8 +83,15 @@ def negative_binomial_logpmf(y, mean, dispersion):
 
 
 def _arrays(screen: Screen, layout: ScreenLayout, likelihood: str) -> dict:
-    # populations: cells that carry the same guides share one steady state
-    cond_guides, cell_cond = np.unique(layout.guide_matrix(screen), axis=0, return_inverse=True)
+    # populations: cells that carry the same guides, in the same medium, observed at the same
+    # time share one latent state
+    n_guides = len(layout.guides)
+    medium = layout.medium_index(screen)
+    key = np.column_stack([layout.guide_matrix(screen), medium])
+    if screen.time is not None:
+        key = np.column_stack([key, screen.time])
+    populations, cell_cond = np.unique(key, axis=0, return_inverse=True)
+    cond_guides = populations[:, :n_guides]
     cell_cond = cell_cond.reshape(-1)
     counts = screen.kind == "counts"
     if likelihood == "negative_binomial" and not counts:
@@ -92,7 +104,10 @@ def _arrays(screen: Screen, layout: ScreenLayout, likelihood: str) -> dict:
         y = screen.lognormalised(SCALE)
         state = y
     ctrl = screen.is_control
-    return {"y": jnp.asarray(y), "cell_condition": jnp.asarray(cell_cond), "condition_guides": jnp.asarray(cond_guides),
+    extra = {} if screen.time is None else {"condition_time": jnp.asarray(populations[:, n_guides + 1])}
+    return {**extra, "condition_medium": jnp.asarray(populations[:, n_guides].astype(int)),
+            "control_medium": jnp.asarray(medium[ctrl]),
+            "y": jnp.asarray(y), "cell_condition": jnp.asarray(cell_cond), "condition_guides": jnp.asarray(cond_guides),
             "log_library": jnp.asarray(np.log(screen.library_size / SCALE)), "batch": jnp.asarray(screen.batch),
             "control_state": jnp.asarray(state[ctrl]), "control_batch": jnp.asarray(screen.batch[ctrl]),
             "_init_state": state[ctrl].mean(0), "_spread": np.maximum(y.std(0), 1e-2)}
@@ -101,8 +116,15 @@ def _arrays(screen: Screen, layout: ScreenLayout, likelihood: str) -> dict:
 def screen_loss(params, arrays: dict, layout: ScreenLayout, settings: ScreenFitSettings):
     """Mean negative log-likelihood per observed value + steady-state term + penalties."""
     v = guide_inputs(params, layout, arrays["condition_guides"])
-    d = jax.vmap(lambda vi: steady_change(params, layout, vi, nonlinearity=settings.nonlinearity,
-                                          iterations=settings.iterations, bound=settings.max_row_sum))(v)
+    media = medium_inputs(params)
+    mi = media[arrays["condition_medium"]]
+    options = {"nonlinearity": settings.nonlinearity, "iterations": settings.iterations, "bound": settings.max_row_sum}
+    if "condition_time" in arrays:
+        d = jax.vmap(lambda vi, ti, m: transient_change(params, layout, vi, ti, medium_input=m,
+                                                        steps=settings.time_steps, **options))(
+            v, arrays["condition_time"], mi)
+    else:
+        d = jax.vmap(lambda vi, m: steady_change(params, layout, vi, medium_input=m, **options))(v, mi)
     offsets = batch_offsets(params)
     m = params["x0"] + d[arrays["cell_condition"]] + offsets[arrays["batch"]]
     y = arrays["y"]
@@ -117,8 +139,9 @@ def screen_loss(params, arrays: dict, layout: ScreenLayout, settings: ScreenFitS
     loss = nll
     if settings.steady_state_weight > 0:
         xc = arrays["control_state"] - offsets[arrays["control_batch"]]
-        velocity = jax.vmap(lambda x: dynamics(params, layout, x, jnp.zeros(len(layout.targets)),
-                                               settings.nonlinearity, settings.max_row_sum))(xc)
+        velocity = jax.vmap(lambda x, m: dynamics(params, layout, x, jnp.zeros(len(layout.targets)),
+                                                  settings.nonlinearity, settings.max_row_sum, m))(
+            xc, media[arrays["control_medium"]])
         loss = loss + settings.steady_state_weight * jnp.mean(velocity ** 2)
     b_free = params["B"] * jnp.asarray(layout.effect_mask)
     loss = loss + settings.network_l1 * jnp.sum(jnp.abs(network(params, settings.max_row_sum)))
@@ -150,12 +173,33 @@ class FittedScreenModel:
     def batch_effects(self) -> np.ndarray:
         return np.asarray(batch_offsets(self.params))
 
-    def predict_change(self, targets) -> np.ndarray:
+    @property
+    def medium_effects(self) -> dict[str, np.ndarray]:
+        """Per medium, its fitted input vector to the latent dynamics (zero for the reference
+        medium, the first of ``layout.media``); empty without media."""
+        m = np.asarray(medium_inputs(self.params))
+        return {name: m[i] for i, name in enumerate(self.layout.media)}
+
+    def predict_change(self, targets, *, medium: str | None = None, time: float = np.inf) -> np.ndarray:
         """Change of the latent log expression (per modelled gene) when ``targets`` are perturbed
-        together, each with its reference guide."""
+        together, each with its reference guide, relative to control cells of the same medium.
+
+        Arguments:
+            targets: the perturbed targets.
+            medium: the medium (None: the reference medium).
+            time: time since perturbation (``inf``: the new steady state).
+        """
         v = jnp.asarray(self.layout.target_input(tuple(targets)))
-        return np.asarray(steady_change(self.params, self.layout, v, nonlinearity=self.settings.nonlinearity,
-                                        iterations=self.settings.iterations, bound=self.settings.max_row_sum))
+        m = medium_inputs(self.params)[self.layout.medium_number(medium)]
+        options = {"nonlinearity": self.settings.nonlinearity, "iterations": self.settings.iterations,
+                   "bound": self.settings.max_row_sum, "medium_input": m}
+        control = steady_change(self.params, self.layout, jnp.zeros_like(v), **options)
+        if np.isfinite(time):
+            state = transient_change(self.params, self.layout, v, jnp.asarray(float(time)),
+                                     steps=self.settings.time_steps, **options)
+        else:
+            state = steady_change(self.params, self.layout, v, **options)
+        return np.asarray(state - control)
 
 
 def fit_screen(screen: Screen, settings: ScreenFitSettings = ScreenFitSettings(), *, progress=None,
