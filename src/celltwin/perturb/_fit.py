@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import jax
@@ -190,16 +191,33 @@ class FittedScreenModel:
             time: time since perturbation (``inf``: the new steady state).
         """
         v = jnp.asarray(self.layout.target_input(tuple(targets)))
-        m = medium_inputs(self.params)[self.layout.medium_number(medium)]
-        options = {"nonlinearity": self.settings.nonlinearity, "iterations": self.settings.iterations,
-                   "bound": self.settings.max_row_sum, "medium_input": m}
-        control = steady_change(self.params, self.layout, jnp.zeros_like(v), **options)
+        medium_number = self.layout.medium_number(medium)
         if np.isfinite(time):
-            state = transient_change(self.params, self.layout, v, jnp.asarray(float(time)),
-                                     steps=self.settings.time_steps, **options)
-        else:
-            state = steady_change(self.params, self.layout, v, **options)
-        return np.asarray(state - control)
+            return np.asarray(self._predict_transient(self.params, v, medium_number, jnp.asarray(float(time))))
+        return np.asarray(self._predict_steady(self.params, v, medium_number))
+
+    def _options(self, params, medium_number) -> dict:
+        return {"nonlinearity": self.settings.nonlinearity, "iterations": self.settings.iterations,
+                "bound": self.settings.max_row_sum, "medium_input": medium_inputs(params)[medium_number]}
+
+    @functools.cached_property
+    def _predict_steady(self):
+        # one compiled program per fitted model (a scan outside jit compiles on every call)
+        def predict(params, v, medium_number):
+            options = self._options(params, medium_number)
+            control = steady_change(params, self.layout, jnp.zeros_like(v), **options)
+            return steady_change(params, self.layout, v, **options) - control
+
+        return jax.jit(predict)
+
+    @functools.cached_property
+    def _predict_transient(self):
+        def predict(params, v, medium_number, time):
+            options = self._options(params, medium_number)
+            control = steady_change(params, self.layout, jnp.zeros_like(v), **options)
+            return transient_change(params, self.layout, v, time, steps=self.settings.time_steps, **options) - control
+
+        return jax.jit(predict)
 
 
 def fit_screen(screen: Screen, settings: ScreenFitSettings = ScreenFitSettings(), *, progress=None,
