@@ -102,3 +102,32 @@ def test_time_operator_recovers_effects_from_a_time_course():
     assert error(timed, np.inf) < error(steady, np.inf)
     for t in (0.5, 1.0, 2.0):
         assert error(timed, t) < 0.15 * scale
+
+
+def test_read_screen_medium_and_time(tmp_path, capsys):
+    anndata = pytest.importorskip("anndata")
+    import pandas as pd
+
+    from celltwin.cli import main
+    from celltwin.perturb import read_screen
+
+    obs = pd.DataFrame({"perturbation": ["control", "control", "A", "A"], "medium": ["rich", "rich", "poor", "rich"],
+                        "hours": [np.nan, 0.0, 6.0, 24.0]}, index=[f"c{i}" for i in range(4)])
+    adata = anndata.AnnData(X=np.ones((4, 2)), obs=obs, var=pd.DataFrame(index=["u", "v"]))
+    path = tmp_path / "s.h5ad"
+    try:
+        with anndata.settings.override(allow_write_nullable_strings=True):
+            adata.write_h5ad(path)
+    except AttributeError:
+        adata.write_h5ad(path)
+    s = read_screen(path, medium_key="medium", time_key="hours")
+    assert s.medium.tolist() == ["rich", "rich", "poor", "rich"]
+    np.testing.assert_array_equal(s.time, [np.inf, 0.0, 6.0, 24.0])  # missing: at steady state
+    assert ScreenLayout.from_screen(s).media == ("rich", "poor")
+    assert read_screen(path).medium is None and read_screen(path).time is None
+    with pytest.raises(CelltwinInputError, match="obs has no column 'dish'"):
+        read_screen(path, medium_key="dish")
+    # the CLI passes the keys through to the reader
+    with pytest.raises(SystemExit):
+        main(["screen", "fit", str(path), "--out", str(tmp_path / "out"), "--time-key", "minutes"])
+    assert "obs has no column 'minutes'" in capsys.readouterr().err

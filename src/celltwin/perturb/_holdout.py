@@ -100,7 +100,8 @@ def evaluate_holdout(screen: Screen, *, holdout: str = "doubles", n_genes: int =
     gene_idx = select_genes(train_deltas, screen.genes, n_genes, screen.targets)
     genes = tuple(screen.genes[i] for i in gene_idx)
     train_model = Screen(train.expression[:, gene_idx], train.kind, genes, train.conditions, train.guides,
-                         train.guide_target, train.batch, train.batches, train.library_size, train.source)
+                         train.guide_target, train.batch, train.batches, train.library_size, train.source,
+                         train.medium, train.time)
     settings = settings or default_settings(screen)
     fitted = fit_screen(train_model, settings, progress=progress)
     tr = {k: v[gene_idx] for k, v in train_deltas.items()}
@@ -108,7 +109,14 @@ def evaluate_holdout(screen: Screen, *, holdout: str = "doubles", n_genes: int =
     x0 = np.asarray(fitted.params["x0"])
 
     def model(targets, _):
-        d = fitted.predict_change(targets)
+        # with media or times, the mean prediction over the held-out cells' (medium, time)
+        cells = np.array([screen.condition_targets(c) == targets for c in screen.conditions])
+        medium = np.asarray(screen.medium)[cells] if screen.medium is not None else np.full(cells.sum(), None)
+        time = np.asarray(screen.time)[cells] if screen.time is not None else np.full(cells.sum(), np.inf)
+        combos, counts = np.unique(np.column_stack([medium.astype(str), time.astype(str)]), axis=0,
+                                   return_counts=True)
+        d = sum(n * fitted.predict_change(targets, medium=None if m == "None" else m, time=float(t))
+                for (m, t), n in zip(combos, counts)) / counts.sum()
         if settings.likelihood == "negative_binomial":  # latent log-mean -> log-normalised scale
             return np.log1p(np.exp(x0 + d)) - np.log1p(np.exp(x0))
         return d
