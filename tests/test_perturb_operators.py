@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -28,14 +29,12 @@ def test_time_operator_linear_closed_form():
     params = {"x0": jnp.zeros(g), "W": jnp.zeros((g, g)), "B": jnp.asarray(b)}
     v = np.array([1.0, -0.7])
     m = rng.normal(size=g)
+    solve = jax.jit(lambda t, m: transient_change(params, layout, jnp.asarray(v), t, nonlinearity="linear",
+                                                  medium_input=m, iterations=200, steps=32))
     for t in (0.0, 0.3, 1.0, 2.5, 6.0):
         expected = m + (1.0 - np.exp(-t)) * (b @ v)
-        got = np.asarray(transient_change(params, layout, jnp.asarray(v), jnp.asarray(t), nonlinearity="linear",
-                                          medium_input=jnp.asarray(m), iterations=200, steps=32))
-        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
-    settled = np.asarray(transient_change(params, layout, jnp.asarray(v), jnp.asarray(np.inf),
-                                          nonlinearity="linear", iterations=200))
-    np.testing.assert_allclose(settled, b @ v, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(solve(t, jnp.asarray(m))), expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(solve(np.inf, jnp.zeros(g))), b @ v, atol=1e-12)
 
 
 def test_covariates_are_checked():
