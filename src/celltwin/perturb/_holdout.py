@@ -109,14 +109,16 @@ def evaluate_holdout(screen: Screen, *, holdout: str = "doubles", n_genes: int =
     x0 = np.asarray(fitted.params["x0"])
 
     def model(targets, _):
-        # with media or times, the mean prediction over the held-out cells' (medium, time)
-        cells = np.array([screen.condition_targets(c) == targets for c in screen.conditions])
-        medium = np.asarray(screen.medium)[cells] if screen.medium is not None else np.full(cells.sum(), None)
-        time = np.asarray(screen.time)[cells] if screen.time is not None else np.full(cells.sum(), np.inf)
-        combos, counts = np.unique(np.column_stack([medium.astype(str), time.astype(str)]), axis=0,
-                                   return_counts=True)
-        d = sum(n * fitted.predict_change(targets, medium=None if m == "None" else m, time=float(t))
-                for (m, t), n in zip(combos, counts)) / counts.sum()
+        if screen.medium is None and screen.time is None:
+            d = fitted.predict_change(targets)
+        else:  # the mean prediction over the held-out cells' (medium, time)
+            labels = [c for c in np.unique(screen.conditions) if screen.condition_targets(c) == targets]
+            cells = np.isin(screen.conditions, labels)
+            medium = screen.medium[cells].astype(str) if screen.medium is not None else np.full(cells.sum(), "")
+            time = screen.time[cells] if screen.time is not None else np.full(cells.sum(), np.inf)
+            combos, counts = np.unique(np.column_stack([medium, time.astype(str)]), axis=0, return_counts=True)
+            d = sum(n * fitted.predict_change(targets, medium=m or None, time=float(t))
+                    for (m, t), n in zip(combos, counts)) / counts.sum()
         if settings.likelihood == "negative_binomial":  # latent log-mean -> log-normalised scale
             return np.log1p(np.exp(x0 + d)) - np.log1p(np.exp(x0))
         return d
