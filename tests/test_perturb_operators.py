@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from celltwin.errors import CelltwinInputError
-from celltwin.perturb import ScreenLayout, fit_screen, screen_from_labels, simulate_screen
+from celltwin.perturb import ScreenFitSettings, ScreenLayout, fit_screen, screen_from_labels, simulate_screen
 from celltwin.perturb._model import transient_change
 
 SMALL = {"n_genes": 6, "n_targets": 3, "n_doubles": 1, "n_batches": 1, "edge_probability": 0.3}
@@ -42,6 +42,8 @@ def test_covariates_are_checked():
         screen_from_labels(np.ones((2, 2)), ["control", "A"], genes=["u", "v"], kind="lognorm", time=[1.0, -1.0])
     with pytest.raises(CelltwinInputError, match="medium has 1 entries for 2 cells"):
         screen_from_labels(np.ones((2, 2)), ["control", "A"], genes=["u", "v"], kind="lognorm", medium=["a"])
+    with pytest.raises(CelltwinInputError, match="time_rate must be > 0"):
+        ScreenFitSettings(time_rate=0.0)
     s = screen_from_labels(np.ones((3, 2)), ["control", "control", "A"], genes=["u", "v"], kind="lognorm",
                            medium=["rich", "poor", "poor"])
     # the controls' most common medium is the reference (a tie goes to the first name)
@@ -96,7 +98,7 @@ def test_time_operator_recovers_effects_from_a_time_course():
                                 for c in conditions]))
 
     scale = np.sqrt(np.mean([sim.true_change(c) ** 2 for c in conditions]))
-    print(scale, [(error(timed, t), error(steady, t)) for t in (0.5, 2.0, np.inf)])
+    print(scale, timed.time_rate, [(error(timed, t), error(steady, t)) for t in (0.5, 2.0, np.inf)])
     assert error(timed, np.inf) < 0.25 * scale
     assert error(timed, np.inf) < error(steady, np.inf)
     for t in (0.5, 1.0, 2.0):

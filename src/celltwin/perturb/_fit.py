@@ -49,7 +49,10 @@ class ScreenFitSettings:
             weights get an L2 penalty ``neural_l2``.
         iterations: fixed-point iterations for each steady state.
         time_steps: RK4 steps integrating each population observed at a finite time (the time
-            operator; used only when the screen has times).
+            operator; used only when the screen has times); each step covers at most half a
+            latent relaxation time, so latent times beyond ``time_steps / 2`` are cut there.
+        time_rate: latent relaxation times per unit of the screen's time (e.g. per hour); None
+            fits it (weakly identified: on simulated time courses it trades with the network).
         steps, learning_rate, seed: Adam steps, step size, and the seed of the initial ``W``.
     """
 
@@ -63,6 +66,7 @@ class ScreenFitSettings:
     neural_l2: float = 1e-3
     iterations: int = 40
     time_steps: int = 16
+    time_rate: float | None = 1.0
     steps: int = 1500
     learning_rate: float = 0.02
     seed: int = 0
@@ -72,6 +76,8 @@ class ScreenFitSettings:
             raise CelltwinInputError(f"likelihood must be one of {LIKELIHOODS}, not {self.likelihood!r}")
         if self.nonlinearity not in ("tanh", "linear"):
             raise CelltwinInputError(f"nonlinearity must be 'tanh' or 'linear', not {self.nonlinearity!r}")
+        if self.time_rate is not None and not self.time_rate > 0:
+            raise CelltwinInputError(f"time_rate must be > 0 or None (fitted), not {self.time_rate!r}")
         if self.steady_state_weight < 0 or self.network_l1 < 0 or self.effect_l1 < 0:
             raise CelltwinInputError("steady_state_weight, network_l1 and effect_l1 must be >= 0")
 
@@ -114,6 +120,12 @@ def _arrays(screen: Screen, layout: ScreenLayout, likelihood: str) -> dict:
             "_init_state": state[ctrl].mean(0), "_spread": np.maximum(y.std(0), 1e-2)}
 
 
+def _with_time_rate(params, settings: ScreenFitSettings) -> dict:
+    if settings.time_rate is None:
+        return params
+    return {**params, "log_time_rate": jnp.log(jnp.asarray(settings.time_rate, dtype=float))}
+
+
 def screen_loss(params, arrays: dict, layout: ScreenLayout, settings: ScreenFitSettings):
     """Mean negative log-likelihood per observed value + steady-state term + penalties."""
     v = guide_inputs(params, layout, arrays["condition_guides"])
@@ -121,7 +133,8 @@ def screen_loss(params, arrays: dict, layout: ScreenLayout, settings: ScreenFitS
     mi = media[arrays["condition_medium"]]
     options = {"nonlinearity": settings.nonlinearity, "iterations": settings.iterations, "bound": settings.max_row_sum}
     if "condition_time" in arrays:
-        d = jax.vmap(lambda vi, ti, m: transient_change(params, layout, vi, ti, medium_input=m,
+        timed = _with_time_rate(params, settings)
+        d = jax.vmap(lambda vi, ti, m: transient_change(timed, layout, vi, ti, medium_input=m,
                                                         steps=settings.time_steps, **options))(
             v, arrays["condition_time"], mi)
     else:
@@ -181,6 +194,11 @@ class FittedScreenModel:
         m = np.asarray(medium_inputs(self.params))
         return {name: m[i] for i, name in enumerate(self.layout.media)}
 
+    @property
+    def time_rate(self) -> float:
+        """Latent relaxation times per unit of the screen's time (e.g. per hour)."""
+        return float(np.exp(_with_time_rate(self.params, self.settings)["log_time_rate"]))
+
     def predict_change(self, targets, *, medium: str | None = None, time: float = np.inf) -> np.ndarray:
         """Change of the latent log expression (per modelled gene) when ``targets`` are perturbed
         together, each with its reference guide, relative to control cells of the same medium.
@@ -215,7 +233,8 @@ class FittedScreenModel:
         def predict(params, v, medium_number, time):
             options = self._options(params, medium_number)
             control = steady_change(params, self.layout, jnp.zeros_like(v), **options)
-            return transient_change(params, self.layout, v, time, steps=self.settings.time_steps, **options) - control
+            timed = _with_time_rate(params, self.settings)
+            return transient_change(timed, self.layout, v, time, steps=self.settings.time_steps, **options) - control
 
         return jax.jit(predict)
 

@@ -131,6 +131,7 @@ def init_params(layout: ScreenLayout, x0: np.ndarray, spread: np.ndarray, key, n
         "log_efficiency": jnp.zeros(len(layout.guides)),
         "beta": jnp.zeros((max(layout.n_batches - 1, 0), g)),
         "medium": jnp.zeros((max(len(layout.media) - 1, 0), g)),
+        "log_time_rate": jnp.zeros(()),
         "log_dispersion": jnp.full(g, np.log(5.0)),
         "log_sigma": jnp.log(jnp.asarray(spread)),
     }
@@ -202,13 +203,23 @@ def steady_change(params, layout: ScreenLayout, v, *, nonlinearity: str = "tanh"
     return d
 
 
+MAX_STEP = 0.5  # RK4 step bound, in units of the latent relaxation time (stable for the -x term)
+
+
+def latent_time(params, time):
+    """Time since perturbation in units of the latent relaxation time: ``time`` (the data's unit,
+    e.g. hours) times the fitted rate ``exp(log_time_rate)`` (1 when the parameters have none)."""
+    return time * jnp.exp(params.get("log_time_rate", 0.0))
+
+
 def transient_change(params, layout: ScreenLayout, v, time, *, nonlinearity: str = "tanh", iterations: int = 40,
                      bound: float | None = None, medium_input=None, steps: int = 16):
     """Change from ``x0`` at ``time`` after input ``v`` is switched on, starting from the control
     steady state (of the medium); the steady state where ``time`` is infinite.
 
-    Integrates ``dx/dt`` by ``steps`` classical RK4 steps of ``time / steps`` (differentiable in
-    the parameters and in ``time``).
+    Integrates ``dx/dt`` over the latent time (:func:`latent_time`) by ``steps`` classical RK4
+    steps, each at most ``MAX_STEP``: latent times beyond ``steps * MAX_STEP`` are cut there
+    (raise ``steps`` for long time courses). Differentiable in the parameters and in ``time``.
     """
     w = network(params, bound)
     drive = _drive(params, layout, v, medium_input)
@@ -217,7 +228,8 @@ def transient_change(params, layout: ScreenLayout, v, time, *, nonlinearity: str
     start = steady_change(params, layout, jnp.zeros_like(v), nonlinearity=nonlinearity, iterations=iterations,
                           bound=bound, medium_input=medium_input)
     finite = jnp.isfinite(time)
-    h = jnp.where(finite, time, 0.0) / steps  # inf would poison the unused branch's gradient
+    # inf would poison the unused branch's gradient; the step bound keeps RK4 stable
+    h = jnp.minimum(latent_time(params, jnp.where(finite, time, 0.0)) / steps, MAX_STEP)
 
     def f(d):
         return w @ _phi(d, nonlinearity) - d + neural_term(params, d) + drive
