@@ -65,6 +65,10 @@ class Screen:
     def __post_init__(self):
         n, g = self.expression.shape
         problems = []
+        if self.medium is not None:
+            object.__setattr__(self, "medium", np.asarray([str(m) for m in self.medium], dtype=object))
+        if self.time is not None:
+            object.__setattr__(self, "time", np.asarray(self.time, dtype=np.float64))
         if self.kind not in ("counts", "lognorm"):
             problems.append(f"kind must be 'counts' or 'lognorm', not {self.kind!r}")
         if len(self.genes) != g:
@@ -76,7 +80,7 @@ class Screen:
         if self.medium is not None and len(self.medium) != n:
             problems.append(f"medium has {len(self.medium)} entries for {n} cells")
         if self.time is not None:
-            t = np.asarray(self.time, dtype=np.float64)
+            t = self.time
             if len(t) != n:
                 problems.append(f"time has {len(t)} entries for {n} cells")
             elif np.any(np.isnan(t) | (t < 0)):
@@ -178,5 +182,4 @@ def screen_from_labels(expression, conditions, *, genes, kind: str, batch=None, 
         library_size = (expression.sum(1) if kind == "counts" else np.ones(len(conditions)))
     return Screen(expression, kind, tuple(genes), conditions, guides, guide_target, np.asarray(batch_idx),
                   batches, np.asarray(library_size, dtype=np.float64), source,
-                  None if medium is None else np.asarray([str(m) for m in medium], dtype=object),
-                  None if time is None else np.asarray(time, dtype=np.float64))
+                  medium, time)
