@@ -78,7 +78,6 @@ def test_medium_operator_recovers_the_medium_input():
                      np.sqrt(np.mean((shift - true) ** 2)), np.sqrt(np.mean(true ** 2)),
                      effect_error(with_medium, "m1"), effect_error(without, None)))
     rows = np.array(rows)
-    print(rows)
     assert np.all(rows[:, 0] < 0.6 * rows[:, 2]), rows
     assert np.all(rows[:, 3] < rows[:, 4]), rows
 
@@ -98,11 +97,11 @@ def test_time_operator_recovers_effects_from_a_time_course():
                                 for c in conditions]))
 
     scale = np.sqrt(np.mean([sim.true_change(c) ** 2 for c in conditions]))
-    print(scale, timed.time_rate, [(error(timed, t), error(steady, t)) for t in (0.5, 2.0, np.inf)])
-    assert error(timed, np.inf) < 0.25 * scale
-    assert error(timed, np.inf) < error(steady, np.inf)
-    for t in (0.5, 1.0, 2.0):
-        assert error(timed, t) < 0.15 * scale
+    table = {t: (error(timed, t), error(steady, t)) for t in (0.5, 1.0, 2.0, np.inf)}
+    assert table[np.inf][0] < 0.25 * scale, table
+    for t, (with_time, without) in table.items():
+        assert with_time < without, table
+        assert np.isinf(t) or with_time < 0.15 * scale, table
 
 
 def test_read_screen_medium_and_time(tmp_path, capsys):
