@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from celltwin.errors import CelltwinInputError
-from celltwin.perturb import ScreenFitSettings, ScreenLayout, fit_screen, screen_from_labels, simulate_screen
+from celltwin.perturb import (
+    ScreenFitSettings,
+    ScreenLayout,
+    fit_screen,
+    screen_from_labels,
+    simulate_screen,
+)
 from celltwin.perturb._model import transient_change
 
 SMALL = {"n_genes": 6, "n_targets": 3, "n_doubles": 1, "n_batches": 1, "edge_probability": 0.3}
@@ -70,7 +76,7 @@ def test_medium_operator_recovers_the_medium_input():
         shift = state[s.is_control & (s.medium == "m1")].mean(0) - state[s.is_control & (s.medium == "m0")].mean(0)
         conditions = [(t,) for t in s.targets]
 
-        def effect_error(fitted, medium):
+        def effect_error(fitted, medium, sim=sim, conditions=conditions):
             return np.sqrt(np.mean([(fitted.predict_change(c, medium=medium) - sim.true_change(c, medium="m1")) ** 2
                                     for c in conditions]))
 
