@@ -38,6 +38,12 @@ def fit(
     batch_key: str | None = typer.Option(None, "--batch-key",
                                          help="obs column of batches; 'barcode' uses the 10x GEM group (barcode "
                                               "suffix); default: one batch."),
+    medium_key: str | None = typer.Option(None, "--medium-key",
+                                          help="obs column of each cell's medium (the medium operator); "
+                                               "default: one medium."),
+    time_key: str | None = typer.Option(None, "--time-key",
+                                        help="obs column of each cell's time since perturbation (the time "
+                                             "operator); default: cells at steady state."),
     where: list[str] = typer.Option([], "--where", metavar="KEY=VALUE",
                                     help="Keep cells with obs[KEY] == VALUE (repeatable). Default: with several "
                                          "cell types, the one with the most combinations."),
@@ -82,7 +88,7 @@ def fit(
         if selection:
             err_console().print(f"several cell types: using {selection} (choose with --where)", markup=False)
     screen = read_screen(data, perturbation_key=perturbation_key, control=control, batch_key=batch_key,
-                         where=selection)
+                         where=selection, medium_key=medium_key, time_key=time_key)
     settings = default_settings(screen, likelihood=likelihood, steps=steps, seed=seed,
                                 steady_state_weight=steady_state_weight, neural_width=neural_width)
     err_console().print(f"{screen.n_cells} cells ({screen.kind}), {len(screen.batches)} batch(es), "
@@ -96,7 +102,8 @@ def fit(
 
         result = evaluate_holdout(screen, holdout=holdout, n_genes=n_genes, top_de=top_de, settings=settings,
                                   progress=progress)
-    options = [("--batch-key", batch_key), ("--likelihood", likelihood)] + [("--where", w) for w in where]
+    options = [("--batch-key", batch_key), ("--medium-key", medium_key), ("--time-key", time_key),
+               ("--likelihood", likelihood)] + [("--where", w) for w in where]
     command = " ".join(["celltwin screen fit", shlex.quote(str(data)), "--holdout", holdout, "--out",
                         shlex.quote(str(out))] + [f"{k} {shlex.quote(str(v))}" for k, v in options if v is not None]
                        + [f"--genes {n_genes} --top-de {top_de} --steps {steps} --steady-state-weight "

@@ -35,7 +35,8 @@ def default_context(obs, perturbation_key: str, *, context_key: str = "cell_type
 
 def read_screen(path, *, perturbation_key: str = "perturbation", control: str = CONTROL,
                 batch_key: str | None = None, where: dict[str, str] | None = None, layer: str | None = None,
-                kind: str = "auto", separator: str = "+") -> Screen:
+                kind: str = "auto", separator: str = "+", medium_key: str | None = None,
+                time_key: str | None = None) -> Screen:
     """Read cells of an ``.h5ad`` file as a :class:`Screen`.
 
     Arguments:
@@ -48,6 +49,10 @@ def read_screen(path, *, perturbation_key: str = "perturbation", control: str = 
         layer: a layer instead of ``X``.
         kind: ``"counts"``, ``"lognorm"``, or ``"auto"`` (counts when all values are whole
             numbers and ``uns`` has no ``log1p`` entry).
+        medium_key: ``obs`` column of each cell's medium (culture condition), for the medium
+            operator; None: one medium.
+        time_key: ``obs`` column of each cell's time since perturbation (numeric; missing
+            values and ``inf`` mean at steady state), for the time operator; None: steady state.
 
     Raises:
         CelltwinInputError: naming the file and the missing column or value.
@@ -60,7 +65,9 @@ def read_screen(path, *, perturbation_key: str = "perturbation", control: str = 
     except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
         raise CelltwinInputError(f"{path}: not a readable AnnData (.h5ad) file: {exc}") from exc
     obs = adata.obs
-    for key in [perturbation_key] + list(where or {}) + ([batch_key] if batch_key not in (None, BARCODE) else []):
+    optional = [k for k in (medium_key, time_key) if k is not None]
+    for key in ([perturbation_key] + list(where or {}) + ([batch_key] if batch_key not in (None, BARCODE) else [])
+                + optional):
         if key not in obs.columns:
             raise CelltwinInputError(f"{path}: obs has no column {key!r} (columns: {', '.join(map(str, obs.columns))})")
     keep = np.ones(adata.n_obs, dtype=bool)
@@ -88,6 +95,14 @@ def read_screen(path, *, perturbation_key: str = "perturbation", control: str = 
         batch = adata.obs[batch_key].astype(str).to_numpy()
     else:
         batch = None
+    medium = adata.obs[medium_key].astype(str).to_numpy() if medium_key is not None else None
+    time = None
+    if time_key is not None:
+        try:
+            time = adata.obs[time_key].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise CelltwinInputError(f"{path}: obs[{time_key!r}] must be numeric (time since perturbation): {exc}") from exc
+        time = np.where(np.isnan(time), np.inf, time)
     library = None
     if kind == "counts":
         library = x.sum(1)
@@ -96,4 +111,5 @@ def read_screen(path, *, perturbation_key: str = "perturbation", control: str = 
                 library = adata.obs[key].to_numpy(dtype=np.float64)
                 break
     return screen_from_labels(x, labels, genes=[str(g) for g in adata.var_names], kind=kind, batch=batch,
-                              library_size=library, separator=separator, control=control, source=str(path))
+                              library_size=library, separator=separator, control=control, source=str(path),
+                              medium=medium, time=time)

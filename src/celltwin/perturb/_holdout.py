@@ -100,7 +100,8 @@ def evaluate_holdout(screen: Screen, *, holdout: str = "doubles", n_genes: int =
     gene_idx = select_genes(train_deltas, screen.genes, n_genes, screen.targets)
     genes = tuple(screen.genes[i] for i in gene_idx)
     train_model = Screen(train.expression[:, gene_idx], train.kind, genes, train.conditions, train.guides,
-                         train.guide_target, train.batch, train.batches, train.library_size, train.source)
+                         train.guide_target, train.batch, train.batches, train.library_size, train.source,
+                         train.medium, train.time)
     settings = settings or default_settings(screen)
     fitted = fit_screen(train_model, settings, progress=progress)
     tr = {k: v[gene_idx] for k, v in train_deltas.items()}
@@ -108,7 +109,16 @@ def evaluate_holdout(screen: Screen, *, holdout: str = "doubles", n_genes: int =
     x0 = np.asarray(fitted.params["x0"])
 
     def model(targets, _):
-        d = fitted.predict_change(targets)
+        if screen.medium is None and screen.time is None:
+            d = fitted.predict_change(targets)
+        else:  # the mean prediction over the held-out cells' (medium, time)
+            labels = [c for c in np.unique(screen.conditions) if screen.condition_targets(c) == targets]
+            cells = np.isin(screen.conditions, labels)
+            medium = screen.medium[cells].astype(str) if screen.medium is not None else np.full(cells.sum(), "")
+            time = screen.time[cells] if screen.time is not None else np.full(cells.sum(), np.inf)
+            combos, counts = np.unique(np.column_stack([medium, time.astype(str)]), axis=0, return_counts=True)
+            d = sum(n * fitted.predict_change(targets, medium=m or None, time=float(t))
+                    for (m, t), n in zip(combos, counts)) / counts.sum()
         if settings.likelihood == "negative_binomial":  # latent log-mean -> log-normalised scale
             return np.log1p(np.exp(x0 + d)) - np.log1p(np.exp(x0))
         return d

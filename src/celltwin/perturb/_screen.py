@@ -43,6 +43,9 @@ class Screen:
         batches: batch names.
         library_size: per cell, total counts (used by the count likelihood; ones for lognorm).
         source: where the screen came from, for messages.
+        medium: optional, per cell, the label of the medium (culture condition) it grew in.
+        time: optional, per cell, the time since perturbation (e.g. hours; ``inf``: at steady
+            state); controls may carry any time (they sit at their steady state).
     """
 
     expression: np.ndarray
@@ -55,11 +58,17 @@ class Screen:
     batches: tuple[str, ...]
     library_size: np.ndarray
     source: str = "<arrays>"
+    medium: np.ndarray | None = None
+    time: np.ndarray | None = None
     _targets: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self):
         n, g = self.expression.shape
         problems = []
+        if self.medium is not None:
+            object.__setattr__(self, "medium", np.asarray([str(m) for m in self.medium], dtype=object))
+        if self.time is not None:
+            object.__setattr__(self, "time", np.asarray(self.time, dtype=np.float64))
         if self.kind not in ("counts", "lognorm"):
             problems.append(f"kind must be 'counts' or 'lognorm', not {self.kind!r}")
         if len(self.genes) != g:
@@ -68,6 +77,15 @@ class Screen:
                           ("library_size", self.library_size)):
             if len(arr) != n:
                 problems.append(f"{name} has {len(arr)} entries for {n} cells")
+        if self.medium is not None and len(self.medium) != n:
+            problems.append(f"medium has {len(self.medium)} entries for {n} cells")
+        if self.time is not None:
+            t = self.time
+            if len(t) != n:
+                problems.append(f"time has {len(t)} entries for {n} cells")
+            elif np.any(np.isnan(t) | (t < 0)):
+                problems.append(f"time of cell {int(np.flatnonzero(np.isnan(t) | (t < 0))[0])} is not >= 0 "
+                                "(use inf for cells at steady state)")
         if not np.all(np.isfinite(self.expression)):
             row, col = np.argwhere(~np.isfinite(self.expression))[0]
             problems.append(f"expression of cell {row}, gene {self.genes[col]!r} is not finite")
@@ -126,7 +144,8 @@ class Screen:
         idx = np.flatnonzero(cells) if np.asarray(cells).dtype == bool else np.asarray(cells)
         return Screen(self.expression[idx], self.kind, self.genes, self.conditions[idx],
                       tuple(self.guides[i] for i in idx), self.guide_target, self.batch[idx], self.batches,
-                      self.library_size[idx], self.source)
+                      self.library_size[idx], self.source,
+                      None if self.medium is None else self.medium[idx], None if self.time is None else self.time[idx])
 
     def condition_means(self) -> tuple[list[str], np.ndarray]:
         """Per condition, the mean log-normalised expression with batch means of controls
@@ -145,8 +164,10 @@ class Screen:
 
 
 def screen_from_labels(expression, conditions, *, genes, kind: str, batch=None, library_size=None,
-                       separator: str = "+", control: str = CONTROL, source: str = "<arrays>") -> Screen:
-    """Build a :class:`Screen` whose guides are the targets named in condition labels."""
+                       separator: str = "+", control: str = CONTROL, source: str = "<arrays>",
+                       medium=None, time=None) -> Screen:
+    """Build a :class:`Screen` whose guides are the targets named in condition labels
+    (``medium``: optional per-cell labels; ``time``: optional per-cell times since perturbation)."""
     expression = np.asarray(expression, dtype=np.float64)
     conditions = np.asarray([str(c) for c in conditions], dtype=object)
     guides = tuple(parse_condition(c, separator, control) for c in conditions)
@@ -160,4 +181,5 @@ def screen_from_labels(expression, conditions, *, genes, kind: str, batch=None, 
     if library_size is None:
         library_size = (expression.sum(1) if kind == "counts" else np.ones(len(conditions)))
     return Screen(expression, kind, tuple(genes), conditions, guides, guide_target, np.asarray(batch_idx),
-                  batches, np.asarray(library_size, dtype=np.float64), source)
+                  batches, np.asarray(library_size, dtype=np.float64), source,
+                  medium, time)
