@@ -42,10 +42,6 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _linear(theta: np.ndarray, scales: list[str]) -> np.ndarray:
-    return np.array([{"lin": t, "log": math.exp(t), "log10": 10.0**t}[s] for t, s in zip(theta, scales)])
-
-
 def quickstart(
     problem_yaml: Path | None = typer.Argument(None, metavar="[PROBLEM.yaml]",
                                                help="PEtab problem (default: the bundled examples/mapk_cascade)."),
@@ -107,8 +103,8 @@ def quickstart(
     if theta_true is not None:
         table.add_column("true", justify="right")
     table.add_column("fitted", justify="right")
-    start_lin, fit_lin = _linear(x0, scales), _linear(result.x, scales)
-    true_lin = _linear(theta_true, scales) if theta_true is not None else None
+    start_lin, fit_lin = problem.to_linear(x0), problem.to_linear(result.x)
+    true_lin = problem.to_linear(theta_true) if theta_true is not None else None
     for k, pid in enumerate(problem.parameter_ids):
         row = [pid, scales[k], f"{start_lin[k]:.4g}"]
         if true_lin is not None:

@@ -51,12 +51,7 @@ def read_affinity_table(path, model, *, default_sd: float | None = None, calibra
         CelltwinInputError: naming the file, the row (as numbered in the file) and the column.
     """
     path = Path(path)
-    try:
-        table = pd.read_csv(path, sep=None, engine="python", comment="#", dtype=str, keep_default_na=False,
-                            encoding="utf-8-sig")
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise CelltwinInputError(f"{path}: cannot read the affinity table: {exc}") from None
-    table.columns = [c.strip() for c in table.columns]
+    table = _read(path)
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise CelltwinInputError(f"{path}: missing column(s) {', '.join(missing)} (have: {', '.join(table.columns)})")
@@ -81,12 +76,22 @@ def read_affinity_table(path, model, *, default_sd: float | None = None, calibra
 
 def reported_values(path) -> dict[str, tuple[float, str]]:
     """``{reaction: (reported_value, unit)}`` for rows that have a ``reported_value``."""
-    table = pd.read_csv(path, sep=None, engine="python", comment="#", dtype=str, keep_default_na=False,
-                        encoding="utf-8-sig")
+    table = _read(Path(path))
     if "reported_value" not in table.columns:
         return {}
     return {r.strip(): (float(v), u.strip()) for r, v, u in zip(table["reaction"], table["reported_value"],
                                                                table["unit"]) if v.strip()}
+
+
+def _read(path: Path) -> pd.DataFrame:
+    """The table as strings (CSV or TSV, sniffed), column names stripped."""
+    try:
+        table = pd.read_csv(path, sep=None, engine="python", comment="#", dtype=str, keep_default_na=False,
+                            encoding="utf-8-sig")
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CelltwinInputError(f"{path}: cannot read the affinity table: {exc}") from None
+    table.columns = [c.strip() for c in table.columns]
+    return table
 
 
 def _number(row, column, where, *, positive=False) -> float | None:

@@ -19,7 +19,7 @@ import pandas as pd
 from ..model import CompiledModel, Model, compile_model
 from ..simulate import SolverSettings, Status, solve_steady_state, solve_time_course
 from ._noise import log_densities, residuals, sample_measurements
-from ._parameters import effective_prior
+from ._parameters import SCALES, effective_prior, unscale
 from ._tables import Files, ProblemArrays, build_arrays
 
 GradientMode = Literal["auto", "forward", "reverse"]
@@ -268,6 +268,19 @@ class Problem:
         simulation failed."""
         y, sigma, status = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
         return self._pointwise(y, sigma, status)
+
+    def to_linear(self, theta) -> np.ndarray:
+        """Parameter-scale values (last axis: the estimated parameters, any leading axes) on
+        linear scale."""
+        codes = np.array([SCALES.index(s) for s in self.parameter_scales])
+        return np.asarray(unscale(jnp.asarray(theta, dtype=float), codes))
+
+    def noisy_measurements(self, simulation: Simulation, key) -> jax.Array:
+        """Measurements drawn around ``simulation`` (from :meth:`simulate`, table order) with
+        the problem's noise model, in table order."""
+        inverse = np.argsort(self.arrays.order)
+        return sample_measurements(key, simulation.observables, simulation.sigmas, self._transform[inverse],
+                                   self._laplace[inverse])
 
     def predictive_sample(self, theta, key) -> jax.Array:
         """Measurements drawn from the model at ``theta`` with its noise model

@@ -20,14 +20,6 @@ from ._case import Case
 RUNS = ("baseline", "augmented")
 
 
-def linear(draws: np.ndarray, scales) -> np.ndarray:
-    """Parameter-scale draws ``(n, d)`` on the linear scale."""
-    out = np.array(draws, dtype=float)
-    for k, scale in enumerate(scales):
-        out[:, k] = {"lin": out[:, k], "log": np.exp(out[:, k]), "log10": 10.0 ** out[:, k]}[scale]
-    return out
-
-
 def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: int = 400, log=print) -> dict:
     """Run ``case`` and write its results into the folder ``out``; returns the summary.
 
@@ -109,7 +101,8 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
 def kd_table(problem, terms, draws: dict, reported: dict) -> pd.DataFrame:
     """Per evidence term: predicted and literature log10 Kd (M) and the posterior's
     5/50/95 % quantiles of log10 Kd for each run, with its distance to the literature value."""
-    ids, scales = problem.parameter_ids, problem.parameter_scales
+    ids = problem.parameter_ids
+    linear = {run: pd.DataFrame(problem.to_linear(draws[run][ids].to_numpy()), columns=ids) for run in RUNS}
     rows = []
     for term in terms:
         row = {"reaction": term.reaction or term.label, "kon": term.kon, "koff": term.koff,
@@ -118,9 +111,8 @@ def kd_table(problem, terms, draws: dict, reported: dict) -> pd.DataFrame:
             value, unit = reported[term.reaction]
             row["reported_log10_kd"] = float(to_log10_molar(value, unit, term.temperature))
         for run in RUNS:
-            lin = linear(draws[run][[term.kon, term.koff]].to_numpy(), [scales[ids.index(term.kon)],
-                                                                        scales[ids.index(term.koff)]])
-            log_kd = np.log10(lin[:, 1]) - np.log10(lin[:, 0]) + CONCENTRATION_UNITS[term.model_unit]
+            lin = linear[run]
+            log_kd = np.log10(lin[term.koff]) - np.log10(lin[term.kon]) + CONCENTRATION_UNITS[term.model_unit]
             q05, q50, q95 = np.quantile(log_kd, [0.05, 0.5, 0.95])
             row |= {f"{run}_q05": q05, f"{run}_q50": q50, f"{run}_q95": q95, f"{run}_width90": q95 - q05}
             if "reported_log10_kd" in row:

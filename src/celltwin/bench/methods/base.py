@@ -55,10 +55,7 @@ class AbstractMethod(abc.ABC):
 
 def linear_values(problem, theta) -> dict[str, float]:
     """``theta`` (parameter scales) as linear values by parameter id."""
-    out = {}
-    for pid, sc, v in zip(problem.parameter_ids, problem.parameter_scales, np.asarray(theta, dtype=float)):
-        out[pid] = float(10.0**v if sc == "log10" else np.exp(v) if sc == "log" else v)
-    return out
+    return dict(zip(problem.parameter_ids, map(float, problem.to_linear(theta))))
 
 
 PRESENT_ABOVE_LOWER_BOUND = 1.0  # log10 units: a rate constant this far above its bound counts as present
@@ -90,20 +87,16 @@ class ParameterDraws(FittedMethod):
     def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:
         # One compiled simulation, called once per distinct parameter vector: compiling a
         # simulation vmapped over the draws took as long as the fit on these small models.
-        from ...problem._noise import sample_measurements
-
         rng = np.random.default_rng(seed)
         pick = np.sort(rng.choice(len(self.thetas), size=n_draws, replace=len(self.thetas) < n_draws))
-        inverse = np.argsort(heldout.arrays.order)  # noise model arrays to table order
-        transform, laplace = heldout._transform[inverse], heldout._laplace[inverse]
-        noisy = jax.jit(jax.vmap(sample_measurements, in_axes=(0, None, None, None, None)))
+        noisy = jax.jit(jax.vmap(heldout.noisy_measurements, in_axes=(None, 0)))
         keys = jax.random.split(jax.random.PRNGKey(seed), n_draws)
         draws = np.empty((n_draws, heldout.n_measurements))
         unique, where = np.unique(pick, return_inverse=True)
         for u, i in enumerate(unique):
             sim = heldout.jit_simulate(jnp.asarray(self.thetas[i]))
             rows = np.flatnonzero(where == u)
-            draws[rows] = np.asarray(noisy(keys[rows], sim.observables, sim.sigmas, transform, laplace))
+            draws[rows] = np.asarray(noisy(sim, keys[rows]))
         if not np.all(np.isfinite(draws)):
             bad = int(np.sum(~np.all(np.isfinite(draws), axis=1)))
             raise MethodFailure(f"the held-out condition cannot be simulated at {bad} of {n_draws} parameter draws")

@@ -160,6 +160,16 @@ def alpha_dropout(params, inputs, args):
     return a * (1.0 - p) * x
 
 
+def _normalise(x, mean, var, params, args, shape):
+    """``(x - mean) / sqrt(var + eps)``, then the optional per-channel ``weight`` and ``bias``."""
+    y = (x - mean) / jnp.sqrt(var + float(args.get("eps", 1e-5)))
+    if "weight" in params:
+        y = y * params["weight"].reshape(shape)
+    if "bias" in params:
+        y = y + params["bias"].reshape(shape)
+    return y
+
+
 def _batch_norm(n: int) -> LayerFn:
     def apply(params, inputs, args):
         (x,) = inputs
@@ -176,12 +186,7 @@ def _batch_norm(n: int) -> LayerFn:
             axes = tuple(i for i in range(x.ndim) if i != channel_axis)
             mean = jnp.mean(x, axis=axes, keepdims=True)
             var = jnp.var(x, axis=axes, keepdims=True)
-        y = (x - mean) / jnp.sqrt(var + float(args.get("eps", 1e-5)))
-        if "weight" in params:
-            y = y * params["weight"].reshape(shape)
-        if "bias" in params:
-            y = y + params["bias"].reshape(shape)
-        return y
+        return _normalise(x, mean, var, params, args, shape)
 
     return apply
 
@@ -192,13 +197,7 @@ def _instance_norm(n: int) -> LayerFn:
         axes = tuple(range(x.ndim - n, x.ndim))
         mean = jnp.mean(x, axis=axes, keepdims=True)
         var = jnp.var(x, axis=axes, keepdims=True)
-        y = (x - mean) / jnp.sqrt(var + float(args.get("eps", 1e-5)))
-        shape = (-1,) + (1,) * n
-        if "weight" in params:
-            y = y * params["weight"].reshape(shape)
-        if "bias" in params:
-            y = y + params["bias"].reshape(shape)
-        return y
+        return _normalise(x, mean, var, params, args, (-1,) + (1,) * n)
 
     return apply
 
