@@ -190,6 +190,35 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_draws(tmp_path, mo
         sample(problem, dataclasses.replace(settings, seed=4), checkpoint=ckpt, resume=True, progress=False)
 
 
+def test_nuts_warmup_interrupted_midway_resumes_to_the_same_draws(tmp_path, monkeypatch):
+    """The warm-up runs in checkpointed blocks too: a run stopped after two of its three
+    warm-up blocks and resumed gives the uninterrupted run's draws (dense mass matrix)."""
+    problem, beta, _ = linear_gaussian(0)
+    settings = SamplerSettings(method="nuts", chains=2, draws=20, warmup=30, seed=5, block=10, dense_mass=True)
+    full = sample(problem, settings, init=beta, predictive=False, progress=False)
+    assert full.posterior.attrs["dense_mass"] == 1
+    ckpt = tmp_path / "run.npz"
+    real_save = sampler_module._save_checkpoint
+    seen = []
+
+    def interrupted_save(path, arrays, meta):
+        real_save(path, arrays, meta)
+        seen.append(sorted(arrays))
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sampler_module, "_save_checkpoint", interrupted_save)
+    with pytest.raises(KeyboardInterrupt):
+        sample(problem, settings, init=beta, checkpoint=ckpt, predictive=False, progress=False)
+    monkeypatch.setattr(sampler_module, "_save_checkpoint", real_save)
+    with np.load(ckpt) as data:
+        assert int(data["warmup_done"]) == 20 and "position" not in data.files
+    resumed = sample(problem, settings, init=beta, checkpoint=ckpt, resume=True, predictive=False, progress=False)
+    for name in ("a0", "r"):
+        np.testing.assert_array_equal(full.posterior[name].values, resumed.posterior[name].values)
+    assert "inverse_mass_matrix" not in seen[0] and "warmup_leaf_0" in seen[0]
+
+
 def _cli(*args):
     return [sys.executable, "-m", "celltwin.cli", "sample", *args]
 

@@ -35,7 +35,10 @@ def sample(
     target_accept: float = typer.Option(0.8, "--target-accept", min=0.5, max=0.999, help="NUTS target acceptance."),
     max_tree_depth: int = typer.Option(10, "--max-tree-depth", min=1, max=15,
                                        help="NUTS: at most 2^depth - 1 leapfrog steps per draw."),
-    block: int = typer.Option(100, "--block", min=1, help="Draws between checkpoints (SMC: every stage)."),
+    dense_mass: bool = typer.Option(False, "--dense-mass",
+                                    help="NUTS: adapt a dense mass matrix (strongly correlated posteriors)."),
+    block: int = typer.Option(100, "--block", min=1,
+                              help="Draws (and NUTS warm-up steps) between checkpoints (SMC: every stage)."),
     mcmc_steps: int = typer.Option(10, "--mcmc-steps", min=1, help="SMC: Metropolis steps per particle and stage."),
     target_ess: float = typer.Option(0.5, "--target-ess", min=0.05, max=0.95,
                                      help="SMC: effective sample size (fraction) that sets each next temperature."),
@@ -50,8 +53,8 @@ def sample(
 
     The result has the groups posterior (parameters on their PEtab scales), sample_stats,
     log_likelihood (pointwise), posterior_predictive and observed_data. The sampler state
-    and the draws so far are checkpointed to POSTERIOR.nc.checkpoint.npz after warm-up and
-    every --block draws; after a kill, the same command with --resume continues and gives
+    and the draws so far are checkpointed to POSTERIOR.nc.checkpoint.npz every --block
+    warm-up steps and draws; after a kill, the same command with --resume continues and gives
     the same draws as an uninterrupted run. R-hat, bulk/tail ESS, divergences and E-BFMI
     are reported at the end, with a warning when the run has not converged.
     """
@@ -66,7 +69,7 @@ def sample(
         raise CelltwinInputError(f"{ckpt} exists from an earlier run: add --resume to continue it, or delete it")
     settings = SamplerSettings(method=method, chains=chains, draws=draws, warmup=warmup, seed=seed, thin=thin,
                                block=block, target_accept=target_accept, mcmc_steps=mcmc_steps, target_ess=target_ess,
-                               max_tree_depth=max_tree_depth)
+                               max_tree_depth=max_tree_depth, dense_mass=dense_mass)
     if method == "smc" and init is not None:
         raise CelltwinInputError("--init: SMC starts from draws of the prior; leave --init out with --method smc")
     problem, _, _ = load_problem(problem_yaml, run_lint=False)

@@ -8,9 +8,10 @@ includes the log-Jacobian, so the draws of ``theta`` follow the posterior restri
 the bounds (the PEtab problem's support). A failed ODE solve gives log-density ``-inf``:
 a rejected proposal (NUTS counts it as a divergence), never an exception.
 
-Reproducibility: the draws depend only on the seed and the settings. Sampling runs in
-blocks (SMC: stages); block ``b`` uses the key ``fold_in(key, b)``; after each block the state and all
-draws so far are written atomically to the checkpoint, so a run killed at any moment and
+Reproducibility: the draws depend only on the seed and the settings. NUTS warm-up and
+sampling run in blocks (SMC: stages); warm-up step ``i`` of chain ``c`` uses the key
+``fold_in(chain_key[c], i)`` (``_warmup``) and draw block ``b`` the key ``fold_in(key, b)``;
+after each block the state and all draws so far are written atomically to the checkpoint, so a run killed at any moment and
 resumed gives exactly the draws of an uninterrupted run.
 """
 
@@ -30,6 +31,7 @@ import numpy as np
 from ..errors import CelltwinInputError
 from . import _smc
 from ._progress import progress_bar
+from ._warmup import Warmup, from_arrays, to_arrays
 
 METHODS = ("nuts", "ensemble", "smc")
 MAX_SMC_STAGES = 1000
@@ -51,6 +53,8 @@ class SamplerSettings:
         block: draws per checkpoint.
         target_accept: NUTS target acceptance rate.
         max_tree_depth: NUTS: at most ``2**max_tree_depth - 1`` leapfrog steps per draw.
+        dense_mass: NUTS: adapt a dense inverse mass matrix (for strongly correlated
+            posteriors) instead of a diagonal one.
         stretch: the ensemble's stretch scale ``a``.
         init_scale: spread of the initial points around the starting point, in ``z``.
         mcmc_steps: SMC: random-walk Metropolis steps per particle and tempering stage.
@@ -67,6 +71,7 @@ class SamplerSettings:
     block: int = 100
     target_accept: float = 0.8
     max_tree_depth: int = 10
+    dense_mass: bool = False
     stretch: float = 2.0
     init_scale: float = 0.1
     mcmc_steps: int = 10
@@ -114,20 +119,18 @@ def _safe(logdensity: Callable) -> Callable:
 
 # --- NUTS ------------------------------------------------------------------------------------
 
+def _warmup(logdensity_z, settings: SamplerSettings) -> Warmup:
+    return Warmup(logdensity_z, target_accept=settings.target_accept, max_tree_depth=settings.max_tree_depth,
+                  dense_mass=settings.dense_mass)
+
+
 def _nuts_warmup(logdensity_z, z0, key, settings: SamplerSettings):
-    import blackjax
-
-    adapt = blackjax.window_adaptation(blackjax.nuts, logdensity_z, target_acceptance_rate=settings.target_accept,
-                                       max_num_doublings=settings.max_tree_depth)
-
-    def one(k, z):
-        (state, params), _ = adapt.run(k, z, num_steps=settings.warmup)
-        return state.position, params["step_size"], params["inverse_mass_matrix"]
-
+    """The whole warm-up in one traceable call: positions, step sizes, inverse mass matrices."""
     if settings.warmup == 0:
-        return z0, jnp.full((z0.shape[0],), 0.1), jnp.ones_like(z0)
-    keys = jax.random.split(key, z0.shape[0])
-    return jax.jit(jax.vmap(one))(keys, z0)
+        n = z0.shape[1]
+        eye = jnp.eye(n) if settings.dense_mass else jnp.ones(n)
+        return z0, jnp.full((z0.shape[0],), 0.1), jnp.broadcast_to(eye, (z0.shape[0], *eye.shape))
+    return _warmup(logdensity_z, settings).run(z0, key, settings.warmup)
 
 
 def _nuts_block_fn(logdensity_z, n_steps: int, max_tree_depth: int = 10):
@@ -237,7 +240,7 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
             ``log_density - problem.log_prior`` and needs priors it can draw from
             (:meth:`~celltwin.problem.Problem.prior_distributions`).
         checkpoint: file for the sampler state and draws so far (``.npz``), written after
-            warm-up and after every block of draws (every stage for SMC).
+            every block of warm-up steps and of draws (every stage for SMC).
         resume: continue from ``checkpoint`` (it must have been written with the same
             settings and problem).
         predictive: add the ``log_likelihood`` (pointwise) and ``posterior_predictive``
@@ -277,26 +280,19 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
         return _run_smc(problem, space, target, s, state, save, meta, init_key, sample_key,
                         predictive=predictive, progress=progress)
 
-    if not state:
-        theta0 = np.broadcast_to(np.asarray(problem.x_nominal if init is None else init, dtype=float), (s.chains, n))
-        z0 = space.z(jnp.asarray(theta0))
-        if init is None or np.ndim(init) == 1:
-            z0 = z0 + s.init_scale * jax.random.normal(init_key, z0.shape)
-        if s.method == "nuts":
-            with progress_bar(f"NUTS warm-up ({s.warmup} steps, {s.chains} chains)", 1, enabled=progress) as advance:
-                pos, step, inv_mass = _nuts_warmup(logdensity_z, z0, warm_key, s)
-                advance()
-            state.update(position=np.asarray(pos), step_size=np.asarray(step), inverse_mass_matrix=np.asarray(inv_mass))
-        else:
-            lps = jax.vmap(logdensity_z)(z0)
-            if not bool(jnp.any(jnp.isfinite(lps))):
-                raise CelltwinInputError("the posterior is -inf at every starting point (the model cannot be simulated there)")
-            if s.warmup:
-                burn = _ensemble_block_fn(logdensity_z, s.warmup, 1, s.stretch)
-                z0, lps, _, _ = burn(z0, lps, warm_key)
-            state.update(position=np.asarray(z0), lp_state=np.asarray(lps))
-        state["blocks_done"] = np.array(0)
+    if not state and s.method == "ensemble":
+        z0 = _starting_points(space, problem, init, s, init_key)
+        lps = jax.vmap(logdensity_z)(z0)
+        if not bool(jnp.any(jnp.isfinite(lps))):
+            raise CelltwinInputError("the posterior is -inf at every starting point (the model cannot be simulated there)")
+        if s.warmup:
+            burn = _ensemble_block_fn(logdensity_z, s.warmup, 1, s.stretch)
+            z0, lps, _, _ = burn(z0, lps, warm_key)
+        state.update(position=np.asarray(z0), lp_state=np.asarray(lps), blocks_done=np.array(0))
         save()
+    if s.method == "nuts" and "blocks_done" not in state:
+        z0 = _starting_points(space, problem, init, s, init_key)
+        _blocked_nuts_warmup(logdensity_z, z0, s, state, save, warm_key, progress)
 
     stat_names = NUTS_STATS if s.method == "nuts" else ENSEMBLE_STATS
     block_fns: dict[int, Callable] = {}  # compiled once per block size
@@ -331,6 +327,56 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
     theta_draws = np.asarray(space.theta(jnp.asarray(state["draws_z"])))
     stats = {k: state[f"stat_{k}"] for k in stat_names}
     return _inference_data(problem, theta_draws, stats, meta, predictive=predictive, seed=s.seed)
+
+
+def _starting_points(space: BoundedSpace, problem, init, s: SamplerSettings, init_key) -> jax.Array:
+    """One starting point per chain in ``z``: ``init`` (or the nominal parameters), jittered
+    by ``s.init_scale`` unless ``init`` gives one row per chain."""
+    theta0 = np.broadcast_to(np.asarray(problem.x_nominal if init is None else init, dtype=float),
+                             (s.chains, problem.n_parameters))
+    z0 = space.z(jnp.asarray(theta0))
+    if init is None or np.ndim(init) == 1:
+        z0 = z0 + s.init_scale * jax.random.normal(init_key, z0.shape)
+    return z0
+
+
+def _blocked_nuts_warmup(logdensity_z, z0, s: SamplerSettings, state: dict, save: Callable, warm_key,
+                         progress: bool) -> None:
+    """NUTS warm-up, ``s.block`` steps per compiled call, with a checkpoint after each
+    block (``warmup_done`` and the adaptation state) and a progress bar; on return
+    ``state`` holds the adapted positions, step sizes and inverse mass matrices."""
+    if s.warmup == 0:
+        pos, step, inv_mass = _nuts_warmup(logdensity_z, z0, warm_key, s)
+    else:
+        warm = _warmup(logdensity_z, s)
+        template = jax.jit(warm.init)(z0)
+        wstate = from_arrays(template, state) if "warmup_done" in state else template
+        done = int(state.get("warmup_done", 0))
+        chain_keys = jax.random.split(warm_key, s.chains)
+        compiled: dict[int, Callable] = {}
+        n_blocks = -(-s.warmup // s.block)
+        title = f"NUTS warm-up: {s.chains} chains x {s.warmup} steps" + (" (dense mass matrix)" if s.dense_mass else "")
+        with progress_bar(title, n_blocks, enabled=progress) as advance:
+            advance(done // s.block)
+            for first in range(done, s.warmup, s.block):
+                last = min(first + s.block, s.warmup)
+                if last - first not in compiled:  # the block's start is traced: one compilation per length
+                    compiled[last - first] = jax.jit(
+                        lambda st, keys, f, n=last - first: _warmup_block(warm, st, keys, f, n, s.warmup))
+                wstate = compiled[last - first](wstate, chain_keys, first)
+                state.update(to_arrays(wstate), warmup_done=np.array(last))
+                save()
+                advance()
+        pos, step, inv_mass = warm.final(wstate)
+    for k in [k for k in state if k.startswith("warmup_")]:
+        del state[k]
+    state.update(position=np.asarray(pos), step_size=np.asarray(step), inverse_mass_matrix=np.asarray(inv_mass),
+                 blocks_done=np.array(0))
+    save()
+
+
+def _warmup_block(warm: Warmup, wstate, chain_keys, first, length: int, n_steps: int):
+    return warm.steps(wstate, chain_keys, first, length, n_steps)[0]
 
 
 def _run_smc(problem, space: BoundedSpace, target: Callable, s: SamplerSettings, state: dict, save: Callable,
@@ -450,7 +496,9 @@ def _inference_data(problem, draws: np.ndarray, stats: dict, meta: dict, *, pred
         for group in ("observed_data", "log_likelihood", "posterior_predictive"):
             if group in idata.groups():
                 setattr(idata, group, getattr(idata, group).assign_coords(labels))
-    attrs = {**{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in meta.items()},
+    netcdf_safe = {k: (json.dumps(v) if isinstance(v, list) else int(v) if isinstance(v, bool) else v)
+                   for k, v in meta.items()}  # NetCDF attributes have no lists or booleans
+    attrs = {**netcdf_safe,
              "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
              "parameter_scales": json.dumps(list(problem.parameter_scales)),
              "priors": json.dumps(prior_specs(problem)), "inference_library": "celltwin"}

@@ -1,0 +1,139 @@
+"""NUTS warm-up in blocks: Stan's windowed adaptation, resumable and with progress.
+
+blackjax's ``window_adaptation`` runs the whole warm-up as one compiled call: on a model
+whose gradient takes 50-200 ms, hundreds of warm-up steps show no progress for an hour
+and a kill loses all of them. Here the same schedule (blackjax's ``build_schedule``: a
+fast window, doubling slow windows, a final fast window) and the same estimators
+(blackjax's dual averaging of the step size and Welford mass-matrix adaptation, diagonal
+or dense) run ``block`` steps per call; the state between calls is a plain pytree of
+arrays that the sampler writes to its checkpoint. Step ``i`` of chain ``c`` uses the key
+``fold_in(chain_key[c], i)``, so the result does not depend on how the steps are blocked
+or where a run was interrupted.
+
+Each chain adapts its own step size and mass matrix (chains are vectorised with vmap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import blackjax
+import jax
+import jax.numpy as jnp
+import numpy as np
+from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
+from blackjax.adaptation.step_size import dual_averaging_adaptation
+from blackjax.adaptation.window_adaptation import build_schedule
+
+INITIAL_STEP_SIZE = 1.0  # blackjax's default
+
+
+class WarmupState(NamedTuple):
+    """One chain's warm-up state (leading axis = chains when vectorised)."""
+
+    chain: object  # blackjax HMCState: position, logdensity, logdensity_grad
+    step_size_state: object  # dual averaging
+    mass_state: object  # Welford estimator and the current inverse mass matrix
+    step_size: jax.Array
+
+
+def schedule(n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per warm-up step: the stage (0 fast: step size only, 1 slow: step size and mass
+    matrix) and whether a slow window ends there (Stan's schedule, via blackjax)."""
+    if n_steps == 0:
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=bool)
+    with jax.ensure_compile_time_eval():  # a constant, also when called while tracing
+        stages = np.asarray(build_schedule(n_steps))
+    return stages[:, 0].astype(np.int32), stages[:, 1].astype(bool)
+
+
+class Warmup:
+    """Windowed adaptation of NUTS for ``logdensity`` (a function of one flat position).
+
+    Arguments:
+        logdensity: the target.
+        target_accept: the dual-averaging target acceptance rate.
+        max_tree_depth: NUTS doublings during warm-up.
+        dense_mass: adapt a dense inverse mass matrix instead of a diagonal one.
+    """
+
+    def __init__(self, logdensity: Callable, *, target_accept: float = 0.8, max_tree_depth: int = 10,
+                 dense_mass: bool = False):
+        self.logdensity = logdensity
+        self.max_tree_depth = max_tree_depth
+        self.dense_mass = dense_mass
+        self._mm = mass_matrix_adaptation(is_diagonal_matrix=not dense_mass)
+        self._da = dual_averaging_adaptation(target_accept)
+
+    # --- one chain -----------------------------------------------------------------------
+    def _init_one(self, z) -> WarmupState:
+        mm_init, _, _ = self._mm
+        da_init, _, _ = self._da
+        kernel = blackjax.nuts(self.logdensity, step_size=INITIAL_STEP_SIZE,
+                               inverse_mass_matrix=jnp.ones(z.shape[0]))
+        return WarmupState(kernel.init(z), da_init(INITIAL_STEP_SIZE), mm_init(z.shape[0]),
+                           jnp.asarray(INITIAL_STEP_SIZE))
+
+    def _step_one(self, state: WarmupState, chain_key, i, stage, window_end) -> tuple[WarmupState, tuple]:
+        _, mm_update, mm_final = self._mm
+        da_init, da_update, da_final = self._da
+        kernel = blackjax.nuts(self.logdensity, step_size=state.step_size,
+                               inverse_mass_matrix=state.mass_state.inverse_mass_matrix,
+                               max_num_doublings=self.max_tree_depth)
+        chain, info = kernel.step(jax.random.fold_in(chain_key, i), state.chain)
+        da = da_update(state.step_size_state, info.acceptance_rate)
+        updated = mm_update(state.mass_state, chain.position)
+        mm = jax.tree.map(lambda new, old: jnp.where(stage == 1, new, old), updated, state.mass_state)
+        # End of a slow window: the new mass matrix, a fresh Welford estimate and dual
+        # averaging restarted from the step size reached (as in Stan and blackjax).
+        ended_mm = mm_final(mm)
+        ended_da = da_init(da_final(da))
+        mm = jax.tree.map(lambda new, old: jnp.where(window_end, new, old), ended_mm, mm)
+        da = jax.tree.map(lambda new, old: jnp.where(window_end, new, old), ended_da, da)
+        new = WarmupState(chain, da, mm, jnp.exp(da.log_step_size))
+        return new, (info.is_divergent, info.num_integration_steps, info.acceptance_rate)
+
+    # --- all chains --------------------------------------------------------------------------
+    def init(self, z0: jax.Array) -> WarmupState:
+        """The state before the first step; ``z0`` has one row per chain."""
+        return jax.vmap(self._init_one)(z0)
+
+    def steps(self, state: WarmupState, chain_keys, first, length: int, n_steps: int):
+        """Steps ``first .. first + length - 1`` of an ``n_steps``-step warm-up, all chains;
+        traceable (``first`` may be traced, ``length`` and ``n_steps`` are static).
+
+        Returns the new state and per-step statistics (divergent, leapfrog steps,
+        acceptance), each of shape ``(chains, length)``.
+        """
+        stage, window_end = (jax.lax.dynamic_slice(jnp.asarray(a), (first,), (length,)) for a in schedule(n_steps))
+        idx = first + jnp.arange(length)
+
+        def one_chain(st, key):
+            def body(carry, xs):
+                return self._step_one(carry, key, *xs)
+
+            return jax.lax.scan(body, st, (idx, stage, window_end))
+
+        return jax.vmap(one_chain)(state, chain_keys)
+
+    def final(self, state: WarmupState) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Positions, step sizes (the dual-averaging average) and inverse mass matrices."""
+        _, _, da_final = self._da
+        return state.chain.position, jax.vmap(da_final)(state.step_size_state), state.mass_state.inverse_mass_matrix
+
+    def run(self, z0: jax.Array, key, n_steps: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """The whole warm-up in one traceable call (used where no checkpoints are needed)."""
+        state, _ = self.steps(self.init(z0), jax.random.split(key, z0.shape[0]), 0, n_steps, n_steps)
+        return self.final(state)
+
+
+def to_arrays(state: WarmupState) -> dict[str, np.ndarray]:
+    """The state's leaves as numbered arrays (for a checkpoint)."""
+    return {f"warmup_leaf_{k}": np.asarray(leaf) for k, leaf in enumerate(jax.tree.leaves(state))}
+
+
+def from_arrays(template: WarmupState, arrays: dict) -> WarmupState:
+    """The inverse of :func:`to_arrays`, with the tree structure of ``template``."""
+    leaves, treedef = jax.tree.flatten(template)
+    return jax.tree.unflatten(treedef, [jnp.asarray(arrays[f"warmup_leaf_{k}"]) for k in range(len(leaves))])
