@@ -95,6 +95,23 @@ def test_lognormal_density_matches_scipy_lognorm():
     assert float(p.log_likelihood(p.x_nominal)) == pytest.approx(expected, rel=1e-7)
 
 
+def test_pointwise_log_likelihood_of_a_simulation_in_table_order():
+    # Two conditions (the second pre-equilibrated, then started from A = 2) with interleaved
+    # rows, so the solver's order (by simulation group) is not the table's.
+    p = decay_problem()
+    meas = pd.concat([p.tables["measurements"].assign(preequilibrationConditionId=""),
+                      p.tables["measurements"].assign(simulationConditionId="c1", preequilibrationConditionId="c0")])
+    meas = meas.sort_values("time", kind="stable").reset_index(drop=True)
+    cond = pd.DataFrame({"A": ["a0", "2.0"]}, index=pd.Index(["c0", "c1"], name="conditionId"))
+    two = p.with_tables(measurements=meas, conditions=cond)
+    assert not np.array_equal(two.arrays.order, np.arange(len(meas)))
+    a0 = np.where(meas["simulationConditionId"] == "c1", 2.0, A0)
+    expected = st.norm(exact(meas["time"].to_numpy(), a0=a0), 0.4).logpdf(meas["measurement"])
+    from_simulation = two.simulation_log_likelihood(two.simulate(two.x_nominal))
+    np.testing.assert_allclose(from_simulation, expected, rtol=1e-6)
+    np.testing.assert_allclose(two.pointwise_log_likelihood(two.x_nominal), expected, rtol=1e-6)
+
+
 PRIOR_CASES = {
     "uniform": ("a0", "uniform", "1;10", lambda v, th: st.uniform(1, 9).logpdf(v)),
     "normal": ("sigma", "normal", "0.5;0.2", lambda v, th: st.norm(0.5, 0.2).logpdf(v)),

@@ -269,6 +269,11 @@ class Problem:
         y, sigma, status = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
         return self._pointwise(y, sigma, status)
 
+    def simulation_log_likelihood(self, simulation: Simulation) -> jax.Array:
+        """:meth:`pointwise_log_likelihood` of a :meth:`simulate` result (no second solve)."""
+        order = self.arrays.order
+        return self._pointwise(simulation.observables[order], simulation.sigmas[order], simulation.status)
+
     def to_linear(self, theta) -> np.ndarray:
         """Parameter-scale values (last axis: the estimated parameters, any leading axes) on
         linear scale."""

@@ -126,14 +126,16 @@ def held_out_prediction(test_problem, draws: dict, max_draws: int) -> dict:
     and the predicted bands (for the figure)."""
     from ..scenario import posterior_draws
 
-    simulate = jax.jit(jax.vmap(lambda th: test_problem.simulate(th).observables))
-    pointwise = jax.jit(jax.vmap(test_problem.pointwise_log_likelihood))
+    def one(theta):
+        simulation = test_problem.simulate(theta)
+        return simulation.observables, test_problem.simulation_log_likelihood(simulation)
+
+    simulate = jax.jit(jax.vmap(one))
     data = np.asarray(test_problem.measurements)
     result = {"table": test_problem.measurement_df.copy(), "runs": {}}
     for run in RUNS:
         thetas = posterior_draws(draws[run], test_problem, max_draws=max_draws)
-        y = np.asarray(simulate(thetas))
-        llh = np.asarray(pointwise(thetas))
+        y, llh = map(np.asarray, simulate(thetas))
         ok = np.all(np.isfinite(y), axis=1) & np.all(np.isfinite(llh), axis=1)
         y, llh = y[ok], llh[ok]
         median = np.median(y, axis=0)
