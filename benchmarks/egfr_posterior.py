@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--nuts-draws", type=int, default=300, help="NUTS draws per chain (and as many warm-up steps)")
     parser.add_argument("--max-tree-depth", type=int, default=6)
+    parser.add_argument("--dense-mass", action="store_true", help="NUTS: adapt a dense mass matrix")
     parser.add_argument("--ensemble-draws", type=int, default=2000, help="ensemble iterations (and as many burn-in)")
     parser.add_argument("--throughput-only", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "egfr_posterior.tsv"))
@@ -83,7 +84,8 @@ def main() -> None:
         for seed in range(args.repeats):
             if method == "nuts":
                 s = SamplerSettings(method="nuts", chains=4, draws=args.nuts_draws, warmup=args.nuts_draws, seed=seed,
-                                    block=args.nuts_draws, max_tree_depth=args.max_tree_depth)
+                                    block=args.nuts_draws, max_tree_depth=args.max_tree_depth,
+                                    dense_mass=args.dense_mass)
             else:
                 s = SamplerSettings(method="ensemble", chains=2 * problem.n_parameters + 2, draws=args.ensemble_draws,
                                     warmup=args.ensemble_draws, seed=seed, block=args.ensemble_draws)

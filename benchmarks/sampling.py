@@ -30,7 +30,7 @@ def settings_for(method: str, n_parameters: int, seed: int, args):
 
     if method == "nuts":
         return SamplerSettings(method="nuts", chains=4, draws=args.nuts_draws, warmup=args.nuts_draws, seed=seed,
-                               block=args.nuts_draws, max_tree_depth=args.max_tree_depth)
+                               block=args.nuts_draws, max_tree_depth=args.max_tree_depth, dense_mass=args.dense_mass)
     walkers = max(32, 2 * n_parameters + 2)
     return SamplerSettings(method="ensemble", chains=walkers, draws=args.ensemble_draws, warmup=args.ensemble_draws,
                            seed=seed, block=args.ensemble_draws)
@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--nuts-draws", type=int, default=300, help="NUTS draws per chain (and as many warm-up steps)")
     parser.add_argument("--max-tree-depth", type=int, default=10, help="NUTS: at most 2^depth - 1 leapfrog steps")
+    parser.add_argument("--dense-mass", action="store_true", help="NUTS: adapt a dense mass matrix")
     parser.add_argument("--ensemble-draws", type=int, default=1500,
                         help="ensemble iterations kept (and as many burn-in iterations)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sampling.tsv"))
@@ -75,6 +76,7 @@ def main() -> None:
                     row["divergences"] = int(idata.sample_stats["diverging"].sum())
                     row["mean_leapfrogs"] = float(idata.sample_stats["n_steps"].mean())
                     row["max_tree_depth"] = s.max_tree_depth
+                    row["dense_mass"] = s.dense_mass
                 rows.append(row)
                 print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     runs = pd.DataFrame(rows)

@@ -50,7 +50,7 @@ class SamplerSettings:
         warmup: NUTS window-adaptation steps, or ensemble burn-in iterations (discarded).
         seed: the random seed.
         thin: keep every ``thin``-th ensemble iteration.
-        block: draws per checkpoint.
+        block: draws (and NUTS warm-up steps) per checkpoint.
         target_accept: NUTS target acceptance rate.
         max_tree_depth: NUTS: at most ``2**max_tree_depth - 1`` leapfrog steps per draw.
         dense_mass: NUTS: adapt a dense inverse mass matrix (for strongly correlated
