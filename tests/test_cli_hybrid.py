@@ -53,6 +53,14 @@ def test_bad_measurement_value_names_row_and_column(tmp_path):
     assert "measurements.tsv, row 4, column measurement" in result.stderr
 
 
+def test_non_positive_continuity_weight_is_refused(tmp_path):
+    petab = _case_copy(tmp_path)
+    result = invoke("hybrid", petab / "problem.yaml", "--out", tmp_path / "out", "--shooting-segments", "2",
+                    "--continuity", "0", "10")
+    assert result.exit_code == 2, result.output
+    assert "--continuity" in result.stderr and not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_short_training_writes_all_outputs(tmp_path):
     petab = _case_copy(tmp_path)
