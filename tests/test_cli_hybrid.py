@@ -92,4 +92,4 @@ def test_multiple_shooting_run_records_the_continuity(tmp_path):
     assert result.exit_code == 0, result.output
     history = pd.read_csv(out / "history.tsv", sep="\t")
     assert len(history) == 3 and np.isfinite(history["continuity"]).all()
-    np.testing.assert_allclose(history["continuity_weight"], [1.0, np.sqrt(10.0), 10.0], rtol=1e-12)
+    np.testing.assert_allclose(history["continuity_weight"], [1.0, np.sqrt(10.0), 10.0], rtol=1e-5)  # written with 6 digits
