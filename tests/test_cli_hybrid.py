@@ -53,6 +53,14 @@ def test_bad_measurement_value_names_row_and_column(tmp_path):
     assert "measurements.tsv, row 4, column measurement" in result.stderr
 
 
+def test_non_positive_continuity_weight_is_refused(tmp_path):
+    petab = _case_copy(tmp_path)
+    result = invoke("hybrid", petab / "problem.yaml", "--out", tmp_path / "out", "--shooting-segments", "2",
+                    "--continuity", "0", "10")
+    assert result.exit_code == 2, result.output
+    assert "--continuity" in result.stderr and not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_short_training_writes_all_outputs(tmp_path):
     petab = _case_copy(tmp_path)
@@ -73,3 +81,15 @@ def test_short_training_writes_all_outputs(tmp_path):
     assert rmse == pytest.approx(hybrid_rmse, rel=1e-5)
     with h5py.File(out / "networks.hdf5", "r") as f:
         assert f["parameters/net1/layer1/weight"].shape == (5, 2)
+
+
+@pytest.mark.slow
+def test_multiple_shooting_run_records_the_continuity(tmp_path):
+    petab = _case_copy(tmp_path)
+    out = tmp_path / "out"
+    result = invoke("hybrid", petab / "problem.yaml", "--out", out, "--epochs", "3", "--shooting-segments", "2",
+                    "--continuity", "1", "10", "--no-baseline")
+    assert result.exit_code == 0, result.output
+    history = pd.read_csv(out / "history.tsv", sep="\t")
+    assert len(history) == 3 and np.isfinite(history["continuity"]).all()
+    np.testing.assert_allclose(history["continuity_weight"], [1.0, np.sqrt(10.0), 10.0], rtol=1e-5)  # written with 6 digits

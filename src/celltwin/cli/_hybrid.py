@@ -26,6 +26,10 @@ def hybrid(
     patience: int = typer.Option(50, "--patience", min=1, help="Stop after this many epochs without validation gain."),
     curriculum: int = typer.Option(1, "--curriculum", min=1,
                                    help="Time-curriculum stages (stage k fits times up to k/K of the last)."),
+    shooting: int = typer.Option(1, "--shooting-segments", min=1,
+                                 help="Multiple shooting: segments per experiment, with trained start states (1: single shooting)."),
+    continuity: tuple[float, float] = typer.Option((1.0, 1000.0), "--continuity", metavar="START END",
+                                                   help="Continuity-penalty weight, growing geometrically from START to END."),
     ensemble: int = typer.Option(1, "--ensemble", min=1, help="Deep-ensemble members (independent initialisations)."),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline",
                                   help="Also train the mechanistic-only model (networks zeroed and frozen) and compare."),
@@ -60,13 +64,16 @@ def hybrid(
 
     if split not in ("random", "time"):
         raise CelltwinInputError(f"--split {split!r}: choose 'random' or 'time'")
+    if min(continuity) <= 0:
+        raise CelltwinInputError(f"--continuity {continuity[0]:g} {continuity[1]:g}: both weights must be > 0")
     if out.exists() and not out.is_dir():
         raise CelltwinInputError(f"{out}: --out names a file; give a folder")
     problem = from_petab_sciml(problem_yaml)
     out.mkdir(parents=True, exist_ok=True)
     settings = TrainingSettings(epochs=epochs, learning_rate=learning_rate, penalty=penalty,
                                 validation_fraction=validation, test_fraction=test, split=split, patience=patience,
-                                curriculum=curriculum, use_prior=prior, seed=seed)
+                                curriculum=curriculum, use_prior=prior, seed=seed, shooting_segments=shooting,
+                                continuity_weight=continuity[0], continuity_weight_final=continuity[1])
     console = err_console()
     console.print(f"{problem_yaml}: {problem.n_mechanistic} mechanistic parameter(s), "
                   f"{problem.weights.n_estimated} network weight(s), {len(problem.measurement_df)} measurements",

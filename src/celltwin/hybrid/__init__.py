@@ -3,8 +3,9 @@
 * :class:`NeuralTerm`: an Equinox module placed upstream of the ODE (mapping inputs to
   parameters), inside the right-hand side (a rate or flux) or in an observable;
   :class:`HybridProblem` joins its weights to the parameter vector.
-* :func:`train` (optax; penalty, time curriculum, early stopping), :func:`train_ensemble`
-  (deep ensembles through the inference executor).
+* :func:`train` (optax; penalty, time curriculum, multiple shooting, early stopping),
+  :func:`train_ensemble` (deep ensembles through the inference executor), :func:`laplace`
+  (Laplace approximation, all parameters or a network's :func:`last_layer`).
 * :func:`celltwin.hybrid.sciml.from_petab_sciml` reads PEtab SciML problems.
 * :func:`neural_term_map`: a trained term's input -> output map (for symbolic recovery).
 """
@@ -12,6 +13,9 @@
 from ._ensemble import Ensemble as Ensemble
 from ._ensemble import train_ensemble as train_ensemble
 from ._inspect import neural_term_map as neural_term_map
+from ._laplace import LaplacePosterior as LaplacePosterior
+from ._laplace import laplace as laplace
+from ._laplace import last_layer as last_layer
 from ._problem import HybridProblem as HybridProblem
 from ._results import error_metrics as error_metrics
 from ._results import mechanistic_table as mechanistic_table

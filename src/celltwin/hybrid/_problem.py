@@ -287,9 +287,11 @@ class HybridProblem:
         self._hybrid_cms[e_i] = hcm
         return hcm
 
-    def _experiment(self, e_i: int, table, w, modules):
+    def _experiment_start(self, e_i: int, table, modules):
+        """``(p, x0, env, pre)``: the experiment's model parameters, initial state, static
+        environment (table values and upstream network outputs) and upstream outputs."""
         cm = self.cm
-        pre_inputs, (pidx, pfn), (sidx, sfn), arrays = self._experiment_setup[e_i]
+        pre_inputs, (pidx, pfn), (sidx, sfn), _ = self._experiment_setup[e_i]
         pre = []
         for term in self.pre_terms:
             args = [f(table) for f in pre_inputs[term.id]]
@@ -308,9 +310,12 @@ class HybridProblem:
         for k, (target, _) in enumerate(self.static_targets):
             if target in cm.state_ids:
                 x0 = x0.at[cm.state_ids.index(target)].set(static[k])
-        ts = jnp.asarray(self._exp_times[e_i])
-        xs, status = solve_time_course(self._hybrid_model(e_i), jnp.concatenate([p, w]), x0, ts,
-                                       settings=self.settings, adjoint=self.adjoint)
+        return p, x0, env, pre
+
+    def _observe(self, e_i: int, ts, xs, p, env, modules, pre):
+        """Observables and noise at states ``xs`` (times ``ts``), and ``(sum of squared network
+        outputs, count)`` over them."""
+        arrays = self._experiment_setup[e_i][3]
 
         def at(t, x):
             outs = self._dyn_outputs(t, x, p, modules, arrays)
@@ -319,7 +324,28 @@ class HybridProblem:
         values, outs = jax.vmap(at)(ts, xs)
         n_obs = len(self.observables)
         pre_sq = sum(v**2 for v in pre) if pre else 0.0
-        return values[:, :n_obs], values[:, n_obs:], status, (jnp.sum(outs**2) + pre_sq, outs.size + len(pre))
+        return values[:, :n_obs], values[:, n_obs:], (jnp.sum(outs**2) + pre_sq, outs.size + len(pre))
+
+    def _experiment(self, e_i: int, table, w, modules):
+        p, x0, env, pre = self._experiment_start(e_i, table, modules)
+        ts = jnp.asarray(self._exp_times[e_i])
+        xs, status = solve_time_course(self._hybrid_model(e_i), jnp.concatenate([p, w]), x0, ts,
+                                       settings=self.settings, adjoint=self.adjoint)
+        values, sigmas, contribution = self._observe(e_i, ts, xs, p, env, modules, pre)
+        return values, sigmas, status, contribution
+
+    def states(self, theta) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per experiment ``(times, states)``: the simulated state vectors at its measurement times."""
+        table, w = self.split(theta)
+        modules = self.weights.modules(w)
+        out = []
+        for e_i in range(len(self.experiments)):
+            p, x0, _, _ = self._experiment_start(e_i, table, modules)
+            ts = jnp.asarray(self._exp_times[e_i])
+            xs, _ = solve_time_course(self._hybrid_model(e_i), jnp.concatenate([p, w]), x0, ts,
+                                      settings=self.settings, adjoint=self.adjoint)
+            out.append((np.asarray(ts), np.asarray(xs)))
+        return out
 
     def simulate_experiments(self, theta):
         """Per experiment ``(observables, sigmas, status, (sum of squared network outputs, count))``
