@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from celltwin.bench import METHODS, ResultStore, Suite, cells, run, run_cell, suite
-from celltwin.bench._runner import Cell
+from celltwin.bench._runner import Cell, unavailable_methods
 from celltwin.bench.methods import TrainingMean
 from celltwin.errors import CelltwinInputError
 

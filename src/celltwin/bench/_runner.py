@@ -77,7 +77,7 @@ def cells(suite: Suite, *, tasks: str | None = None, methods: list[str] | None =
                     overrides = spec.settings_for(method.name)
                     if overrides is None:
                         continue
-                    method = dataclasses.replace(method, **overrides)  # noqa: PLW2901
+                    method = dataclasses.replace(method, **overrides)
                 out.append(Cell(suite.name, task_id, method, seed))
     return out
 

@@ -36,8 +36,8 @@ import sympy as sp
 from ._observed import ObservedDesign, observed_design, predict_table, training_runs
 from .base import AbstractMethod, FittedMethod, MethodFailure
 
-BLOW_UP = 100.0
-EXACT_DEPENDENCE = 1e-6  # IndependentLibrary tolerance for columns that are dependent up to rounding  # a solution this many times its species' training range has blown up
+BLOW_UP = 100.0  # a solution this many times its species' training range has blown up
+EXACT_DEPENDENCE = 1e-6  # IndependentLibrary tolerance: columns dependent up to rounding
 
 
 def _smooth_dense(t: np.ndarray, states: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -185,11 +185,6 @@ class SparseDiscovery(AbstractMethod):
     conservation_rtol: float = 0.1
 
     def fit(self, task, *, seed: int) -> FittedMethod:
-        from ...discover import TimeCourses, discover
-        from ...discover.differentiation import WeakForm
-        from ...discover.library import IndependentLibrary, MassActionLibrary
-        from ...discover.optimizers import STLSQ, ThresholdPath
-
         problem = task.problem
         design = observed_design(problem)
         runs = training_runs(problem, design)
@@ -239,7 +234,8 @@ class SparseDiscovery(AbstractMethod):
         candidates = []
         for k, optimizer in enumerate((ThresholdPath(), *(STLSQ(threshold=x) for x in self.thresholds))):
             try:
-                result = discover(data, library=library, derivative=WeakForm(width=self.width), optimizer=optimizer, seed=seed)
+                result = discover(data, library=library, derivative=WeakForm(width=self.width), optimizer=optimizer,
+                                  seed=seed)
             except Exception:  # noqa: BLE001, S112 - e.g. a singular regression at this level: try the next
                 continue
             is_species = np.arange(len(names))[:, None] < len(index)  # doses are inputs, constant in time

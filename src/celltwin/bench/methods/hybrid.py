@@ -29,7 +29,13 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .base import AbstractMethod, FittedMethod, MethodFailure, linear_values, reactions_present
+from .base import (
+    AbstractMethod,
+    FittedMethod,
+    MethodFailure,
+    linear_values,
+    reactions_present,
+)
 from .mechanistic import _map_fit
 
 NETWORK = "flux_net"
@@ -129,7 +135,8 @@ def hybrid_problem(problem, module, *, state_scale: dict[str, float], dose_scale
         model.add_parameter(f"nn_{s}", 0.0)
         model.add_reaction(f"nn_flux_{s}", f"-> {s}", rate=f"nn_{s}")
         hybridization[f"nn_{s}"] = as_expr(f"{float(state_scale[s])!r} * nn_out_{s}")
-    inputs = tuple([symbol(s) / float(state_scale[s]) for s in species] + [symbol(d) / float(v) for d, v in dose_scale.items()])
+    inputs = tuple([symbol(s) / float(state_scale[s]) for s in species]
+                   + [symbol(d) / float(v) for d, v in dose_scale.items()])
     term = NeuralTerm(NETWORK, module, (inputs,), {f"nn_out_{s}": (0, k) for k, s in enumerate(species)})
     return HybridProblem(model, [term], rows, experiments, observables, measurements, hybridization=hybridization,
                          settings=settings, name=f"{problem.name} (hybrid)")
