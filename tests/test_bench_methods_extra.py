@@ -31,7 +31,7 @@ from celltwin.bench.methods import (
 )
 
 LOW_NOISE_LV = SyntheticSpec("lotka_volterra", noise=0.01, n_times=16, n_conditions=3)
-MAPK = "v1/petab/mapk_cascade"
+MAPK = "v2/petab/mapk_cascade"
 
 
 def heldout_nrmse(task, fitted, seed=0) -> float:

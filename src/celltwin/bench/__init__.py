@@ -10,6 +10,7 @@ from ._metrics import prediction_metrics as prediction_metrics
 from ._metrics import structure_f1 as structure_f1
 from ._models import CURATED_MODELS as CURATED_MODELS
 from ._models import CuratedModel as CuratedModel
+from ._real import CaseSpec as CaseSpec
 from ._real import PetabSpec as PetabSpec
 from ._registry import METHODS as METHODS
 from ._registry import REGISTRY_VERSION as REGISTRY_VERSION

@@ -84,3 +84,60 @@ def build_petab(spec: PetabSpec, seed: int, task_id: str) -> Task:
         truth = {str(r.parameterId): float(r.value) for r in table.itertuples()}
     return Task(id=task_id, seed=seed, problem=problem, heldout=heldout, true_parameters=truth, axes=spec.axes(),
                 kind="real")
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseSpec:
+    """A twin case (``case.yaml`` of :mod:`celltwin.twin`): its PEtab problem to learn from,
+    its held-out PEtab problem (same model and parameter table, other measurements) and its
+    affinity evidence table.
+
+    Attributes:
+        name: short name in the task id.
+        case: the case file, relative to the examples folder.
+        heldout_label: what is held out, for the task id.
+        methods: the methods that can afford the task, with settings that replace the
+            suite's (``{"mechanistic_map": {"n_starts": 2}}``); cells of other methods are
+            not applicable and left out of a run. ``None``: every method, suite settings.
+    """
+
+    name: str
+    case: str
+    heldout_label: str
+    methods: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] | None = None
+
+    def label(self) -> str:
+        return f"case/{self.name}/heldout={self.heldout_label}"
+
+    def axes(self) -> dict:
+        return {"model": self.name}
+
+    def path(self) -> Path:
+        return REPO_ROOT / "examples" / self.case
+
+    def settings_for(self, method: str) -> dict | None:
+        """Setting overrides for ``method``, or ``None`` when it does not apply."""
+        if self.methods is None:
+            return {}
+        found = dict(self.methods)
+        return dict(found[method]) if method in found else None
+
+
+def build_case(spec: CaseSpec, seed: int, task_id: str) -> Task:
+    """The twin case ``spec`` as a task (the data are fixed: ``seed`` only seeds the methods)."""
+    from ..evidence import read_affinity_table
+    from ..problem import from_petab
+    from ..simulate import SolverSettings
+    from ..twin import read_case
+
+    case = read_case(spec.path())
+    if case.held_out is None:
+        raise CelltwinInputError(f"{task_id}: case {spec.path()} has no held_out problem")
+    settings = SolverSettings(**case.solver)
+    problem = from_petab(case.problem, settings=settings)
+    heldout = from_petab(case.held_out, settings=settings)
+    if list(heldout.parameter_ids) != list(problem.parameter_ids):
+        raise CelltwinInputError(f"{task_id}: the held-out problem's parameters differ from the training problem's")
+    evidence = tuple(read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight))
+    return Task(id=task_id, seed=seed, problem=problem, heldout=heldout, evidence=evidence, axes=spec.axes(),
+                kind="real")

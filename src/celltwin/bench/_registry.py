@@ -12,26 +12,35 @@ import dataclasses
 import functools
 
 from ..errors import CelltwinInputError
-from ._real import PetabSpec, build_petab
+from ._real import CaseSpec, PetabSpec, build_case, build_petab
 from ._synthetic import SyntheticSpec, build_synthetic
 from ._task import Task
 from .methods import (
     AbstractMethod,
     EvidenceBayes,
+    HybridNeuralTerm,
     MechanisticBayes,
     MechanisticMAP,
     NeuralODE,
+    PySINDy,
     SparseDiscovery,
     TrainingMean,
 )
 
-REGISTRY_VERSION = "v1"
+REGISTRY_VERSION = "v2"
+"""v2: the EGFR and GPCR twin cases added (v1: the synthetic sweeps and two PEtab problems)."""
 
 METHODS: dict[str, type[AbstractMethod]] = {
     cls.name: cls for cls in (TrainingMean, MechanisticMAP, MechanisticBayes, EvidenceBayes, SparseDiscovery,
-                               NeuralODE)
+                               NeuralODE, HybridNeuralTerm, PySINDy)
 }
 """Every method by name. Methods of other subpackages register here as they land."""
+
+# The twin cases are real models (EGFR: 50 rate constants, stiff): a MAP fit with few starts
+# fits in a benchmark run; the samplers and the neural methods would take hours there, the
+# model-free methods need every species observed, and the baseline cannot predict an
+# observable that no training condition measures (p_shc, receptor occupancy): not applicable.
+CASE_METHODS = (("mechanistic_map", (("n_starts", 2), ("max_iterations", 100))),)
 
 
 def _sweeps() -> list:
@@ -48,7 +57,9 @@ def _sweeps() -> list:
     specs += [s("goodwin")]
     specs += [PetabSpec("mapk_cascade", "mapk_cascade/mapk_cascade.yaml", ("high_dose",)),
               PetabSpec("Bruno_JExpBot2016", "petab-benchmark/Bruno_JExpBot2016/Bruno_JExpBot2016.yaml",
-                        ("model1_data6",), root="shared")]
+                        ("model1_data6",), root="shared"),
+              CaseSpec("egfr_kholodenko", "egfr_kholodenko/case.yaml", "p_shc@egf_20nM", CASE_METHODS),
+              CaseSpec("gpcr_yi", "gpcr_yi/case.yaml", "occupancy_doses", CASE_METHODS)]
     return specs
 
 
@@ -57,7 +68,7 @@ def _task_id(spec) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def task_registry() -> dict[str, SyntheticSpec | PetabSpec]:
+def task_registry() -> dict[str, SyntheticSpec | PetabSpec | CaseSpec]:
     """Every registered task: id -> spec (ids are unique; duplicates across sweeps merge)."""
     return {_task_id(spec): spec for spec in _sweeps()}
 
@@ -73,6 +84,8 @@ def build_task(task_id: str, seed: int) -> Task:
     spec = registry[task_id]
     if isinstance(spec, PetabSpec):
         return build_petab(spec, seed, task_id)
+    if isinstance(spec, CaseSpec):
+        return build_case(spec, seed, task_id)
     return build_synthetic(spec, seed, task_id)
 
 
@@ -94,7 +107,8 @@ def suite(name: str) -> Suite:
         methods = (TrainingMean(), MechanisticMAP(n_starts=3, max_iterations=100),
                    MechanisticBayes(n_starts=2, max_iterations=100, walkers=12, burn_in=100, draws=50),
                    EvidenceBayes(n_starts=2, max_iterations=100, walkers=12, burn_in=100, draws=50),
-                   SparseDiscovery(), NeuralODE(members=2, iterations=500))
+                   SparseDiscovery(), NeuralODE(members=2, iterations=500),
+                   HybridNeuralTerm(members=2, epochs=100, n_starts=2, max_iterations=100), PySINDy())
         return Suite("quick", tasks, methods, (0,))
     if name == "full":
         methods = tuple(cls() for cls in METHODS.values())

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from ..inference import Executor
 from ..inference._progress import progress_bar
 from ._metrics import parameter_log10_error, prediction_metrics, structure_f1
-from ._real import PetabSpec
+from ._real import CaseSpec, PetabSpec
 from ._registry import REGISTRY_VERSION, Suite, build_task, task_registry
 from ._task import AXES
 
@@ -43,25 +43,41 @@ class Cell:
 
 
 def _has_evidence(spec) -> bool:
+    if isinstance(spec, CaseSpec):
+        return True
     return not isinstance(spec, PetabSpec) and spec.prior != "none"
+
+
+def unavailable_methods(suite: Suite) -> dict[str, str]:
+    """The suite's methods that cannot run here, with the reason (see ``AbstractMethod.available``)."""
+    return {m.name: reason for m in suite.methods if (reason := type(m).available()) is not None}
 
 
 def cells(suite: Suite, *, tasks: str | None = None, methods: list[str] | None = None,
           seeds: int | None = None) -> list[Cell]:
     """The suite's cells, task by task; ``tasks`` (a regular expression) keeps the ids it
     matches anywhere, ``methods`` keeps those methods, ``seeds`` keeps the suite's first
-    ``seeds`` seeds; methods that need evidence skip tasks without it."""
+    ``seeds`` seeds. Left out: methods that need evidence on tasks without it, methods a
+    task does not list as applicable (``CaseSpec.methods``, whose settings replace the
+    suite's), and unavailable methods (:func:`unavailable_methods`)."""
     registry = task_registry()
+    unavailable = unavailable_methods(suite)
     out = []
     for task_id in suite.tasks:
         if tasks and not re.search(tasks, task_id):
             continue
+        spec = registry[task_id]
         for seed in suite.seeds[:seeds]:
             for method in suite.methods:
-                if methods and method.name not in methods:
+                if (methods and method.name not in methods) or method.name in unavailable:
                     continue
-                if getattr(method, "needs_evidence", False) and not _has_evidence(registry[task_id]):
+                if getattr(method, "needs_evidence", False) and not _has_evidence(spec):
                     continue
+                if isinstance(spec, CaseSpec):
+                    overrides = spec.settings_for(method.name)
+                    if overrides is None:
+                        continue
+                    method = dataclasses.replace(method, **overrides)
                 out.append(Cell(suite.name, task_id, method, seed))
     return out
 
@@ -75,7 +91,7 @@ def run_cell(cell: Cell) -> dict:
            "worker": f"{socket.gethostname()}:{os.getpid()}", "status": "failed", "error": None}
     if spec is not None:
         row.update({k: v for k, v in spec.axes().items() if k in AXES})
-        row["kind"] = "real" if isinstance(spec, PetabSpec) else "synthetic"
+        row["kind"] = "real" if isinstance(spec, PetabSpec | CaseSpec) else "synthetic"
     stage = "building the task"
     try:
         task = build_task(cell.task_id, cell.seed)
@@ -104,13 +120,15 @@ def run_cell(cell: Cell) -> dict:
 
 @dataclasses.dataclass
 class RunSummary:
-    """What a run did: cells in the grid, skipped (already stored), run, failed; seconds."""
+    """What a run did: cells in the grid, skipped (already stored), run, failed; seconds;
+    and the suite's methods left out because they cannot run here (name -> reason)."""
 
     total: int
     skipped: int
     ran: int
     failed: int
     seconds: float
+    unavailable: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def run(suite: Suite, out, *, scheduler=None, workers: int | None = None, tasks: str | None = None,
@@ -146,4 +164,5 @@ def run(suite: Suite, out, *, scheduler=None, workers: int | None = None, tasks:
                 advance()
                 if on_row is not None:
                     on_row(row)
-    return RunSummary(len(grid), len(grid) - len(todo), len(todo), failed, time.perf_counter() - start)
+    return RunSummary(len(grid), len(grid) - len(todo), len(todo), failed, time.perf_counter() - start,
+                      unavailable_methods(suite))

@@ -18,7 +18,7 @@ class Task:
     """One benchmark task, built reproducibly from a registry entry and a seed.
 
     Attributes:
-        id: registry id, starting with the registry version (``v1/...``).
+        id: registry id, starting with the registry version (``v2/...``).
         seed: the seed its data (and the methods fitted to it) were drawn with.
         problem: what a method learns from: the skeleton model (possibly wrong), the
             training conditions' measurements, observables with their noise model, and

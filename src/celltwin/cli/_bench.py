@@ -49,6 +49,9 @@ def run(
             raise CelltwinInputError(f"--tasks {tasks!r}: not a regular expression ({exc})") from None
     summary = run_suite(get_suite(suite), out, scheduler=scheduler, workers=workers, tasks=tasks, methods=chosen,
                         seeds=seeds, progress=True)
+    for name, reason in summary.unavailable.items():
+        if not chosen or name in chosen:
+            out_console().print(f"{name}: skipped, {reason}", markup=False, soft_wrap=True)
     if summary.total == 0:
         raise CelltwinInputError(f"suite {suite}: no cells match --tasks {tasks!r} and --methods {methods!r}")
     out_console().print(f"{summary.total} cells: {summary.skipped} already stored, {summary.ran} run "

@@ -48,6 +48,13 @@ class AbstractMethod(abc.ABC):
     def applicable(self, task) -> bool:
         return True
 
+    @classmethod
+    def available(cls) -> str | None:
+        """``None`` when the method can run here, else why not (e.g. an optional peer
+        library that is not installed); the runner leaves out the cells of an unavailable
+        method and says so, instead of storing failure rows."""
+        return None
+
     @abc.abstractmethod
     def fit(self, task, *, seed: int) -> FittedMethod:
         """Fit to ``task.problem`` (and the task's evidence, if the method uses it)."""

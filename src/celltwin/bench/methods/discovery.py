@@ -27,6 +27,7 @@ truth that the skeleton lacks can therefore never be found by id.
 from __future__ import annotations
 
 import dataclasses
+import types
 from typing import ClassVar
 
 import numpy as np
@@ -36,6 +37,7 @@ from ._observed import ObservedDesign, observed_design, predict_table, training_
 from .base import AbstractMethod, FittedMethod, MethodFailure
 
 BLOW_UP = 100.0  # a solution this many times its species' training range has blown up
+EXACT_DEPENDENCE = 1e-6  # IndependentLibrary tolerance: columns dependent up to rounding
 
 
 def _smooth_dense(t: np.ndarray, states: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +82,31 @@ def _found_reactions(model, result, observed: tuple[str, ...]) -> frozenset[str]
     return frozenset(found)
 
 
+def conservation_reduction(species, states: list[np.ndarray], rtol: float):
+    """Linear conservation laws in the data: the observed species that are linearly
+    independent (with the constant) on every sample of ``states`` (each ``(n, n_species)``),
+    by :class:`~celltwin.discover.library.IndependentLibrary` on the first-order library
+    (in observation order), and every species as a least-squares linear function of
+    ``[1, independent species]``. ``None`` when every species is independent.
+
+    Returns:
+        ``(indices of the independent species, relation (n_species, 1 + n_independent))``.
+    """
+    from ...discover import TimeCourses
+    from ...discover.library import IndependentLibrary, MassActionLibrary
+
+    data = TimeCourses.from_arrays(species, [(np.arange(len(x), dtype=float), x) for x in states])
+    kept = IndependentLibrary.from_data(MassActionLibrary(order=1), data, rtol=rtol).kept
+    index = np.array([species.index(t.name) for t in kept if t.name in species], dtype=int)
+    if len(index) == len(species):
+        return None
+    x = np.concatenate(states)
+    basis = np.column_stack([np.ones(len(x)), x[:, index]])
+    relation = np.linalg.lstsq(basis, x, rcond=None)[0].T  # (n_species, 1 + n_independent)
+    relation[index] = np.eye(len(index) + 1)[1:]  # independent species map onto themselves exactly
+    return index, relation
+
+
 @dataclasses.dataclass
 class _DiscoveredModel(FittedMethod):
     design: ObservedDesign
@@ -87,6 +114,9 @@ class _DiscoveredModel(FittedMethod):
     residual_sd: np.ndarray  # per observed species
     reactions: frozenset[str]
     scale: np.ndarray  # largest training magnitude per observed species
+    # Conservation laws: (indices of the species the equations are for, relation
+    # (n_species, 1 + n_independent): every species as a linear function of them); None: all.
+    reduction: tuple[np.ndarray, np.ndarray] | None = None
 
     def simulate(self, x0, inputs, times):
         """Solve from ``x0`` (scipy LSODA); rows after a state leaves ``BLOW_UP`` times its
@@ -94,19 +124,31 @@ class _DiscoveredModel(FittedMethod):
         from scipy.integrate import solve_ivp
 
         n = len(self.design.species)
-        bound = BLOW_UP * self.scale
+        index = np.arange(n) if self.reduction is None else self.reduction[0]
+        m = len(index)
+        bound = BLOW_UP * self.scale[index]
 
         def escaped(_, x):
-            return float(np.min(bound - np.abs(x[:n])))
+            return float(np.min(bound - np.abs(x[:m])))
 
         escaped.terminal = True
         rhs = self.result.rhs
         with np.errstate(all="ignore"):
-            sol = solve_ivp(lambda _, x: rhs(x[None])[0], (times[0], times[-1]), np.concatenate([x0, inputs]),
+            sol = solve_ivp(lambda _, x: rhs(x[None])[0], (times[0], times[-1]),
+                            np.concatenate([np.asarray(x0)[index], inputs]),
                             method="LSODA", t_eval=times, rtol=1e-8, atol=1e-10, events=escaped)
-        out = np.full((len(times), n), np.nan)
-        out[: sol.y.shape[1]] = sol.y[:n].T
-        return out
+        solved = np.full((len(times), m), np.nan)
+        solved[: sol.y.shape[1]] = sol.y[:m].T
+        if self.reduction is None:
+            return solved
+        return np.column_stack([np.ones(len(times)), solved]) @ self.reduction[1].T
+
+    def full_coefficients(self) -> np.ndarray:
+        """Coefficients of every observed species' equation (dependent species' equations
+        follow from their conservation relation)."""
+        m = len(self.design.species) if self.reduction is None else len(self.reduction[0])
+        own = self.result.coefficients[:m]
+        return own if self.reduction is None else self.reduction[1][:, 1:] @ own
 
     def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:
         mean = predict_table(heldout, self.design, self.simulate)
@@ -129,6 +171,10 @@ class SparseDiscovery(AbstractMethod):
         n_dense: points per condition the smoothing spline is evaluated at.
         width: samples per weak-form window.
         thresholds: STLSQ thresholds tried besides the cross-validated one (``ThresholdPath``).
+        conservation_rtol: where every fit on all observed species blows up, a species
+            whose unit-norm smoothed time course lies within this distance of the span of
+            the constant and the species before it is taken as conserved-dependent
+            (:func:`conservation_reduction`).
     """
 
     name: ClassVar[str] = "sparse_discovery"
@@ -136,48 +182,69 @@ class SparseDiscovery(AbstractMethod):
     n_dense: int = 201
     width: int = 41
     thresholds: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.4)
+    conservation_rtol: float = 0.1
 
     def fit(self, task, *, seed: int) -> FittedMethod:
-        from ...discover import TimeCourses, discover
-        from ...discover.differentiation import WeakForm
-        from ...discover.library import MassActionLibrary
-        from ...discover.optimizers import STLSQ, ThresholdPath
-
         problem = task.problem
         design = observed_design(problem)
         runs = training_runs(problem, design)
-        names = (*design.species, *design.inputs)
-        dense = []
-        for condition, t, states in runs:
-            grid, smooth = _smooth_dense(t, states, self.n_dense)
-            doses = np.broadcast_to(design.input_values(problem, condition), (len(grid), len(design.inputs)))
-            dense.append((grid, np.hstack([smooth, doses])))
-        data = TimeCourses.from_arrays(names, dense)
+        smooth_runs = [(condition, *_smooth_dense(t, states, self.n_dense)) for condition, t, states in runs]
         scale = np.maximum(np.max(np.abs(np.concatenate([s for _, _, s in runs])), axis=0), 1e-12)
-        candidates, errors = [], []
-        for k, optimizer in enumerate((ThresholdPath(), *(STLSQ(threshold=x) for x in self.thresholds))):
-            try:
-                result = discover(data, library=MassActionLibrary(order=self.order),
-                                  derivative=WeakForm(width=self.width), optimizer=optimizer, seed=seed)
-            except Exception:  # noqa: BLE001, S112 - e.g. a singular regression at this level: try the next
-                continue
-            n = len(design.species)
-            is_species = np.arange(len(names))[:, None] < n  # doses are inputs, constant in time
-            result = dataclasses.replace(result, coefficients=result.coefficients * is_species,
-                                         inclusion=result.inclusion * is_species)
-            fitted = _DiscoveredModel(design, result, np.zeros(n), frozenset(), scale)
-            residuals = np.concatenate([
-                fitted.simulate(states[0], design.input_values(problem, condition), t)[1:] - states[1:]
-                for condition, t, states in runs])
-            if np.all(np.isfinite(residuals)):
-                candidates.append((fitted, residuals, k == 0))
-                errors.append(float(np.mean((residuals / scale) ** 2)))
+        candidates = self._candidates(problem, design, runs, smooth_runs, scale, None, seed)
+        reduction = None
+        if not candidates:
+            # Collinear library columns under conservation laws (K1 + K1p = 1): equations for
+            # the species independent on the data only, the others from their linear relation.
+            reduction = conservation_reduction(design.species, [x for _, _, x in smooth_runs], self.conservation_rtol)
+            if reduction is not None:
+                candidates = self._candidates(problem, design, runs, smooth_runs, scale, reduction, seed)
+        if not candidates and self.order > 1:
+            # Last resort: first-order terms only (fewer columns to extrapolate with).
+            candidates = dataclasses.replace(self, order=1)._candidates(problem, design, runs, smooth_runs, scale,
+                                                                        reduction, seed)
         if not candidates:
             raise MethodFailure("the discovered equations blow up on a training condition at every sparsity level")
         # The cross-validated selection when its equations can be solved; otherwise the
         # fixed threshold whose equations follow the training data best.
-        best = 0 if candidates[0][2] else int(np.argmin(errors))
-        fitted, residuals, _ = candidates[best]
+        best = 0 if candidates[0][2] else int(np.argmin([c[3] for c in candidates]))
+        fitted, residuals, _, _ = candidates[best]
         fitted.residual_sd = np.maximum(np.sqrt(np.mean(residuals**2, axis=0)), 1e-12)
-        fitted.reactions = _found_reactions(problem.model, fitted.result, design.species)
+        terms = types.SimpleNamespace(terms=fitted.result.terms, species=design.species,
+                                      coefficients=fitted.full_coefficients())
+        fitted.reactions = _found_reactions(problem.model, terms, design.species)
         return fitted
+
+    def _candidates(self, problem, design, runs, smooth_runs, scale, reduction, seed) -> list:
+        """``(fitted, training residuals, cross-validated?, error)`` of every sparsity level
+        whose equations can be solved over the training conditions."""
+        from ...discover import TimeCourses, discover
+        from ...discover.differentiation import WeakForm
+        from ...discover.library import IndependentLibrary, MassActionLibrary
+        from ...discover.optimizers import STLSQ, ThresholdPath
+
+        index = np.arange(len(design.species)) if reduction is None else reduction[0]
+        names = (*(design.species[i] for i in index), *design.inputs)
+        dense = [(grid, np.hstack([x[:, index], np.broadcast_to(design.input_values(problem, c),
+                                                                (len(grid), len(design.inputs)))]))
+                 for c, grid, x in smooth_runs]
+        data = TimeCourses.from_arrays(names, dense)
+        # Terms that are exact linear combinations of others on these data (L^2 when only
+        # two doses were given) cannot be told apart: keep the first of each.
+        library = IndependentLibrary.from_data(MassActionLibrary(order=self.order), data, rtol=EXACT_DEPENDENCE)
+        candidates = []
+        for k, optimizer in enumerate((ThresholdPath(), *(STLSQ(threshold=x) for x in self.thresholds))):
+            try:
+                result = discover(data, library=library, derivative=WeakForm(width=self.width), optimizer=optimizer,
+                                  seed=seed)
+            except Exception:  # noqa: BLE001, S112 - e.g. a singular regression at this level: try the next
+                continue
+            is_species = np.arange(len(names))[:, None] < len(index)  # doses are inputs, constant in time
+            result = dataclasses.replace(result, coefficients=result.coefficients * is_species,
+                                         inclusion=result.inclusion * is_species)
+            fitted = _DiscoveredModel(design, result, np.zeros(len(design.species)), frozenset(), scale, reduction)
+            residuals = np.concatenate([
+                fitted.simulate(states[0], design.input_values(problem, condition), t)[1:] - states[1:]
+                for condition, t, states in runs])
+            if np.all(np.isfinite(residuals)):
+                candidates.append((fitted, residuals, k == 0, float(np.mean((residuals / scale) ** 2))))
+        return candidates

@@ -6,6 +6,7 @@ from .base import Term as Term
 from .base import evaluate as evaluate
 from .base import term_function as term_function
 from .custom import CustomLibrary as CustomLibrary
+from .independent import IndependentLibrary as IndependentLibrary
 from .mass_action import MassActionLibrary as MassActionLibrary
 from .polynomial import PolynomialLibrary as PolynomialLibrary
 from .saturating import HillLibrary as HillLibrary

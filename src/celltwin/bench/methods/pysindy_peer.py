@@ -1,0 +1,143 @@
+"""PySINDy (de Silva et al. 2020; Kaptanoglu et al. 2022) as an external peer of
+:class:`~.discovery.SparseDiscovery`.
+
+It sees what the in-house discovery sees (:mod:`._observed`: the observed species'
+training time courses, each condition from its initial state; doses as control inputs
+``u``), smoothed the same way onto a dense grid. ``pysindy.SINDy`` with a polynomial
+library (degree ``degree``, the mass-action monomials and a constant), its default
+finite-difference derivatives and STLSQ; of the thresholds tried, the equations that follow
+the training conditions best (``SINDy.simulate``) are kept. Predictions and the
+structure are read as for the in-house discovery.
+
+pysindy is an optional peer, never a dependency: when it cannot be imported the method is
+unavailable (:meth:`PySINDy.available`) and the runner leaves its cells out, saying so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+from typing import ClassVar
+
+import numpy as np
+import sympy as sp
+
+from ._observed import ObservedDesign, observed_design, predict_table, training_runs
+from .base import AbstractMethod, FittedMethod, MethodFailure
+from .discovery import BLOW_UP, _found_reactions, _smooth_dense
+
+
+def _term(name: str) -> types.SimpleNamespace:
+    """A pysindy feature name (``'K1 L'``, ``'X^2'``, ``'1'``) as a term with a sympy expression."""
+    from ...model._model import as_expr
+
+    text = re.sub(r"\^", "**", name.strip()).replace(" ", "*")
+    return types.SimpleNamespace(name=name.strip().replace(" ", "*"), expr=sp.expand(as_expr(text)))
+
+
+@dataclasses.dataclass
+class _SINDyModel(FittedMethod):
+    design: ObservedDesign
+    model: object  # a fitted pysindy.SINDy
+    scale: np.ndarray
+    residual_sd: np.ndarray
+    reactions: frozenset[str] = frozenset()
+
+    def simulate(self, x0, inputs, times) -> np.ndarray:
+        n = len(self.design.species)
+        out = np.full((len(times), n), np.nan)
+        kwargs = {"u": lambda t: np.asarray(inputs, dtype=float)} if len(inputs) else {}
+        bound = BLOW_UP * self.scale
+
+        def escaped(_, x):  # stop there: LSODA crawls on exploding equations
+            return float(np.min(bound - np.abs(x[:n])))
+
+        escaped.terminal = True
+        with np.errstate(all="ignore"):
+            try:
+                sol = self.model.simulate(np.asarray(x0, dtype=float), np.asarray(times, dtype=float),
+                                          integrator_kws={"method": "LSODA", "rtol": 1e-8, "atol": 1e-10,
+                                                          "events": escaped}, **kwargs)
+            except Exception:  # noqa: BLE001 - a failed solve of discovered equations is a blow-up
+                return out
+        sol = np.asarray(sol)
+        out[: len(sol)] = sol[:, :n]
+        outside = np.any(np.abs(out) > bound, axis=1)
+        if outside.any():
+            out[np.argmax(outside):] = np.nan
+        return out
+
+    def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:
+        mean = predict_table(heldout, self.design, self.simulate)
+        if not np.all(np.isfinite(mean)):
+            raise MethodFailure("the PySINDy equations blow up on the held-out condition")
+        column = {o: k for k, o in enumerate(self.design.observables)}
+        sd = self.residual_sd[[column[o] for o in heldout.measurement_df["observableId"]]]
+        return mean + sd * np.random.default_rng(seed).standard_normal((n_draws, len(mean)))
+
+    def structure(self) -> frozenset[str]:
+        return self.reactions
+
+
+@dataclasses.dataclass(frozen=True)
+class PySINDy(AbstractMethod):
+    """``pysindy.SINDy`` on the observed species (see the module docstring).
+
+    Attributes:
+        degree: of the polynomial library.
+        n_dense: points per condition the smoothing spline is evaluated at.
+        thresholds: STLSQ thresholds tried.
+    """
+
+    name: ClassVar[str] = "pysindy"
+    degree: int = 2
+    n_dense: int = 201
+    thresholds: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.4)
+
+    @classmethod
+    def available(cls) -> str | None:
+        try:
+            import pysindy  # noqa: F401
+        except ImportError:
+            return "pysindy is not installed (pip install pysindy)"
+        return None
+
+    def fit(self, task, *, seed: int) -> FittedMethod:
+        import pysindy as ps
+
+        problem = task.problem
+        design = observed_design(problem)
+        runs = training_runs(problem, design)
+        xs, us, ts = [], [], []
+        for condition, t, states in runs:
+            grid, smooth = _smooth_dense(t, states, self.n_dense)
+            xs.append(smooth)
+            ts.append(grid)
+            us.append(np.broadcast_to(design.input_values(problem, condition), (len(grid), len(design.inputs))).copy())
+        names = [*design.species, *design.inputs]
+        scale = np.maximum(np.max(np.abs(np.concatenate([s for _, _, s in runs])), axis=0), 1e-12)
+        best = None
+        for threshold in self.thresholds:
+            model = ps.SINDy(optimizer=ps.STLSQ(threshold=threshold),
+                             feature_library=ps.PolynomialLibrary(degree=self.degree))
+            try:
+                model.fit(xs, t=ts, u=us if design.inputs else None, feature_names=names)
+            except Exception:  # noqa: BLE001, S112 - e.g. every term thresholded away: try the next
+                continue
+            fitted = _SINDyModel(design, model, scale, np.zeros(len(design.species)))
+            residuals = np.concatenate([fitted.simulate(states[0], design.input_values(problem, condition), t)[1:]
+                                        - states[1:] for condition, t, states in runs])
+            if np.all(np.isfinite(residuals)):
+                error = float(np.mean((residuals / scale) ** 2))
+                if best is None or error < best[0]:
+                    best = (error, fitted, residuals)
+        if best is None:
+            raise MethodFailure("the PySINDy equations blow up on a training condition at every threshold")
+        _, fitted, residuals = best
+        fitted.residual_sd = np.maximum(np.sqrt(np.mean(residuals**2, axis=0)), 1e-12)
+        terms = [_term(f) for f in fitted.model.get_feature_names()]
+        coefficients = np.asarray(fitted.model.coefficients())[: len(design.species)]
+        result = types.SimpleNamespace(terms=terms, species=list(design.species), coefficients=coefficients)
+        fitted.reactions = _found_reactions(problem.model, result, design.species)
+        return fitted
