@@ -71,7 +71,7 @@ def main() -> None:
             _term(cm), settings.solver, 0.0, ts[-1], None, x0, args=(p, cm.derived(p)), saveat=diffrax.SaveAt(ts=ts),
             stepsize_controller=settings.controller(), max_steps=settings.max_steps, throw=False))
         steps = int(solve(p, x0).stats["num_steps"])
-        ms = median_ms(lambda p, x0: solve(p, x0).ys, p, x0, repeats=10)
+        ms = median_ms(lambda p, x0, solve=solve: solve(p, x0).ys, p, x0, repeats=10)
         rows += [(f"dose {c}: solver steps", "count", steps), (f"dose {c}: time per step", "us", 1e3 * ms / steps)]
 
     p = pool[group.p_refs[0]]
