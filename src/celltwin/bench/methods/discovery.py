@@ -107,8 +107,27 @@ def conservation_reduction(species, states: list[np.ndarray], rtol: float):
     return index, relation
 
 
+class EquationsModel(FittedMethod):
+    """A fitted set of equations for the observed species (``design``, ``simulate``,
+    ``residual_sd``, ``reactions`` given by the subclass): held-out predictions are its
+    simulation plus Gaussian noise of the training residuals' sd per observable."""
+
+    what: ClassVar[str] = "the discovered equations"
+
+    def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:
+        mean = predict_table(heldout, self.design, self.simulate)
+        if not np.all(np.isfinite(mean)):
+            raise MethodFailure(f"{self.what} blow up on the held-out condition")
+        column = {o: k for k, o in enumerate(self.design.observables)}
+        sd = self.residual_sd[[column[o] for o in heldout.measurement_df["observableId"]]]
+        return mean + sd * np.random.default_rng(seed).standard_normal((n_draws, len(mean)))
+
+    def structure(self) -> frozenset[str]:
+        return self.reactions
+
+
 @dataclasses.dataclass
-class _DiscoveredModel(FittedMethod):
+class _DiscoveredModel(EquationsModel):
     design: ObservedDesign
     result: object  # the Discovery over observed species + dose inputs
     residual_sd: np.ndarray  # per observed species
@@ -149,17 +168,6 @@ class _DiscoveredModel(FittedMethod):
         m = len(self.design.species) if self.reduction is None else len(self.reduction[0])
         own = self.result.coefficients[:m]
         return own if self.reduction is None else self.reduction[1][:, 1:] @ own
-
-    def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:
-        mean = predict_table(heldout, self.design, self.simulate)
-        if not np.all(np.isfinite(mean)):
-            raise MethodFailure("the discovered equations blow up on the held-out condition")
-        column = {o: k for k, o in enumerate(self.design.observables)}
-        sd = self.residual_sd[[column[o] for o in heldout.measurement_df["observableId"]]]
-        return mean + sd * np.random.default_rng(seed).standard_normal((n_draws, len(mean)))
-
-    def structure(self) -> frozenset[str]:
-        return self.reactions
 
 
 @dataclasses.dataclass(frozen=True)

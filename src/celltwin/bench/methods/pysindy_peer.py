@@ -23,9 +23,9 @@ from typing import ClassVar
 import numpy as np
 import sympy as sp
 
-from ._observed import ObservedDesign, observed_design, predict_table, training_runs
+from ._observed import ObservedDesign, observed_design, training_runs
 from .base import AbstractMethod, FittedMethod, MethodFailure
-from .discovery import BLOW_UP, _found_reactions, _smooth_dense
+from .discovery import BLOW_UP, EquationsModel, _found_reactions, _smooth_dense
 
 
 def _term(name: str) -> types.SimpleNamespace:
@@ -37,7 +37,8 @@ def _term(name: str) -> types.SimpleNamespace:
 
 
 @dataclasses.dataclass
-class _SINDyModel(FittedMethod):
+class _SINDyModel(EquationsModel):
+    what: ClassVar[str] = "the PySINDy equations"
     design: ObservedDesign
     model: object  # a fitted pysindy.SINDy
     scale: np.ndarray
@@ -67,17 +68,6 @@ class _SINDyModel(FittedMethod):
         if outside.any():
             out[np.argmax(outside):] = np.nan
         return out
-
-    def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:
-        mean = predict_table(heldout, self.design, self.simulate)
-        if not np.all(np.isfinite(mean)):
-            raise MethodFailure("the PySINDy equations blow up on the held-out condition")
-        column = {o: k for k, o in enumerate(self.design.observables)}
-        sd = self.residual_sd[[column[o] for o in heldout.measurement_df["observableId"]]]
-        return mean + sd * np.random.default_rng(seed).standard_normal((n_draws, len(mean)))
-
-    def structure(self) -> frozenset[str]:
-        return self.reactions
 
 
 @dataclasses.dataclass(frozen=True)
