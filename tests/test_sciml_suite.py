@@ -33,14 +33,22 @@ SETTINGS = SolverSettings(solver=diffrax.Tsit5(), rtol=1e-10, atol=1e-12)
 def _load(case):
     folder = require_shared("petab-sciml-test-suite", "sciml_problem_import", case)
     solution = yaml.safe_load((folder / "solutions.yaml").read_text())
-    return folder, solution, from_petab_sciml(folder / "petab" / "problem.yaml", settings=SETTINGS)
+    settings = CASE_SETTINGS.get(case, SETTINGS)
+    return folder, solution, from_petab_sciml(folder / "petab" / "problem.yaml", settings=settings)
 
 
-# Case 038 (a network in the right-hand side fed a per-condition array): every value and
-# simulation agrees, and all gradient entries but four do; the four largest entries of
-# net6.layer1.weight (~400-1000) differ from the reference by up to 0.22 (relative 6e-4),
-# above the absolute tolerance 0.1. Not resolved; kept visible as a strict xfail.
-GRADIENT_XFAIL = {"038": "4 gradient entries of ~1e3 differ by up to 0.22 (relative 6e-4) from the reference"}
+# Case 038 (a network with ReLUs in the right-hand side, fed a per-condition array): at the
+# settings above 10 of the 96 net6 gradient entries (~190-4200) were off from the reference
+# by 0.11-0.38 (relative <= 6e-4); the assertion stopped at the first array, layer1.weight, so
+# only 4 of them were shown. Not a bug in the problem import: llh and simulations agree, and the
+# reference agrees with a converged solve (FD of our llh). Gradients through the solver are the
+# derivative of the discrete Runge-Kutta map (diffrax stops gradients through step sizes), and
+# each ReLU kink makes the sensitivity equation's right-hand side jump while the state stays
+# smooth enough for the controller to take steps across it: the gradient error is controlled by
+# nothing, drifts erratically with rtol (max |grad - ref| 0.38 at Tsit5 1e-10, 0.93 at 1e-11,
+# 0.08 at 1e-12) and is small only for a tighter, higher-order solve. docs/hybrid.md has the numbers.
+CASE_SETTINGS = {"038": SolverSettings(solver=diffrax.Dopri8(), rtol=1e-13, atol=1e-15)}
+GRADIENT_XFAIL: dict[str, str] = {}
 
 
 def _marks(case, default, xfail=None):
