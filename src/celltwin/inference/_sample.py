@@ -156,6 +156,28 @@ def _nuts_block_fn(logdensity_z, n_steps: int, max_tree_depth: int = 10):
 NUTS_STATS = ("diverging", "tree_depth", "n_steps", "acceptance_rate", "energy", "lp")
 
 
+def nuts_draws(logdensity: Callable, z0, settings: SamplerSettings, key) -> tuple[jax.Array, dict]:
+    """NUTS on any log density of a flat, unconstrained position: the sampler's warm-up
+    (Stan's windows) and kernel, chains vectorised, no checkpoints; traceable.
+
+    Arguments:
+        logdensity: the target, ``f(x) -> scalar`` (``-inf`` where undefined).
+        z0: starting points, one row per chain (``settings.chains`` rows).
+        settings: warm-up, draws, target acceptance, tree depth, mass matrix.
+        key: a JAX random key.
+
+    Returns:
+        ``(draws, stats)``: draws of shape ``(chains, draws, dimension)`` and the per-draw
+        statistics of :data:`NUTS_STATS` (each ``(chains, draws)``).
+    """
+    target = _safe(logdensity)
+    warm_key, draw_key = jax.random.split(key)
+    pos, step, inv_mass = _nuts_warmup(target, z0, warm_key, settings)
+    _, positions, stats = _nuts_block_fn(target, settings.draws, settings.max_tree_depth)(
+        pos, step, inv_mass, jax.random.split(draw_key, z0.shape[0]))
+    return positions, dict(zip(NUTS_STATS, stats))
+
+
 # --- ensemble ---------------------------------------------------------------------------------
 
 def _ensemble_block_fn(logdensity_z, n_iterations: int, thin: int, a: float):

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from ._progress import progress_bar
-from ._sample import BoundedSpace, SamplerSettings, _nuts_block_fn, _nuts_warmup, _safe
+from ._sample import BoundedSpace, SamplerSettings, _safe, nuts_draws
 
 N_BINS = 10
 
@@ -118,11 +118,8 @@ def calibrate(problem, replicates: int = 100, settings: SamplerSettings | None =
         def logdensity_z(z):
             return target(space.theta(z)) + space.log_jacobian(z)
 
-        warm_key, draw_key = jax.random.split(key)
-        pos, step, inv_mass = _nuts_warmup(logdensity_z, space.z(theta0), warm_key, s)
-        _, positions, nuts_stats = _nuts_block_fn(logdensity_z, s.draws, s.max_tree_depth)(pos, step, inv_mass,
-                                                                          jax.random.split(draw_key, s.chains))
-        return space.theta(positions[:, ::thin]), jnp.sum(nuts_stats[0])
+        positions, nuts_stats = nuts_draws(logdensity_z, space.z(theta0), s, key)
+        return space.theta(positions[:, ::thin]), jnp.sum(nuts_stats["diverging"])
 
     run = jax.jit(jax.vmap(one_replicate))
     keys = jax.random.split(key_run, replicates)

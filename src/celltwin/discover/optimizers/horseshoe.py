@@ -1,4 +1,6 @@
-"""Bayesian sparse regression with the regularised horseshoe prior, sampled by NUTS (numpyro)."""
+"""Bayesian sparse regression with the regularised horseshoe prior: the model written in
+numpyro (its priors and transforms to an unconstrained space), sampled by celltwin's NUTS
+(:func:`celltwin.inference.nuts_draws`, the sampler of ``celltwin sample``)."""
 
 from __future__ import annotations
 
@@ -48,17 +50,28 @@ class Horseshoe(AbstractSparseOptimizer):
     def fit_normalized(self, features, target, penalty, rng):
         import jax
         import jax.numpy as jnp
-        from numpyro.infer import MCMC, NUTS
+        from jax.flatten_util import ravel_pytree
+        from numpyro.infer.util import initialize_model
+
+        from ...inference import SamplerSettings, nuts_draws
 
         n, p = features.shape
         p0 = min(self.expected_terms, p - 0.5)
         tau0 = p0 / (p - p0) / np.sqrt(n)  # sigma ~ 1 on the normalised target
         local = 1.0 / np.maximum(penalty, 1e-3)
-        mcmc = MCMC(NUTS(_model, target_accept_prob=0.9), num_warmup=self.num_warmup,
-                    num_samples=self.num_samples, progress_bar=False)
         key = jax.random.PRNGKey(int(rng.integers(2**31)))
-        mcmc.run(key, jnp.asarray(features), jnp.asarray(target), tau0, local, self.slab_scale, self.slab_df)
-        s = mcmc.get_samples()
-        inclusion = np.asarray(jnp.mean(jnp.abs(s["beta"]) > self.relevance, axis=0))
-        beta = np.asarray(jnp.mean(s["beta"], axis=0))
-        return SparseFit(np.where(inclusion >= self.min_probability, beta, 0.0), inclusion)
+        init_key, run_key = jax.random.split(key)
+        args = (jnp.asarray(features), jnp.asarray(target), tau0, local, self.slab_scale, self.slab_df)
+        info, potential, constrain, _ = initialize_model(init_key, _model, model_args=args)
+        z0, unravel = ravel_pytree(info.z)
+
+        def logdensity(x):
+            return -potential(unravel(x))
+
+        settings = SamplerSettings(method="nuts", chains=1, draws=self.num_samples, warmup=self.num_warmup,
+                                   target_accept=0.9)
+        draws, _ = nuts_draws(logdensity, z0[None], settings, run_key)
+        beta = jax.vmap(lambda x: constrain(unravel(x))["beta"])(draws.reshape(-1, z0.size))
+        inclusion = np.asarray(jnp.mean(jnp.abs(beta) > self.relevance, axis=0))
+        mean = np.asarray(jnp.mean(beta, axis=0))
+        return SparseFit(np.where(inclusion >= self.min_probability, mean, 0.0), inclusion)
