@@ -58,7 +58,7 @@ class LaplacePosterior:
         every measurement row; ``noise=True`` adds the measurement noise variance."""
         y, sigma, _ = jax.jit(problem.simulate)(jnp.asarray(self.theta))
         if self.jacobian is None:
-            self.jacobian = _row_jacobian(problem, self.theta, self.index)
+            self.jacobian = _row_jacobian(problem, self.theta, self.index)[0]
         g = self.jacobian
         var = np.einsum("ij,jk,ik->i", g, self.covariance, g)
         if noise:
@@ -87,15 +87,19 @@ def _forward_mode(problem: HybridProblem) -> HybridProblem:
     return clone
 
 
-def _row_jacobian(problem: HybridProblem, theta, index) -> np.ndarray:
+def _row_jacobian(problem: HybridProblem, theta, index) -> tuple[np.ndarray, np.ndarray]:
+    """The Jacobian of the simulated rows with respect to ``theta[index]``, and the rows'
+    noise levels (from the same simulation)."""
     theta = jnp.asarray(theta)
     forward = len(index) <= len(problem.measurement_df)
     model = _forward_mode(problem) if forward else problem
 
     def rows(phi):
-        return model.simulate(theta.at[index].set(phi))[0]
+        y, sigma, _ = model.simulate(theta.at[index].set(phi))
+        return y, sigma
 
-    return np.asarray(jax.jit((jax.jacfwd if forward else jax.jacrev)(rows))(theta[index]))
+    jacobian, sigma = jax.jit((jax.jacfwd if forward else jax.jacrev)(rows, has_aux=True))(theta[index])
+    return np.asarray(jacobian), np.asarray(sigma)
 
 
 def _prior_precision(problem: HybridProblem, index: np.ndarray, default: float) -> np.ndarray:
@@ -140,9 +144,8 @@ def laplace(problem: HybridProblem, theta, *, parameters: Sequence[str] | None =
     if curvature == "ggn":
         if np.any(np.asarray(problem._transform) != 0) or np.any(np.asarray(problem._laplace)):
             raise ValueError("the Gauss-Newton curvature needs normal noise on linear scale; use curvature='hessian'")
-        _, sigma, _ = jax.jit(problem.simulate)(jnp.asarray(theta))
-        jacobian = _row_jacobian(problem, theta, index)
-        g = jacobian[mask] / np.asarray(sigma)[mask, None]
+        jacobian, sigma = _row_jacobian(problem, theta, index)
+        g = jacobian[mask] / sigma[mask, None]
         precision = g.T @ g + prior
     else:
         model = _forward_mode(problem)

@@ -326,11 +326,16 @@ class HybridProblem:
         pre_sq = sum(v**2 for v in pre) if pre else 0.0
         return values[:, :n_obs], values[:, n_obs:], (jnp.sum(outs**2) + pre_sq, outs.size + len(pre))
 
-    def _experiment(self, e_i: int, table, w, modules):
+    def _solve(self, e_i: int, table, w, modules):
+        """``(ts, states, status, (p, env, pre))`` of experiment ``e_i`` at its measurement times."""
         p, x0, env, pre = self._experiment_start(e_i, table, modules)
         ts = jnp.asarray(self._exp_times[e_i])
         xs, status = solve_time_course(self._hybrid_model(e_i), jnp.concatenate([p, w]), x0, ts,
                                        settings=self.settings, adjoint=self.adjoint)
+        return ts, xs, status, (p, env, pre)
+
+    def _experiment(self, e_i: int, table, w, modules):
+        ts, xs, status, (p, env, pre) = self._solve(e_i, table, w, modules)
         values, sigmas, contribution = self._observe(e_i, ts, xs, p, env, modules, pre)
         return values, sigmas, status, contribution
 
@@ -338,14 +343,7 @@ class HybridProblem:
         """Per experiment ``(times, states)``: the simulated state vectors at its measurement times."""
         table, w = self.split(theta)
         modules = self.weights.modules(w)
-        out = []
-        for e_i in range(len(self.experiments)):
-            p, x0, _, _ = self._experiment_start(e_i, table, modules)
-            ts = jnp.asarray(self._exp_times[e_i])
-            xs, _ = solve_time_course(self._hybrid_model(e_i), jnp.concatenate([p, w]), x0, ts,
-                                      settings=self.settings, adjoint=self.adjoint)
-            out.append((np.asarray(ts), np.asarray(xs)))
-        return out
+        return [tuple(map(np.asarray, self._solve(e_i, table, w, modules)[:2])) for e_i in range(len(self.experiments))]
 
     def simulate_experiments(self, theta):
         """Per experiment ``(observables, sigmas, status, (sum of squared network outputs, count))``
@@ -366,9 +364,7 @@ class HybridProblem:
 
     def pointwise_log_likelihood(self, theta):
         """Log-density of each measurement row (NaN where the solve failed)."""
-        y, sigma, status = self.simulate(theta)
-        ll = log_densities(y, self._measured, sigma, self._transform, self._laplace)
-        return jnp.where(status == Status.OK, ll, jnp.nan)
+        return self.terms_of_runs(self.simulate_experiments(theta))[0]
 
     def log_likelihood(self, theta):
         y, sigma, status = self.simulate(theta)
@@ -378,7 +374,12 @@ class HybridProblem:
     def training_terms(self, theta):
         """``(pointwise log-likelihood, mean squared network output)`` from one simulation: what
         training needs (the second measures how much the networks contribute)."""
-        runs = self.simulate_experiments(theta)
+        return self.terms_of_runs(self.simulate_experiments(theta))
+
+    def terms_of_runs(self, runs):
+        """:meth:`training_terms` of per-experiment results (as :meth:`simulate_experiments`
+        gives them): pointwise log-likelihood (NaN where a solve failed), mean squared network
+        output."""
         y, sigma, status = self._rows(runs)
         ll = log_densities(y, self._measured, sigma, self._transform, self._laplace)
         total = sum(r[3][0] for r in runs)

@@ -23,8 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..problem._noise import log_densities
-from ..simulate import Status, solve_time_course
+from ..simulate import solve_time_course
 from ._problem import HybridProblem
 
 
@@ -110,11 +109,8 @@ def shooting_terms(problem: HybridProblem, layout: ShootingLayout, theta, nodes)
         ts = jnp.asarray(problem._exp_times[e_i])
         values, sigmas, contribution = problem._observe(e_i, ts, xs, p, env, modules, pre)
         runs.append((values, sigmas, jnp.max(status), contribution))
-    y, sigma, status = problem._rows(runs)
-    ll = log_densities(y, problem._measured, sigma, problem._transform, problem._laplace)
-    total = sum(r[3][0] for r in runs)
-    count = max(1, sum(r[3][1] for r in runs))
-    return jnp.where(status == Status.OK, ll, jnp.nan), total / count, jnp.concatenate(residuals)
+    ll, contribution = problem.terms_of_runs(runs)
+    return ll, contribution, jnp.concatenate(residuals)
 
 
 def initial_nodes(problem: HybridProblem, layout: ShootingLayout, theta, rows: np.ndarray) -> np.ndarray:

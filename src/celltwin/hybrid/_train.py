@@ -103,16 +103,16 @@ def initial_theta(problem: HybridProblem, seed: int | None) -> np.ndarray:
     theta = np.array(problem.x_nominal, dtype=float)
     if seed is None:
         return theta
+    from .sciml import Network
+
     rng = np.random.default_rng(seed)
     w = problem.weights
     fresh = np.array(w.values)
+    modules = w.modules(jnp.asarray(w.values))
     for k in range(len(w.ids)):
-        module = w.modules(jnp.asarray(w.values))[w.ids[k]]
-        spec = getattr(module, "spec", None)
+        spec = getattr(modules[w.ids[k]], "spec", None)
         if spec is not None:
             params = spec.initial_parameters(int(rng.integers(2**31)))
-            from .sciml import Network
-
             drawn = Network.from_spec(spec, params)
             flat = jax.flatten_util.ravel_pytree(drawn.parameters)[0]
             fresh[w.slices[k]] = np.asarray(flat)

@@ -107,12 +107,41 @@ def conservation_reduction(species, states: list[np.ndarray], rtol: float):
     return index, relation
 
 
+def training_scale(runs) -> np.ndarray:
+    """The largest training magnitude of each observed species (``training_runs`` output)."""
+    return np.maximum(np.max(np.abs(np.concatenate([s for _, _, s in runs])), axis=0), 1e-12)
+
+
+def blow_up_event(bound: np.ndarray):
+    """A terminal ``solve_ivp`` event: the first ``len(bound)`` states leave ``+-bound``
+    (stopping there: LSODA crawls on exploding equations)."""
+    m = len(bound)
+
+    def escaped(_, x):
+        return float(np.min(bound - np.abs(x[:m])))
+
+    escaped.terminal = True
+    return escaped
+
+
 class EquationsModel(FittedMethod):
     """A fitted set of equations for the observed species (``design``, ``simulate``,
     ``residual_sd``, ``reactions`` given by the subclass): held-out predictions are its
     simulation plus Gaussian noise of the training residuals' sd per observable."""
 
     what: ClassVar[str] = "the discovered equations"
+
+    def training_residuals(self, problem, runs) -> np.ndarray:
+        """Simulation minus data at every training time but the first, all conditions."""
+        return np.concatenate([self.simulate(states[0], self.design.input_values(problem, condition), t)[1:]
+                               - states[1:] for condition, t, states in runs])
+
+    def finish(self, problem, residuals: np.ndarray, equations) -> EquationsModel:
+        """Set the residual sd (from the chosen fit's training residuals) and the reactions
+        found (``equations``: ``terms``, ``species``, ``coefficients``)."""
+        self.residual_sd = np.maximum(np.sqrt(np.mean(residuals**2, axis=0)), 1e-12)
+        self.reactions = _found_reactions(problem.model, equations, self.design.species)
+        return self
 
     def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:
         mean = predict_table(heldout, self.design, self.simulate)
@@ -145,17 +174,11 @@ class _DiscoveredModel(EquationsModel):
         n = len(self.design.species)
         index = np.arange(n) if self.reduction is None else self.reduction[0]
         m = len(index)
-        bound = BLOW_UP * self.scale[index]
-
-        def escaped(_, x):
-            return float(np.min(bound - np.abs(x[:m])))
-
-        escaped.terminal = True
         rhs = self.result.rhs
         with np.errstate(all="ignore"):
             sol = solve_ivp(lambda _, x: rhs(x[None])[0], (times[0], times[-1]),
-                            np.concatenate([np.asarray(x0)[index], inputs]),
-                            method="LSODA", t_eval=times, rtol=1e-8, atol=1e-10, events=escaped)
+                            np.concatenate([np.asarray(x0)[index], inputs]), method="LSODA", t_eval=times,
+                            rtol=1e-8, atol=1e-10, events=blow_up_event(BLOW_UP * self.scale[index]))
         solved = np.full((len(times), m), np.nan)
         solved[: sol.y.shape[1]] = sol.y[:m].T
         if self.reduction is None:
@@ -197,7 +220,7 @@ class SparseDiscovery(AbstractMethod):
         design = observed_design(problem)
         runs = training_runs(problem, design)
         smooth_runs = [(condition, *_smooth_dense(t, states, self.n_dense)) for condition, t, states in runs]
-        scale = np.maximum(np.max(np.abs(np.concatenate([s for _, _, s in runs])), axis=0), 1e-12)
+        scale = training_scale(runs)
         candidates = self._candidates(problem, design, runs, smooth_runs, scale, None, seed)
         reduction = None
         if not candidates:
@@ -216,11 +239,9 @@ class SparseDiscovery(AbstractMethod):
         # fixed threshold whose equations follow the training data best.
         best = 0 if candidates[0][2] else int(np.argmin([c[3] for c in candidates]))
         fitted, residuals, _, _ = candidates[best]
-        fitted.residual_sd = np.maximum(np.sqrt(np.mean(residuals**2, axis=0)), 1e-12)
-        terms = types.SimpleNamespace(terms=fitted.result.terms, species=design.species,
-                                      coefficients=fitted.full_coefficients())
-        fitted.reactions = _found_reactions(problem.model, terms, design.species)
-        return fitted
+        equations = types.SimpleNamespace(terms=fitted.result.terms, species=design.species,
+                                          coefficients=fitted.full_coefficients())
+        return fitted.finish(problem, residuals, equations)
 
     def _candidates(self, problem, design, runs, smooth_runs, scale, reduction, seed) -> list:
         """``(fitted, training residuals, cross-validated?, error)`` of every sparsity level
@@ -250,9 +271,7 @@ class SparseDiscovery(AbstractMethod):
             result = dataclasses.replace(result, coefficients=result.coefficients * is_species,
                                          inclusion=result.inclusion * is_species)
             fitted = _DiscoveredModel(design, result, np.zeros(len(design.species)), frozenset(), scale, reduction)
-            residuals = np.concatenate([
-                fitted.simulate(states[0], design.input_values(problem, condition), t)[1:] - states[1:]
-                for condition, t, states in runs])
+            residuals = fitted.training_residuals(problem, runs)
             if np.all(np.isfinite(residuals)):
                 candidates.append((fitted, residuals, k == 0, float(np.mean((residuals / scale) ** 2))))
         return candidates

@@ -25,7 +25,7 @@ import sympy as sp
 
 from ._observed import ObservedDesign, observed_design, training_runs
 from .base import AbstractMethod, FittedMethod, MethodFailure
-from .discovery import BLOW_UP, EquationsModel, _found_reactions, _smooth_dense
+from .discovery import BLOW_UP, EquationsModel, _smooth_dense, blow_up_event, training_scale
 
 
 def _term(name: str) -> types.SimpleNamespace:
@@ -50,16 +50,11 @@ class _SINDyModel(EquationsModel):
         out = np.full((len(times), n), np.nan)
         kwargs = {"u": lambda t: np.asarray(inputs, dtype=float)} if len(inputs) else {}
         bound = BLOW_UP * self.scale
-
-        def escaped(_, x):  # stop there: LSODA crawls on exploding equations
-            return float(np.min(bound - np.abs(x[:n])))
-
-        escaped.terminal = True
         with np.errstate(all="ignore"):
             try:
                 sol = self.model.simulate(np.asarray(x0, dtype=float), np.asarray(times, dtype=float),
                                           integrator_kws={"method": "LSODA", "rtol": 1e-8, "atol": 1e-10,
-                                                          "events": escaped}, **kwargs)
+                                                          "events": blow_up_event(bound)}, **kwargs)
             except Exception:  # noqa: BLE001 - a failed solve of discovered equations is a blow-up
                 return out
         sol = np.asarray(sol)
@@ -106,7 +101,7 @@ class PySINDy(AbstractMethod):
             ts.append(grid)
             us.append(np.broadcast_to(design.input_values(problem, condition), (len(grid), len(design.inputs))).copy())
         names = [*design.species, *design.inputs]
-        scale = np.maximum(np.max(np.abs(np.concatenate([s for _, _, s in runs])), axis=0), 1e-12)
+        scale = training_scale(runs)
         best = None
         for threshold in self.thresholds:
             model = ps.SINDy(optimizer=ps.STLSQ(threshold=threshold),
@@ -116,8 +111,7 @@ class PySINDy(AbstractMethod):
             except Exception:  # noqa: BLE001, S112 - e.g. every term thresholded away: try the next
                 continue
             fitted = _SINDyModel(design, model, scale, np.zeros(len(design.species)))
-            residuals = np.concatenate([fitted.simulate(states[0], design.input_values(problem, condition), t)[1:]
-                                        - states[1:] for condition, t, states in runs])
+            residuals = fitted.training_residuals(problem, runs)
             if np.all(np.isfinite(residuals)):
                 error = float(np.mean((residuals / scale) ** 2))
                 if best is None or error < best[0]:
@@ -125,9 +119,7 @@ class PySINDy(AbstractMethod):
         if best is None:
             raise MethodFailure("the PySINDy equations blow up on a training condition at every threshold")
         _, fitted, residuals = best
-        fitted.residual_sd = np.maximum(np.sqrt(np.mean(residuals**2, axis=0)), 1e-12)
         terms = [_term(f) for f in fitted.model.get_feature_names()]
         coefficients = np.asarray(fitted.model.coefficients())[: len(design.species)]
-        result = types.SimpleNamespace(terms=terms, species=list(design.species), coefficients=coefficients)
-        fitted.reactions = _found_reactions(problem.model, result, design.species)
-        return fitted
+        equations = types.SimpleNamespace(terms=terms, species=list(design.species), coefficients=coefficients)
+        return fitted.finish(problem, residuals, equations)
