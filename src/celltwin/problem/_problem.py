@@ -25,10 +25,12 @@ from ._tables import Files, ProblemArrays, build_arrays
 GradientMode = Literal["auto", "forward", "reverse"]
 
 # Forward sensitivities carry one tangent per parameter through every solver step, reverse
-# mode pays a fixed multiple of one solve. In benchmarks/llh_gradient.py forward mode was
-# faster at 8 and 9 parameters (Bertozzi, Boehm), about equal at 12 (Crauste) and 2.4x
-# slower at 13 (Bruno).
-FORWARD_MODE_MAX_PARAMETERS = 12
+# mode pays a fixed multiple of one solve. Measured with the sparse Jacobian
+# (benchmarks/gradient_modes.py, results/gradient_modes.tsv and llh_gradient_modes.tsv):
+# forward mode is 1.6-2.3x faster on the benchmark suite's models with 3-6 parameters, about
+# equal at 8 (Bertozzi) and slower from 8-9 on (GPCR 1.7x, Blasi 1.8x, Boehm and Crauste
+# 1.3x, Bruno 2.5x, Elowitz 6x). Forward mode also compiles 2-3x faster.
+FORWARD_MODE_MAX_PARAMETERS = 7
 
 
 def _over_conditions(fn, args, batching: str):
