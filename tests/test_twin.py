@@ -91,3 +91,14 @@ def test_case_files_are_checked(tmp_path):
     path.write_text(text.replace("{knockout: B}", "{explode: B}"))
     with pytest.raises(CelltwinInputError, match="scenario"):
         read_case(path)
+
+
+def test_gain_plot_draws_an_interval_that_leaves_out_the_estimate():
+    """A bootstrap percentile interval of a biased KL estimate need not contain the estimate
+    (the GPCR case had one): the report draws it as it is instead of failing."""
+    from celltwin.twin._report import gain_section
+
+    summary = {"parameters": {"k1": {"kl_bits": 0.5, "kl_bits_interval": [0.6, 1.2]},
+                              "k2": {"kl_bits": 2.0, "kl_bits_interval": [1.5, 2.5]}}}
+    html = gain_section(summary)
+    assert "<img" in html and "information gain" in html
