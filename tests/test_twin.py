@@ -77,6 +77,10 @@ def test_a_case_runs_end_to_end_and_resumes(tmp_path):
     # a rerun reads the finished posteriors instead of sampling again
     again = run_case(case, out, log=lambda m: None)
     assert again["parameters"] == summary["parameters"]
+    # the rerun's wall time still counts the sampling done by the first invocation
+    sampled = sum(r["seconds"] for r in summary["diagnostics"].values())
+    assert [r["seconds"] for r in again["diagnostics"].values()] == [r["seconds"] for r in summary["diagnostics"].values()]
+    assert again["wall_time_s"] >= sampled
 
 
 def test_case_files_are_checked(tmp_path):

@@ -42,6 +42,7 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
     log(f"{case.name}: {problem!r}; {len(terms)} evidence terms; sampler {settings.method}, "
         f"{settings.chains} chains x {settings.draws} draws")
     posteriors, diagnostics, run_seconds = {}, {}, {}
+    earlier = 0.0  # sampling seconds of runs finished by an earlier invocation (read back)
     for run, enabled in zip(RUNS, (False, True)):
         path = out / f"{run}.nc"
         t0 = time.perf_counter()
@@ -50,16 +51,20 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
 
             log(f"{run}: reading the finished run {path}")
             posteriors[run] = az.from_netcdf(str(path))
+            recorded = posteriors[run].posterior.attrs.get("sampling_seconds")
+            if recorded is not None:
+                earlier += float(recorded)
         else:
             log(f"{run}: sampling ({'with' if enabled else 'without'} the evidence terms)")
             checkpoint = out / f"{run}.checkpoint.npz"
             idata = sample(problem, settings, log_density=evidence.switched(enabled).log_density,
                            checkpoint=checkpoint, resume=checkpoint.is_file())
             idata.posterior.attrs["evidence"] = "on" if enabled else "off"
+            idata.posterior.attrs["sampling_seconds"] = time.perf_counter() - t0  # this invocation's share
             idata.to_netcdf(str(path))
             checkpoint.unlink(missing_ok=True)
             posteriors[run] = idata
-        run_seconds[run] = time.perf_counter() - t0
+        run_seconds[run] = float(posteriors[run].posterior.attrs.get("sampling_seconds", time.perf_counter() - t0))
         diagnostics[run] = diagnose(posteriors[run])
         write_report(posteriors[run], out / f"{run}_report.html", title=f"{case.name}: {run} posterior")
     ids = problem.parameter_ids
@@ -89,7 +94,7 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
         scenario_table = pd.concat(frames, ignore_index=True)
         scenario_table.to_csv(out / "scenario.tsv", sep="\t", index=False)
     summary = build_summary(case, problem, settings, draws, gain, gain_prior, kd, held_out, diagnostics,
-                            run_seconds, time.perf_counter() - started)
+                            run_seconds, time.perf_counter() - started + earlier)
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     kd.to_csv(out / "kd.tsv", sep="\t", index=False)
     from ._report import write_case_report
