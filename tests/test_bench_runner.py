@@ -124,3 +124,16 @@ def test_killed_runner_resumes_without_duplicates_or_losses(tmp_path):
     kept = after.merge(before[["task_id", "finished_at"]], on=["task_id", "finished_at"])
     assert len(kept) == 1  # the row written before the kill is unchanged
     assert np.all(after["status"] == "ok")
+
+
+def test_local_workers_are_replaced_after_their_task_quota():
+    """``max_tasks_per_child`` (the runner uses it to bound the memory JAX's caches hold in
+    a long run): with a quota of one, every task runs in a fresh worker process."""
+    from celltwin.inference._executor import Executor
+
+    with Executor("local", workers=1, max_tasks_per_child=1) as pool:
+        pids = [pid for _, pid in pool.map_unordered(os.getpid, [(), (), ()])]
+    assert len(set(pids)) == 3 and os.getpid() not in pids
+    with Executor("local", workers=1) as pool:
+        pids = [pid for _, pid in pool.map_unordered(os.getpid, [(), (), ()])]
+    assert len(set(pids)) == 1

@@ -131,6 +131,13 @@ class RunSummary:
     unavailable: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+# A local worker process is replaced after this many cells: every cell builds and compiles
+# new models, whose compiled functions JAX keeps cached in the process (one worker had
+# grown to 6 GB after 183 cells of the full suite). The persistent compilation cache keeps
+# the restart cheap.
+CELLS_PER_WORKER_PROCESS = 20
+
+
 def run(suite: Suite, out, *, scheduler=None, workers: int | None = None, tasks: str | None = None,
         methods: list[str] | None = None, seeds: int | None = None, progress: bool = True,
         on_row: Callable[[dict], None] | None = None) -> RunSummary:
@@ -156,7 +163,7 @@ def run(suite: Suite, out, *, scheduler=None, workers: int | None = None, tasks:
     failed = 0
     if todo:
         n_workers = workers or min(len(todo), os.cpu_count() or 1)
-        with Executor(scheduler, workers=n_workers) as pool, \
+        with Executor(scheduler, workers=n_workers, max_tasks_per_child=CELLS_PER_WORKER_PROCESS) as pool, \
                 progress_bar(f"bench {suite.name}", len(todo), enabled=progress) as advance:
             for _, row in pool.map_unordered(run_cell, [(c,) for c in todo]):
                 store.write(row)

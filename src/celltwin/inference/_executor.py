@@ -66,7 +66,10 @@ def _exit_with_parent(parent_pid: int) -> None:
 class Executor:
     """A pool of workers with ``submit`` and ``as_completed`` (see the module docstring)."""
 
-    def __init__(self, spec: Any = None, *, workers: int | None = None):
+    def __init__(self, spec: Any = None, *, workers: int | None = None, max_tasks_per_child: int | None = None):
+        """``max_tasks_per_child``: local worker processes are replaced after this many
+        tasks (default: never), which returns the memory that JAX's caches of compiled
+        functions hold; for long runs of tasks that each build new models."""
         self.kind = "local"
         self._pool = None
         self._client = None
@@ -75,7 +78,8 @@ class Executor:
             n = workers or max(1, os.cpu_count() or 1)
             # spawn, not fork: a forked JAX runtime deadlocks.
             self._pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=_exit_with_parent, initargs=(os.getpid(),))
+                                                initializer=_exit_with_parent, initargs=(os.getpid(),),
+                                                max_tasks_per_child=max_tasks_per_child)
             self.workers = n
         elif spec == "serial":
             self.kind = "serial"
