@@ -29,7 +29,7 @@ from celltwin.bench import (
 )
 from celltwin.bench._runner import unavailable_methods
 from celltwin.bench._synthetic import build_synthetic
-from celltwin.bench.methods import PySINDy, SparseDiscovery, TrainingMean
+from celltwin.bench.methods import MethodFailure, PySINDy, SparseDiscovery, TrainingMean
 from celltwin.bench.methods.discovery import conservation_reduction
 from celltwin.bench.methods.hybrid import HybridNeuralTerm, hybrid_problem
 from celltwin.discover import TimeCourses
@@ -154,3 +154,20 @@ def test_twin_cases_hold_out_their_test_data_and_take_only_affordable_methods():
     # the baseline is not applicable: no training condition measures the held-out observable
     assert not set(egfr.heldout_observables) & set(egfr.problem.measurement_df["observableId"])
     assert not set(gpcr.heldout_observables) & set(gpcr.problem.measurement_df["observableId"])
+
+
+def test_hybrid_refuses_an_unsupported_problem_before_fitting(monkeypatch):
+    """A problem the hybrid method cannot express fails at once, not after the MAP fit
+    (Bruno's differing noise parameters were refused only after 212 s of fitting)."""
+    import celltwin.bench.methods.hybrid as hybrid
+
+    def refuse(problem):
+        raise MethodFailure("unsupported")
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the MAP fit ran before the check")
+
+    monkeypatch.setattr(hybrid, "_pieces", refuse)
+    monkeypatch.setattr(hybrid, "_map_fit", no_fit)
+    with pytest.raises(MethodFailure, match="unsupported"):
+        HybridNeuralTerm().fit(build_synthetic(KINASE, 0, "t"), seed=0)

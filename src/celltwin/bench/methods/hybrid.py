@@ -202,6 +202,7 @@ class HybridNeuralTerm(AbstractMethod):
         from ...simulate import SolverSettings
 
         problem = task.problem
+        _pieces(problem)  # refuse what the hybrid problem cannot express before the costly MAP fit
         theta = _map_fit(problem, self.n_starts, self.max_iterations, seed)
         start = linear_values(problem, theta)
         df = problem.measurement_df
