@@ -17,7 +17,6 @@ persistent compilation cache may hold earlier runs). Results: results/gradient_m
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -29,17 +28,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def _time(fn, x, repeats: int) -> tuple[float, float]:
+    """Seconds of the first call (compilation included) and the median ms of later calls."""
     import jax
+    from egfr_step_cost import median_ms
 
     start = time.perf_counter()
     jax.block_until_ready(fn(x))
-    compile_s = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(x))
-        times.append(time.perf_counter() - start)
-    return compile_s, 1e3 * statistics.median(times)
+    return time.perf_counter() - start, median_ms(fn, x, repeats=repeats)
 
 
 def problems():

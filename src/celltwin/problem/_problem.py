@@ -27,9 +27,9 @@ GradientMode = Literal["auto", "forward", "reverse"]
 # Forward sensitivities carry one tangent per parameter through every solver step, reverse
 # mode pays a fixed multiple of one solve. Measured with the sparse Jacobian
 # (benchmarks/gradient_modes.py, results/gradient_modes.tsv and llh_gradient_modes.tsv):
-# forward mode is 1.6-2.3x faster on the benchmark suite's models with 3-6 parameters, about
-# equal at 8 (Bertozzi) and slower from 8-9 on (GPCR 1.7x, Blasi 1.8x, Boehm and Crauste
-# 1.3x, Bruno 2.5x, Elowitz 6x). Forward mode also compiles 2-3x faster.
+# forward mode is 1.5-3x faster on the benchmark suite's models with 3-6 parameters, about
+# equal at 8 (Bertozzi) and slower from 8-9 on (GPCR 1.8x, Blasi 1.8x, Boehm and Crauste
+# 1.3x, Bruno 2.5x, Elowitz 6x). Forward mode also compiles 1.1-4.4x faster.
 FORWARD_MODE_MAX_PARAMETERS = 7
 
 
