@@ -7,8 +7,10 @@ log-likelihood and gradient times (median of 5), the batched gradient cost per p
 set (vmap over 4 and 16 sets), the solver steps per EGF dose and the time per step, and the
 cost of the pieces of one Rodas5P step measured in isolation (each piece repeated 2000
 times inside one compiled loop, so dispatch is excluded): right-hand side, Jacobian, LU
-factorisation and one LU solve of the 23 x 23 system. A Rodas5P step is one Jacobian, one
-factorisation and 8 right-hand sides and solves. Results:
+factorisation, one LU solve, the inverse and one matrix-vector product of the 23 x 23
+system. A Rodas5P step is one Jacobian, one factorisation (or inversion) and 8 right-hand
+sides and solves (or matrix-vector products): the stage solves use the inverse at this
+size (``linear_solve="auto"``, ``benchmarks/linear_solve.py``). Results:
 ``benchmarks/results/egfr_step_cost.tsv``.
 """
 
@@ -85,6 +87,7 @@ def main() -> None:
         "Jacobian": lambda y: y + 1e-6 * cm.jacobian(0.0, y, p, d)[0][:, 0],
         "LU factorisation": lambda y: y + 1e-6 * jsl.lu_factor(W + 1e-9 * y[0])[0][:, 0],
         "LU solve": lambda y: 0.5 * y + 1e-6 * jsl.lu_solve(lu, y),
+        "matrix inverse": lambda y: y + 1e-6 * jnp.linalg.inv(W + 1e-9 * y[0])[:, 0],
         "matrix-vector product": lambda y: 0.5 * y + 1e-6 * (W @ y),
     }
     for name, body in pieces.items():

@@ -55,6 +55,14 @@ from ._sparse_lu import SparseLU
 
 __all__ = ["JacobianTerm", "Rodas4", "Rodas5P", "RosenbrockInterpolation"]
 
+LINEAR_SOLVES = ("auto", "lu", "inverse")
+# Up to this many states the stage systems are solved with the explicit inverse of
+# ``I/gamma - h J`` (one inversion per step, then one matrix-vector product per stage)
+# instead of a LU factorisation and two triangular solves per stage: at these sizes the
+# cost of a step is the number of XLA operations, not their arithmetic
+# (``benchmarks/linear_solve.py``, ``benchmarks/results/linear_solve.tsv``).
+INVERSE_MAX_STATES = 64
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Tableau:
@@ -220,12 +228,24 @@ class _AbstractRodas(diffrax.AbstractAdaptiveSolver):
     LU factorisation and ``s`` right-hand-side evaluations per step attempt; the
     Jacobian is recomputed in every step (a Rosenbrock-W variant that reuses it would
     need a different tableau).
+
+    Attributes:
+        linear_solve: how the ``s`` stage systems with ``I/gamma - h J`` are solved:
+            ``"lu"`` (factorise once, two triangular solves per stage), ``"inverse"``
+            (invert once, one matrix-vector product per stage) or ``"auto"`` (the
+            inverse up to :data:`INVERSE_MAX_STATES` states, else LU). A term with a
+            sparse LU (:class:`JacobianTerm`) always uses it.
     """
 
     term_structure: ClassVar = diffrax.AbstractTerm
     interpolation_cls: ClassVar[Callable[..., RosenbrockInterpolation]] = RosenbrockInterpolation
     tableau: ClassVar[_Tableau]
     _order: ClassVar[int]
+    linear_solve: str = eqx.field(static=True, default="auto")
+
+    def __check_init__(self):
+        if self.linear_solve not in LINEAR_SOLVES:
+            raise ValueError(f"linear_solve={self.linear_solve!r}: choose one of {', '.join(LINEAR_SOLVES)}")
 
     def order(self, terms):
         return self._order
@@ -277,6 +297,9 @@ class _AbstractRodas(diffrax.AbstractAdaptiveSolver):
         if inner is not None and inner.sparse_lu is not None:
             factors = inner.sparse_lu.factor(W)
             solve = functools.partial(inner.sparse_lu.solve, factors)
+        elif self.linear_solve == "inverse" or (self.linear_solve == "auto" and n <= INVERSE_MAX_STATES):
+            W_inv = jnp.linalg.inv(W)
+            solve = functools.partial(jnp.matmul, W_inv)
         else:
             lu_piv = jsl.lu_factor(W)
             solve = functools.partial(jsl.lu_solve, lu_piv)
