@@ -12,8 +12,9 @@ the EGFR example (the case's tolerances) and on PEtab benchmark problems of 3 to
 states (rtol 1e-8, atol 1e-10): log-likelihood and gradient (the problem's own gradient
 mode), medians of interleaved repeats in one process, their ratio, and how far apart the
 two results are (Smith 2013, 109 states, log-likelihood only: its gradient takes minutes;
-slow problems get at least 3 repeats within a time budget). ``INVERSE_MAX_STATES`` in ``celltwin/simulate/_rosenbrock.py`` is set from
-it. Results: ``benchmarks/results/linear_solve.tsv``.
+slow problems get at least 3 repeats within a time budget). ``INVERSE_MAX_STATES`` in
+``celltwin/simulate/_rosenbrock.py`` is set from it. Results:
+``benchmarks/results/linear_solve.tsv``.
 """
 
 from __future__ import annotations
