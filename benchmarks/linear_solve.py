@@ -1,6 +1,6 @@
 """Rodas5P's stage solves: LU factorisation + triangular solves vs an explicit inverse.
 
-    python benchmarks/linear_solve.py [--problems Boehm_JProteomeRes2014 ...] [--repeats 9]
+    python benchmarks/linear_solve.py [--problems Boehm_JProteomeRes2014 ...] [--repeats 9] [--tolerances RTOL ATOL]
 
 A Rosenbrock step solves ``s`` linear systems with the same matrix ``W = I/gamma - h J``
 (``s = 8`` for Rodas5P). ``linear_solve="lu"`` factorises ``W`` once and does two
@@ -38,24 +38,25 @@ BUDGET_S = 120.0  # per problem, after the first 3 repeats
 GRADIENT_MAX_STATES = 64  # Smith 2013 (109 states): log-likelihood only (its gradient takes minutes)
 
 
-def build(name: str, linear_solve: str):
+def build(name: str, linear_solve: str, tolerances: dict | None = None):
     from celltwin.problem import from_petab
     from celltwin.simulate import Rodas5P, SolverSettings
 
+    solver = Rodas5P(linear_solve=linear_solve)
     if name == EGFR:
         from celltwin.twin import read_case
 
         case = read_case(ROOT / "examples" / "egfr_kholodenko" / "case.yaml")
-        return from_petab(case.problem, settings=SolverSettings(solver=Rodas5P(linear_solve=linear_solve), **case.solver))
+        return from_petab(case.problem, settings=SolverSettings(solver=solver, **(tolerances or case.solver)))
     yaml = min((SHARED / "petab-benchmark" / name).glob("*.yaml"))
-    return from_petab(yaml, settings=SolverSettings(solver=Rodas5P(linear_solve=linear_solve)))
+    return from_petab(yaml, settings=SolverSettings(solver=solver, **(tolerances or {})))
 
 
-def measure(name: str, repeats: int) -> dict:
+def measure(name: str, repeats: int, tolerances: dict | None = None) -> dict:
     import jax
     import jax.numpy as jnp
 
-    problems = {m: build(name, m) for m in MODES}
+    problems = {m: build(name, m, tolerances) for m in MODES}
     theta = jnp.asarray(problems["lu"].x_nominal)
     with_grad = problems["lu"].compiled.n_states <= GRADIENT_MAX_STATES
     llh = {m: p.jit_log_likelihood for m, p in problems.items()}
@@ -78,6 +79,7 @@ def measure(name: str, repeats: int) -> dict:
     p = problems["lu"]
     return {
         "problem": name, "n_states": p.compiled.n_states, "n_parameters": p.n_parameters,
+        "rtol": p.settings.rtol, "atol": p.settings.atol,
         "gradient_mode": p.gradient_mode(), **{f"{k}_ms": v for k, v in ms.items()},
         "llh_speedup": ms["lu_llh"] / ms["inverse_llh"], "grad_speedup": ms["lu_grad"] / ms["inverse_grad"],
         "lu_llh": values["lu"][0], "inverse_llh": values["inverse"][0],
@@ -91,10 +93,13 @@ def main() -> None:
     parser.add_argument("--problems", nargs="*", default=DEFAULT)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "linear_solve.tsv")
+    parser.add_argument("--tolerances", nargs=2, type=float, metavar=("RTOL", "ATOL"),
+                        help="solver tolerances for every problem (default: as described above)")
     args = parser.parse_args()
+    tolerances = dict(zip(("rtol", "atol"), args.tolerances)) if args.tolerances else None
     rows = []
     for name in args.problems:
-        rows.append(measure(name, args.repeats))
+        rows.append(measure(name, args.repeats, tolerances))
         print({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
     table = pd.DataFrame(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
