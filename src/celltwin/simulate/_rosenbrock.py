@@ -3,8 +3,9 @@
 diffrax's stiff solvers are implicit Runge--Kutta methods (Kvaerno*) that solve a
 nonlinear system with Newton iterations in every stage. A Rosenbrock method instead
 linearises once per step: one Jacobian ``J = df/dy`` (forward-mode, all columns in one
-batched JVP), one LU factorisation of ``I/(h gamma) - J`` and then one triangular solve
-per stage -- no iterations, no convergence test, no Newton failures. For the small,
+batched JVP), one LU factorisation of ``I/(h gamma) - J`` and then one pair of triangular
+solves per stage (for small systems: one inversion, then one matrix-vector product per
+stage, see ``linear_solve``) -- no iterations, no convergence test, no Newton failures. For the small,
 stiff ODE models of cell signalling this is much cheaper per step, and the Rodas family
 (stiffly accurate, L-stable, embedded error estimate, own dense output) is what Julia's
 SciML and Hairer's ``rodas.f`` use for such problems.
