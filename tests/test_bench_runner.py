@@ -137,3 +137,18 @@ def test_local_workers_are_replaced_after_their_task_quota():
     with Executor("local", workers=1) as pool:
         pids = [pid for _, pid in pool.map_unordered(os.getpid, [(), (), ()])]
     assert len(set(pids)) == 1
+
+
+def test_a_task_quota_above_one_does_not_hang_the_pool():
+    """A quota of 2 with more tasks queued: ProcessPoolExecutor(max_tasks_per_child=2)
+    deadlocks there on Python 3.11-3.13 after the first worker exits (CPython gh-115634),
+    which stopped a full-suite run after 20 cells. Run in a subprocess with a time limit."""
+    code = ("import os\n"
+            "from celltwin.inference._executor import Executor\n"
+            "if __name__ == '__main__':\n"
+            "    with Executor('local', workers=1, max_tasks_per_child=2) as pool:\n"
+            "        pids = [pid for _, pid in pool.map_unordered(os.getpid, [()] * 5)]\n"
+            "    print(len(pids), len(set(pids)))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["5", "3"]  # 5 tasks in 3 worker processes (2 + 2 + 1)

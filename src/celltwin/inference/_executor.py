@@ -67,20 +67,20 @@ class Executor:
     """A pool of workers with ``submit`` and ``as_completed`` (see the module docstring)."""
 
     def __init__(self, spec: Any = None, *, workers: int | None = None, max_tasks_per_child: int | None = None):
-        """``max_tasks_per_child``: local worker processes are replaced after this many
-        tasks (default: never), which returns the memory that JAX's caches of compiled
-        functions hold; for long runs of tasks that each build new models."""
+        """``max_tasks_per_child``: local worker processes are replaced after about this
+        many tasks each (default: never), which returns the memory that JAX's caches of
+        compiled functions hold; for long runs of tasks that each build new models. The
+        pool is replaced as a whole after ``workers x max_tasks_per_child`` tasks, not
+        with ``ProcessPoolExecutor(max_tasks_per_child=...)``, which deadlocks on Python
+        3.11-3.13 once a worker has exited with tasks still queued (CPython gh-115634)."""
         self.kind = "local"
         self._pool = None
+        self._quota = max_tasks_per_child
         self._client = None
         self._own_client = False
         if spec is None or spec == "local":
-            n = workers or max(1, os.cpu_count() or 1)
-            # spawn, not fork: a forked JAX runtime deadlocks.
-            self._pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=_exit_with_parent, initargs=(os.getpid(),),
-                                                max_tasks_per_child=max_tasks_per_child)
-            self.workers = n
+            self.workers = workers or max(1, os.cpu_count() or 1)
+            self._pool = self._new_pool()
         elif spec == "serial":
             self.kind = "serial"
             self.workers = 1
@@ -103,6 +103,11 @@ class Executor:
             self._client = spec
             self.workers = max(1, len(spec.scheduler_info().get("workers", {})))
 
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        # spawn, not fork: a forked JAX runtime deadlocks.
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=_exit_with_parent, initargs=(os.getpid(),))
+
     def map_unordered(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator[tuple[int, Any]]:
         """Run ``fn(*task)`` for every task; yields ``(task index, result)`` as they finish."""
         tasks = list(tasks)
@@ -111,9 +116,14 @@ class Executor:
                 yield i, fn(*task)
             return
         if self.kind == "local":
-            futures = {self._pool.submit(fn, *task): i for i, task in enumerate(tasks)}
-            for future in cf.as_completed(futures):
-                yield futures[future], future.result()
+            chunk = len(tasks) if self._quota is None else self.workers * self._quota
+            for first in range(0, len(tasks), max(chunk, 1)):
+                if first > 0:  # the quota is used up: fresh worker processes
+                    self._pool.shutdown()
+                    self._pool = self._new_pool()
+                futures = {self._pool.submit(fn, *task): first + i for i, task in enumerate(tasks[first:first + chunk])}
+                for future in cf.as_completed(futures):
+                    yield futures[future], future.result()
             return
         from distributed import as_completed
 
