@@ -20,8 +20,8 @@ slow problems get at least 3 repeats within a time budget). ``INVERSE_MAX_STATES
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CELLTWIN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # egfr_step_cost, llh_gradient
 EGFR = "egfr_kholodenko (example)"
 DEFAULT = [EGFR, "Bertozzi_PNAS2020", "Boehm_JProteomeRes2014", "Brannmark_JBC2010", "Blasi_CellSystems2016",
            "Raimundez_PCB2020", "Bachmann_MSB2011", "Lucarelli_CellSystems2018", "Smith_BMCSystBiol2013"]
@@ -39,6 +39,9 @@ GRADIENT_MAX_STATES = 64  # Smith 2013 (109 states): log-likelihood only (its gr
 
 
 def build(name: str, linear_solve: str, tolerances: dict | None = None):
+    from egfr_step_cost import CASE
+    from llh_gradient import problem_yaml
+
     from celltwin.problem import from_petab
     from celltwin.simulate import Rodas5P, SolverSettings
 
@@ -46,10 +49,9 @@ def build(name: str, linear_solve: str, tolerances: dict | None = None):
     if name == EGFR:
         from celltwin.twin import read_case
 
-        case = read_case(ROOT / "examples" / "egfr_kholodenko" / "case.yaml")
+        case = read_case(CASE)
         return from_petab(case.problem, settings=SolverSettings(solver=solver, **(tolerances or case.solver)))
-    yaml = min((SHARED / "petab-benchmark" / name).glob("*.yaml"))
-    return from_petab(yaml, settings=SolverSettings(solver=solver, **(tolerances or {})))
+    return from_petab(problem_yaml(name), settings=SolverSettings(solver=solver, **(tolerances or {})))
 
 
 def measure(name: str, repeats: int, tolerances: dict | None = None) -> dict:
