@@ -278,3 +278,14 @@ def test_profile_rejects_unknown_parameters(tmp_path):
     case = suite_case("0001")
     result = invoke("profile", str(case / "_0001.yaml"), "--parameters", "nope", "--out", str(tmp_path / "p"))
     assert_input_error(result, "--parameters", "nope")
+
+
+def test_sample_workers_options_are_checked_before_any_work(tmp_path):
+    problem = str(EXAMPLE / "mapk_cascade.yaml")
+    out = str(tmp_path / "post.nc")
+    assert_input_error(invoke("sample", problem, "--out", out, "--method", "ensemble", "--workers", "2"),
+                       "--workers", "one process")
+    assert_input_error(invoke("sample", problem, "--out", out, "--scheduler", "tcp://127.0.0.1:1"), "--scheduler",
+                       "--workers")
+    (tmp_path / "post.nc.checkpoint.chains0-1.npz").write_bytes(b"")  # a group checkpoint of an earlier run
+    assert_input_error(invoke("sample", problem, "--out", out, "--workers", "2"), "chains0-1", "--resume")

@@ -157,6 +157,23 @@ def test_same_seed_same_draws_and_predictive_groups():
     assert a.posterior.attrs["seed"] == 7 and a.posterior.attrs["method"] == "ensemble"
 
 
+def stop_after_saves(monkeypatch, n: int) -> list:
+    """Make the sampler's n-th checkpoint write raise KeyboardInterrupt once written (an
+    interruption right after a checkpoint); returns the list of (file name, array names)
+    written, and ``monkeypatch.undo()`` restores the real writer."""
+    real_save = sampler_module._save_checkpoint
+    seen = []
+
+    def interrupted_save(path, arrays, meta):
+        real_save(path, arrays, meta)
+        seen.append((Path(path).name, sorted(arrays)))
+        if len(seen) == n:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sampler_module, "_save_checkpoint", interrupted_save)
+    return seen
+
+
 RESUME_CASES = [SamplerSettings(method="nuts", chains=2, draws=30, warmup=20, seed=3, block=10),
                 SamplerSettings(method="smc", chains=2, draws=100, seed=3)]
 
@@ -167,19 +184,10 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_draws(tmp_path, mo
     problem, beta, _ = linear_gaussian(0)
     full = sample(problem, settings, init=beta, predictive=False, progress=False)
     ckpt = tmp_path / "run.npz"
-    real_save = sampler_module._save_checkpoint
-    saves = []
-
-    def interrupted_save(path, arrays, meta):
-        real_save(path, arrays, meta)
-        saves.append(1)
-        if len(saves) == 3:  # after warm-up (SMC: the prior draws) and two blocks (stages)
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(sampler_module, "_save_checkpoint", interrupted_save)
+    stop_after_saves(monkeypatch, 3)  # after warm-up (SMC: the prior draws) and two blocks (stages)
     with pytest.raises(KeyboardInterrupt):
         sample(problem, settings, init=beta, checkpoint=ckpt, predictive=False, progress=False)
-    monkeypatch.setattr(sampler_module, "_save_checkpoint", real_save)
+    monkeypatch.undo()
     resumed = sample(problem, settings, init=beta, checkpoint=ckpt, resume=True, predictive=False, progress=False)
     np.testing.assert_array_equal(full.posterior["a0"].values, resumed.posterior["a0"].values)
     np.testing.assert_array_equal(full.sample_stats["lp"].values, resumed.sample_stats["lp"].values)
@@ -198,25 +206,16 @@ def test_nuts_warmup_interrupted_midway_resumes_to_the_same_draws(tmp_path, monk
     full = sample(problem, settings, init=beta, predictive=False, progress=False)
     assert full.posterior.attrs["dense_mass"] == 1
     ckpt = tmp_path / "run.npz"
-    real_save = sampler_module._save_checkpoint
-    seen = []
-
-    def interrupted_save(path, arrays, meta):
-        real_save(path, arrays, meta)
-        seen.append(sorted(arrays))
-        if len(seen) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(sampler_module, "_save_checkpoint", interrupted_save)
+    seen = stop_after_saves(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         sample(problem, settings, init=beta, checkpoint=ckpt, predictive=False, progress=False)
-    monkeypatch.setattr(sampler_module, "_save_checkpoint", real_save)
+    monkeypatch.undo()
     with np.load(ckpt) as data:
         assert int(data["warmup_done"]) == 20 and "position" not in data.files
     resumed = sample(problem, settings, init=beta, checkpoint=ckpt, resume=True, predictive=False, progress=False)
     for name in ("a0", "r"):
         np.testing.assert_array_equal(full.posterior[name].values, resumed.posterior[name].values)
-    assert "inverse_mass_matrix" not in seen[0] and "warmup_leaf_0" in seen[0]
+    assert "inverse_mass_matrix" not in seen[0][1] and "warmup_leaf_0" in seen[0][1]
 
 
 def _cli(*args):
@@ -294,3 +293,67 @@ def test_cli_smc_run_reports_the_log_marginal_likelihood(tmp_path, shared_data):
     idata = az.from_netcdf(out)
     assert idata.posterior.sizes["chain"] == 2 and idata.posterior.sizes["draw"] == 100
     assert len(json.loads(idata.posterior.attrs["log_evidence"])) == 2
+
+
+# --- NUTS chains in groups (workers > 1) ---------------------------------------------------------
+
+def _draws(idata):
+    return np.stack([idata.posterior[p].values for p in ("a0", "r")], axis=-1)
+
+
+@pytest.mark.slow  # six compilations (~3 min on 2 cores); the worker-process test below runs by default
+def test_chain_groups_give_the_one_process_draws_and_resume(tmp_path, monkeypatch):
+    """Four chains in two groups (run one after another here) use each chain's own keys:
+    the draws are the one-process draws up to rounding (the batch size changes the order of
+    some sums). A run stopped inside the first group resumes from that group's checkpoint,
+    refuses another number of groups, and leaves only the merged checkpoint."""
+    from celltwin.errors import CelltwinInputError
+    from celltwin.inference import checkpoint_files
+
+    problem, beta, _ = linear_gaussian(0)
+    settings = SamplerSettings(method="nuts", chains=4, draws=10, warmup=10, seed=2, block=5)
+    one = sample(problem, settings, init=beta, predictive=False, progress=False)
+    ckpt = tmp_path / "run.npz"
+    saves = stop_after_saves(monkeypatch, 2)  # the first group's first warm-up block and its second
+    with pytest.raises(KeyboardInterrupt):
+        sample(problem, settings, init=beta, checkpoint=ckpt, predictive=False, progress=False, workers=2,
+               executor="serial")
+    monkeypatch.undo()
+    assert [name for name, _ in saves] == ["run.chains0-1.npz"] * 2
+    assert [f.name for f in checkpoint_files(ckpt)] == ["run.chains0-1.npz"]
+    with pytest.raises(CelltwinInputError, match="same number of workers"):
+        sample(problem, settings, init=beta, checkpoint=ckpt, resume=True, progress=False, workers=4,
+               executor="serial")
+    resumed = sample(problem, settings, init=beta, checkpoint=ckpt, resume=True, predictive=False, progress=False,
+                     workers=2, executor="serial")
+    assert [f.name for f in checkpoint_files(ckpt)] == ["run.npz"]
+    np.testing.assert_allclose(_draws(resumed), _draws(one), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(resumed.sample_stats["lp"].values, one.sample_stats["lp"].values, rtol=1e-9)
+    assert not np.array_equal(_draws(resumed)[0], _draws(resumed)[2])  # the chains differ from each other
+
+
+def test_chain_groups_in_worker_processes_with_evidence_terms():
+    """Two worker processes, each rebuilding the problem and the evidence terms from their
+    pickled recipe, give the draws of one process (no warm-up, to compile less: the
+    warm-up's keys are checked in the test above)."""
+    from celltwin.evidence import Evidence, RateEvidence
+
+    problem, beta, _ = linear_gaussian(0)
+    evidence = Evidence(problem, [RateEvidence("r", 0.7, 0.2)])
+    settings = SamplerSettings(method="nuts", chains=2, draws=10, warmup=0, seed=1, block=10)
+    one = sample(problem, settings, init=beta, log_density=evidence.log_density, predictive=False, progress=False)
+    two = sample(problem, settings, init=beta, log_density=evidence.log_density, predictive=False, progress=False,
+                 workers=2)
+    np.testing.assert_allclose(_draws(two), _draws(one), rtol=1e-7, atol=1e-9)
+    assert two.posterior.sizes["chain"] == 2
+
+
+def test_chain_groups_refuse_what_cannot_be_sent_or_split():
+    from celltwin.errors import CelltwinInputError
+
+    problem, _, _ = linear_gaussian(0)
+    with pytest.raises(CelltwinInputError, match="cannot be sent to worker processes"):
+        sample(problem, SamplerSettings(chains=2, draws=5, warmup=5), log_density=lambda th: -jnp.sum(th**2),
+               workers=2, progress=False)
+    with pytest.raises(CelltwinInputError, match="runs in one process"):
+        sample(problem, SamplerSettings(method="ensemble", chains=8), workers=2, progress=False)

@@ -44,6 +44,10 @@ def sample(
                                      help="SMC: effective sample size (fraction) that sets each next temperature."),
     predictive: bool = typer.Option(True, "--predictive/--no-predictive",
                                     help="Add pointwise log-likelihood and posterior predictive (one simulation per draw)."),
+    workers: int = typer.Option(1, "--workers", min=1,
+                                help="NUTS: run the chains in this many groups at once, one process each."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDR",
+                                         help="NUTS with --workers: run the groups on a Dask cluster (tcp://HOST:PORT)."),
 ) -> None:
     """Sample the posterior of a PEtab problem and write arviz InferenceData (NetCDF).
 
@@ -55,18 +59,28 @@ def sample(
     log_likelihood (pointwise), posterior_predictive and observed_data. The sampler state
     and the draws so far are checkpointed to POSTERIOR.nc.checkpoint.npz every --block
     warm-up steps and draws; after a kill, the same command with --resume continues and gives
-    the same draws as an uninterrupted run. R-hat, bulk/tail ESS, divergences and E-BFMI
+    the same draws as an uninterrupted run.
+
+    --workers N (NUTS) runs the chains in N groups at once, one worker process each (local,
+    or on the Dask cluster at --scheduler); each group has its own checkpoint
+    (POSTERIOR.nc.checkpoint.chainsA-B.npz) until they are merged. The draws match a
+    one-process run up to floating-point rounding. R-hat, bulk/tail ESS, divergences and E-BFMI
     are reported at the end, with a warning when the run has not converged.
     """
-    from ..inference import SamplerSettings, diagnose
+    from ..inference import SamplerSettings, checkpoint_files, diagnose
     from ..inference import sample as run_sample
 
     writable(out, "--out")
     ckpt = checkpoint_path(out)
-    if resume and not ckpt.is_file():
+    earlier = checkpoint_files(ckpt)
+    if resume and not earlier:
         raise CelltwinInputError(f"--resume: no checkpoint {ckpt} (it is written next to --out while sampling)")
-    if not resume and ckpt.is_file():
-        raise CelltwinInputError(f"{ckpt} exists from an earlier run: add --resume to continue it, or delete it")
+    if not resume and earlier:
+        raise CelltwinInputError(f"{earlier[0]} exists from an earlier run: add --resume to continue it, or delete it")
+    if workers > 1 and method != "nuts":
+        raise CelltwinInputError(f"--workers runs groups of NUTS chains; --method {method} runs in one process")
+    if scheduler and workers == 1:
+        raise CelltwinInputError("--scheduler runs groups of chains on a Dask cluster: give their number with --workers")
     settings = SamplerSettings(method=method, chains=chains, draws=draws, warmup=warmup, seed=seed, thin=thin,
                                block=block, target_accept=target_accept, mcmc_steps=mcmc_steps, target_ess=target_ess,
                                max_tree_depth=max_tree_depth, dense_mass=dense_mass)
@@ -76,7 +90,7 @@ def sample(
     theta0 = None if init is None else best_from_fits(problem, init)
     err_console().print(f"{problem!r}: {method}, {chains} chains x {draws} draws, seed {seed}", markup=False)
     idata = run_sample(problem, settings, init=theta0, checkpoint=ckpt, resume=resume, predictive=predictive,
-                       progress=True)
+                       progress=True, workers=workers, executor=scheduler)
     tmp = out.with_name(out.name + ".tmp")
     idata.to_netcdf(str(tmp))
     tmp.replace(out)

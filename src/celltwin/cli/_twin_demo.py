@@ -32,6 +32,8 @@ def demo(
     warmup: int | None = typer.Option(None, "--warmup", min=0, help="Override the case's warm-up."),
     max_tree_depth: int | None = typer.Option(None, "--max-tree-depth", min=1, max=15, help="Override (NUTS)."),
     seed: int | None = typer.Option(None, "--seed", help="Override the case's seed."),
+    workers: int = typer.Option(1, "--workers", min=1,
+                                help="NUTS: run the chains in this many groups at once, one process each."),
 ) -> None:
     """Run a twin case end to end: baseline and evidence-augmented posteriors, information
     gain, held-out prediction, posterior Kds against literature values and an intervention
@@ -45,7 +47,8 @@ def demo(
     overrides = {k: v for k, v in dict(method=method, chains=chains, draws=draws, warmup=warmup,
                                        max_tree_depth=max_tree_depth, seed=seed).items() if v is not None}
     console = err_console()
-    summary = run_case(case, out, sampler=overrides, log=lambda m: console.print(m, markup=False, soft_wrap=True))
+    summary = run_case(case, out, sampler=overrides, log=lambda m: console.print(m, markup=False, soft_wrap=True),
+                       workers=workers)
     show = out_console()
     show.print(f"{case.name}", markup=False)
     show.print(f"  max R-hat {summary['max_rhat']:.3f}, min bulk ESS {summary['min_bulk_ess']:.0f}, "

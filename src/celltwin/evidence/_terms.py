@@ -258,10 +258,27 @@ class Evidence:
             missing = [p for p in term.parameter_ids if p not in ids]
             if missing:
                 raise KeyError(f"{term.label}: no parameter {', '.join(map(repr, missing))} in problem {problem.name!r}")
+        self._bind(problem, terms, enabled)
+
+    def _bind(self, problem, terms: Sequence, enabled: bool) -> None:
+        ids = list(problem.parameters.ids)
         self.problem = problem
         self.terms = tuple(terms)
         self.enabled = enabled
         self._index = {p: ids.index(p) for t in self.terms for p in t.parameter_ids}
+
+    def __copy__(self) -> Evidence:  # a plain copy (copy.copy would otherwise use __reduce__)
+        new = Evidence.__new__(Evidence)
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def __reduce__(self):
+        """Pickled as the problem's ``source`` and the terms, so that worker processes
+        (``sample(..., workers=2)``) rebuild it (the problem once per process)."""
+        from ..inference._executor import problem_handle
+
+        key, source = problem_handle(self.problem)
+        return _evidence_in_worker, (key, source, self.terms, self.enabled)
 
     def switched(self, enabled: bool) -> "Evidence":
         """The same terms, on (``True``) or off (``False``: the baseline); not re-checked."""
@@ -288,3 +305,13 @@ class Evidence:
     def log_density(self, theta):
         """The problem's log-posterior plus the enabled terms."""
         return self._log_posterior(theta) + self.log_evidence_terms(theta)
+
+
+def _evidence_in_worker(problem_key: str, source, terms, enabled: bool) -> Evidence:
+    """:class:`Evidence` unpickled in a worker: bound to the worker's copy of the problem
+    (built once per process), without repeating the checks made when it was created."""
+    from ..inference._executor import problem_in_worker
+
+    evidence = Evidence.__new__(Evidence)
+    evidence._bind(problem_in_worker(problem_key, source), terms, enabled)
+    return evidence

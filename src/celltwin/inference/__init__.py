@@ -11,6 +11,7 @@ from ._profile import profile as profile
 from ._report import write_report as write_report
 from ._sample import SamplerSettings as SamplerSettings
 from ._sample import nuts_draws as nuts_draws
+from ._sample import checkpoint_files as checkpoint_files
 from ._sample import sample as sample
 from ._sbc import CalibrationResult as CalibrationResult
 from ._sbc import calibrate as calibrate

@@ -108,8 +108,11 @@ class Executor:
         return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                                       initializer=_exit_with_parent, initargs=(os.getpid(),))
 
-    def map_unordered(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator[tuple[int, Any]]:
-        """Run ``fn(*task)`` for every task; yields ``(task index, result)`` as they finish."""
+    def map_unordered(self, fn: Callable, tasks: Iterable[tuple], *, poll: Callable[[], None] | None = None,
+                      poll_seconds: float = 2.0) -> Iterator[tuple[int, Any]]:
+        """Run ``fn(*task)`` for every task; yields ``(task index, result)`` as they finish.
+        ``poll()``, if given, is called every ``poll_seconds`` while waiting (e.g. to show
+        the progress that long tasks write to their checkpoints)."""
         tasks = list(tasks)
         if self.kind == "serial":
             for i, task in enumerate(tasks):
@@ -122,15 +125,30 @@ class Executor:
                     self._pool.shutdown()
                     self._pool = self._new_pool()
                 futures = {self._pool.submit(fn, *task): first + i for i, task in enumerate(tasks[first:first + chunk])}
-                for future in cf.as_completed(futures):
-                    yield futures[future], future.result()
+                pending = set(futures)
+                while pending:
+                    done, pending = cf.wait(pending, timeout=poll_seconds if poll else None,
+                                            return_when=cf.FIRST_COMPLETED)
+                    for future in done:
+                        yield futures[future], future.result()
+                    if poll is not None and pending:
+                        poll()
             return
-        from distributed import as_completed
+        import distributed
 
         futures = [self._client.submit(fn, *task, pure=False) for task in tasks]
         index = {f.key: i for i, f in enumerate(futures)}
-        for future in as_completed(futures):
-            yield index[future.key], future.result()
+        pending = list(futures)
+        while pending:
+            try:
+                distributed.wait(pending, timeout=poll_seconds if poll else None, return_when="FIRST_COMPLETED")
+            except distributed.TimeoutError:
+                pass
+            for future in [f for f in pending if f.done()]:
+                pending.remove(future)
+                yield index[future.key], future.result()
+            if poll is not None and pending:
+                poll()
 
     @contextlib.contextmanager
     def share(self, problem) -> Iterator[tuple[str, Callable[[], Any] | None]]:

@@ -17,10 +17,14 @@ resumed gives exactly the draws of an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import glob
 import json
 import os
+import pickle
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +34,7 @@ import numpy as np
 
 from ..errors import CelltwinInputError
 from . import _smc
+from ._executor import Executor, problem_in_worker
 from ._progress import progress_bar
 from ._warmup import Warmup, from_arrays, to_arrays
 
@@ -117,6 +122,19 @@ def _safe(logdensity: Callable) -> Callable:
     return f
 
 
+def _z_target(space: BoundedSpace, target: Callable) -> Callable:
+    """The target in ``z``: the log density of ``theta(z)`` plus the log-Jacobian."""
+    def logdensity_z(z):
+        return target(space.theta(z)) + space.log_jacobian(z)
+
+    return logdensity_z
+
+
+def _keys(settings: SamplerSettings) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Warm-up, sampling and initialisation keys of a run."""
+    return tuple(jax.random.split(jax.random.PRNGKey(settings.seed), 3))
+
+
 # --- NUTS ------------------------------------------------------------------------------------
 
 def _warmup(logdensity_z, settings: SamplerSettings) -> Warmup:
@@ -127,10 +145,15 @@ def _warmup(logdensity_z, settings: SamplerSettings) -> Warmup:
 def _nuts_warmup(logdensity_z, z0, key, settings: SamplerSettings):
     """The whole warm-up in one traceable call: positions, step sizes, inverse mass matrices."""
     if settings.warmup == 0:
-        n = z0.shape[1]
-        eye = jnp.eye(n) if settings.dense_mass else jnp.ones(n)
-        return z0, jnp.full((z0.shape[0],), 0.1), jnp.broadcast_to(eye, (z0.shape[0], *eye.shape))
+        return _unadapted(z0, settings)
     return _warmup(logdensity_z, settings).run(z0, key, settings.warmup)
+
+
+def _unadapted(z0, settings: SamplerSettings):
+    """Without warm-up: the starting points, step size 0.1 and unit mass matrices."""
+    n = z0.shape[1]
+    eye = jnp.eye(n) if settings.dense_mass else jnp.ones(n)
+    return z0, jnp.full((z0.shape[0],), 0.1), jnp.broadcast_to(eye, (z0.shape[0], *eye.shape))
 
 
 def _nuts_block_fn(logdensity_z, n_steps: int, max_tree_depth: int = 10):
@@ -243,11 +266,33 @@ def _load_checkpoint(path: Path) -> tuple[dict, dict]:
         return {k: np.array(data[k]) for k in data.files if k != "__meta__"}, meta
 
 
+def _load_checked(path: Path, meta: dict) -> dict:
+    """The checkpoint's arrays; raises if it was written with other settings than ``meta``."""
+    state, saved = _load_checkpoint(path)
+    differs = {k: (saved.get(k), v) for k, v in meta.items() if saved.get(k) != v}
+    if differs:
+        detail = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differs.items())
+        raise CelltwinInputError(f"{path}: the checkpoint was written with other settings ({detail})")
+    return state
+
+
+def _group_checkpoint(path: Path, ids: np.ndarray) -> Path:
+    return path.with_name(f"{path.stem}.chains{ids[0]}-{ids[-1]}{path.suffix}")
+
+
+def checkpoint_files(path: str | os.PathLike) -> list[Path]:
+    """The files of the checkpoint ``path``: itself and, while a run with ``workers > 1``
+    is under way, one per group of chains (``<stem>.chains<first>-<last><suffix>``)."""
+    path = Path(path)
+    groups = sorted(path.parent.glob(f"{glob.escape(path.stem)}.chains*{glob.escape(path.suffix)}"))
+    return ([path] if path.is_file() else []) + groups
+
+
 # --- the sampler ------------------------------------------------------------------------------
 
 def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.ndarray | None = None,
            log_density: Callable | None = None, checkpoint: str | os.PathLike | None = None, resume: bool = False,
-           predictive: bool = True, progress: bool = True):
+           predictive: bool = True, progress: bool = True, workers: int = 1, executor=None):
     """Sample the posterior of ``problem``; returns an ``arviz.InferenceData``.
 
     Arguments:
@@ -268,31 +313,48 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
         predictive: add the ``log_likelihood`` (pointwise) and ``posterior_predictive``
             groups (one simulation per draw).
         progress: show a progress bar.
+        workers: NUTS only: run the chains in this many groups at once, one worker process
+            each (on a 2-core machine, 2 groups take about half the wall time of one). Each
+            process rebuilds the problem from its ``source`` (as :func:`from_petab` and
+            ``Problem.from_tables`` record it), so ``log_density`` must be picklable:
+            ``None``, an :class:`~celltwin.evidence.Evidence`'s ``log_density``, or a
+            module-level function. Chain ``c`` uses the same random keys as in one process,
+            so the draws agree with a one-process run up to rounding (the chains' batch size
+            changes the order of some floating-point sums). Each group writes its own
+            checkpoint next to ``checkpoint`` (see :func:`checkpoint_files`), merged at the end.
+        executor: where the groups run: ``None`` (local processes), ``"serial"`` (one
+            after another in this process), a Dask scheduler address or client
+            (:class:`~celltwin.inference.Executor`).
     """
+    s = settings
+    n = problem.n_parameters
+    if workers < 1:
+        raise CelltwinInputError(f"workers must be at least 1, got {workers}")
+    if workers > 1 and s.method != "nuts":
+        raise CelltwinInputError(f"workers > 1 runs groups of NUTS chains; the {s.method} sampler runs in one process")
     space = BoundedSpace(problem.lower, problem.upper)
     target = _safe(log_density or problem.differentiable_log_posterior())
-
-    def logdensity_z(z):
-        return target(space.theta(z)) + space.log_jacobian(z)
-
-    n = problem.n_parameters
-    s = settings
+    logdensity_z = _z_target(space, target)
     if s.method == "ensemble" and s.chains < 2 * n:
         raise CelltwinInputError(f"the ensemble sampler needs at least 2 x {n} = {2 * n} walkers (--chains), got {s.chains}")
     meta = {"problem": problem.name, "parameters": list(problem.parameter_ids), **dataclasses.asdict(s)}
     path = Path(checkpoint) if checkpoint is not None else None
-    key = jax.random.PRNGKey(s.seed)
-    warm_key, sample_key, init_key = jax.random.split(key, 3)
+    warm_key, sample_key, init_key = _keys(s)
+    in_groups = s.method == "nuts" and min(workers, s.chains) > 1
 
     state: dict[str, np.ndarray] = {}
     if resume:
-        if path is None or not path.is_file():
+        if path is None or not checkpoint_files(path):
             raise CelltwinInputError(f"--resume: no checkpoint at {path}")
-        state, saved = _load_checkpoint(path)
-        differs = {k: (saved.get(k), v) for k, v in meta.items() if saved.get(k) != v}
-        if differs:
-            detail = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differs.items())
-            raise CelltwinInputError(f"{path}: the checkpoint was written with other settings ({detail})")
+        if path.is_file():  # a one-process run, or the merged groups: continued here
+            state = _load_checked(path, meta)
+            in_groups = False
+        else:
+            expected = {_group_checkpoint(path, ids) for ids in _chain_groups(s.chains, workers)} if in_groups else set()
+            other = [f.name for f in checkpoint_files(path) if f not in expected]
+            if other:
+                raise CelltwinInputError(f"--resume: the checkpoint is in group files from a run with other workers "
+                                         f"({', '.join(other)}); resume with the same number of workers")
 
     def save() -> None:
         if path is not None:
@@ -312,40 +374,26 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
             z0, lps, _, _ = burn(z0, lps, warm_key)
         state.update(position=np.asarray(z0), lp_state=np.asarray(lps), blocks_done=np.array(0))
         save()
-    if s.method == "nuts" and "blocks_done" not in state:
+    if in_groups:
         z0 = _starting_points(space, problem, init, s, init_key)
-        _blocked_nuts_warmup(logdensity_z, z0, s, state, save, warm_key, progress)
+        _nuts_in_groups(problem, log_density, z0, s, meta, path, resume, workers, executor, state, save, progress)
+    elif s.method == "nuts":
+        z0 = _starting_points(space, problem, init, s, init_key) if "blocks_done" not in state else None
+        _nuts_chains(logdensity_z, z0, np.arange(s.chains), s, state, save, warm_key, sample_key, progress)
+    else:
+        block_fns: dict[int, Callable] = {}  # compiled once per block size
+
+        def run_block(b: int, size: int):
+            if size not in block_fns:
+                block_fns[size] = _ensemble_block_fn(logdensity_z, size, s.thin, s.stretch)
+            pos, lps, positions, stats = block_fns[size](jnp.asarray(state["position"]), jnp.asarray(state["lp_state"]),
+                                                         jax.random.fold_in(sample_key, b))
+            state["position"], state["lp_state"] = np.asarray(pos), np.asarray(lps)
+            return positions, stats
+
+        _draw_blocks(s, state, save, run_block, ENSEMBLE_STATS, progress)
 
     stat_names = NUTS_STATS if s.method == "nuts" else ENSEMBLE_STATS
-    block_fns: dict[int, Callable] = {}  # compiled once per block size
-
-    def block_fn(size: int) -> Callable:
-        if size not in block_fns:
-            block_fns[size] = (_nuts_block_fn(logdensity_z, size, s.max_tree_depth) if s.method == "nuts"
-                               else _ensemble_block_fn(logdensity_z, size, s.thin, s.stretch))
-        return block_fns[size]
-
-    n_blocks = -(-s.draws // s.block)
-    with progress_bar(f"{s.method}: {s.chains} chains x {s.draws} draws", n_blocks, enabled=progress) as advance:
-        advance(int(state["blocks_done"]))
-        for b in range(int(state["blocks_done"]), n_blocks):
-            size = min(s.block, s.draws - b * s.block)
-            block_key = jax.random.fold_in(sample_key, b)
-            fn = block_fn(size)
-            if s.method == "nuts":
-                pos, positions, stats = fn(jnp.asarray(state["position"]), jnp.asarray(state["step_size"]),
-                                           jnp.asarray(state["inverse_mass_matrix"]), jax.random.split(block_key, s.chains))
-                state["position"] = np.asarray(pos)
-            else:
-                pos, lps, positions, stats = fn(jnp.asarray(state["position"]), jnp.asarray(state["lp_state"]), block_key)
-                state["position"], state["lp_state"] = np.asarray(pos), np.asarray(lps)
-            new = {"draws_z": np.asarray(positions), **{f"stat_{k}": np.asarray(v) for k, v in zip(stat_names, stats)}}
-            for k, v in new.items():
-                state[k] = v if k not in state else np.concatenate([state[k], v], axis=1)
-            state["blocks_done"] = np.array(b + 1)
-            save()
-            advance()
-
     theta_draws = np.asarray(space.theta(jnp.asarray(state["draws_z"])))
     stats = {k: state[f"stat_{k}"] for k in stat_names}
     return _inference_data(problem, theta_draws, stats, meta, predictive=predictive, seed=s.seed)
@@ -362,22 +410,22 @@ def _starting_points(space: BoundedSpace, problem, init, s: SamplerSettings, ini
     return z0
 
 
-def _blocked_nuts_warmup(logdensity_z, z0, s: SamplerSettings, state: dict, save: Callable, warm_key,
+def _blocked_nuts_warmup(logdensity_z, z0, s: SamplerSettings, state: dict, save: Callable, chain_keys,
                          progress: bool) -> None:
-    """NUTS warm-up, ``s.block`` steps per compiled call, with a checkpoint after each
+    """NUTS warm-up of the chains started at the rows of ``z0`` (random keys
+    ``chain_keys``), ``s.block`` steps per compiled call, with a checkpoint after each
     block (``warmup_done`` and the adaptation state) and a progress bar; on return
     ``state`` holds the adapted positions, step sizes and inverse mass matrices."""
     if s.warmup == 0:
-        pos, step, inv_mass = _nuts_warmup(logdensity_z, z0, warm_key, s)
+        pos, step, inv_mass = _unadapted(z0, s)
     else:
         warm = _warmup(logdensity_z, s)
         template = jax.jit(warm.init)(z0)
         wstate = from_arrays(template, state) if "warmup_done" in state else template
         done = int(state.get("warmup_done", 0))
-        chain_keys = jax.random.split(warm_key, s.chains)
         compiled: dict[int, Callable] = {}
         n_blocks = -(-s.warmup // s.block)
-        title = f"NUTS warm-up: {s.chains} chains x {s.warmup} steps" + (" (dense mass matrix)" if s.dense_mass else "")
+        title = f"NUTS warm-up: {z0.shape[0]} chains x {s.warmup} steps" + (" (dense mass matrix)" if s.dense_mass else "")
         with progress_bar(title, n_blocks, enabled=progress) as advance:
             advance(done // s.block)
             for first in range(done, s.warmup, s.block):
@@ -399,6 +447,129 @@ def _blocked_nuts_warmup(logdensity_z, z0, s: SamplerSettings, state: dict, save
 
 def _warmup_block(warm: Warmup, wstate, chain_keys, first, length: int, n_steps: int):
     return warm.steps(wstate, chain_keys, first, length, n_steps)[0]
+
+
+def _draw_blocks(s: SamplerSettings, state: dict, save: Callable, run_block: Callable, stat_names, progress: bool,
+                 n_chains: int | None = None) -> None:
+    """Draw blocks ``state["blocks_done"] ..`` of a run: ``run_block(b, size)`` returns the
+    block's positions and statistics (chains first) and updates the sampler's own state;
+    the draws are appended to ``state`` and checkpointed after each block."""
+    n_blocks = -(-s.draws // s.block)
+    label = f"{s.method}: {n_chains or s.chains} chains x {s.draws} draws"
+    with progress_bar(label, n_blocks, enabled=progress) as advance:
+        advance(int(state["blocks_done"]))
+        for b in range(int(state["blocks_done"]), n_blocks):
+            positions, stats = run_block(b, min(s.block, s.draws - b * s.block))
+            new = {"draws_z": np.asarray(positions), **{f"stat_{k}": np.asarray(v) for k, v in zip(stat_names, stats)}}
+            for k, v in new.items():
+                state[k] = v if k not in state else np.concatenate([state[k], v], axis=1)
+            state["blocks_done"] = np.array(b + 1)
+            save()
+            advance()
+
+
+def _nuts_chains(logdensity_z, z0, ids: np.ndarray, s: SamplerSettings, state: dict, save: Callable, warm_key,
+                 sample_key, progress: bool) -> None:
+    """Warm-up (unless done) and draws of the chains ``ids`` of a run of ``s.chains``
+    chains, started at the rows of ``z0``. Chain ``c`` uses row ``c`` of the run's keys
+    (``split(warm_key, s.chains)`` for the warm-up, ``split(fold_in(sample_key, b),
+    s.chains)`` for draw block ``b``), whichever chains it runs with."""
+    if "blocks_done" not in state:
+        _blocked_nuts_warmup(logdensity_z, z0, s, state, save, jax.random.split(warm_key, s.chains)[ids], progress)
+    block_fns: dict[int, Callable] = {}  # compiled once per block size
+
+    def run_block(b: int, size: int):
+        if size not in block_fns:
+            block_fns[size] = _nuts_block_fn(logdensity_z, size, s.max_tree_depth)
+        keys = jax.random.split(jax.random.fold_in(sample_key, b), s.chains)[ids]
+        pos, positions, stats = block_fns[size](jnp.asarray(state["position"]), jnp.asarray(state["step_size"]),
+                                                jnp.asarray(state["inverse_mass_matrix"]), keys)
+        state["position"] = np.asarray(pos)
+        return positions, stats
+
+    _draw_blocks(s, state, save, run_block, NUTS_STATS, progress, n_chains=len(ids))
+
+
+# --- NUTS chains in worker processes ---------------------------------------------------------------
+
+def _nuts_group(problem_key: str, source, log_density, s: SamplerSettings, ids: np.ndarray, z0: np.ndarray,
+                checkpoint: str | None, resume: bool, meta: dict) -> dict:
+    """A worker's task: the chains ``ids`` of a NUTS run, with their own checkpoint."""
+    problem = problem_in_worker(problem_key, source)
+    space = BoundedSpace(problem.lower, problem.upper)
+    logdensity_z = _z_target(space, _safe(log_density or problem.differentiable_log_posterior()))
+    path = Path(checkpoint) if checkpoint is not None else None
+    group_meta = {**meta, "group_chains": [int(c) for c in ids]}
+    state = _load_checked(path, group_meta) if resume and path is not None and path.is_file() else {}
+
+    def save() -> None:
+        if path is not None:
+            _save_checkpoint(path, state, group_meta)
+
+    warm_key, sample_key, _ = _keys(s)
+    _nuts_chains(logdensity_z, jnp.asarray(z0), ids, s, state, save, warm_key, sample_key, progress=False)
+    return state
+
+
+def _chain_groups(chains: int, workers: int) -> list[np.ndarray]:
+    return np.array_split(np.arange(chains), min(workers, chains))
+
+
+def _group_progress(path: Path, s: SamplerSettings) -> int:
+    """Blocks (warm-up and draws) a group's checkpoint records as done."""
+    try:
+        with np.load(path) as data:
+            if "blocks_done" in data.files:
+                return -(-s.warmup // s.block) + int(data["blocks_done"])
+            return -(-int(data["warmup_done"]) // s.block) if "warmup_done" in data.files else 0
+    except (OSError, ValueError, KeyError, EOFError):  # not written yet, or being replaced
+        return 0
+
+
+def _nuts_in_groups(problem, log_density, z0, s: SamplerSettings, meta: dict, path: Path | None, resume: bool,
+                    workers: int, executor, state: dict, save: Callable, progress: bool) -> None:
+    """The chains of a NUTS run split into ``workers`` groups that run at once (one task
+    each, :class:`Executor`); the merged sampler state and draws go into ``state``, are
+    saved, and only then are the groups' checkpoints removed. Without a checkpoint file,
+    the groups of local processes checkpoint into a temporary folder, for the progress bar."""
+    groups = _chain_groups(s.chains, workers)
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(Executor(executor, workers=len(groups)))
+        if path is None and pool.kind != "dask":
+            path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="celltwin-nuts-"))) / "run.npz"
+        paths = [None if path is None else _group_checkpoint(path, ids) for ids in groups]
+        key, source = stack.enter_context(pool.share(problem))
+        if pool.kind != "serial":
+            try:
+                pickle.dumps(log_density)
+            except Exception as exc:  # noqa: BLE001 - any pickling failure means the same to the user
+                raise CelltwinInputError(
+                    f"log_density cannot be sent to worker processes ({exc}): pass a module-level function or an "
+                    "Evidence's log_density, or use workers=1") from None
+        tasks = [(key, source, log_density, s, ids, np.asarray(z0)[ids], None if p is None else str(p), resume, meta)
+                 for ids, p in zip(groups, paths)]
+        per_group = -(-s.warmup // s.block) + -(-s.draws // s.block)
+        label = f"NUTS: {s.chains} chains in {len(groups)} processes, {s.warmup} warm-up steps + {s.draws} draws"
+        results: dict[int, dict] = {}
+        with progress_bar(label, per_group * len(groups), enabled=progress) as advance:
+            shown = 0
+
+            def update() -> None:
+                nonlocal shown
+                now = sum(per_group if g in results else (_group_progress(p, s) if p is not None else 0)
+                          for g, p in enumerate(paths))
+                advance(now - shown)
+                shown = now
+
+            for g, result in pool.map_unordered(_nuts_group, tasks, poll=update if progress else None):
+                results[g] = result
+                update()
+        state.update({k: (np.concatenate([results[g][k] for g in range(len(groups))], axis=0) if np.ndim(v) else v)
+                      for k, v in results[0].items()})
+        save()
+        for p in paths:
+            if p is not None:
+                p.unlink(missing_ok=True)
 
 
 def _run_smc(problem, space: BoundedSpace, target: Callable, s: SamplerSettings, state: dict, save: Callable,

@@ -20,14 +20,17 @@ from ._case import Case
 RUNS = ("baseline", "augmented")
 
 
-def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: int = 400, log=print) -> dict:
+def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: int = 400, log=print,
+             workers: int = 1, executor=None) -> dict:
     """Run ``case`` and write its results into the folder ``out``; returns the summary.
 
     Each posterior is saved as ``out/<run>.nc`` as soon as it is done, with a checkpoint
     while it runs, so a rerun after an interruption continues where it stopped (finished
     runs are read back, not repeated; change ``sampler`` settings in a fresh folder).
+    ``workers`` / ``executor``: NUTS chains in groups, one process each
+    (:func:`celltwin.inference.sample`).
     """
-    from ..inference import SamplerSettings, diagnose, sample, write_report
+    from ..inference import SamplerSettings, checkpoint_files, diagnose, sample, write_report
     from ..problem import from_petab
     from ..simulate import SolverSettings
 
@@ -58,7 +61,8 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
             log(f"{run}: sampling ({'with' if enabled else 'without'} the evidence terms)")
             checkpoint = out / f"{run}.checkpoint.npz"
             idata = sample(problem, settings, log_density=evidence.switched(enabled).log_density,
-                           checkpoint=checkpoint, resume=checkpoint.is_file())
+                           checkpoint=checkpoint, resume=bool(checkpoint_files(checkpoint)), workers=workers,
+                           executor=executor)
             idata.posterior.attrs["evidence"] = "on" if enabled else "off"
             idata.posterior.attrs["sampling_seconds"] = time.perf_counter() - t0  # this invocation's share
             idata.to_netcdf(str(path))
