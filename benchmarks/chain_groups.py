@@ -6,7 +6,9 @@ The target is the augmented EGFR log-posterior of issue 3 (``egfr_posterior.augm
 the example's PEtab problem plus its nine Kd evidence terms, 50 parameters). The same NUTS
 settings (4 chains, seed 0) run once in one process and once with the chains split into
 ``--workers`` groups, one worker process each; wall times include compilation (each worker
-compiles for itself; JAX's persistent compilation cache is on for both). Printed: the wall
+compiles for itself). JAX's persistent compilation cache is off for both runs
+(``CELLTWIN_NO_JAX_CACHE=1``), so that the second run does not read what the first one
+compiled; with the cache on, later runs of either kind skip most of the compilation. Printed: the wall
 times, their ratio, and the largest difference between the two runs' draws, which should be
 rounding only (chain ``c`` uses the same random keys either way). Results:
 ``benchmarks/results/chain_groups.tsv``. The speed-up needs free cores: on the 2-core
@@ -37,6 +39,8 @@ def main() -> None:
     parser.add_argument("--max-tree-depth", type=int, default=4)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "chain_groups.tsv"))
     args = parser.parse_args()
+    # Both runs compile from scratch (worker processes inherit this before celltwin is imported).
+    os.environ["CELLTWIN_NO_JAX_CACHE"] = "1"
 
     from egfr_posterior import augmented_problem
 
