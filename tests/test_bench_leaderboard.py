@@ -63,9 +63,21 @@ def test_ranking_means_and_failures(store):
     good = [r for r in fake_rows() if r["method"] == "good"]
     assert table.loc["good", "crps"] == pytest.approx(np.mean([r["crps"] for r in good]))
     assert list(table.index[:2]) == ["good", "bad"]
+    assert table.loc["good", "median crps"] == pytest.approx(np.median([r["crps"] for r in good]))
     assert table.loc["broken", "failures"] == 1 and table.loc["good", "failures"] == 0
     assert challenge(df.iloc[0]) == "toy: noise=0.02"
     assert challenge(df[df["task_id"] == "v1/toy/1"].iloc[0]) == "toy: default"
+
+
+def test_ranking_is_not_overturned_by_one_blown_up_cell(store):
+    """One cell off by a factor of 100 lifts the good method's mean CRPS above the bad
+    method's; the ranking follows the medians, so the good method stays first."""
+    df = store.table()
+    first = df.index[(df["method"] == "good")][0]
+    df.loc[first, "crps"] = 100.0
+    table = ranking(df)
+    assert table.loc["good", "crps"] > table.loc["bad", "crps"]
+    assert list(table.index[:2]) == ["good", "bad"]
 
 
 def test_page_is_self_contained_with_every_section(store, tmp_path):
