@@ -314,9 +314,9 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
             groups (one simulation per draw).
         progress: show a progress bar.
         workers: NUTS only: run the chains in this many groups at once, one worker process
-            each (on the 2-core development machine this is no faster, 0.90x: a batch of chains
-            costs little more than one chain and each group compiles on its own; more chains
-            in one process are the cheaper lever there, see docs/inference.md). Each
+            each (on the 2-core development machine this is no faster, 0.90x: a small batch
+            of chains costs little more than one chain and each group compiles on its own;
+            more chains in one process are the cheaper lever there, see docs/inference.md). Each
             process rebuilds the problem from its ``source`` (as :func:`from_petab` and
             ``Problem.from_tables`` record it), so ``log_density`` must be picklable:
             ``None``, an :class:`~celltwin.evidence.Evidence`'s ``log_density``, or a
