@@ -42,11 +42,15 @@ def test_multistart_finds_the_closed_form_maximum_likelihood(optimizer):
     problem = decay_problem()
     result = multistart(problem, 4, seed=0, executor="serial", optimizer=optimizer, progress=False)
     a0, k, sigma, llh = closed_form_mle()
-    assert result.table["status"].iloc[0] == "converged"
+    # A start at the optimum met the optimiser's stopping rule. (The best row itself may be
+    # "stopped": scipy >= 1.15's L-BFGS-B can end a start that reached the optimum with an
+    # abnormal line search, the objective no longer decreasing within rounding.)
+    t = result.table
+    at_optimum = t[t["objective"] <= t["objective"].iloc[0] + 1e-8]
+    assert (at_optimum["status"] == "converged").any()
     assert math.isclose(result.best_llh, llh, rel_tol=0, abs_tol=1e-7)
     np.testing.assert_allclose(result.best_theta, [math.log10(k), math.log(a0), sigma], rtol=1e-4, atol=1e-5)
     # Tidy table: one row per start, best first, every column present.
-    t = result.table
     assert sorted(t["start"]) == [0, 1, 2, 3]
     assert list(t["objective"]) == sorted(t["objective"])
     assert {"llh", "log_prior", "iterations", "evaluations", "time_s", "k", "a0", "sigma"} <= set(t.columns)

@@ -95,7 +95,11 @@ class MultistartResult:
     Attributes:
         table: one row per start: ``start, objective, llh, log_prior, status, message,
             iterations, evaluations, time_s`` and one column per estimated parameter (on its
-            scale). ``objective`` is the negative log-posterior.
+            scale). ``objective`` is the negative log-posterior. ``status`` is ``converged``
+            when the optimiser met its stopping rule, ``stopped`` otherwise (iteration limit,
+            or L-BFGS-B's line search ending "ABNORMAL", which also happens at an optimum
+            where the objective no longer decreases within rounding: compare ``objective``
+            across starts), ``failed`` when the start could not be simulated.
         parameter_ids: the estimated parameters, in ``theta`` order.
         seed: the seed of the starting points.
     """
