@@ -43,7 +43,7 @@ def test_multistart_finds_the_closed_form_maximum_likelihood(optimizer):
     result = multistart(problem, 4, seed=0, executor="serial", optimizer=optimizer, progress=False)
     a0, k, sigma, llh = closed_form_mle()
     # A start at the optimum met the optimiser's stopping rule. (The best row itself may be
-    # "stopped": scipy >= 1.15's L-BFGS-B can end a start that reached the optimum with an
+    # "stopped": the L-BFGS-B of scipy 1.17 ends one start that reached the optimum with an
     # abnormal line search, the objective no longer decreasing within rounding.)
     t = result.table
     at_optimum = t[t["objective"] <= t["objective"].iloc[0] + 1e-8]

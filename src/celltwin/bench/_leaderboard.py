@@ -125,7 +125,7 @@ def render_leaderboard(df: pd.DataFrame, *, source: str = "") -> str:
               '<a href="#rows">all rows</a></nav>')]
     parts.append('<h2 id="ranking">Ranking</h2>')
     parts.append(note("Sorted by the median CRPS over each method's successful cells (a few blown-up cells move a "
-                      "mean, not a median); the other columns are means. CRPS and RMSE are divided by the root mean "
+                      "mean, not a median); the columns not named median are means. CRPS and RMSE are divided by the root mean "
                       "square of each observable's held-out data; coverage90 should be near 0.9; log10_error is the "
                       "mean |log10 estimate/truth| of the rate constants; structure_f1 scores the reactions a fit keeps."))
     parts.append(table(ranking(df)))
