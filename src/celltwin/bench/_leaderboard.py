@@ -44,9 +44,9 @@ def ranking(df: pd.DataFrame) -> pd.DataFrame:
     100 on one task and seed) moves a method's mean CRPS past methods that are better on
     nearly every cell; the full suite has such cells (docs/bench.md).
     """
-    ok = df[df["status"] == "ok"]
-    medians = ok.groupby("method")[["nrmse", "crps"]].median().add_prefix("median ")
-    means = ok.groupby("method")[SHOWN].mean()
+    ok = df[df["status"] == "ok"].groupby("method")
+    medians = ok[["nrmse", "crps"]].median().add_prefix("median ")
+    means = ok[SHOWN].mean()
     counts = df.groupby("method").agg(cells=("status", "size"), failures=("status", lambda s: int((s != "ok").sum())))
     out = counts.join(medians).join(means).sort_values(["median crps", "failures"], na_position="last")
     return out.rename(columns={"wall_s": "mean wall s"})
