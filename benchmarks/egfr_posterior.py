@@ -2,6 +2,7 @@
 
     python benchmarks/egfr_posterior.py [--nuts-draws 300] [--ensemble-draws 2000] [--repeats 1] [--workers 2]
     python benchmarks/egfr_posterior.py --throughput-only      # batched log-posterior evaluations/s
+    python benchmarks/egfr_posterior.py --backend native ...   # the numba solver backend
 
 Both samplers target the same log density: the EGFR example's log-posterior plus its nine
 Kd evidence terms (``examples/egfr_kholodenko/case.yaml``, solver tolerances included). Per
@@ -26,14 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT / "examples" / "egfr_kholodenko" / "case.yaml"
 
 
-def augmented_problem():
+def augmented_problem(backend: str = "diffrax"):
     from celltwin.evidence import Evidence, read_affinity_table
     from celltwin.problem import from_petab
     from celltwin.simulate import SolverSettings
     from celltwin.twin import read_case
 
     case = read_case(CASE)
-    problem = from_petab(case.problem, settings=SolverSettings(**case.solver))
+    problem = from_petab(case.problem, settings=SolverSettings(**{"backend": backend, **case.solver}))
     evidence = Evidence(problem, read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight))
     return problem, evidence
 
@@ -69,6 +70,8 @@ def main() -> None:
                         help="NUTS: chains in this many groups, one worker process each (the ensemble runs in one)")
     parser.add_argument("--ensemble-draws", type=int, default=2000, help="ensemble iterations (and as many burn-in)")
     parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument("--backend", choices=("diffrax", "native"), default="diffrax",
+                        help="the solver backend of both samplers' log density (SolverSettings.backend)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "egfr_posterior.tsv"))
     args = parser.parse_args()
 
@@ -76,7 +79,7 @@ def main() -> None:
 
     from celltwin.inference import SamplerSettings, sample
 
-    problem, evidence = augmented_problem()
+    problem, evidence = augmented_problem(args.backend)
     speed = throughput(problem, evidence)
     if args.throughput_only:
         print(speed.to_string(index=False))

@@ -4,6 +4,7 @@ from . import ratelaws as ratelaws
 from ._compile import CompiledEvent as CompiledEvent
 from ._compile import CompiledModel as CompiledModel
 from ._compile import compile_model as compile_model
+from ._compile import rhs_expressions as rhs_expressions
 from ._model import TIME as TIME
 from ._model import Compartment as Compartment
 from ._model import Event as Event

@@ -130,6 +130,26 @@ def compile_model(model: Model) -> CompiledModel:
     return _Compiler(model).build()
 
 
+def rhs_expressions(model: Model) -> list[sp.Expr]:
+    """The right-hand side ``dx/dt`` as sympy expressions over the compiled model's state and
+    parameter symbols (and time): the same function :func:`compile_model` vectorises, for
+    backends that generate their own code from it (:mod:`celltwin.simulate._native`)."""
+    c = _Compiler(model)
+    m = c.model
+    rates = [c.resolve(r.rate, f"kinetic law of reaction {r.id!r}") for r in m.reactions.values()]
+    rows, cols, vals = c._stoichiometry()
+    volumes = c._volume_exprs()
+    out: list[sp.Expr] = [sp.Integer(0)] * len(c.state_ids)
+    for i, r, v in zip(rows, cols, vals):
+        coefficient = sp.Integer(int(v)) if float(v).is_integer() else sp.Float(float(v))
+        out[i] = out[i] + coefficient * rates[r]
+    out = [e / vol for e, vol in zip(out, volumes)]
+    for i, sid in enumerate(c.state_ids):
+        if sid in m.rate_rules:
+            out[i] = c.resolve(m.rate_rules[sid], f"rate rule for {sid!r}")
+    return out
+
+
 def _substitute(expr: sp.Expr, subs: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
     if not subs or not (expr.free_symbols & subs.keys()):
         return expr

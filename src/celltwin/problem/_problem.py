@@ -69,6 +69,10 @@ class Problem:
         self.arrays = arrays
         self.measurement_df = measurement_df
         self.settings = settings or SolverSettings()
+        if self.settings.backend == "native":
+            from ..simulate import check_native
+
+            check_native(compiled)  # unsupported models fail here, naming why, not at the first solve
         self.name = name
         space = arrays.parameters
         self.parameters = space
@@ -317,6 +321,10 @@ class Problem:
 
     # --- compiled entry points -------------------------------------------------------------
     def gradient_mode(self, mode: GradientMode = "auto") -> Literal["forward", "reverse"]:
+        if self.settings.backend == "native":
+            if mode == "forward":
+                raise ValueError("the native solver backend differentiates in reverse mode only")
+            return "reverse"
         if mode != "auto":
             return mode
         return "forward" if self.n_parameters <= FORWARD_MODE_MAX_PARAMETERS else "reverse"

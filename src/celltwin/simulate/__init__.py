@@ -1,5 +1,7 @@
-"""Simulation with diffrax: time courses with events, steady states, solver settings."""
+"""Simulation with diffrax (time courses with events, steady states, solver settings) and a
+compiled native backend for time courses (``SolverSettings(backend="native")``)."""
 
+from ._native import check_native as check_native
 from ._rosenbrock import Rodas4 as Rodas4
 from ._rosenbrock import Rodas5P as Rodas5P
 from ._settings import SolverSettings as SolverSettings

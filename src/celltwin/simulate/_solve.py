@@ -15,6 +15,7 @@ import diffrax
 import jax
 import jax.numpy as jnp
 
+from ..errors import UnsupportedFeatureError
 from ..model import CompiledModel
 from ._rosenbrock import JacobianTerm
 from ._settings import SolverSettings
@@ -94,6 +95,14 @@ def solve_time_course(
     Returns:
         ``(xs, status)``: states of shape ``(len(ts), n_states)`` and a :class:`Status` code.
     """
+    if settings.backend == "native":
+        if len(event_order) or jump_ts is not None:
+            raise UnsupportedFeatureError("the native backend does not support events or discontinuities; "
+                                          "use the default backend")
+        from ._native import native_time_course
+
+        return native_time_course(cm, p, x0, ts, t0=t0, rtol=settings.rtol, atol=settings.atol,
+                                  max_steps=settings.max_steps)
     d = cm.derived(p)
     term = _term(cm)
     t_end = ts[-1]

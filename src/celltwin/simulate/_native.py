@@ -1,0 +1,343 @@
+"""Time courses with a compiled Rodas5P and its discrete adjoint (``SolverSettings(backend="native")``).
+
+Why this exists: with diffrax, a Rodas5P step of a 23-state model costs ~50 us on a CPU,
+nearly all of it the fixed cost of launching XLA's kernels on tiny arrays; the arithmetic
+is a few microseconds (``benchmarks/egfr_step_cost.py``). Sampling a 50-parameter
+posterior needs ~10^5 gradients, so that overhead decides whether it takes minutes or
+hours. Here the right-hand side, its Jacobian and the derivatives the adjoint needs are
+generated from the model's sympy expressions as scalar code and compiled with numba,
+together with the solver loop, so a step costs its arithmetic.
+``benchmarks/native_backend.py`` measures both backends on the same problems.
+
+The method is the one :class:`~celltwin.simulate.Rodas5P` implements (same tableau, same
+``u``-form stage equations, same error norm and controller defaults), with two
+differences: steps end exactly on the output times (no dense output), and the
+gradient is the *discrete adjoint* of the accepted steps: reverse-mode differentiation of
+the computed solution with the step sizes held fixed (their dependence on the parameters
+is the one term left out, of the order of the tolerances). One step's reverse pass needs
+``J(z_i)^T r`` at every stage input ``z_i``, ``(df/dp)^T r`` and the derivative of
+``sum_ab M_ab J_ab(y0, p)`` in ``y0`` and ``p`` (the Jacobian's own dependence on the
+state, a Hessian contraction): all three are generated symbolically.
+
+In JAX the solve is a :func:`jax.custom_vjp` whose two halves are host callbacks; batched
+calls (``vmap`` over conditions, chains or parameter sets) arrive as one call and run in
+parallel over the batch on one thread per core, which is how a sampler's chains use both cores
+of a small machine. Only reverse-mode derivatives exist (no ``jvp``/``jacfwd``).
+
+The generated code and numba's machine code are kept in ``~/.cache/celltwin/native`` (or
+``$CELLTWIN_NATIVE_CACHE``), one module per model named by the hash of its source: the
+first use of a model compiles for 10-20 s, later processes load it in about a second.
+
+Supported: autonomous right-hand sides (no explicit time), no events. Other models raise
+:class:`~celltwin.errors.UnsupportedFeatureError` naming the reason; use the default backend.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+import weakref
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
+
+from ..errors import UnsupportedFeatureError
+from ..model import TIME, CompiledModel, rhs_expressions
+
+try:  # numba is a dependency, but keep import errors readable where it is missing
+    import numba
+except ImportError:  # pragma: no cover - numba is in the package's dependencies
+    numba = None
+
+
+# --- code generation ---------------------------------------------------------------------
+class _Printer(PythonCodePrinter):
+    """Python source numba compiles: ``math`` functions, float literals."""
+
+    def _print_Integer(self, expr):
+        return f"{int(expr)}.0"
+
+    def _print_Rational(self, expr):
+        return f"({int(expr.p)}.0/{int(expr.q)}.0)"
+
+
+def _source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: list[tuple[str, sp.Expr]],
+            accumulate_prefix: str | None = None) -> str:
+    """A function ``name(*args)`` that writes each ``(target, expr)`` of ``outputs``
+    (``target`` an indexing expression such as ``out[3]``), after common-subexpression
+    elimination; ``unpack`` binds symbol names to input entries first. Targets starting
+    with ``accumulate_prefix`` are added to, the others set."""
+    printer = _Printer({"fully_qualified_modules": True, "allow_unknown_functions": False})
+    lines = [f"def {name}({', '.join(args)}):"]
+    lines += [f"    {sym} = {src}" for sym, src in unpack]
+    exprs = [e for _, e in outputs]
+    if exprs:
+        replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("_c"), order="none")
+        lines += [f"    {sym} = {printer.doprint(e)}" for sym, e in replacements]
+        for (target, _), e in zip(outputs, reduced):
+            op = "+=" if accumulate_prefix and target.startswith(accumulate_prefix) else "="
+            lines.append(f"    {target} {op} {printer.doprint(e)}")
+    lines.append("    return 0")
+    return "\n".join(lines)
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get("CELLTWIN_NATIVE_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "celltwin" / "native"
+
+
+def _load_module(source: str):
+    """Import ``source`` as a module from a file named by its hash in the cache folder
+    (``$CELLTWIN_NATIVE_CACHE`` or ``~/.cache/celltwin/native``; a temporary folder if that
+    is not writable), where numba keeps its compiled code for the next process."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    name = f"celltwin_native_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    for folder in (_cache_dir(), Path(tempfile.gettempdir()) / f"celltwin-native-{os.getuid()}"):
+        path = folder / f"{name}.py"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not path.exists() or path.read_text() != source:
+                tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+                tmp.write_text(source)
+                os.replace(tmp, path)  # atomic: concurrent processes see a whole file
+            break
+        except OSError:
+            continue
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    return module
+
+
+class _Generated:
+    """The model's functions as compiled scalar code (see the module docstring)."""
+
+    def __init__(self, cm: CompiledModel):
+        if numba is None:
+            raise UnsupportedFeatureError("the native backend needs numba (pip install numba)")
+        if cm.events:
+            raise UnsupportedFeatureError("the native backend does not support events; use the default backend")
+        f = rhs_expressions(cm.model)
+        if any(TIME in e.free_symbols for e in f):
+            raise UnsupportedFeatureError(
+                "the native backend needs an autonomous right-hand side (no explicit time); use the default backend")
+        n, n_p = cm.n_states, cm.n_parameters
+        xs = [sp.Symbol(f"_x{i}") for i in range(n)]
+        ps = [sp.Symbol(f"_p{k}") for k in range(n_p)]
+        f = [e.xreplace(dict(zip(cm.state_symbols, xs)) | dict(zip(cm.parameter_symbols, ps))) for e in f]
+        unpack_x = [(str(s), f"x[{i}]") for i, s in enumerate(xs)]
+        unpack_p = [(str(s), f"p[{k}]") for k, s in enumerate(ps)]
+        jac = {(a, b): sp.diff(f[a], xs[b]) for a in range(n) for b in range(n)}
+        jac = {ab: e for ab, e in jac.items() if e != 0}
+        self.n_states, self.n_parameters = n, n_p
+        self.jacobian_nnz = len(jac)
+
+        rhs_src = _source("rhs", ["x", "p", "out"], unpack_x + unpack_p,
+                          [(f"out[{a}]", e) for a, e in enumerate(f)])
+        jac_src = _source("jac", ["x", "p", "out"], unpack_x + unpack_p,
+                          [(f"out[{a}, {b}]", e) for (a, b), e in jac.items()])
+        self.jac_rows = np.array([a for a, _ in jac], dtype=np.int64)
+        self.jac_cols = np.array([b for _, b in jac], dtype=np.int64)
+        # The reverse pass of F = f(x, p): out_x = J^T lam (set), out_p += (df/dp)^T lam.
+        lam = [sp.Symbol(f"_l{a}") for a in range(n)]
+        vjp = []
+        for b in range(n):
+            vjp.append((f"out_x[{b}]", sp.Add(*[lam[a] * e for (a, bb), e in jac.items() if bb == b])))
+        for k in range(n_p):
+            e = sp.Add(*[lam[a] * sp.diff(f[a], ps[k]) for a in range(n) if ps[k] in f[a].free_symbols])
+            if e != 0:
+                vjp.append((f"out_p[{k}]", e))
+        f_vjp_src = _source("f_vjp", ["x", "p", "lam", "out_x", "out_p"], unpack_x + unpack_p +
+                            [(str(s), f"lam[{a}]") for a, s in enumerate(lam)],
+                            [(t, e) for t, e in vjp], accumulate_prefix="out_p")
+        # d/d(x, p) of sum_q m_q J_{rows[q], cols[q]}(x, p), accumulated into out_x and out_p.
+        msym = [sp.Symbol(f"_m{q}") for q in range(len(jac))]
+        contraction = sp.Add(*[m * e for m, e in zip(msym, jac.values())])
+        hx = [(f"out_x[{i}]", sp.diff(contraction, xs[i])) for i in range(n)]
+        hp = [(f"out_p[{k}]", sp.diff(contraction, ps[k])) for k in range(n_p)]
+        jv_src = _source("jac_vjp", ["x", "p", "m", "out_x", "out_p"],
+                         unpack_x + unpack_p + [(str(s), f"m[{q}]") for q, s in enumerate(msym)],
+                         [(t, e) for t, e in hx + hp if e != 0], accumulate_prefix="out")
+        self.sources = {"rhs": rhs_src, "jac": jac_src, "f_vjp": f_vjp_src, "jac_vjp": jv_src}
+        header = [
+            f"# celltwin native backend: model {cm.model.name!r} (generated; safe to delete)",
+            "import math", "import numba", "import numpy as np",
+            f"n = {n}", f"nnz = {len(jac)}",
+            f"jac_rows = np.array({self.jac_rows.tolist()}, dtype=np.int64)",
+            f"jac_cols = np.array({self.jac_cols.tolist()}, dtype=np.int64)",
+        ]
+        functions = [f"@numba.njit(fastmath=False, error_model='numpy', cache=True)\n{src}"
+                     for src in self.sources.values()]
+        kernels = (Path(__file__).parent / "_native_kernels.py").read_text()
+        module = _load_module("\n".join(header) + "\n\n\n" + "\n\n\n".join(functions) + "\n\n\n" + kernels)
+        self.forward, self.adjoint, self.n_stages = module.forward, module.adjoint, module.s
+
+
+_GENERATED: weakref.WeakKeyDictionary[CompiledModel, _Generated] = weakref.WeakKeyDictionary()
+
+
+def generated(cm: CompiledModel) -> _Generated:
+    """The compiled functions of ``cm`` (generated once per compiled model)."""
+    if cm not in _GENERATED:
+        _GENERATED[cm] = _Generated(cm)
+    return _GENERATED[cm]
+
+
+def check_native(cm: CompiledModel) -> None:
+    """Raise :class:`UnsupportedFeatureError` if ``cm`` cannot use the native backend."""
+    generated(cm)
+
+
+# --- JAX interface -------------------------------------------------------------------------
+def _flat(a: np.ndarray, tail: int) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    return np.ascontiguousarray(a.reshape((-1,) + a.shape[a.ndim - tail:]))
+
+
+# Steps per solve kept for the reverse pass (a solve with more is solved again there).
+TAPE_STEPS = 1024
+
+
+def _new_tape(batch: int, capacity: int, n: int, n_stages: int):
+    """Per solve and accepted step: ``y0``, ``h``, stages, stage inputs, factorised ``W``, pivots."""
+    return (np.empty((batch, capacity, n)), np.empty((batch, capacity)), np.empty((batch, capacity, n_stages, n)),
+            np.empty((batch, capacity, n_stages, n)), np.empty((batch, capacity, n, n)),
+            np.empty((batch, capacity, n), dtype=np.int64))
+
+
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def _in_parallel(kernel, batch: int, *args) -> None:
+    """Run ``kernel(lo, hi, *args)`` over ``[0, batch)`` in contiguous chunks, one per
+    core, on threads (the kernels release the GIL). Threads rather than numba's parallel
+    loops: they compile in a fraction of the time and are safe in forked worker processes."""
+    global _POOL
+    workers = min(batch, _threads())
+    if workers <= 1:
+        kernel(0, batch, *args)
+        return
+    if _POOL is None:
+        _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="celltwin-native")
+    bounds = np.linspace(0, batch, workers + 1).astype(int)
+    futures = [_POOL.submit(kernel, int(lo), int(hi), *args) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    for f in futures:
+        f.result()
+
+
+class _Solves:
+    """Host side of one solver configuration: runs batches of forward solves and keeps the
+    last batch's tapes (per batch shape), so that the reverse pass that follows a forward
+    pass -- a gradient -- does not solve again. A reverse pass for other inputs (the
+    cache is checked byte for byte) solves again first: correctness never depends on it."""
+
+    def __init__(self, gen: _Generated, t0: float, rtol: float, atol: float, max_steps: int):
+        self.gen, self.t0, self.rtol, self.atol, self.max_steps = gen, t0, rtol, atol, max_steps
+        self.capacity = min(max_steps, TAPE_STEPS)
+        self.lock = threading.Lock()
+        self.cache: dict[tuple, tuple] = {}  # (batch, nt) -> (inputs' bytes, tapes and counts)
+
+    def _inputs(self, p, x0, ts, extra=()):
+        n = self.gen.n_states
+        batch = np.broadcast_shapes(p.shape[:-1], x0.shape[:-1], ts.shape[:-1], *extra)
+        P = _flat(np.broadcast_to(p, batch + p.shape[-1:]), 1)
+        X0 = _flat(np.broadcast_to(x0, batch + (n,)), 1)
+        TS = _flat(np.broadcast_to(ts, batch + ts.shape[-1:]), 1)
+        return batch, P, X0, TS
+
+    def _run(self, P, X0, TS):
+        """Solve the batch with tapes; caches and returns ``(XS, record)``."""
+        b, nt, n = P.shape[0], TS.shape[1], self.gen.n_states
+        key = (b, nt)
+        entry = self.cache.get(key)
+        tape = entry[1][4] if entry is not None else _new_tape(b, self.capacity, n, self.gen.n_stages)
+        XS = np.zeros((b, nt, n))
+        status = np.zeros(b, dtype=np.int32)
+        n_steps = np.zeros(b, dtype=np.int64)
+        taped = np.zeros(b, dtype=np.bool_)
+        out_step = np.zeros((b, nt), dtype=np.int64)
+        self.cache.pop(key, None)  # the tape is being overwritten
+        _in_parallel(self.gen.forward, b, P, X0, TS, self.t0, self.rtol, self.atol, self.max_steps, XS, status,
+                     n_steps, taped, tape, out_step)
+        record = (XS, status, n_steps, taped, tape, out_step)
+        self.cache[key] = (P.tobytes() + X0.tobytes() + TS.tobytes(), record)
+        return record
+
+    def forward(self, p, x0, ts):
+        batch, P, X0, TS = self._inputs(p, x0, ts)
+        with self.lock:
+            XS, status, *_ = self._run(P, X0, TS)
+            XS, status = XS.copy(), status.copy()
+        return XS.reshape(batch + (TS.shape[1], self.gen.n_states)), status.reshape(batch)
+
+    def adjoint(self, p, x0, ts, xbar):
+        n, n_p = self.gen.n_states, self.gen.n_parameters
+        batch, P, X0, TS = self._inputs(p, x0, ts, (xbar.shape[:-2],))
+        XBAR = _flat(np.broadcast_to(xbar, batch + xbar.shape[-2:]), 2)
+        PBAR = np.zeros((P.shape[0], n_p))
+        X0BAR = np.zeros((P.shape[0], n))
+        with self.lock:
+            entry = self.cache.get((P.shape[0], TS.shape[1]))
+            if entry is not None and entry[0] == P.tobytes() + X0.tobytes() + TS.tobytes():
+                record = entry[1]
+            else:
+                record = self._run(P, X0, TS)
+            _, status, n_steps, taped, tape, out_step = record
+            _in_parallel(self.gen.adjoint, P.shape[0], P, X0, TS, self.t0, self.rtol, self.atol, self.max_steps,
+                         status, n_steps, taped, tape, out_step, XBAR, PBAR, X0BAR)
+        return PBAR.reshape(batch + (n_p,)), X0BAR.reshape(batch + (n,))
+
+
+@functools.lru_cache(maxsize=None)
+def _solver(gen: _Generated, t0: float, rtol: float, atol: float, max_steps: int):
+    n = gen.n_states
+    host = _Solves(gen, t0, rtol, atol, max_steps)
+
+    def call_forward(p, x0, ts):
+        shapes = (jax.ShapeDtypeStruct(ts.shape + (n,), jnp.float64), jax.ShapeDtypeStruct((), jnp.int32))
+        return jax.pure_callback(host.forward, shapes, p, x0, ts, vmap_method="broadcast_all")
+
+    @jax.custom_vjp
+    def solve(p, x0, ts):
+        return call_forward(p, x0, ts)
+
+    def solve_fwd(p, x0, ts):
+        return call_forward(p, x0, ts), (p, x0, ts)
+
+    def solve_bwd(res, cotangents):
+        p, x0, ts = res
+        shapes = (jax.ShapeDtypeStruct(p.shape, jnp.float64), jax.ShapeDtypeStruct(x0.shape, jnp.float64))
+        pbar, x0bar = jax.pure_callback(host.adjoint, shapes, p, x0, ts, cotangents[0], vmap_method="broadcast_all")
+        return pbar, x0bar, jnp.zeros_like(ts)
+
+    solve.defvjp(solve_fwd, solve_bwd)
+    return solve
+
+
+def native_time_course(cm: CompiledModel, p: jax.Array, x0: jax.Array, ts: jax.Array, *, t0: float = 0.0,
+                       rtol: float, atol: float, max_steps: int) -> tuple[jax.Array, jax.Array]:
+    """States at the sorted output times ``ts`` and a status code (0 ok, 1 solver failed,
+    2 not finite), differentiable in ``p`` and ``x0`` by the discrete adjoint."""
+    solve = _solver(generated(cm), float(t0), float(rtol), float(atol), int(max_steps))
+    return solve(jnp.asarray(p, dtype=jnp.float64), jnp.asarray(x0, dtype=jnp.float64),
+                 jnp.asarray(ts, dtype=jnp.float64))

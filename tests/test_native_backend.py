@@ -1,0 +1,130 @@
+"""The native backend (numba Rodas5P with a discrete adjoint) against closed forms and the
+diffrax backend: values, gradients, batching, failures, pre-equilibration, and what it refuses."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+from test_problem import MEASURED, TIMES, conversion_exact, conversion_problem, decay_problem, params_table
+
+from celltwin.errors import UnsupportedFeatureError
+from celltwin.model import Model
+from celltwin.problem import Problem
+from celltwin.simulate import SolverSettings, Status
+
+NATIVE = SolverSettings(backend="native")
+
+
+def test_decay_value_and_gradient_match_the_closed_form():
+    p = decay_problem().with_tables(settings=NATIVE)
+
+    def closed_form(theta):
+        k, a0, sigma = 10 ** theta[0], jnp.exp(theta[1]), theta[2]
+        return jnp.sum(jax.scipy.stats.norm.logpdf(MEASURED, a0 * jnp.exp(-k * TIMES), sigma))
+
+    rng = np.random.default_rng(0)
+    for theta in [p.x_nominal, *(p.x_nominal + 0.1 * rng.standard_normal((2, p.n_parameters)))]:
+        value, grad = p.value_and_grad()(jnp.asarray(theta))
+        assert float(value) == pytest.approx(float(closed_form(jnp.asarray(theta))), rel=1e-8)
+        np.testing.assert_allclose(np.asarray(grad), np.asarray(jax.grad(closed_form)(jnp.asarray(theta))), rtol=1e-6)
+
+
+def michaelis_menten_problem(settings):
+    """E + S <-> ES -> E + P and a Michaelis-Menten drain of P: nonlinear, 4 states, 5 estimated rates."""
+    m = Model("enzyme")
+    for sid, x0 in (("E", 1.0), ("S", 10.0), ("ES", 0.0), ("P", 0.0)):
+        m.add_species(sid, x0)
+    for pid, v in (("kon", 0.5), ("koff", 0.2), ("kcat", 0.8), ("vmax", 0.6), ("km", 2.0)):
+        m.add_parameter(pid, v)
+    m.add_reaction("bind", "E + S -> ES", rate="default*kon*E*S")
+    m.add_reaction("unbind", "ES -> E + S", rate="default*koff*ES")
+    m.add_reaction("cat", "ES -> E + P", rate="default*kcat*ES")
+    m.add_reaction("drain", "P ->", rate="default*vmax*P/(km + P)")
+    obs = pd.DataFrame({"observableFormula": ["P", "S + ES"], "noiseFormula": ["0.1", "0.2"]},
+                       index=pd.Index(["obs_P", "obs_S"], name="observableId"))
+    times = np.array([0.5, 1.0, 2.0, 5.0, 10.0, 20.0])
+    meas = pd.concat([pd.DataFrame({"observableId": o, "simulationConditionId": c, "time": times,
+                                    "measurement": np.linspace(1, 3, len(times))})
+                      for o in ("obs_P", "obs_S") for c in ("low", "high")], ignore_index=True)
+    cond = pd.DataFrame({"S": [2.0, 10.0]}, index=pd.Index(["low", "high"], name="conditionId"))
+    par = params_table([[k, "log10", 1e-3, 1e3, v, 1] for k, v in
+                        (("kon", 0.5), ("koff", 0.2), ("kcat", 0.8), ("vmax", 0.6), ("km", 2.0))])
+    return Problem.from_tables(m, measurements=meas, observables=obs, parameters=par, conditions=cond,
+                               settings=settings)
+
+
+TIGHT = dict(rtol=1e-10, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def enzyme_native():
+    return michaelis_menten_problem(SolverSettings(backend="native", **TIGHT))
+
+
+def test_nonlinear_model_matches_diffrax_values_and_gradients(enzyme_native):
+    native = enzyme_native
+    reference = michaelis_menten_problem(SolverSettings(**TIGHT))
+    rng = np.random.default_rng(1)
+    for theta in native.x_nominal + 0.3 * rng.standard_normal((3, native.n_parameters)):
+        v_n, g_n = native.value_and_grad()(jnp.asarray(theta))
+        v_r, g_r = reference.value_and_grad("reverse")(jnp.asarray(theta))
+        assert float(v_n) == pytest.approx(float(v_r), rel=1e-9)
+        np.testing.assert_allclose(np.asarray(g_n), np.asarray(g_r), rtol=1e-6, atol=1e-8 * float(jnp.abs(g_r).max()))
+
+
+def test_batched_calls_equal_single_calls(enzyme_native):
+    p = enzyme_native
+    thetas = jnp.asarray(p.x_nominal + 0.2 * np.random.default_rng(2).standard_normal((5, p.n_parameters)))
+    f = jax.value_and_grad(p.log_likelihood)
+    values, grads = jax.jit(jax.vmap(f))(thetas)
+    for theta, value, grad in zip(thetas, values, grads):
+        v, g = f(theta)
+        # The solves are the same; only the order of JAX's sums over measurements may differ.
+        assert float(value) == pytest.approx(float(v), rel=1e-13)
+        np.testing.assert_allclose(np.asarray(grad), np.asarray(g), rtol=1e-12)
+
+
+def test_preequilibration_with_diffrax_steady_state_then_native_time_course():
+    p = conversion_problem(with_preeq=True).with_tables(settings=NATIVE)
+    sim = np.asarray(p.simulate(p.x_nominal).observables)
+    _, b_ss = conversion_exact(1.0, 0.0, 0.3, 0.6, np.inf)
+    _, b2 = conversion_exact(2.0, b_ss, 0.8, 0.6, 2.0)
+    a_inf, _ = conversion_exact(2.0, b_ss, 0.8, 0.6, np.inf)
+    np.testing.assert_allclose(sim, [2.0, b2, a_inf], rtol=1e-6)
+    grad = jax.grad(p.log_likelihood)(jnp.asarray(p.x_nominal))
+    reference = jax.grad(conversion_problem(with_preeq=True).log_likelihood)(jnp.asarray(p.x_nominal))
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(reference), rtol=1e-5)
+
+
+def test_blow_up_is_minus_inf_with_a_status():
+    m = Model("blowup")
+    m.add_species("A", 1.0)
+    m.add_parameter("k", 1.0)
+    m.add_reaction("autocatalysis", "A -> 2 A", rate="default*k*A**2")  # blows up at t = 1/(k*A0)
+    obs = pd.DataFrame({"observableFormula": ["A"], "noiseFormula": ["1"]}, index=pd.Index(["obs"], name="observableId"))
+    meas = pd.DataFrame({"observableId": "obs", "simulationConditionId": "c0", "time": [0.5, 3.0], "measurement": 1.0})
+    p = Problem.from_tables(m, measurements=meas, observables=obs, parameters=params_table([["k", "lin", 0, 10, 1.0, 1]]),
+                            settings=SolverSettings(backend="native", max_steps=2000))
+    assert float(p.log_likelihood(p.x_nominal)) == -math.inf
+    assert int(p.simulate(p.x_nominal).status[0]) != Status.OK
+    value, grad = p.value_and_grad()(jnp.asarray([0.1]))  # before the blow-up: finite, and so is the gradient
+    assert math.isfinite(float(value)) and math.isfinite(float(grad[0]))
+
+
+def test_refuses_what_it_cannot_solve():
+    m = Model("pulse")
+    m.add_species("A", 0.0)
+    m.add_parameter("k", 1.0)
+    m.add_reaction("inflow", "-> A", rate="default*k*piecewise(1, time < 2, 0)")
+    obs = pd.DataFrame({"observableFormula": ["A"], "noiseFormula": ["1"]}, index=pd.Index(["obs"], name="observableId"))
+    meas = pd.DataFrame({"observableId": "obs", "simulationConditionId": "c0", "time": [1.0, 3.0], "measurement": 1.0})
+    with pytest.raises(UnsupportedFeatureError, match="autonomous"):
+        Problem.from_tables(m, measurements=meas, observables=obs, parameters=params_table([["k", "lin", 0, 10, 1, 1]]),
+                            settings=NATIVE)
+    with pytest.raises(ValueError, match="backend"):
+        SolverSettings(backend="julia")
+    with pytest.raises(ValueError, match="reverse mode"):
+        decay_problem().with_tables(settings=NATIVE).value_and_grad("forward")
