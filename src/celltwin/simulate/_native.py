@@ -266,7 +266,7 @@ class _Solves:
         return batch, P, X0, TS
 
     def _run(self, P, X0, TS):
-        """Solve the batch with tapes; caches and returns ``(XS, record)``."""
+        """Solve the batch with tapes; caches and returns ``(XS, status, n_steps, taped, tape, out_step)``."""
         b, nt, n = P.shape[0], TS.shape[1], self.gen.n_states
         key = (b, nt)
         entry = self.cache.get(key)
