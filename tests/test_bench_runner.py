@@ -88,8 +88,9 @@ KILL_ARGS = ["-m", "celltwin.cli", "bench", "run", "--suite", "quick", "--method
 
 
 def test_killed_runner_resumes_without_duplicates_or_losses(tmp_path):
-    """SIGKILL the runner (a `celltwin bench run` process) as soon as its first row is
-    stored; the rerun (in this process, the same code path) adds the rest."""
+    """SIGKILL the runner (a `celltwin bench run` process) as soon as a row is stored (two
+    quick cells can finish within one poll, so one or more); the rerun (in this process,
+    the same code path) adds the rest."""
     out = tmp_path / "killed.duckdb"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.Popen([sys.executable, *KILL_ARGS, "--out", str(out)], env=env,
@@ -114,15 +115,16 @@ def test_killed_runner_resumes_without_duplicates_or_losses(tmp_path):
         if proc.poll() is None:
             proc.kill()
     before = ResultStore(out).table()
-    assert len(before) == 1
     grid = {c.key for c in cells(suite("quick"), methods=["training_mean"])}
+    done = len(before)
+    assert 1 <= done < len(grid)
     summary = run(suite("quick"), out, scheduler="serial", methods=["training_mean"], progress=False)
-    assert (summary.skipped, summary.ran, summary.failed) == (1, len(grid) - 1, 0)
+    assert (summary.skipped, summary.ran, summary.failed) == (done, len(grid) - done, 0)
     after = ResultStore(out).table()
     keys = list(zip(after["suite"], after["task_id"], after["method"], after["seed"]))
     assert len(keys) == len(set(keys)) == len(grid) and set(keys) == grid
     kept = after.merge(before[["task_id", "finished_at"]], on=["task_id", "finished_at"])
-    assert len(kept) == 1  # the row written before the kill is unchanged
+    assert len(kept) == done  # the rows written before the kill are unchanged
     assert np.all(after["status"] == "ok")
 
 
