@@ -83,7 +83,7 @@ def test_local_cluster_gives_the_in_process_results(tmp_path):
     pd.testing.assert_frame_equal(a[["task_id", "method", "seed", *METRICS]], b[["task_id", "method", "seed", *METRICS]])
 
 
-KILL_ARGS = ["-m", "celltwin.cli", "bench", "run", "--suite", "quick", "--methods", "training_mean",
+KILL_ARGS = ["-m", "celltwin.cli", "bench", "run", "--suite", "quick", "--methods", "mechanistic_map",
              "--scheduler", "serial"]
 
 
@@ -115,10 +115,10 @@ def test_killed_runner_resumes_without_duplicates_or_losses(tmp_path):
         if proc.poll() is None:
             proc.kill()
     before = ResultStore(out).table()
-    grid = {c.key for c in cells(suite("quick"), methods=["training_mean"])}
+    grid = {c.key for c in cells(suite("quick"), methods=["mechanistic_map"])}
     done = len(before)
     assert 1 <= done < len(grid)
-    summary = run(suite("quick"), out, scheduler="serial", methods=["training_mean"], progress=False)
+    summary = run(suite("quick"), out, scheduler="serial", methods=["mechanistic_map"], progress=False)
     assert (summary.skipped, summary.ran, summary.failed) == (done, len(grid) - done, 0)
     after = ResultStore(out).table()
     keys = list(zip(after["suite"], after["task_id"], after["method"], after["seed"]))
