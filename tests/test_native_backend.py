@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
-from test_problem import MEASURED, TIMES, conversion_exact, conversion_problem, decay_problem, params_table
+from test_problem import (MEASURED, TIMES, blow_up_problem, conversion_exact, conversion_problem, decay_problem,
+                          params_table)
 
 from celltwin.errors import UnsupportedFeatureError
 from celltwin.model import Model
@@ -100,14 +101,7 @@ def test_preequilibration_with_diffrax_steady_state_then_native_time_course():
 
 
 def test_blow_up_is_minus_inf_with_a_status():
-    m = Model("blowup")
-    m.add_species("A", 1.0)
-    m.add_parameter("k", 1.0)
-    m.add_reaction("autocatalysis", "A -> 2 A", rate="default*k*A**2")  # blows up at t = 1/(k*A0)
-    obs = pd.DataFrame({"observableFormula": ["A"], "noiseFormula": ["1"]}, index=pd.Index(["obs"], name="observableId"))
-    meas = pd.DataFrame({"observableId": "obs", "simulationConditionId": "c0", "time": [0.5, 3.0], "measurement": 1.0})
-    p = Problem.from_tables(m, measurements=meas, observables=obs, parameters=params_table([["k", "lin", 0, 10, 1.0, 1]]),
-                            settings=SolverSettings(backend="native", max_steps=2000))
+    p = blow_up_problem(SolverSettings(backend="native", max_steps=2000))
     assert float(p.log_likelihood(p.x_nominal)) == -math.inf
     assert int(p.simulate(p.x_nominal).status[0]) != Status.OK
     value, grad = p.value_and_grad()(jnp.asarray([0.1]))  # before the blow-up: finite, and so is the gradient

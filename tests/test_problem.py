@@ -237,7 +237,8 @@ def test_log_likelihood_compiles_once():
     assert len(traces) == 1
 
 
-def test_failed_solve_gives_minus_inf_and_a_reason():
+def blow_up_problem(settings=None):
+    """dA/dt = k A^2 from A = 1: blows up at t = 1/k; measured at 0.5 and 3."""
     m = Model("blowup")
     m.add_species("A", 1.0)
     m.add_parameter("k", 1.0)
@@ -245,7 +246,11 @@ def test_failed_solve_gives_minus_inf_and_a_reason():
     obs = pd.DataFrame({"observableFormula": ["A"], "noiseFormula": ["1"]}, index=pd.Index(["obs"], name="observableId"))
     meas = pd.DataFrame({"observableId": "obs", "simulationConditionId": "c0", "time": [0.5, 3.0], "measurement": [1.0, 1.0]})
     par = params_table([["k", "lin", 0, 10, 1.0, 1]])
-    p = Problem.from_tables(m, measurements=meas, observables=obs, parameters=par)
+    return Problem.from_tables(m, measurements=meas, observables=obs, parameters=par, settings=settings)
+
+
+def test_failed_solve_gives_minus_inf_and_a_reason():
+    p = blow_up_problem()
     assert float(p.log_likelihood(p.x_nominal)) == -math.inf
     status = np.asarray(p.simulate(p.x_nominal).status)
     assert status[0] != Status.OK

@@ -18,12 +18,14 @@ import jax  # noqa: E402  (after the environment above)
 jax.config.update("jax_enable_x64", True)
 
 
-def _cache_dir() -> Path:
-    env = os.environ.get("CELLTWIN_JAX_CACHE")
-    if env:
-        return Path(env)
+def cache_dir(kind: str, env: str) -> Path:
+    """The folder of one of celltwin's disk caches: ``$env`` if set, else
+    ``$XDG_CACHE_HOME/celltwin/<kind>`` (``~/.cache/celltwin/<kind>``)."""
+    value = os.environ.get(env)
+    if value:
+        return Path(value)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "celltwin" / "jax"
+    return Path(base) / "celltwin" / kind
 
 
 def enable_persistent_compilation_cache(path: str | os.PathLike | None = None) -> Path:
@@ -35,7 +37,7 @@ def enable_persistent_compilation_cache(path: str | os.PathLike | None = None) -
     Returns:
         The folder in use.
     """
-    folder = Path(path) if path is not None else _cache_dir()
+    folder = Path(path) if path is not None else cache_dir("jax", "CELLTWIN_JAX_CACHE")
     folder.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(folder))
     # Our programs are few and expensive: cache all of them, however quick to compile.

@@ -51,6 +51,7 @@ import numpy as np
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
+from .._config import cache_dir
 from ..errors import UnsupportedFeatureError
 from ..model import TIME, CompiledModel, rhs_expressions
 
@@ -91,14 +92,6 @@ def _source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: 
     return "\n".join(lines)
 
 
-def _cache_dir() -> Path:
-    env = os.environ.get("CELLTWIN_NATIVE_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "celltwin" / "native"
-
-
 def _load_module(source: str):
     """Import ``source`` as a module from a file named by its hash in the cache folder
     (``$CELLTWIN_NATIVE_CACHE`` or ``~/.cache/celltwin/native``; a temporary folder if that
@@ -107,7 +100,7 @@ def _load_module(source: str):
     name = f"celltwin_native_{digest}"
     if name in sys.modules:
         return sys.modules[name]
-    for folder in (_cache_dir(), Path(tempfile.gettempdir()) / f"celltwin-native-{os.getuid()}"):
+    for folder in (cache_dir("native", "CELLTWIN_NATIVE_CACHE"), Path(tempfile.gettempdir()) / f"celltwin-native-{os.getuid()}"):
         path = folder / f"{name}.py"
         try:
             folder.mkdir(parents=True, exist_ok=True)
