@@ -3,6 +3,7 @@
     python benchmarks/egfr_posterior.py [--nuts-draws 300] [--ensemble-draws 2000] [--repeats 1] [--workers 2]
     python benchmarks/egfr_posterior.py --throughput-only      # batched log-posterior evaluations/s
     python benchmarks/egfr_posterior.py --backend native ...   # the numba solver backend
+    python benchmarks/egfr_posterior.py --dense-mass --pooled-mass --nuts-warmup 300 ...
 
 Both samplers target the same log density: the EGFR example's log-posterior plus its nine
 Kd evidence terms (``examples/egfr_kholodenko/case.yaml``, solver tolerances included). Per
@@ -65,7 +66,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--nuts-draws", type=int, default=300, help="NUTS draws per chain (and as many warm-up steps)")
     parser.add_argument("--max-tree-depth", type=int, default=6)
+    parser.add_argument("--nuts-warmup", type=int, default=None, help="NUTS warm-up steps (default: --nuts-draws)")
     parser.add_argument("--dense-mass", action="store_true", help="NUTS: adapt a dense mass matrix")
+    parser.add_argument("--pooled-mass", action="store_true", help="NUTS: one mass matrix from all chains' warm-up")
+    parser.add_argument("--save", default=None, metavar="DIR",
+                        help="also write each run's InferenceData to DIR/<method>_<seed>.nc")
     parser.add_argument("--workers", type=int, default=1,
                         help="NUTS: chains in this many groups, one worker process each (the ensemble runs in one)")
     parser.add_argument("--ensemble-draws", type=int, default=2000, help="ensemble iterations (and as many burn-in)")
@@ -88,9 +93,10 @@ def main() -> None:
     for method in ("nuts", "ensemble"):
         for seed in range(args.repeats):
             if method == "nuts":
-                s = SamplerSettings(method="nuts", chains=4, draws=args.nuts_draws, warmup=args.nuts_draws, seed=seed,
-                                    block=args.nuts_draws, max_tree_depth=args.max_tree_depth,
-                                    dense_mass=args.dense_mass)
+                warmup = args.nuts_draws if args.nuts_warmup is None else args.nuts_warmup
+                s = SamplerSettings(method="nuts", chains=4, draws=args.nuts_draws, warmup=warmup, seed=seed,
+                                    block=max(args.nuts_draws, warmup), max_tree_depth=args.max_tree_depth,
+                                    dense_mass=args.dense_mass, pooled_mass=args.pooled_mass)
             else:
                 s = SamplerSettings(method="ensemble", chains=2 * problem.n_parameters + 2, draws=args.ensemble_draws,
                                     warmup=args.ensemble_draws, seed=seed, block=args.ensemble_draws)
@@ -98,6 +104,9 @@ def main() -> None:
             idata = sample(problem, s, log_density=evidence.log_density, predictive=False, progress=True,
                            workers=args.workers if method == "nuts" else 1)
             wall = time.perf_counter() - start
+            if args.save:
+                Path(args.save).mkdir(parents=True, exist_ok=True)
+                idata.to_netcdf(str(Path(args.save) / f"{method}_{seed}.nc"))
             ess = az.ess(idata.posterior, method="bulk")
             values = np.array([float(ess[v]) for v in ess.data_vars])
             rhat = az.rhat(idata.posterior)

@@ -37,6 +37,9 @@ def sample(
                                        help="NUTS: at most 2^depth - 1 leapfrog steps per draw."),
     dense_mass: bool = typer.Option(False, "--dense-mass",
                                     help="NUTS: adapt a dense mass matrix (strongly correlated posteriors)."),
+    pooled_mass: bool = typer.Option(False, "--pooled-mass",
+                                     help="NUTS: one mass matrix for all chains, adapted from their merged warm-up "
+                                          "draws (not with --workers)."),
     block: int = typer.Option(100, "--block", min=1,
                               help="Draws (and NUTS warm-up steps) between checkpoints (SMC: every stage)."),
     mcmc_steps: int = typer.Option(10, "--mcmc-steps", min=1, help="SMC: Metropolis steps per particle and stage."),
@@ -83,7 +86,8 @@ def sample(
         raise CelltwinInputError("--scheduler runs groups of chains on a Dask cluster: give their number with --workers")
     settings = SamplerSettings(method=method, chains=chains, draws=draws, warmup=warmup, seed=seed, thin=thin,
                                block=block, target_accept=target_accept, mcmc_steps=mcmc_steps, target_ess=target_ess,
-                               max_tree_depth=max_tree_depth, dense_mass=dense_mass)
+                               max_tree_depth=max_tree_depth, dense_mass=dense_mass,
+                               pooled_mass=pooled_mass)
     if method == "smc" and init is not None:
         raise CelltwinInputError("--init: SMC starts from draws of the prior; leave --init out with --method smc")
     problem, _, _ = load_problem(problem_yaml, run_lint=False)

@@ -60,6 +60,9 @@ class SamplerSettings:
         max_tree_depth: NUTS: at most ``2**max_tree_depth - 1`` leapfrog steps per draw.
         dense_mass: NUTS: adapt a dense inverse mass matrix (for strongly correlated
             posteriors) instead of a diagonal one.
+        pooled_mass: NUTS: adapt one mass matrix for all chains from their merged warm-up
+            draws (within- and between-chain spread) instead of one per chain; needs
+            ``workers=1`` (the chains must run together).
         stretch: the ensemble's stretch scale ``a``.
         init_scale: spread of the initial points around the starting point, in ``z``.
         mcmc_steps: SMC: random-walk Metropolis steps per particle and tempering stage.
@@ -77,6 +80,7 @@ class SamplerSettings:
     target_accept: float = 0.8
     max_tree_depth: int = 10
     dense_mass: bool = False
+    pooled_mass: bool = False
     stretch: float = 2.0
     init_scale: float = 0.1
     mcmc_steps: int = 10
@@ -139,7 +143,7 @@ def _keys(settings: SamplerSettings) -> tuple[jax.Array, jax.Array, jax.Array]:
 
 def _warmup(logdensity_z, settings: SamplerSettings) -> Warmup:
     return Warmup(logdensity_z, target_accept=settings.target_accept, max_tree_depth=settings.max_tree_depth,
-                  dense_mass=settings.dense_mass)
+                  dense_mass=settings.dense_mass, pooled=settings.pooled_mass)
 
 
 def _nuts_warmup(logdensity_z, z0, key, settings: SamplerSettings):
@@ -334,6 +338,9 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
         raise CelltwinInputError(f"workers must be at least 1, got {workers}")
     if workers > 1 and s.method != "nuts":
         raise CelltwinInputError(f"workers > 1 runs groups of NUTS chains; the {s.method} sampler runs in one process")
+    if workers > 1 and s.pooled_mass and s.chains > 1:
+        raise CelltwinInputError("pooled_mass adapts one mass matrix from all chains together; "
+                                 "it needs workers=1 (the groups of workers > 1 run apart)")
     space = BoundedSpace(problem.lower, problem.upper)
     target = _safe(log_density or problem.differentiable_log_posterior())
     logdensity_z = _z_target(space, target)
@@ -427,7 +434,8 @@ def _blocked_nuts_warmup(logdensity_z, z0, s: SamplerSettings, state: dict, save
         done = int(state.get("warmup_done", 0))
         compiled: dict[int, Callable] = {}
         n_blocks = -(-s.warmup // s.block)
-        title = f"NUTS warm-up: {z0.shape[0]} chains x {s.warmup} steps" + (" (dense mass matrix)" if s.dense_mass else "")
+        mass = ", ".join(word for word, on in (("dense", s.dense_mass), ("pooled", s.pooled_mass)) if on)
+        title = f"NUTS warm-up: {z0.shape[0]} chains x {s.warmup} steps" + (f" ({mass} mass matrix)" if mass else "")
         with progress_bar(title, n_blocks, enabled=progress) as advance:
             advance(done // s.block)
             for first in range(done, s.warmup, s.block):

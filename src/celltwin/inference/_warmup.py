@@ -10,7 +10,12 @@ arrays that the sampler writes to its checkpoint. Step ``i`` of chain ``c`` uses
 ``fold_in(chain_key[c], i)``, so the result does not depend on how the steps are blocked
 or where a run was interrupted.
 
-Each chain adapts its own step size and mass matrix (chains are vectorised with vmap).
+Each chain adapts its own step size. The mass matrix is each chain's own, or (``pooled``)
+one for all chains: at the end of each slow window the chains' Welford estimates are merged
+(within- plus between-chain scatter) into one covariance. A chain alone sees only the part of
+a slowly mixing posterior it has reached, and a dense 50 x 50 estimate from one chain's few
+dozen warm-up draws is noise; pooled, the estimate has ``chains`` times the draws and includes
+the spread between chains, the directions that most need long trajectories.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import blackjax
 import jax
 import jax.numpy as jnp
 import numpy as np
-from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
+from blackjax.adaptation.mass_matrix import WelfordAlgorithmState, mass_matrix_adaptation
 from blackjax.adaptation.step_size import dual_averaging_adaptation
 from blackjax.adaptation.window_adaptation import build_schedule
 
@@ -56,13 +61,15 @@ class Warmup:
         target_accept: the dual-averaging target acceptance rate.
         max_tree_depth: NUTS doublings during warm-up.
         dense_mass: adapt a dense inverse mass matrix instead of a diagonal one.
+        pooled: one mass matrix for all chains, from their merged estimates.
     """
 
     def __init__(self, logdensity: Callable, *, target_accept: float = 0.8, max_tree_depth: int = 10,
-                 dense_mass: bool = False):
+                 dense_mass: bool = False, pooled: bool = False):
         self.logdensity = logdensity
         self.max_tree_depth = max_tree_depth
         self.dense_mass = dense_mass
+        self.pooled = pooled
         self._mm = mass_matrix_adaptation(is_diagonal_matrix=not dense_mass)
         self._da = dual_averaging_adaptation(target_accept)
 
@@ -76,8 +83,8 @@ class Warmup:
                            jnp.asarray(INITIAL_STEP_SIZE))
 
     def _step_one(self, state: WarmupState, chain_key, i, stage, window_end) -> tuple[WarmupState, tuple]:
-        _, mm_update, mm_final = self._mm
-        da_init, da_update, da_final = self._da
+        _, mm_update, _ = self._mm
+        _, da_update, _ = self._da
         kernel = blackjax.nuts(self.logdensity, step_size=state.step_size,
                                inverse_mass_matrix=state.mass_state.inverse_mass_matrix,
                                max_num_doublings=self.max_tree_depth)
@@ -85,14 +92,35 @@ class Warmup:
         da = da_update(state.step_size_state, info.acceptance_rate)
         updated = mm_update(state.mass_state, chain.position)
         mm = jax.tree.map(lambda new, old: jnp.where(stage == 1, new, old), updated, state.mass_state)
-        # End of a slow window: the new mass matrix, a fresh Welford estimate and dual
-        # averaging restarted from the step size reached (as in Stan and blackjax).
-        ended_mm = mm_final(mm)
-        ended_da = da_init(da_final(da))
-        mm = jax.tree.map(lambda new, old: jnp.where(window_end, new, old), ended_mm, mm)
-        da = jax.tree.map(lambda new, old: jnp.where(window_end, new, old), ended_da, da)
         new = WarmupState(chain, da, mm, jnp.exp(da.log_step_size))
+        if not self.pooled:
+            new = self._end_window(new, window_end, self._mm[2](mm))
         return new, (info.is_divergent, info.num_integration_steps, info.acceptance_rate)
+
+    def _end_window(self, state: WarmupState, window_end, ended_mm) -> WarmupState:
+        """At the end of a slow window: the new mass matrix ``ended_mm`` (with a fresh Welford
+        estimate) and dual averaging restarted from the step size reached (as in Stan and
+        blackjax)."""
+        da_init, _, da_final = self._da
+        ended_da = da_init(da_final(state.step_size_state))
+        mm = jax.tree.map(lambda new, old: jnp.where(window_end, new, old), ended_mm, state.mass_state)
+        da = jax.tree.map(lambda new, old: jnp.where(window_end, new, old), ended_da, state.step_size_state)
+        return state._replace(step_size_state=da, mass_state=mm, step_size=jnp.exp(da.log_step_size))
+
+    def _pooled_final(self, mass_state):
+        """The chains' Welford estimates (leading axis) merged into one, its regularised
+        inverse mass matrix computed once and given to every chain."""
+        mean, m2, count = mass_state.wc_state
+        total = jnp.sum(count)
+        grand = jnp.sum(count[:, None] * mean, axis=0) / total
+        dev = mean - grand
+        between = (count[:, None] * dev if self.dense_mass else count[:, None] * dev * dev)
+        scatter = jnp.sum(m2, axis=0) + (between.T @ dev if self.dense_mass else jnp.sum(between, axis=0))
+        one = mass_state._replace(inverse_mass_matrix=mass_state.inverse_mass_matrix[0],
+                                  wc_state=WelfordAlgorithmState(grand, scatter, total))
+        ended = self._mm[2](one)
+        chains = count.shape[0]
+        return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (chains, *jnp.shape(leaf))), ended)
 
     # --- all chains --------------------------------------------------------------------------
     def init(self, z0: jax.Array) -> WarmupState:
@@ -109,13 +137,24 @@ class Warmup:
         stage, window_end = (jax.lax.dynamic_slice(jnp.asarray(a), (first,), (length,)) for a in schedule(n_steps))
         idx = first + jnp.arange(length)
 
-        def one_chain(st, key):
-            def body(carry, xs):
-                return self._step_one(carry, key, *xs)
+        if not self.pooled:
+            def one_chain(st, key):
+                def body(carry, xs):
+                    return self._step_one(carry, key, *xs)
 
-            return jax.lax.scan(body, st, (idx, stage, window_end))
+                return jax.lax.scan(body, st, (idx, stage, window_end))
 
-        return jax.vmap(one_chain)(state, chain_keys)
+            return jax.vmap(one_chain)(state, chain_keys)
+
+        def all_chains(carry, xs):
+            i, st, end = xs
+            carry, info = jax.vmap(self._step_one, in_axes=(0, 0, None, None, None))(carry, chain_keys, i, st, end)
+            ended = self._pooled_final(carry.mass_state)
+            carry = jax.vmap(self._end_window, in_axes=(0, None, 0))(carry, end, ended)
+            return carry, info
+
+        state, info = jax.lax.scan(all_chains, state, (idx, stage, window_end))
+        return state, tuple(jnp.swapaxes(a, 0, 1) for a in info)  # (steps, chains) -> (chains, steps)
 
     def final(self, state: WarmupState) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Positions, step sizes (the dual-averaging average) and inverse mass matrices."""
