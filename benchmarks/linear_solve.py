@@ -90,11 +90,14 @@ def measure(name: str, repeats: int, tolerances: dict | None = None) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--problems", nargs="*", default=DEFAULT)
+def compare_main(doc: str, measure, problems: list[str], default_out: str, columns: list[str]) -> None:
+    """The command line of a two-variant comparison script: measure each ``--problems``
+    entry (default ``problems``; ``measure(name, repeats, tolerances)`` returns a row), write the rows to
+    ``--out`` (default ``benchmarks/results/<default_out>``) and print ``columns``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--problems", nargs="*", default=problems)
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "linear_solve.tsv")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / default_out)
     parser.add_argument("--tolerances", nargs=2, type=float, metavar=("RTOL", "ATOL"),
                         help="solver tolerances for every problem (default: as described above)")
     args = parser.parse_args()
@@ -106,10 +109,14 @@ def main() -> None:
     table = pd.DataFrame(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, sep="\t", index=False, float_format="%.4g")
-    cols = ["problem", "n_states", "gradient_mode", "lu_llh_ms", "inverse_llh_ms", "llh_speedup", "lu_grad_ms",
-            "inverse_grad_ms", "grad_speedup", "llh_abs_diff", "grad_rel_diff"]
     print()
-    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(table[[c for c in columns if c in table]].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+
+
+def main() -> None:
+    compare_main(__doc__, measure, DEFAULT, "linear_solve.tsv",
+                 ["problem", "n_states", "gradient_mode", "lu_llh_ms", "inverse_llh_ms", "llh_speedup", "lu_grad_ms",
+                  "inverse_grad_ms", "grad_speedup", "llh_abs_diff", "grad_rel_diff"])
 
 
 if __name__ == "__main__":

@@ -15,18 +15,16 @@ solve (events, explicit time dependence) are reported as such. Results:
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # linear_solve, llh_gradient
-from linear_solve import EGFR  # noqa: E402
+from linear_solve import EGFR, compare_main  # noqa: E402
 
 DEFAULT = [EGFR, "Bertozzi_PNAS2020", "Boehm_JProteomeRes2014", "Blasi_CellSystems2016", "Crauste_CellSystems2017",
            "Brannmark_JBC2010", "Bachmann_MSB2011"]
@@ -103,27 +101,10 @@ def measure(name: str, repeats: int, tolerances: dict | None = None) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--problems", nargs="*", default=DEFAULT)
-    parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "native_backend.tsv")
-    parser.add_argument("--tolerances", nargs=2, type=float, metavar=("RTOL", "ATOL"),
-                        help="solver tolerances for every problem (default: as described above)")
-    args = parser.parse_args()
-    tolerances = dict(zip(("rtol", "atol"), args.tolerances)) if args.tolerances else None
-    rows = []
-    for name in args.problems:
-        rows.append(measure(name, args.repeats, tolerances))
-        print({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
-    table = pd.DataFrame(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out, sep="\t", index=False, float_format="%.4g")
-    cols = [c for c in ["problem", "n_states", "n_parameters", "native_compile_s", "diffrax_llh_ms", "native_llh_ms",
-                        "llh_speedup", "diffrax_grad_ms", "native_grad_ms", "grad_speedup", "diffrax_batch_grad_ms",
-                        "native_batch_grad_ms", "batch_grad_speedup", "llh_abs_diff", "grad_rel_diff", "status"]
-            if c in table]
-    print()
-    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    compare_main(__doc__, measure, DEFAULT, "native_backend.tsv",
+                 ["problem", "n_states", "n_parameters", "native_compile_s", "diffrax_llh_ms", "native_llh_ms",
+                  "llh_speedup", "diffrax_grad_ms", "native_grad_ms", "grad_speedup", "diffrax_batch_grad_ms",
+                  "native_batch_grad_ms", "batch_grad_speedup", "llh_abs_diff", "grad_rel_diff", "status"])
 
 
 if __name__ == "__main__":

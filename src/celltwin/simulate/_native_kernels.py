@@ -220,6 +220,16 @@ def solve_one(p, x0, ts, t0, rtol, atol, max_steps, xs, tape, out_step):
     return 0, accepted, accepted <= capacity
 
 @_jit
+def add_to_earlier_stages(Ubar, coefficients, i, v):
+    """``Ubar[j] += coefficients[j] * v`` for the stages ``j < i`` (skipping zero coefficients)."""
+    for j in range(i):
+        c = coefficients[j]
+        if c != 0.0:
+            for a in range(v.shape[0]):
+                Ubar[j, a] += c * v[a]
+
+
+@_jit
 def adjoint_one(p, tape, out_step, n_steps, xbar, pbar, x0bar):
     """Reverse pass over the taped steps: ``pbar`` (added to) and ``x0bar`` from the
     outputs' cotangents ``xbar``."""
@@ -249,22 +259,14 @@ def adjoint_one(p, tape, out_step, n_steps, xbar, pbar, x0bar):
             # W = I/gamma - h J(y0, p): J gets h * rbar u_i^T (only its non-zeros matter).
             for q in range(nnz):
                 M[q] += rbar[jac_rows[q]] * U[i, jac_cols[q]]
-            for j in range(i):
-                c = C[i, j]
-                if c != 0.0:
-                    for a in range(n):
-                        Ubar[j, a] += c * rbar[a]
+            add_to_earlier_stages(Ubar, C[i], i, rbar)
             # F_i = h f(Z_i): Z_i gets h J(Z_i)^T rbar, p gets h (df/dp)^T rbar.
             for a in range(n):
                 rbar[a] *= h
             f_vjp(Z[i], p, rbar, tmp, pbar)
             for a in range(n):
                 ybar[a] += tmp[a]
-            for j in range(i):
-                c = A[i, j]
-                if c != 0.0:
-                    for a in range(n):
-                        Ubar[j, a] += c * tmp[a]
+            add_to_earlier_stages(Ubar, A[i], i, tmp)
         for q in range(nnz):
             M[q] *= h
         jac_vjp(tape_y[m], p, M, ybar, pbar)
