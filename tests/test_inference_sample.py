@@ -293,6 +293,71 @@ def test_pooled_mass_needs_the_chains_in_one_process():
         sample(problem, settings, init=beta, progress=False, workers=2)
 
 
+def test_stopping_rule_judges_r_hat_and_bulk_ess():
+    """``converged`` against draws whose diagnostics are known: independent normal draws (R-hat
+    about 1, bulk ESS about the number of draws) meet R-hat <= 1.01 and ESS >= 400; one chain
+    shifted by 3 sd fails R-hat <= 1.01 (its R-hat is about 1.5); an AR(1) chain with rho = 0.99 (ESS ~ n (1 - rho) / (1 + rho),
+    about 4 of 800) fails ESS >= 400 but meets ESS >= 1."""
+    from celltwin.inference._sample import converged
+
+    rng = np.random.default_rng(0)
+    iid = rng.normal(size=(4, 500, 3))
+    assert converged(iid, 1.01, 400)
+    shifted = iid.copy()
+    shifted[0] += 3.0
+    assert not converged(shifted, 1.01, None) and converged(shifted, 2.0, None)
+    ar = np.zeros((4, 200, 1))
+    for t in range(1, 200):
+        ar[:, t] = 0.99 * ar[:, t - 1] + math.sqrt(1 - 0.99**2) * rng.normal(size=(4, 1))
+    assert not converged(ar, None, 400) and converged(ar, None, 1)
+    assert not converged(iid[:, :2], 1.01, None)  # too few draws for R-hat: NaN, not met
+
+
+def test_nuts_stops_at_the_first_block_where_the_rule_holds(tmp_path):
+    """With stop_rhat / stop_ess the draws are the run's own first blocks (the same as without
+    the rule), ending at the first block boundary where every R-hat <= 1.02 and every bulk ESS
+    >= 200 (arviz on the posterior, checked here block by block), and a resumed stopped run
+    returns the same draws."""
+    import arviz as az
+
+    problem, beta, _ = linear_gaussian(0)
+    plain = SamplerSettings(method="nuts", chains=4, draws=300, warmup=100, seed=2, block=25)
+    rule = dataclasses.replace(plain, stop_rhat=1.02, stop_ess=200)
+    ckpt = tmp_path / "run.npz"
+    stopped = sample(problem, rule, init=beta, checkpoint=ckpt, predictive=False, progress=False)
+    n = stopped.posterior.sizes["draw"]
+    assert n < 300 and n % 25 == 0 and stopped.posterior.attrs["stopped_after_draws"] == n
+
+    def rule_holds(idata, draws: int) -> bool:
+        post = idata.posterior.isel(draw=slice(0, draws))
+        rhat, ess = az.rhat(post), az.ess(post, method="bulk")
+        return all(float(rhat[p]) <= 1.02 and float(ess[p]) >= 200 for p in post.data_vars)
+
+    full = sample(problem, dataclasses.replace(plain, draws=n), init=beta, predictive=False, progress=False)
+    assert "stopped_after_draws" not in full.posterior.attrs  # block b's keys do not depend on draws
+    for name in ("a0", "r"):
+        np.testing.assert_array_equal(stopped.posterior[name].values, full.posterior[name].values)
+    assert rule_holds(full, n)
+    assert not any(rule_holds(full, m) for m in range(25, n, 25))
+    resumed = sample(problem, rule, init=beta, checkpoint=ckpt, resume=True, predictive=False, progress=False)
+    np.testing.assert_array_equal(resumed.posterior["a0"].values, stopped.posterior["a0"].values)
+
+
+def test_stopping_rule_refusals():
+    from celltwin.errors import CelltwinInputError
+
+    problem, beta, _ = linear_gaussian(0)
+    with pytest.raises(CelltwinInputError, match="stop NUTS runs"):
+        SamplerSettings(method="ensemble", chains=8, stop_ess=100)
+    with pytest.raises(CelltwinInputError, match="stop_rhat must be above 1"):
+        SamplerSettings(stop_rhat=1.0)
+    with pytest.raises(CelltwinInputError, match="stop_ess must be positive"):
+        SamplerSettings(stop_ess=0)
+    settings = SamplerSettings(method="nuts", chains=4, draws=10, warmup=10, stop_rhat=1.01)
+    with pytest.raises(CelltwinInputError, match="stop_ess judge all chains together.*workers=1"):
+        sample(problem, settings, init=beta, progress=False, workers=2)
+
+
 def _cli(*args):
     return [sys.executable, "-m", "celltwin.cli", "sample", *args]
 

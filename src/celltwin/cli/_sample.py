@@ -40,6 +40,11 @@ def sample(
     pooled_mass: bool = typer.Option(False, "--pooled-mass",
                                      help="NUTS: one mass matrix for all chains, adapted from their merged warm-up "
                                           "draws (not with --workers)."),
+    stop_rhat: float | None = typer.Option(None, "--stop-rhat", min=1.0, metavar="R",
+                                           help="NUTS: stop drawing after the first block where every R-hat <= R "
+                                                "(with --stop-ess, both must hold); --draws is then the most."),
+    stop_ess: float | None = typer.Option(None, "--stop-ess", min=0.0, metavar="N",
+                                          help="NUTS: stop drawing after the first block where every bulk ESS >= N."),
     block: int = typer.Option(100, "--block", min=1,
                               help="Draws (and NUTS warm-up steps) between checkpoints (SMC: every stage)."),
     mcmc_steps: int = typer.Option(10, "--mcmc-steps", min=1, help="SMC: Metropolis steps per particle and stage."),
@@ -64,6 +69,10 @@ def sample(
     warm-up steps and draws; after a kill, the same command with --resume continues and gives
     the same draws as an uninterrupted run.
 
+    --stop-rhat R and/or --stop-ess N (NUTS) end the draws at the first block of --block
+    draws after which every parameter's R-hat is at most R and its bulk ESS at least N: run
+    until converged, with --draws as the limit.
+
     --workers N (NUTS) runs the chains in N groups at once, one worker process each (local,
     or on the Dask cluster at --scheduler); each group has its own checkpoint
     (POSTERIOR.nc.checkpoint.chainsA-B.npz) until they are merged. The draws match a
@@ -87,7 +96,7 @@ def sample(
     settings = SamplerSettings(method=method, chains=chains, draws=draws, warmup=warmup, seed=seed, thin=thin,
                                block=block, target_accept=target_accept, mcmc_steps=mcmc_steps, target_ess=target_ess,
                                max_tree_depth=max_tree_depth, dense_mass=dense_mass,
-                               pooled_mass=pooled_mass)
+                               pooled_mass=pooled_mass, stop_rhat=stop_rhat, stop_ess=stop_ess)
     if method == "smc" and init is not None:
         raise CelltwinInputError("--init: SMC starts from draws of the prior; leave --init out with --method smc")
     problem, _, _ = load_problem(problem_yaml, run_lint=False)
@@ -113,6 +122,10 @@ def sample(
         warn(message)
     if not diag.warnings:
         console.print("converged: R-hat <= 1.01, ESS >= 100 per chain, no divergences", markup=False)
+    stopped = idata.posterior.attrs.get("stopped_after_draws")
+    if stopped is not None and stopped < draws:
+        console.print(f"stopped after {stopped} of {draws} draws per chain: the stopping rule "
+                      f"(--stop-rhat {stop_rhat}, --stop-ess {stop_ess}) held", markup=False)
     console.print(f"wrote {out}", markup=False)
 
 

@@ -68,6 +68,11 @@ class SamplerSettings:
         mcmc_steps: SMC: random-walk Metropolis steps per particle and tempering stage.
         target_ess: SMC: the effective sample size (fraction of the particles) that sets
             each next temperature.
+        stop_rhat, stop_ess: NUTS: a stopping rule. After each block of ``block`` draws,
+            stop drawing if the max rank-normalised R-hat is at most ``stop_rhat`` and the
+            min bulk ESS at least ``stop_ess`` over all parameters (either may be left
+            ``None``); ``draws`` is then the most draws per chain. The result records where
+            it stopped (the posterior's attribute ``stopped_after_draws``).
     """
 
     method: str = "nuts"
@@ -85,6 +90,12 @@ class SamplerSettings:
     init_scale: float = 0.1
     mcmc_steps: int = 10
     target_ess: float = 0.5
+    stop_rhat: float | None = None
+    stop_ess: float | None = None
+
+    @property
+    def stops_early(self) -> bool:
+        return self.stop_rhat is not None or self.stop_ess is not None
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -96,6 +107,12 @@ class SamplerSettings:
             raise CelltwinInputError(f"sampler setting warmup must be >= 0, got {self.warmup}")
         if not 0 < self.target_ess < 1:
             raise CelltwinInputError(f"sampler setting target_ess must be in (0, 1), got {self.target_ess}")
+        if self.stops_early and self.method != "nuts":
+            raise CelltwinInputError(f"stop_rhat / stop_ess stop NUTS runs; the {self.method} sampler runs to its draws")
+        if self.stop_rhat is not None and not self.stop_rhat > 1:
+            raise CelltwinInputError(f"sampler setting stop_rhat must be above 1, got {self.stop_rhat}")
+        if self.stop_ess is not None and not self.stop_ess > 0:
+            raise CelltwinInputError(f"sampler setting stop_ess must be positive, got {self.stop_ess}")
         if self.method == "smc" and self.draws < 10:
             raise CelltwinInputError(f"SMC needs at least 10 particles per run (draws), got {self.draws}")
 
@@ -338,6 +355,9 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
         raise CelltwinInputError(f"workers must be at least 1, got {workers}")
     if workers > 1 and s.method != "nuts":
         raise CelltwinInputError(f"workers > 1 runs groups of NUTS chains; the {s.method} sampler runs in one process")
+    if workers > 1 and s.stops_early and s.chains > 1:
+        raise CelltwinInputError("stop_rhat / stop_ess judge all chains together after each block; "
+                                 "they need workers=1 (the groups of workers > 1 run apart)")
     if workers > 1 and s.pooled_mass and s.chains > 1:
         raise CelltwinInputError("pooled_mass adapts one mass matrix from all chains together; "
                                  "it needs workers=1 (the groups of workers > 1 run apart)")
@@ -405,6 +425,8 @@ def sample(problem, settings: SamplerSettings = SamplerSettings(), *, init: np.n
     stat_names = NUTS_STATS if s.method == "nuts" else ENSEMBLE_STATS
     theta_draws = np.asarray(space.theta(jnp.asarray(state["draws_z"])))
     stats = {k: state[f"stat_{k}"] for k in stat_names}
+    if s.stops_early:
+        meta = {**meta, "stopped_after_draws": int(theta_draws.shape[1])}
     return _inference_data(problem, theta_draws, stats, meta, predictive=predictive, seed=s.seed)
 
 
@@ -459,16 +481,34 @@ def _warmup_block(warm: Warmup, wstate, chain_keys, first, length: int, n_steps:
     return warm.steps(wstate, chain_keys, first, length, n_steps)[0]
 
 
+def converged(draws: np.ndarray, max_rhat: float | None, min_ess: float | None) -> bool:
+    """Whether draws ``(chains, draws, parameters)`` meet the stopping rule: max rank-normalised
+    R-hat at most ``max_rhat`` and min bulk ESS at least ``min_ess`` (arviz; ``None``: no bound)."""
+    import arviz as az
+
+    for k in range(draws.shape[-1]):
+        x = draws[..., k]
+        if max_rhat is not None and not float(az.rhat(x)) <= max_rhat:  # NaN (too few draws) fails too
+            return False
+        if min_ess is not None and not float(az.ess(x, method="bulk")) >= min_ess:
+            return False
+    return True
+
+
 def _draw_blocks(s: SamplerSettings, state: dict, save: Callable, run_block: Callable, stat_names, progress: bool,
                  n_chains: int | None = None) -> None:
     """Draw blocks ``state["blocks_done"] ..`` of a run: ``run_block(b, size)`` returns the
     block's positions and statistics (chains first) and updates the sampler's own state;
-    the draws are appended to ``state`` and checkpointed after each block."""
+    the draws are appended to ``state`` and checkpointed after each block. With a stopping
+    rule (``s.stop_rhat`` / ``s.stop_ess``) the draws end at the first block boundary
+    where it holds, also when a run that stopped there is resumed."""
     n_blocks = -(-s.draws // s.block)
     label = f"{s.method}: {n_chains or s.chains} chains x {s.draws} draws"
     with progress_bar(label, n_blocks, enabled=progress) as advance:
         advance(int(state["blocks_done"]))
         for b in range(int(state["blocks_done"]), n_blocks):
+            if s.stops_early and b > 0 and converged(state["draws_z"], s.stop_rhat, s.stop_ess):
+                break
             positions, stats = run_block(b, min(s.block, s.draws - b * s.block))
             new = {"draws_z": np.asarray(positions), **{f"stat_{k}": np.asarray(v) for k, v in zip(stat_names, stats)}}
             for k, v in new.items():
@@ -700,7 +740,7 @@ def _inference_data(problem, draws: np.ndarray, stats: dict, meta: dict, *, pred
             if group in idata.groups():
                 setattr(idata, group, getattr(idata, group).assign_coords(labels))
     netcdf_safe = {k: (json.dumps(v) if isinstance(v, list) else int(v) if isinstance(v, bool) else v)
-                   for k, v in meta.items()}  # NetCDF attributes have no lists or booleans
+                   for k, v in meta.items() if v is not None}  # NetCDF attributes have no lists, booleans or None
     attrs = {**netcdf_safe,
              "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
              "parameter_scales": json.dumps(list(problem.parameter_scales)),
