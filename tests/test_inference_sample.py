@@ -296,8 +296,8 @@ def test_pooled_mass_needs_the_chains_in_one_process():
 def test_stopping_rule_judges_r_hat_and_bulk_ess():
     """``converged`` against draws whose diagnostics are known: independent normal draws (R-hat
     about 1, bulk ESS about the number of draws) meet R-hat <= 1.01 and ESS >= 400; one chain
-    shifted by 3 sd fails R-hat <= 1.01 (its R-hat is about 1.5); an AR(1) chain with rho = 0.99 (ESS ~ n (1 - rho) / (1 + rho),
-    about 4 of 800) fails ESS >= 400 but meets ESS >= 1."""
+    shifted by 3 sd fails R-hat <= 1.01 (its R-hat is about 1.5); AR(1) chains with rho = 0.99
+    (ESS ~ n (1 - rho) / (1 + rho), about 4 of 800) fail ESS >= 400 but meet ESS >= 1."""
     from celltwin.inference._sample import converged
 
     rng = np.random.default_rng(0)
@@ -339,7 +339,7 @@ def test_nuts_stops_at_the_first_block_where_the_rule_holds(tmp_path):
     np.testing.assert_array_equal(resumed.posterior["a0"].values, stopped.posterior["a0"].values)
 
 
-@pytest.mark.slow  # two sampling runs (~90 s on 2 cores)
+@pytest.mark.slow  # two sampling runs (~75 s on 2 cores)
 def test_stopped_draws_are_the_first_blocks_of_the_run_without_the_rule():
     """Draw block b's keys do not depend on ``draws`` or the rule: the stopped run's draws are
     the same seed's run without the rule, cut at the same length."""
