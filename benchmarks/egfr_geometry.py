@@ -106,8 +106,9 @@ def fisher_whitened_hessians(problem, evidence, space, points: np.ndarray, neg_h
     """Sorted eigenvalues of G^-1/2 (-H) G^-1/2 at each point, G the floored Gauss-Newton metric."""
     import jax
 
-    def observables(z):
-        return problem.simulate(space.theta(z)).observables
+    def observables(z):  # the sigmas ride along as auxiliary output: one simulation per point
+        simulation = problem.simulate(space.theta(z))
+        return simulation.observables, simulation.sigmas
 
     def rest(z):
         theta = space.theta(z)
@@ -115,11 +116,10 @@ def fisher_whitened_hessians(problem, evidence, space, points: np.ndarray, neg_h
 
     if np.any(np.asarray(problem._transform) != 0) or np.any(np.asarray(problem._laplace)):
         raise SystemExit("--fisher handles Gaussian observables on the linear scale only")
-    jacobian, rest_hessian = jax.jit(jax.jacrev(observables)), jax.jit(jax.hessian(rest))
+    jacobian, rest_hessian = jax.jit(jax.jacrev(observables, has_aux=True)), jax.jit(jax.hessian(rest))
     out = []
     for z, neg_h in zip(points, neg_hessians):
-        sigma = np.asarray(problem.simulate(space.theta(z)).sigmas)
-        jac = np.asarray(jacobian(z))
+        jac, sigma = (np.asarray(a) for a in jacobian(z))
         metric = (jac / sigma[:, None] ** 2).T @ jac - np.asarray(rest_hessian(z))
         lam, vec = np.linalg.eigh(0.5 * (metric + metric.T))
         inv_sqrt = vec @ np.diag(np.maximum(np.abs(lam), floor) ** -0.5) @ vec.T

@@ -219,6 +219,7 @@ def solve_one(p, x0, ts, t0, rtol, atol, max_steps, xs, tape, out_step):
             return 1, accepted, False
     return 0, accepted, accepted <= capacity
 
+
 @_jit
 def add_to_earlier_stages(Ubar, coefficients, i, v):
     """``Ubar[j] += coefficients[j] * v`` for the stages ``j < i`` (skipping zero coefficients)."""
