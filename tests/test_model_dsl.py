@@ -213,7 +213,8 @@ def test_bad_equation_is_rejected(equation, message):
 def test_unparsable_rate_is_rejected():
     m = Model()
     m.add_species("A", 1.0)
-    with pytest.raises(CelltwinInputError, match="cannot parse rate of reaction r"):
+    with pytest.raises(CelltwinInputError,
+                       match=r"rate of reaction r: cannot read the formula 'k\*\(A': expected '\)', found the end"):
         m.add_reaction("r", "A ->", rate="k*(A")
 
 

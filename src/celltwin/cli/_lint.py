@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import PEtabError
+from ..model import check_math_names
 from ._inputs import ProblemFiles
 
 _SECTION = re.compile(r"^Checking (model|condition|observable|measurement|parameter|visualization)")
@@ -143,6 +144,9 @@ def lint(files: ProblemFiles) -> list[LintIssue]:
             problem = petab.Problem.from_yaml(str(files.yaml))
         except Exception as exc:  # noqa: BLE001 - petab raises many types for malformed tables
             raise PEtabError(f"{files.yaml}: the PEtab library cannot read the problem: {exc}") from None
+        sbml_model = getattr(problem.model, "sbml_model", None)
+        if sbml_model is not None:  # the PEtab library sympifies some SBML math: names first
+            check_math_names(sbml_model, files.names("model") or str(files.yaml))
         try:
             petab.lint_problem(problem)
         except Exception as exc:  # noqa: BLE001 - a check that crashed instead of logging

@@ -5,7 +5,9 @@ from ._compile import CompiledEvent as CompiledEvent
 from ._compile import CompiledModel as CompiledModel
 from ._compile import compile_model as compile_model
 from ._compile import rhs_expressions as rhs_expressions
+from ._formula import parse_formula as parse_formula
 from ._model import TIME as TIME
+from ._model import as_expr as as_expr
 from ._model import Compartment as Compartment
 from ._model import Event as Event
 from ._model import Model as Model
@@ -13,6 +15,7 @@ from ._model import Parameter as Parameter
 from ._model import Reaction as Reaction
 from ._model import Species as Species
 from ._sbml import from_sbml as from_sbml
+from ._sbml_math import check_math_names as check_math_names
 from ._sbml_export import to_sbml as to_sbml
 from ._sbml_export import write_sbml as write_sbml
 from .ratelaws import hill as hill

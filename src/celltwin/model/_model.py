@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 import sympy as sp
 
 from ..errors import CelltwinInputError
+from ._formula import parse_formula
 
 TIME = sp.Symbol("__time__", real=True)
 """The model time in every celltwin expression (SBML's ``time`` csymbol)."""
@@ -25,57 +26,35 @@ Expr = sp.Expr
 
 
 def as_expr(value: float | str | sp.Basic, *, where: str = "expression") -> sp.Expr:
-    """Turn a number, an expression string or a sympy object into a sympy expression.
+    """Turn a number, a formula or a sympy object into a sympy expression.
+
+    Strings are read by the formula grammar of :func:`~._formula.parse_formula` (PEtab's
+    math, ``**`` also for powers), never evaluated as Python.
 
     Arguments:
         value: ``1.5``, ``"k1*A/(Km + A)"`` or a sympy expression; ``time`` means model time.
         where: what the value is, for the error message.
 
     Raises:
-        CelltwinInputError: the string does not parse.
+        CelltwinInputError: the string is not a formula.
 
     >>> as_expr("k1*A + time")
     A*k1 + __time__
     """
     if isinstance(value, sp.Basic):
         return value
+    if isinstance(value, bool):
+        raise CelltwinInputError(f"{where} must be a number or a formula, got {value!r}")
     if isinstance(value, (int, float)):
         return sp.Float(value) if isinstance(value, float) else sp.Integer(value)
     if isinstance(value, str):
-        try:
-            expr = sp.sympify(value, locals=_parse_locals(value), rational=False)
-        except (sp.SympifyError, SyntaxError, TypeError) as exc:
-            raise CelltwinInputError(f"cannot parse {where} {value!r}: {exc}") from None
-        return expr
-    raise CelltwinInputError(f"{where} must be a number or an expression string, got {value!r}")
+        return parse_formula(value, where=where, time=TIME)
+    raise CelltwinInputError(f"{where} must be a number or a formula, got {value!r}")
 
 
-def _piecewise(*args) -> sp.Expr:
-    """SBML's ``piecewise(value1, condition1, value2, condition2, ..., otherwise)``."""
-    pairs = [(args[i], args[i + 1]) for i in range(0, len(args) - 1, 2)]
-    if len(args) % 2:
-        pairs.append((args[-1], True))
-    return sp.Piecewise(*pairs)
-
-
-def _parse_locals(text: str) -> dict[str, sp.Basic]:
-    # Every identifier is a plain symbol (so ids like 'beta', 'S', 'E' or 'gamma' stay
-    # species and parameters, not sympy functions), except known math functions.
-    functions = {
-        "exp": sp.exp, "log": sp.log, "ln": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs,
-        "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "tanh": sp.tanh, "min": sp.Min,
-        "max": sp.Max, "piecewise": _piecewise, "pow": sp.Pow, "log10": lambda x: sp.log(x, 10),
-    }
-    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
-    table: dict[str, sp.Basic] = {}
-    for name in names:
-        if name == "time":
-            table[name] = TIME
-        elif name in functions and functions[name] is not None:
-            table[name] = functions[name]
-        else:
-            table[name] = sp.Symbol(name, real=True)
-    return table
+def is_identifier(name) -> bool:
+    """Whether ``name`` is an SBML/PEtab identifier (a letter or ``_``, then letters, digits, ``_``)."""
+    return isinstance(name, str) and _ID.match(name) is not None
 
 
 def symbol(name: str) -> sp.Symbol:

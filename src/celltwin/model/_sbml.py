@@ -16,7 +16,7 @@ import sympy as sp
 
 from ..errors import SBMLError, UnsupportedFeatureError
 from ._model import TIME, Compartment, Event, Model, Parameter, Reaction, Species, symbol
-from ._sbml_math import ast_to_sympy, function_definitions
+from ._sbml_math import ast_to_sympy, check_math_names, function_definitions
 
 
 def from_sbml(source: str | os.PathLike | libsbml.SBMLDocument | libsbml.Model) -> Model:
@@ -59,6 +59,7 @@ class _Importer:
     def __init__(self, sbml: libsbml.Model, label: str):
         self.sbml = sbml
         self.label = label
+        check_math_names(sbml, label)
         self.functions = function_definitions(sbml)
 
     def math(self, node, where: str) -> sp.Expr:

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 import libsbml
 import sympy as sp
 
-from ..errors import UnsupportedFeatureError
-from ._model import TIME, symbol
+from ..errors import SBMLError, UnsupportedFeatureError
+from ._model import TIME, is_identifier, symbol
 
 # Function definitions: id -> (argument symbols, body)
 FunctionTable = Mapping[str, tuple[tuple[sp.Symbol, ...], sp.Expr]]
@@ -91,7 +91,10 @@ class _Converter:
         if t == libsbml.AST_RATIONAL:
             return sp.Rational(node.getNumerator(), node.getDenominator())
         if t == libsbml.AST_NAME:
-            return symbol(node.getName())
+            name = node.getName()
+            if not is_identifier(name):
+                raise SBMLError(f"{self.where}: {name!r} in the math is not an SBML identifier")
+            return symbol(name)
         if t == libsbml.AST_NAME_TIME:
             return TIME
         if t == libsbml.AST_NAME_AVOGADRO:
@@ -207,3 +210,29 @@ def function_definitions(model: libsbml.Model) -> dict[str, tuple[tuple[sp.Symbo
         body = ast_to_sympy(lam.getChild(n - 1), table, where)
         table[fd.getId()] = (params, body)
     return table
+
+
+def check_math_names(sbml: libsbml.Model, label: str) -> None:
+    """Refuse a model whose MathML names anything that is not an SBML identifier.
+
+    Such a name (``<ci> __import__('os').system(...) </ci>``) is no model id, and a tool
+    that prints the math as a formula and reads it back with ``sympy.sympify`` (as the
+    PEtab library does for some initial assignments) would run it as Python: check every
+    ``<ci>`` and function call of the document before anything else reads it.
+
+    Raises:
+        SBMLError: naming the element and the offending name.
+    """
+    elements = sbml.getListOfAllElements()
+    for k in range(elements.getSize()):
+        element = elements.get(k)
+        math_of = getattr(element, "getMath", None)
+        if math_of is None or math_of() is None:
+            continue
+        stack = [math_of()]
+        while stack:
+            node = stack.pop()
+            if node.getType() in (libsbml.AST_NAME, libsbml.AST_FUNCTION) and not is_identifier(node.getName()):
+                raise SBMLError(f"{label}: line {element.getLine()}, <{element.getElementName()}>: "
+                                f"{node.getName()!r} in its math is not an SBML identifier")
+            stack.extend(node.getChild(i) for i in range(node.getNumChildren()))

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import PEtabError
-from ..model import from_sbml
+from ..model import check_math_names, from_sbml
 from ..simulate import SolverSettings
 from ._problem import Problem
 from ._tables import Files
@@ -66,11 +66,23 @@ def load_petab(path: str | os.PathLike):
     petab = _petab()
     logging.getLogger("petab").setLevel(logging.ERROR)
     try:
-        return petab.Problem.from_yaml(str(path)), content
+        pp = petab.Problem.from_yaml(str(path))
     except FileNotFoundError as exc:
         raise PEtabError(f"{path}: a file it names is missing: {exc.filename or exc}") from None
     except Exception as exc:  # petab raises many types for malformed tables
         raise PEtabError(f"{path}: cannot read the PEtab problem: {exc}") from None
+    sbml_model = getattr(getattr(pp, "model", None), "sbml_model", None)
+    if sbml_model is not None:  # before the PEtab library or we evaluate any of its math
+        check_math_names(sbml_model, _sbml_label(path, content))
+    return pp, content
+
+
+def _sbml_label(path: Path, content: dict) -> str:
+    """The model file's name for messages (the first ``sbml_files`` entry)."""
+    try:
+        return str(path.parent / content["problems"][0]["sbml_files"][0])
+    except (KeyError, IndexError, TypeError):
+        return f"{path}: the SBML model"
 
 
 def from_petab(path: str | os.PathLike, *, settings: SolverSettings | None = None) -> Problem:

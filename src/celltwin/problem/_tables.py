@@ -294,6 +294,9 @@ class _Builder:
 
     def override_refs(self, cell, n: int, where: str) -> list[int]:
         if n == 0:
+            if not _is_missing(cell):  # PEtab: a value for a placeholder that does not exist
+                raise PEtabError(f"{where}: the observable's formulas have no such placeholders, so this "
+                                 f"must be empty (got {str(cell)!r})")
             return []
         if _is_missing(cell):
             raise PEtabError(f"{where}: {n} value(s) needed (numbers or parameter ids separated by ';')")

@@ -13,10 +13,10 @@ import re
 
 import numpy as np
 import pandas as pd
-import sympy as sp
 
 from ..errors import CelltwinInputError
 from ..evidence._units import CONCENTRATION_UNITS
+from ..model import as_expr
 from ..model._model import symbol
 
 
@@ -154,7 +154,7 @@ def _initial_values(model, conditions, sid) -> np.ndarray:
         return values.to_numpy(dtype=float)
     expr = model.initial_assignments.get(sid, model.species[sid].initial)
     values = {symbol(p): v.value for p, v in model.parameters.items()}
-    number = sp.sympify(expr).subs(values)
+    number = as_expr(expr, where=f"initial value of {sid}").subs(values)
     if not number.is_number:
         raise CelltwinInputError(f"species {sid!r}: its initial value {expr} is not a number")
     return np.full(len(conditions), float(number))
@@ -169,7 +169,7 @@ def _add_inhibitor(model, conditions, item: Inhibitor) -> None:
             raise CelltwinInputError(f"{item.label}: the condition table sets {item.target!r}; "
                                      "give the inhibitor on a rate constant instead")
         old = model.initial_assignments.get(item.target, model.species[item.target].initial)
-        model.initial_assignments[item.target] = sp.sympify(old) * fraction_symbol
+        model.initial_assignments[item.target] = as_expr(old, where=f"initial value of {item.target}") * fraction_symbol
     elif item.target in model.parameters:
         target = symbol(item.target)
         for rid, r in model.reactions.items():

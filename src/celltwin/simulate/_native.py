@@ -40,7 +40,6 @@ import hashlib
 import importlib.util
 import os
 import sys
-import tempfile
 import threading
 import weakref
 from pathlib import Path
@@ -51,7 +50,7 @@ import numpy as np
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from .._config import cache_dir
+from .._config import private_cache_dir
 from ..errors import UnsupportedFeatureError
 from ..model import TIME, CompiledModel, rhs_expressions
 
@@ -94,28 +93,29 @@ def _source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: 
 
 def _load_module(source: str):
     """Import ``source`` as a module from a file named by its hash in the cache folder
-    (``$CELLTWIN_NATIVE_CACHE`` or ``~/.cache/celltwin/native``; a temporary folder if that
-    is not writable), where numba keeps its compiled code for the next process."""
+    (``$CELLTWIN_NATIVE_CACHE`` or ``~/.cache/celltwin/native``, checked to be this user's
+    alone; see :func:`~celltwin._config.private_cache_dir`), where numba keeps its
+    compiled code for the next process."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:20]
     name = f"celltwin_native_{digest}"
     if name in sys.modules:
         return sys.modules[name]
-    for folder in (cache_dir("native", "CELLTWIN_NATIVE_CACHE"), Path(tempfile.gettempdir()) / f"celltwin-native-{os.getuid()}"):
-        path = folder / f"{name}.py"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            if not path.exists() or path.read_text() != source:
-                tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
-                tmp.write_text(source)
-                os.replace(tmp, path)  # atomic: concurrent processes see a whole file
-            break
-        except OSError:
-            continue
+    folder = _cache_folder()
+    path = folder / f"{name}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(source)
+        os.replace(tmp, path)  # atomic: concurrent processes see a whole file
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     sys.modules[name] = module
     return module
+
+
+@functools.cache
+def _cache_folder() -> Path:
+    return private_cache_dir("native", "CELLTWIN_NATIVE_CACHE")
 
 
 class _Generated:
@@ -134,6 +134,10 @@ class _Generated:
         xs = [sp.Symbol(f"_x{i}") for i in range(n)]
         ps = [sp.Symbol(f"_p{k}") for k in range(n_p)]
         f = [e.xreplace(dict(zip(cm.state_symbols, xs)) | dict(zip(cm.parameter_symbols, ps))) for e in f]
+        stray = set().union(*(e.free_symbols for e in f)) - set(xs) - set(ps)
+        if stray:  # only numbered names may reach the generated source
+            raise UnsupportedFeatureError(f"the native backend cannot compile a right-hand side with the "
+                                          f"unbound symbol(s) {', '.join(sorted(map(str, stray)))}")
         unpack_x = [(str(s), f"x[{i}]") for i, s in enumerate(xs)]
         unpack_p = [(str(s), f"p[{k}]") for k, s in enumerate(ps)]
         jac = {(a, b): sp.diff(f[a], xs[b]) for a in range(n) for b in range(n)}

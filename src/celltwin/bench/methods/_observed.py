@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import sympy as sp
 
+from ...model import as_expr
 from .base import MethodFailure
 
 MIN_TIMES = 4  # sampled times per training condition (t = 0 from the condition comes on top)
@@ -55,7 +55,7 @@ class ObservedDesign:
                 out.append(float(overrides[s]))
                 continue
             expr = model.initial_assignments.get(s, model.species[s].initial)
-            expr = sp.sympify(expr)
+            expr = as_expr(expr, where=f"initial value of {s}")
             value = expr.subs({x: values[x.name] for x in expr.free_symbols if x.name in values})
             if value.free_symbols or not value.is_number or not np.isfinite(float(value)):
                 raise MethodFailure(f"the initial amount of {s} in condition {condition!r} is not a number "
@@ -96,7 +96,7 @@ def observed_design(problem) -> ObservedDesign:
     conditions = problem.tables["conditions"]
     initial_symbols = set()
     for s in model.species.values():
-        initial_symbols |= {str(x) for x in sp.sympify(model.initial_assignments.get(s.id, s.initial)).free_symbols}
+        initial_symbols |= {str(x) for x in as_expr(model.initial_assignments.get(s.id, s.initial)).free_symbols}
     inputs = tuple(str(c) for c in conditions.columns
                    if str(c) in model.parameters and str(c) not in initial_symbols and conditions[c].nunique() > 1)
     return ObservedDesign(tuple(species), tuple(ids), inputs)
