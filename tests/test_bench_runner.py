@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from celltwin.bench import METHODS, ResultStore, Suite, cells, run, run_cell, suite
-from celltwin.bench._runner import Cell, unavailable_methods
+from celltwin.bench._registry import build_task
+from celltwin.bench._runner import PREDICTIVE_DRAWS, Cell, unavailable_methods
 from celltwin.bench.methods import TrainingMean
 from celltwin.errors import CelltwinInputError
 
@@ -49,11 +50,39 @@ def test_rows_are_written_once_and_reruns_skip_them(tmp_path):
     assert (first.total, first.skipped, first.ran, first.failed) == (4, 0, 4, 0)
     table = ResultStore(out).table()
     assert len(table) == 4 and (table["status"] == "ok").all()
-    # the baseline's metrics are the metrics of its own predictions (recomputed here)
+    for _, row in table.iterrows():
+        assert_metrics_of_training_mean(row)
     again = run(tiny_suite(), out, scheduler="serial", progress=False)
     assert (again.skipped, again.ran) == (4, 0)
     assert ResultStore(out).write(table.iloc[0].to_dict()) is False
     pd.testing.assert_frame_equal(ResultStore(out).table(), table)
+
+
+def assert_metrics_of_training_mean(row) -> None:
+    """The stored metrics of a training-mean cell, recomputed here with numpy from the method's
+    predictive draws (whose centre is checked against the training data's per-time means)."""
+    task = build_task(row["task_id"], int(row["seed"]))
+    draws = TrainingMean().fit(task, seed=int(row["seed"])).predict(task.heldout, PREDICTIVE_DRAWS, int(row["seed"]))
+    heldout = task.heldout.measurement_df
+    measured = heldout["measurement"].to_numpy(dtype=float)
+    assert draws.shape == (PREDICTIVE_DRAWS, len(measured)) == (PREDICTIVE_DRAWS, row["n_heldout"])
+    # the draws centre on the training mean at the same observable and time (within 4 Monte
+    # Carlo standard errors: the draws are normal around it)
+    train = task.problem.measurement_df.astype({"time": float, "measurement": float})
+    curve = train.groupby(["observableId", "time"])["measurement"].mean()
+    centre = curve.loc[list(zip(heldout["observableId"], heldout["time"].astype(float)))].to_numpy()
+    assert np.all(np.abs(draws.mean(0) - centre) <= 4 * draws.std(0) / np.sqrt(PREDICTIVE_DRAWS))
+    # each observable's scale: the root mean square of its held-out measurements
+    observables = heldout["observableId"].to_numpy()
+    scale = np.array([np.sqrt(np.mean(measured[observables == o] ** 2)) for o in observables])
+    nrmse = np.sqrt(np.mean(((draws.mean(0) - measured) / scale) ** 2))
+    lower, upper = np.percentile(draws, [5, 95], axis=0)
+    coverage = np.mean((lower <= measured) & (measured <= upper))
+    # CRPS of the empirical distribution, E|X - y| - E|X - X'| / 2, over all pairs of draws
+    pairs = np.abs(draws[:, None, :] - draws[None, :, :]).mean(axis=(0, 1))
+    crps = np.mean((np.abs(draws - measured).mean(0) - pairs / 2) / scale)
+    assert (row["nrmse"], row["coverage90"], row["crps"]) == pytest.approx((nrmse, coverage, crps), rel=1e-10)
+    assert np.isnan(row["log10_error"]) and np.isnan(row["structure_f1"])  # no parameters, no structure
 
 
 def test_store_errors_name_the_file(tmp_path):

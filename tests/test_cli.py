@@ -15,9 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy.stats import norm
 from typer.testing import CliRunner
 
 from celltwin.cli import app
@@ -97,9 +99,39 @@ def test_check_json_bundled_example():
     out = json.loads(result.stdout)
     assert list(out)[:6] == REQUIRED_KEYS
     assert out["n_measurements"] == 32 and out["n_parameters"] == 6
-    # Far from the data at the (deliberately wrong) nominal parameters; value from celltwin 0.1.0.
-    assert out["llh"] == pytest.approx(-9470.7128, rel=1e-5)
+    # far from the data at the (deliberately wrong) nominal parameters
+    assert out["llh"] == pytest.approx(mapk_cascade_llh_by_scipy(), rel=1e-7)
     assert out["problem"] == "mapk_cascade" and out["lint"] == []
+
+
+def mapk_cascade_llh_by_scipy() -> float:
+    """The bundled example's Gaussian log-likelihood at the parameter table's nominal values, from
+    the cascade's rate laws (examples/mapk_cascade/make_data.py) written here, solved by scipy."""
+    from scipy.integrate import solve_ivp
+
+    p = pd.read_csv(EXAMPLE / "parameters.tsv", sep="\t").set_index("parameterId")["nominalValue"]
+    doses = pd.read_csv(EXAMPLE / "conditions.tsv", sep="\t").set_index("conditionId")["L"]
+    data = pd.read_csv(EXAMPLE / "measurements.tsv", sep="\t")
+
+    def rates(t, y, dose):
+        k1, k1p, k2, k2p = y
+        act1 = p.k_act1 * dose * k1 / (p.Km1 + k1)
+        deact1 = p.V_deact1 * k1p / (p.Km2 + k1p)
+        act2 = p.k_act2 * k1p * k2 / (p.Km3 + k2)
+        deact2 = p.V_deact2 * k2p / (p.Km4 + k2p)
+        return [deact1 - act1, act1 - deact1, deact2 - act2, act2 - deact2]
+
+    llh = 0.0
+    for condition, rows in data.groupby("simulationConditionId"):
+        times = np.unique(rows["time"])
+        solution = solve_ivp(rates, (0.0, times[-1]), [1.0, 0.0, 1.0, 0.0], args=(doses[condition],),
+                             t_eval=times, method="LSODA", rtol=1e-11, atol=1e-13)
+        state = dict(zip(["K1", "K1p", "K2", "K2p"], solution.y))
+        for observable, species in (("pK1", "K1p"), ("pK2", "K2p")):
+            obs = rows[rows["observableId"] == observable]
+            model = p[f"scale_{observable}"] * state[species][np.searchsorted(times, obs["time"])]
+            llh += norm.logpdf(obs["measurement"], model, p[f"sigma_{observable}"]).sum()
+    return llh
 
 
 def test_simulate_matches_test_suite_simulations(tmp_path):
@@ -243,12 +275,27 @@ def test_fit_writes_table_best_parameters_and_waterfall(tmp_path):
     assert len(table) == 3 and list(table["objective"]) == sorted(table["objective"])
     assert (tmp_path / "fits.waterfall.png").stat().st_size > 1000
     assert "best log-likelihood" in result.stdout
-    # The best parameters feed `simulate --parameters`, and fit at least as well as the nominal ones.
+    # each start's llh is the Gaussian llh of the closed-form A(t) at its parameters; four
+    # parameters fit two points exactly, so the maximum is -log(pi / 2) (sigma 0.5, two points)
+    data = pd.read_csv(case / "_measurements.tsv", sep="\t")
+    for _, row in table.iterrows():
+        a = conversion_reaction_a(data["time"].to_numpy(), row.a0, row.b0, row.k1, row.k2)
+        assert row.llh == pytest.approx(norm.logpdf(data["measurement"], a, 0.5).sum(), abs=1e-9)
+    assert table["llh"].iloc[0] == pytest.approx(-np.log(np.pi / 2), abs=1e-6)
+    # The best parameters feed `simulate --parameters`: the closed form at them.
     best = tmp_path / "fits.best.tsv"
     sims = tmp_path / "sims.tsv"
     assert invoke("simulate", str(case / "_0001.yaml"), "--parameters", str(best), "--out", str(sims)).exit_code == 0
-    nominal = json.loads(invoke("check", str(case / "_0001.yaml"), "--format", "json").stdout)["llh"]
-    assert table["llh"].iloc[0] >= nominal - 1e-6
+    theta = pd.read_csv(best, sep="\t").set_index("parameterId")["value"]
+    simulated = pd.read_csv(sims, sep="\t")
+    expected = conversion_reaction_a(simulated["time"].to_numpy(), theta.a0, theta.b0, theta.k1, theta.k2)
+    np.testing.assert_allclose(simulated["simulation"], expected, rtol=1e-7, atol=1e-9)
+
+
+def conversion_reaction_a(t, a0, b0, k1, k2):
+    """A(t) of A <-> B (forward k1, backward k2) from A(0) = a0, B(0) = b0: test-suite case 0001."""
+    rate = k1 + k2
+    return (k2 * (a0 + b0) + (k1 * a0 - k2 * b0) * np.exp(-rate * t)) / rate
 
 
 def test_fit_rejects_a_bad_scheduler_address(tmp_path):

@@ -1,4 +1,5 @@
-"""A twin case end to end on a small binding model: files, summary contract, resume."""
+"""A twin case end to end on a small binding model: files, summary contract, resume; the summary's
+and report's numbers against the posterior draws and the binding model's closed form."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from celltwin.model import Model, write_sbml
 from celltwin.twin import read_case, run_case
 
 KON, KOFF = 0.05, 0.5  # Kd = 10 nM in a model whose concentrations are nM
+ALL_DRAWS = 8 * 150  # the sampler's chains x draws: predictions use every draw
 
 
 def write_case(folder, sampler="{method: ensemble, chains: 8, warmup: 150, draws: 150, seed: 1}"):
@@ -51,10 +53,89 @@ def write_case(folder, sampler="{method: ensemble, chains: 8, warmup: 150, draws
     return folder / "case.yaml"
 
 
+def bound_complex(t, kon, koff, a0=20.0, b0=15.0):
+    """C(t) of A + B <-> C from C(0) = 0 in closed form: dC/dt = kon (C - r+)(C - r-), with r+-
+    the roots of C^2 - (a0 + b0 + Kd) C + a0 b0 (C settles at the smaller one)."""
+    total = a0 + b0 + koff / kon
+    gap = np.sqrt(total**2 - 4 * a0 * b0)
+    upper, lower = (total + gap) / 2, (total - gap) / 2
+    decay = np.exp(-kon * gap * t)
+    return upper * lower * (1 - decay) / (upper - lower * decay)
+
+
+def posterior_draws_on_log10_scale(path) -> pd.DataFrame:
+    import arviz as az
+
+    posterior = az.from_netcdf(str(path)).posterior
+    return pd.DataFrame({p: np.asarray(posterior[p]).ravel() for p in ("kon", "koff")})
+
+
+def html_table_rows(text: str, caption: str) -> list[list[str]]:
+    """The body rows (cell texts) of the first table after the section heading ``caption``."""
+    import re
+
+    section = text[text.index(f"<h2>{caption}</h2>"):]
+    body = section[section.index("<tbody>"):section.index("</tbody>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
+    return [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.DOTALL) for row in rows]
+
+
+def assert_summary_recomputed_from_draws(out, summary) -> None:
+    """The summary's and report's numbers against the posterior draws in the NetCDF files: the
+    quantiles and the log10 Kd by numpy, the held-out RMSE and lppd and the scenario's
+    complex from the binding model's closed form (all draws: ``max_draws`` keeps them all)."""
+    from scipy.special import logsumexp
+    from scipy.stats import norm
+
+    draws = {run: posterior_draws_on_log10_scale(out / f"{run}.nc") for run in ("baseline", "augmented")}
+    assert len(draws["baseline"]) == ALL_DRAWS
+    # the prior is uniform on log10 within the bounds: 5 % and 95 % of the way (4000 draws)
+    for pid, (low, high) in {"kon": (-4.0, 1.0), "koff": (-3.0, 2.0)}.items():
+        entry = summary["parameters"][pid]
+        assert entry["nominal"] == pytest.approx(np.log10({"kon": KON, "koff": KOFF}[pid]), rel=1e-12)
+        assert entry["prior_interval"] == pytest.approx([low + 0.05 * (high - low), high - 0.05 * (high - low)],
+                                                        abs=0.1)
+        for run in draws:
+            q = np.quantile(draws[run][pid], [0.05, 0.5, 0.95])
+            assert [entry[run][k] for k in ("q05", "q50", "q95")] == pytest.approx(q, rel=1e-12)
+    kd = summary["kd"][0]
+    assert kd["reported_log10_kd"] == kd["predicted_log10_kd"] == pytest.approx(-8.0)
+    data = pd.read_csv(out.parent / "t.tsv", sep="\t")
+    scenario = pd.read_csv(out / "scenario.tsv", sep="\t")
+    for run, d in draws.items():
+        log_kd = d["koff"] - d["kon"] - 9.0  # nM -> M
+        q05, q50, q95 = np.quantile(log_kd, [0.05, 0.5, 0.95])
+        assert (kd[f"{run}_q50"], kd[f"{run}_width90"]) == pytest.approx((q50, q95 - q05), abs=1e-9)
+        assert kd[f"{run}_error"] == pytest.approx(abs(q50 + 8.0), abs=1e-9)
+        # held-out A(t) = 20 - C(t), sigma 0.3: RMSE of the median prediction, and lppd
+        kon, koff = 10.0 ** d["kon"].to_numpy()[:, None], 10.0 ** d["koff"].to_numpy()[:, None]
+        predicted = 20.0 - bound_complex(data["time"].to_numpy()[None, :], kon, koff)
+        rmse = np.sqrt(np.mean((np.median(predicted, axis=0) - data["measurement"].to_numpy()) ** 2))
+        pointwise = norm.logpdf(data["measurement"].to_numpy(), predicted, 0.3)
+        lppd = np.sum(logsumexp(pointwise, axis=0) - np.log(len(pointwise)))
+        assert summary["held_out"][f"rmse_{run}"] == pytest.approx(rmse, abs=1e-6)
+        assert summary["held_out"][f"lppd_{run}"] == pytest.approx(lppd, abs=1e-6)
+        # the scenario's unperturbed complex at t = 0, 1, 5
+        unperturbed = (scenario.posterior == run) & (scenario.scenario == "baseline") & (scenario.observableId == "obs_c")
+        rows = scenario[unperturbed].sort_values("time")
+        complex_ = bound_complex(rows["time"].to_numpy()[None, :], kon, koff)
+        np.testing.assert_allclose(rows[["q05", "q50", "q95"]].to_numpy(),
+                                   np.quantile(complex_, [0.05, 0.5, 0.95], axis=0).T, rtol=1e-6, atol=1e-9)
+    # report.html: the parameter table and the overview's held-out numbers (4 significant digits)
+    text = (out / "report.html").read_text()
+    table = {row[0]: row for row in html_table_rows(text, "All parameters")}
+    for pid in ("kon", "koff"):
+        shown = [float(v) for v in table[pid][7:10]]  # augmented q05, q50, q95
+        assert shown == pytest.approx(np.quantile(draws["augmented"][pid], [0.05, 0.5, 0.95]), rel=1e-3)
+    overview = {row[0]: float(row[1]) for row in html_table_rows(text, "Overview")}
+    assert overview["held-out rmse_augmented"] == pytest.approx(summary["held_out"]["rmse_augmented"], rel=1e-3)
+    assert overview["held-out n_points"] == 4
+
+
 def test_a_case_runs_end_to_end_and_resumes(tmp_path):
     case = read_case(write_case(tmp_path))
     out = tmp_path / "out"
-    summary = run_case(case, out, log=lambda m: None)
+    summary = run_case(case, out, log=lambda m: None, max_draws=ALL_DRAWS)
     for name in ("report.html", "summary.json", "baseline.nc", "augmented.nc", "kd.tsv", "scenario.tsv",
                  "baseline_report.html", "augmented_report.html"):
         assert (out / name).is_file(), name
@@ -74,8 +155,9 @@ def test_a_case_runs_end_to_end_and_resumes(tmp_path):
     scenario = pd.read_csv(out / "scenario.tsv", sep="\t")
     knocked = scenario[(scenario.scenario == "intervention") & (scenario.observableId == "obs_c")]
     assert np.allclose(knocked[["q05", "q50", "q95"]], 0.0, atol=1e-8)
+    assert_summary_recomputed_from_draws(out, written)
     # a rerun reads the finished posteriors instead of sampling again
-    again = run_case(case, out, log=lambda m: None)
+    again = run_case(case, out, log=lambda m: None, max_draws=ALL_DRAWS)
     assert again["parameters"] == summary["parameters"]
     # the rerun's wall time still counts the sampling done by the first invocation
     sampled = sum(r["seconds"] for r in summary["diagnostics"].values())
@@ -97,12 +179,28 @@ def test_case_files_are_checked(tmp_path):
         read_case(path)
 
 
-def test_gain_plot_draws_an_interval_that_leaves_out_the_estimate():
+def test_gain_plot_draws_an_interval_that_leaves_out_the_estimate(monkeypatch):
     """A bootstrap percentile interval of a biased KL estimate need not contain the estimate
-    (the GPCR case had one): the report draws it as it is instead of failing."""
-    from celltwin.twin._report import gain_section
+    (the GPCR case had one): the report draws it as it is instead of failing. The figure holds
+    the estimates as bars, largest first, and each interval as given."""
+    import celltwin.twin._report as report
 
+    drawn = {}
+
+    def capture(fig, alt):
+        ax = fig.axes[0]
+        drawn["bars"] = [(p.get_x() + p.get_width() / 2, p.get_height()) for p in ax.patches]
+        drawn["lines"] = [segment.tolist() for segment in ax.collections[0].get_segments()]
+        drawn["labels"] = [label.get_text() for label in ax.get_xticklabels()]
+        return original(fig, alt)
+
+    original = report.image
+    monkeypatch.setattr(report, "image", capture)
     summary = {"parameters": {"k1": {"kl_bits": 0.5, "kl_bits_interval": [0.6, 1.2]},
-                              "k2": {"kl_bits": 2.0, "kl_bits_interval": [1.5, 2.5]}}}
-    html = gain_section(summary)
+                              "k2": {"kl_bits": 2.0, "kl_bits_interval": [1.5, 2.5]},
+                              "k3": {"kl_bits": 1.0, "kl_bits_interval": [0.8, 1.1]}}}
+    html = report.gain_section(summary)
     assert "<img" in html and "information gain" in html
+    assert drawn["labels"] == ["k2", "k3", "k1"]
+    assert drawn["bars"] == [(0, 2.0), (1, 1.0), (2, 0.5)]
+    assert drawn["lines"] == [[[0, 1.5], [0, 2.5]], [[1, 0.8], [1, 1.1]], [[2, 0.6], [2, 1.2]]]
