@@ -1,5 +1,7 @@
 """Inference: multi-start optimisation, profile likelihoods, posterior sampling and diagnostics."""
 
+from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+
 from ._diagnostics import Diagnostics as Diagnostics
 from ._diagnostics import diagnose as diagnose
 from ._executor import Executor as Executor
