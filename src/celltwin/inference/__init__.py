@@ -11,6 +11,7 @@ from ._optimize import multistart as multistart
 from ._profile import ProfileResult as ProfileResult
 from ._profile import profile as profile
 from ._report import write_report as write_report
+from ._resume import describe_checkpoint as describe_checkpoint
 from ._sample import SamplerSettings as SamplerSettings
 from ._sample import nuts_draws as nuts_draws
 from ._sample import checkpoint_files as checkpoint_files
