@@ -49,14 +49,14 @@ def main() -> None:
     trees = {"": ROOT / "src"} | ({f" [{args.compare}]": args.compare} if args.compare else {})
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{args.repeats} runs each, {os.cpu_count()} cores, load average {load:.2f} at the start")
-    print(f"{'command':32s} {'median s':>9s} {'fastest s':>10s}")
+    print(f"{'command':48s} {'median s':>9s} {'fastest s':>10s}")
     for tree, src in trees.items():
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
         for name, command in COMMANDS.items():
             if tree and command[0] == "-c":  # the interpreter and JAX rows do not depend on the tree
                 continue
             times = wall_times(command, args.repeats, env)
-            print(f"{name + tree:32s} {statistics.median(times):9.3f} {min(times):10.3f}")
+            print(f"{name + tree:48s} {statistics.median(times):9.3f} {min(times):10.3f}")
 
 
 if __name__ == "__main__":
