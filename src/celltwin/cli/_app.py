@@ -1,4 +1,8 @@
-"""The typer application: global options and the command table."""
+"""The typer application: global options and the command table.
+
+`celltwin --help` imports every command module, so they hold only typer signatures and help
+at the top and import numpy, pandas and JAX inside the command (tests/test_progress.py checks).
+"""
 
 from __future__ import annotations
 
