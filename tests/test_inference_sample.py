@@ -199,10 +199,13 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_draws(tmp_path, mo
 
 
 @pytest.mark.parametrize("pooled", [False, True])
-def test_nuts_warmup_interrupted_midway_resumes_to_the_same_draws(tmp_path, monkeypatch, pooled):
+def test_nuts_warmup_interrupted_midway_resumes_to_the_same_draws(tmp_path, monkeypatch, capsys, pooled):
     """The warm-up runs in checkpointed blocks too: a run stopped after two of its three
     warm-up blocks and resumed gives the uninterrupted run's draws (dense mass matrix, per
-    chain or pooled)."""
+    chain or pooled). The checkpoint is described as 20 of 30 warm-up steps done, and the
+    resumed run's progress lines (stderr is no terminal here) count on from there."""
+    from celltwin.inference import describe_checkpoint
+
     problem, beta, _ = linear_gaussian(0)
     settings = SamplerSettings(method="nuts", chains=2, draws=20, warmup=30, seed=5, block=10, dense_mass=True,
                                pooled_mass=pooled)
@@ -215,7 +218,19 @@ def test_nuts_warmup_interrupted_midway_resumes_to_the_same_draws(tmp_path, monk
     monkeypatch.undo()
     with np.load(ckpt) as data:
         assert int(data["warmup_done"]) == 20 and "position" not in data.files
-    resumed = sample(problem, settings, init=beta, checkpoint=ckpt, resume=True, predictive=False, progress=False)
+    assert describe_checkpoint(ckpt) == "warm-up 20 of 30 steps done, no draws yet"
+    monkeypatch.setenv("CELLTWIN_PROGRESS_INTERVAL", "0")
+    capsys.readouterr()
+    resumed = sample(problem, settings, init=beta, checkpoint=ckpt, resume=True, predictive=False, progress=True)
+    err = capsys.readouterr().err.splitlines()
+    mass = "dense, pooled" if pooled else "dense"
+    warmup = [line for line in err if line.startswith("NUTS warm-up")]
+    assert len(warmup) == 1 and warmup[0].startswith(f"NUTS warm-up: 2 chains x 30 steps ({mass} mass matrix): "
+                                                      "30/30 steps, ")
+    draws = [line for line in err if line.startswith("nuts: ")]
+    assert [line.split(",")[0] for line in draws] == [f"nuts: 2 chains x 20 draws: {n}/20 draws per chain"
+                                                       for n in (10, 20)]
+    assert draws[-1].endswith(f", {int(resumed.sample_stats['diverging'].values.sum())} divergent")
     for name in ("a0", "r"):
         np.testing.assert_array_equal(full.posterior[name].values, resumed.posterior[name].values)
     assert "inverse_mass_matrix" not in seen[0][1] and "warmup_leaf_0" in seen[0][1]
@@ -372,8 +387,10 @@ def _cli(*args):
 
 
 def test_killed_cli_run_resumes_without_loss(tmp_path, shared_data):
-    """SIGKILL (no chance to clean up) after the second checkpoint; --resume finishes; the
-    posterior equals an uninterrupted run's draw for draw."""
+    """SIGKILL (no chance to clean up) after the second checkpoint; --resume says where it
+    continues from and finishes; the posterior equals an uninterrupted run's draw for draw.
+    The uninterrupted run's stderr goes to a file (as in a batch job): with
+    $CELLTWIN_PROGRESS_INTERVAL 0 it holds a plain progress line after every block."""
     import arviz as az
 
     problem_yaml = shared_data / "petab-test-suite" / "v1.0.0" / "sbml" / "0001" / "_0001.yaml"
@@ -383,8 +400,13 @@ def test_killed_cli_run_resumes_without_loss(tmp_path, shared_data):
               "--seed", "11", "--block", "10"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     whole = tmp_path / "whole.nc"
-    done = subprocess.run(_cli(*common, "--out", str(whole)), capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr
+    log = tmp_path / "whole.log"
+    with open(log, "w") as stderr:
+        done = subprocess.run(_cli(*common, "--out", str(whole)), stdout=subprocess.PIPE, stderr=stderr, text=True,
+                              env={**env, "CELLTWIN_PROGRESS_INTERVAL": "0"}, timeout=600)
+    assert done.returncode == 0, log.read_text()
+    progress = [line.split(",")[0] for line in log.read_text().splitlines() if line.startswith("ensemble: ")]
+    assert progress == [f"ensemble: 8 chains x 60 draws: {n}/60 draws per chain" for n in range(10, 61, 10)]
     out = tmp_path / "killed.nc"
     ckpt = tmp_path / "killed.nc.checkpoint.npz"
     proc = subprocess.Popen(_cli(*common, "--out", str(out)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -399,11 +421,14 @@ def test_killed_cli_run_resumes_without_loss(tmp_path, shared_data):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not out.exists()
+    with np.load(ckpt) as data:
+        drawn = data["draws_z"].shape[1]
     again = subprocess.run(_cli(*common, "--out", str(out)), capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 2 and "--resume" in again.stderr  # refuses to overwrite the checkpoint
     resumed = subprocess.run(_cli(*common, "--out", str(out), "--resume"), capture_output=True, text=True, env=env,
                              timeout=600)
     assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming from checkpoint {ckpt}: burn-in finished, {drawn} of 60 draws per walker done" in resumed.stderr
     a, b = az.from_netcdf(whole), az.from_netcdf(out)
     for name in a.posterior.data_vars:
         np.testing.assert_array_equal(a.posterior[name].values, b.posterior[name].values)

@@ -1,6 +1,8 @@
 """Benchmark of digital-twin methods: tasks along the challenge axes, methods behind one
 interface, metrics, a resumable runner (local processes or Dask) and a leaderboard."""
 
+from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+
 from ._metrics import crps_gaussian as crps_gaussian
 from ._metrics import crps_samples as crps_samples
 from ._metrics import interval_coverage as interval_coverage

@@ -7,6 +7,8 @@ fingerprints x protein k-mer spectra, Kronecker kernel ridge) and the Davis kina
 data loader make the diagnostics runnable end to end.
 """
 
+from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+
 from ._baseline import KroneckerRidge as KroneckerRidge
 from ._baseline import fit_kronecker_ridge as fit_kronecker_ridge
 from ._baseline import group_folds as group_folds

@@ -1,10 +1,15 @@
-"""The typer application: global options and the command table."""
+"""The typer application: global options and the command table.
+
+`celltwin --help` imports every command module, so they hold only typer signatures and help
+at the top and import numpy, pandas and JAX inside the command (tests/test_progress.py checks).
+"""
 
 from __future__ import annotations
 
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from ._bench import bench_app
 from ._check import check
@@ -22,13 +27,31 @@ from ._screen import screen_app
 from ._simulate import simulate
 from ._twin_demo import demo
 
+
+class _CommandGroup(TyperGroup):
+    """A command group whose ``--help`` flag defaults to False.
+
+    typer (0.29) passes a flag's missing value (None) through a pydantic validator, which
+    imports pydantic: 0.2 s on every ``celltwin CMD --help`` for the group's own flag.
+    """
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.default = False
+        return option
+
+
 app = typer.Typer(
+    cls=_CommandGroup,
     name="celltwin",
     help="celltwin: ODE models of cell signalling (SBML/PEtab), simulated and differentiated in JAX.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    # Plain help: rich's help panels take 0.3 s to import and draw; --help should be instant.
+    rich_markup_mode=None,
 )
 
 
@@ -64,8 +87,8 @@ app.command("demo")(demo)
 app.command("quickstart")(quickstart)
 app.command("diagnose")(diagnose)
 app.command("discover")(discover)
-app.add_typer(screen_app, name="screen")
-app.add_typer(bench_app, name="bench")
+app.add_typer(screen_app, name="screen", cls=_CommandGroup)
+app.add_typer(bench_app, name="bench", cls=_CommandGroup)
 app.command("hybrid")(hybrid)
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import typer
 
 from ..errors import CelltwinInputError
 from ._errors import guarded
 from ._load import load_problem
 from ._output import err_console, out_console, warn
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def writable(path: Path, option: str) -> Path:
@@ -55,6 +58,8 @@ def fit(
     parameters on linear scale, readable by `celltwin simulate --parameters`) and a waterfall
     plot. The table is rewritten after every finished start, so a killed run keeps them.
     """
+    import numpy as np
+
     from ..inference import multistart
     from ..inference._optimize import OPTIMIZERS
 

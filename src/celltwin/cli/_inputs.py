@@ -9,10 +9,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import PEtabError, SBMLError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # PEtab v1 YAML fields that name files: (key, where it lives, table kind).
 _TABLE_FIELDS = {
@@ -49,6 +51,8 @@ def _file_list(value, field: str, where: Path) -> list[str]:
 
 def read_table(path: Path, what: str = "table") -> pd.DataFrame:
     """Read a tab-separated table; errors name the file."""
+    import pandas as pd  # not at the top: `celltwin --help` must not wait for pandas
+
     if not path.is_file():
         raise PEtabError(f"{path}: {what} file not found")
     try:

@@ -14,8 +14,6 @@ import math
 import re
 from pathlib import Path
 
-import pandas as pd
-
 from ..errors import PEtabError
 from ..model import check_math_names
 from ._inputs import ProblemFiles
@@ -87,6 +85,8 @@ def _is_number(text: str) -> bool:
 
 def _locate(issue: LintIssue, paths: list[Path]) -> None:
     """Fill rows and column from ids or column names that the message quotes."""
+    import pandas as pd  # not at the top: `celltwin --help` must not wait for pandas
+
     tokens = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(issue.message)]
     tokens = [t.strip(".,:;") for t in tokens]
     for path in paths:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import PEtabError
 from ._inputs import ProblemFiles, check_problem_files, read_table
 from ._lint import LintIssue, lint, raise_for_errors
 from ._output import status, warn
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def load_problem(path: str | os.PathLike, *, run_lint: bool = True, warn_lint: bool = True):
@@ -51,6 +53,8 @@ def theta_from_file(problem, path: str | os.PathLike) -> np.ndarray:
     Raises:
         PEtabError: naming the file, row and column of an unknown id or a bad value.
     """
+    import numpy as np
+
     path = Path(path)
     df = read_table(path, "parameter values")
     if "parameterId" not in df.columns:

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # Progress, warnings and error messages: never on stdout, so `--format json` stays clean.
 # Created per use so that redirected or captured streams (tests) are honoured.
 
 
 def err_console() -> Console:
+    from rich.console import Console  # here: `celltwin --help` must not wait for it
+
     return Console(file=sys.stderr, soft_wrap=True, highlight=False)
 
 
 def out_console() -> Console:
+    from rich.console import Console  # here: `celltwin --help` must not wait for it
+
     return Console(file=sys.stdout, highlight=False)
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import typer
 
 from ..errors import CelltwinInputError
@@ -13,9 +13,14 @@ from ._inputs import read_table
 from ._load import load_problem
 from ._output import err_console, out_console
 
+if TYPE_CHECKING:
+    import numpy as np
+
 
 def best_from_fits(problem, path: Path) -> np.ndarray:
     """The best row of a `celltwin fit` table, as theta; errors name the file and column."""
+    import numpy as np
+
     df = read_table(path, "fit results")
     missing = [c for c in ["objective", *problem.parameter_ids] if c not in df.columns]
     if missing:
@@ -50,6 +55,8 @@ def profile(
     (per parameter: optimum, lower, upper, identifiable; empty where the profile stays above
     the threshold up to a bound) and FOLDER/profiles.png.
     """
+    import numpy as np
+
     from ..inference import multistart
     from ..inference import profile as run_profile
 

@@ -12,7 +12,6 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import typer
 
 from ..errors import CelltwinInputError
@@ -48,7 +47,9 @@ def quickstart(
     max_iter: int = typer.Option(200, "--max-iter", min=1, help="L-BFGS-B iterations at most."),
 ) -> None:
     """Run the bundled example: check it, evaluate llh and gradient, fit with L-BFGS-B."""
+    from .. import _config  # noqa: F401  (float64 before jax.numpy is used here)
     import jax.numpy as jnp
+    import numpy as np
     from rich.table import Table
     from scipy.optimize import minimize
 

@@ -79,9 +79,11 @@ def sample(
     one-process run up to floating-point rounding. R-hat, bulk/tail ESS, divergences and E-BFMI
     are reported at the end, with a warning when the run has not converged.
     """
-    from ..inference import SamplerSettings, checkpoint_files, diagnose
+    from ..inference import SamplerSettings, checkpoint_files, describe_checkpoint, diagnose
     from ..inference import sample as run_sample
+    from ..inference._progress import progress_interval
 
+    progress_interval()  # a bad $CELLTWIN_PROGRESS_INTERVAL fails now, not after an ensemble's burn-in
     writable(out, "--out")
     ckpt = checkpoint_path(out)
     earlier = checkpoint_files(ckpt)
@@ -102,6 +104,8 @@ def sample(
     problem, _, _ = load_problem(problem_yaml, run_lint=False)
     theta0 = None if init is None else best_from_fits(problem, init)
     err_console().print(f"{problem!r}: {method}, {chains} chains x {draws} draws, seed {seed}", markup=False)
+    if resume:
+        err_console().print(f"resuming from checkpoint {ckpt}: {describe_checkpoint(ckpt)}", markup=False)
     idata = run_sample(problem, settings, init=theta0, checkpoint=ckpt, resume=resume, predictive=predictive,
                        progress=True, workers=workers, executor=scheduler)
     tmp = out.with_name(out.name + ".tmp")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import typer
 
 from ..errors import CelltwinInputError
@@ -17,6 +16,7 @@ def simulation_table(problem, theta):
     """The PEtab simulation table at ``theta`` (compiled with ``jax.jit``, then evaluated)."""
     import jax
     import jax.numpy as jnp
+    import numpy as np
 
     from ..simulate import Status
 

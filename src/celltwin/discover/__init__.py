@@ -5,6 +5,8 @@ The pieces are swappable: a candidate library (:mod:`.library`), a derivative es
 optimizer (:mod:`.optimizers`: STLSQ, LASSO / elastic net, bagging, horseshoe).
 """
 
+from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+
 from . import differentiation as differentiation
 from . import library as library
 from . import optimizers as optimizers

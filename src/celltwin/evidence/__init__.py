@@ -1,6 +1,8 @@
 """Evidence: outside knowledge (ML-predicted affinities, measured rates) as extra terms of a
 problem's log-posterior, with calibrated predictor error models and unit handling."""
 
+from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+
 from ._calibration import PredictorCalibration as PredictorCalibration
 from ._calibration import calibrate_predictor as calibrate_predictor
 from ._calibration import cross_validate as cross_validate

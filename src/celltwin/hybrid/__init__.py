@@ -10,6 +10,8 @@
 * :func:`neural_term_map`: a trained term's input -> output map (for symbolic recovery).
 """
 
+from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+
 from ._ensemble import Ensemble as Ensemble
 from ._ensemble import train_ensemble as train_ensemble
 from ._inspect import neural_term_map as neural_term_map

@@ -1,5 +1,7 @@
 """Inference: multi-start optimisation, profile likelihoods, posterior sampling and diagnostics."""
 
+from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+
 from ._diagnostics import Diagnostics as Diagnostics
 from ._diagnostics import diagnose as diagnose
 from ._executor import Executor as Executor
@@ -9,6 +11,7 @@ from ._optimize import multistart as multistart
 from ._profile import ProfileResult as ProfileResult
 from ._profile import profile as profile
 from ._report import write_report as write_report
+from ._resume import describe_checkpoint as describe_checkpoint
 from ._sample import SamplerSettings as SamplerSettings
 from ._sample import nuts_draws as nuts_draws
 from ._sample import checkpoint_files as checkpoint_files

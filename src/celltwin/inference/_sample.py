@@ -455,11 +455,9 @@ def _blocked_nuts_warmup(logdensity_z, z0, s: SamplerSettings, state: dict, save
         wstate = from_arrays(template, state) if "warmup_done" in state else template
         done = int(state.get("warmup_done", 0))
         compiled: dict[int, Callable] = {}
-        n_blocks = -(-s.warmup // s.block)
         mass = ", ".join(word for word, on in (("dense", s.dense_mass), ("pooled", s.pooled_mass)) if on)
         title = f"NUTS warm-up: {z0.shape[0]} chains x {s.warmup} steps" + (f" ({mass} mass matrix)" if mass else "")
-        with progress_bar(title, n_blocks, enabled=progress) as advance:
-            advance(done // s.block)
+        with progress_bar(title, s.warmup, unit="steps", completed=done, enabled=progress) as advance:
             for first in range(done, s.warmup, s.block):
                 last = min(first + s.block, s.warmup)
                 if last - first not in compiled:  # the block's start is traced: one compilation per length
@@ -468,7 +466,7 @@ def _blocked_nuts_warmup(logdensity_z, z0, s: SamplerSettings, state: dict, save
                 wstate = compiled[last - first](wstate, chain_keys, first)
                 state.update(to_arrays(wstate), warmup_done=np.array(last))
                 save()
-                advance()
+                advance(last - first)
         pos, step, inv_mass = warm.final(wstate)
     for k in [k for k in state if k.startswith("warmup_")]:
         del state[k]
@@ -504,8 +502,8 @@ def _draw_blocks(s: SamplerSettings, state: dict, save: Callable, run_block: Cal
     where it holds, also when a run that stopped there is resumed."""
     n_blocks = -(-s.draws // s.block)
     label = f"{s.method}: {n_chains or s.chains} chains x {s.draws} draws"
-    with progress_bar(label, n_blocks, enabled=progress) as advance:
-        advance(int(state["blocks_done"]))
+    drawn = state["draws_z"].shape[1] if "draws_z" in state else 0
+    with progress_bar(label, s.draws, unit="draws per chain", completed=drawn, enabled=progress) as advance:
         for b in range(int(state["blocks_done"]), n_blocks):
             if s.stops_early and b > 0 and converged(state["draws_z"], s.stop_rhat, s.stop_ess):
                 break
@@ -515,7 +513,14 @@ def _draw_blocks(s: SamplerSettings, state: dict, save: Callable, run_block: Cal
                 state[k] = v if k not in state else np.concatenate([state[k], v], axis=1)
             state["blocks_done"] = np.array(b + 1)
             save()
-            advance()
+            advance(positions.shape[1], note=_divergences(state))
+
+
+def _divergences(state: dict) -> str | None:
+    """The divergent transitions among the draws so far, for the progress display (NUTS only)."""
+    if "stat_diverging" not in state:
+        return None
+    return f"{int(np.sum(state['stat_diverging']))} divergent"
 
 
 def _nuts_chains(logdensity_z, z0, ids: np.ndarray, s: SamplerSettings, state: dict, save: Callable, warm_key,
@@ -601,7 +606,7 @@ def _nuts_in_groups(problem, log_density, z0, s: SamplerSettings, meta: dict, pa
         per_group = -(-s.warmup // s.block) + -(-s.draws // s.block)
         label = f"NUTS: {s.chains} chains in {len(groups)} processes, {s.warmup} warm-up steps + {s.draws} draws"
         results: dict[int, dict] = {}
-        with progress_bar(label, per_group * len(groups), enabled=progress) as advance:
+        with progress_bar(label, per_group * len(groups), unit="blocks", enabled=progress) as advance:
             shown = 0
 
             def update() -> None:
@@ -651,9 +656,8 @@ def _run_smc(problem, space: BoundedSpace, target: Callable, s: SamplerSettings,
 
     stage = _smc.stage_fn(prior_z, log_likelihood_z, problem.n_parameters, s.mcmc_steps, s.target_ess)
     label = f"SMC: {s.chains} runs x {s.draws} particles, temperature x 1000"
-    with progress_bar(label, 1000, enabled=progress) as advance:
-        shown = int(1000 * float(np.min(state["lam"])))
-        advance(shown)
+    shown = int(1000 * float(np.min(state["lam"])))
+    with progress_bar(label, 1000, completed=shown, enabled=progress) as advance:
         while not bool(state["finished"]):
             done = int(state["stages_done"])
             if done >= MAX_SMC_STAGES:
@@ -667,7 +671,7 @@ def _run_smc(problem, space: BoundedSpace, target: Callable, s: SamplerSettings,
             state["stages_done"], state["finished"] = np.array(done + 1), np.array(last)
             save()
             now = int(1000 * float(np.min(state["lam"])))
-            advance(now - shown)
+            advance(now - shown, note=f"stage {done + 1}")
             shown = now
 
     particles = jnp.asarray(state["particles"])

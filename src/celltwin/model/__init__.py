@@ -1,5 +1,7 @@
 """Reaction networks: the symbolic model (Python DSL or SBML) and its compilation to JAX."""
 
+from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+
 from . import ratelaws as ratelaws
 from ._compile import CompiledEvent as CompiledEvent
 from ._compile import CompiledModel as CompiledModel

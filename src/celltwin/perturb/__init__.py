@@ -1,6 +1,8 @@
 """Perturbation screens: a semi-mechanistic model of CRISPR screens (latent network dynamics,
 perturbation and measurement operators), held-out prediction with baselines, simulation."""
 
+from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+
 from ._anndata import read_screen as read_screen
 from ._baselines import LinearBaseline as LinearBaseline
 from ._baselines import additive_baseline as additive_baseline

@@ -1,5 +1,7 @@
 """Problems: model + experiments + observables + noise + data + parameter space."""
 
+from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+
 from ._parameters import ParameterSpace as ParameterSpace
 from ._parameters import Prior as Prior
 from ._petab import from_petab as from_petab

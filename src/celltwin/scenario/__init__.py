@@ -1,6 +1,8 @@
 """Scenarios: the calibrated twin in use. Predictions with posterior uncertainty under
 interventions (knockout, overexpression, a new dose, an inhibitor acting through its Kd)."""
 
+from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+
 from ._interventions import Dose as Dose
 from ._interventions import Inhibitor as Inhibitor
 from ._interventions import Knockout as Knockout

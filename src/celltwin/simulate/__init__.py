@@ -1,6 +1,8 @@
 """Simulation with diffrax (time courses with events, steady states, solver settings) and a
 compiled native backend for time courses (``SolverSettings(backend="native")``)."""
 
+from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+
 from ._native import check_native as check_native
 from ._rosenbrock import Rodas4 as Rodas4
 from ._rosenbrock import Rodas5P as Rodas5P

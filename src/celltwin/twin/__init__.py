@@ -1,6 +1,8 @@
 """Twin cases end to end: a PEtab problem with ML evidence, calibrated with and without the
 evidence, compared on held-out data, with information gain and an intervention scenario."""
 
+from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+
 from ._case import Case as Case
 from ._case import read_case as read_case
 from ._run import run_case as run_case
