@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 
 from ..errors import PEtabError
-from ..model import check_math_names
 from ._inputs import ProblemFiles
 
 _SECTION = re.compile(r"^Checking (model|condition|observable|measurement|parameter|visualization)")
@@ -132,6 +131,8 @@ def lint(files: ProblemFiles) -> list[LintIssue]:
         PEtabError: the PEtab library cannot read the problem at all.
     """
     import petab.v1 as petab
+
+    from ..model import check_math_names
 
     logger = logging.getLogger("petab")
     collector = _Collector()
