@@ -28,4 +28,6 @@ def as_float(value) -> float | None:
 
 def shown(value) -> str:
     """A cell value for a message: plain text, not a numpy repr."""
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN or an empty cell"  # pandas reads both as NaN
     return "an empty cell" if is_missing(value) else repr(str(value).strip())

@@ -104,8 +104,7 @@ def _check_bounds(lo, hi, nom, scale: str, row: dict, at: str) -> None:
             raise PEtabError(f"{at}, column {col!r}: an estimated parameter needs a numeric bound, "
                              f"got {shown(row[col])}")
     if lo > hi:
-        raise PEtabError(f"{at}, columns 'lowerBound' and 'upperBound': lowerBound {lo:g} is greater than "
-                         f"upperBound {hi:g}")
+        raise PEtabError(f"{at}, column 'lowerBound': {lo:g} is greater than the upperBound {hi:g}")
     if scale != "lin" and lo <= 0:
         raise PEtabError(f"{at}, column 'lowerBound': the parameter is estimated on {scale} scale, so its "
                          f"bounds must be positive, got {lo:g}")
