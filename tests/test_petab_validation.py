@@ -60,6 +60,13 @@ def drop_row(file: str, row: int) -> Edit:
     return edit
 
 
+def drop_column(file: str, column: str) -> Edit:
+    def edit(folder: Path) -> None:
+        _write(_read(folder / file).drop(columns=[column]), folder / file)
+
+    return edit
+
+
 def noise_parameters(value_in_row_3: str) -> Edit:
     """Observable pK1's noise level becomes a placeholder that the measurement table sets:
     ``sigma_pK1`` in every pK1 row but row 3, which gets ``value_in_row_3``."""
@@ -87,12 +94,14 @@ def invoke(*args: str):
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
-def assert_names_cell(result, file: str, row: int, column: str, *words: str) -> None:
-    """Exit status 2 and a message naming ``file``, ``row`` (possibly among other rows) and ``column``."""
+def assert_names_cell(result, file: str, row: int | None, column: str, *words: str) -> None:
+    """Exit status 2 and a message naming ``file``, ``row`` (possibly among other rows; None: a
+    whole column) and ``column``."""
     text = result.stderr
     assert result.exit_code == 2, (result.exit_code, text, result.stdout)
     assert "error:" in text and "Traceback" not in text + result.stdout
-    location = rf"{re.escape(file)}, rows? (?:\d+, )*{row}\b[^;]*?column '{re.escape(column)}'"
+    rows = "" if row is None else rf"rows? (?:\d+, )*{row}\b[^;]*?"
+    location = rf"{re.escape(file)}, {rows}column '{re.escape(column)}'"
     assert re.search(location, text), (location, text)
     for word in words:
         assert word in text, (word, text)
@@ -103,7 +112,7 @@ class Case:
     name: str
     edits: tuple[Edit, ...]
     file: str
-    row: int
+    row: int | None
     column: str
     words: tuple[str, ...] = ()
     lint_only: bool = False  # celltwin's own reading of this defect belongs to another part of issue 22
@@ -176,6 +185,9 @@ CASES = [
     Case("condition value inf", (cell("conditions.tsv", 2, "L", "inf"),), "conditions.tsv", 2, "L"),
     Case("condition value an unknown id", (cell("conditions.tsv", 2, "L", "L_low"),),
          "conditions.tsv", 2, "L", ("L_low",)),
+    Case("noiseFormula column missing", (drop_column("observables.tsv", "noiseFormula"),
+                                            drop_row("parameters.tsv", 13), drop_row("parameters.tsv", 12)),
+         "observables.tsv", None, "noiseFormula", ("require",)),
     # formulas
     Case("observableFormula with a dangling operator", (cell("observables.tsv", 2, "observableFormula",
                                                               "scale_pK1 * * K1p"),),

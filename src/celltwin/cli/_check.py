@@ -78,8 +78,9 @@ def check(
         result = evaluate(problem)
     warnings = []
     if not math.isfinite(result["llh"]):
-        warnings.append("the log-likelihood is not finite at the nominal parameters: a simulation failed or a "
-                        "measurement is not a number (`celltwin simulate` shows the simulated values)")
+        warnings.append("the log-likelihood is not finite at the nominal parameters: a simulation failed or "
+                        "gave a value the noise model cannot take, such as a non-positive value of a "
+                        "log-transformed observable (`celltwin simulate` shows the simulated values)")
     for w in warnings:
         warn(w)
     if format is Format.json:

@@ -27,6 +27,8 @@ _PETAB_CONSTANT = re.compile(r"petab\.C\.([A-Z_0-9]+)")
 _MAX_ROWS = 10
 _ROW_ID_COLUMNS = ("parameterId", "observableId", "conditionId")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# "Observable table requires the columns {'noiseFormula'}." / "Missing required column(s) ..."
+_ABSENT_COLUMN = re.compile(r"(?:requires the columns?|[Mm]issing (?:required )?columns?)\W*(\w+)")
 _COLUMN_WORDS = {"Bounds": "lowerBound"}  # "Bounds for log10 scaled parameter k1 must be positive"
 _GOT = re.compile(r"\bbut got (\S+?)(?: in (\w+) column)?\.?$")  # "Expected 0 or 1 but got 2 in estimate column."
 # petab.v1.math.sympify_petab: "Error parsing '<formula>': Syntax error at 1:12: ..."
@@ -136,6 +138,10 @@ def _locate(issue: LintIssue, paths: list[Path]) -> None:
 def _locate_unquoted(issue: LintIssue, df: pd.DataFrame, path: Path) -> bool:
     """Messages such as "lowerBound greater than upperBound for parameterId k1." or "Expected
     lin, log, or log10, but got ln." name the row's id or the bad value without quotes."""
+    absent = _ABSENT_COLUMN.search(issue.message)
+    if absent and absent.group(1) not in df.columns:
+        issue.file, issue.column = str(path), absent.group(1)
+        return True
     got = _GOT.search(issue.message)
     if got:
         for col in [got.group(2)] if got.group(2) in df.columns else df.columns:

@@ -203,17 +203,22 @@ class _Builder:
         if df is None or len(df) == 0:
             raise PEtabError(f"{where}: no observables")
         df = df.reset_index() if "observableId" not in df.columns else df
+        for col in ("observableId", "observableFormula", "noiseFormula"):
+            if col not in df.columns:  # PEtab requires noiseFormula; no sigma is assumed for it
+                raise PEtabError(f"{where}, column {col!r}: this required column is missing")
         defs = {}
         self.noise_definitions: dict[str, NoiseDefinition] = {}
         for row_no, row in enumerate(df.itertuples(index=False), start=2):
             row = row._asdict()
+            if is_missing(row["observableId"]):
+                raise PEtabError(f"{where}, row {row_no}, column 'observableId': empty observable id")
             oid = str(row["observableId"]).strip()
             at = f"{where}, row {row_no} (observable {oid!r})"
             if oid in self.noise_definitions:
                 raise PEtabError(f"{at}, column 'observableId': duplicated (first in row "
                                  f"{self.noise_definitions[oid].row}); each observable must be defined once")
             formula = self._formula(row.get("observableFormula"), f"{at}, column 'observableFormula'")
-            noise_cell = row.get("noiseFormula", 1.0)
+            noise_cell = row["noiseFormula"]
             noise = self._formula(noise_cell, f"{at}, column 'noiseFormula'")
             self.noise_definitions[oid] = NoiseDefinition(oid, noise, str(noise_cell).strip(), row_no, at)
             check_constant_sigma(self.noise_definitions[oid])
