@@ -32,7 +32,7 @@ _ABSENT_COLUMN = re.compile(r"(?:requires the columns?|[Mm]issing (?:required )?
 _COLUMN_WORDS = {"Bounds": "lowerBound"}  # "Bounds for log10 scaled parameter k1 must be positive"
 _GOT = re.compile(r"\bbut got (\S+?)(?: in (\w+) column)?\.?$")  # "Expected 0 or 1 but got 2 in estimate column."
 # petab.v1.math.sympify_petab: "Error parsing '<formula>': Syntax error at 1:12: ..."
-_PARSE_ERROR = re.compile(r"""Error parsing ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"): (.*)""", re.S)
+_PARSE_ERROR = re.compile(r"""Error parsing ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"): (.*)""", re.DOTALL)
 
 
 @dataclasses.dataclass
@@ -191,11 +191,11 @@ def _formula_issue(message: str, files: ProblemFiles) -> LintIssue | None:
     except (ValueError, SyntaxError):
         return None
     issue = LintIssue("error", f"the formula {formula!r} cannot be parsed: {match.group(2).strip()}")
-    for kind, paths in files.tables.items():
+    for paths in files.tables.values():
         for path in paths:
             try:
                 df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-            except Exception:  # noqa: BLE001 - locating is best effort
+            except Exception:  # noqa: BLE001, S112 - locating is best effort
                 continue
             for col in df.columns:
                 rows = [i + 2 for i, v in enumerate(df[col]) if v.strip() == formula]

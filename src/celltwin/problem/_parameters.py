@@ -8,8 +8,6 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import PEtabError
-
 SCALES = ("lin", "log", "log10")
 
 PRIOR_TYPES = (

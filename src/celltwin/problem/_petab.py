@@ -80,7 +80,7 @@ def check_unique_ids(path: str | os.PathLike, content: dict) -> None:
             table = path.parent / str(name)
             try:
                 ids = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False, usecols=[column])[column]
-            except Exception:  # noqa: BLE001 - unreadable tables are reported by the reader
+            except Exception:  # noqa: BLE001, S112 - unreadable tables are reported by the reader
                 continue
             first: dict[str, int] = {}
             for row, value in enumerate(ids, start=2):
