@@ -30,7 +30,12 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def evaluate(problem) -> dict:
-    """Compile and evaluate at the nominal parameters: the numbers ``check`` reports."""
+    """Compile and evaluate at the nominal parameters: the numbers ``check`` reports.
+
+    Raises:
+        PEtabError: the log-likelihood is not finite because a noise formula gives a sigma
+            that is not positive (the message names the observable and its noiseFormula).
+    """
     import jax.numpy as jnp
 
     theta = jnp.asarray(problem.x_nominal)
@@ -44,6 +49,9 @@ def evaluate(problem) -> dict:
             problem.jit_log_likelihood(theta).block_until_ready()
             times.append(time.perf_counter() - start)
         log_prior = float(problem.log_prior(theta))
+    if not math.isfinite(llh):
+        with status("Looking for the cause of the non-finite log-likelihood"):
+            problem.check_noise_levels(problem.jit_simulate(theta))
     return {
         "llh": llh,
         "log_prior": log_prior,
@@ -70,8 +78,9 @@ def check(
         result = evaluate(problem)
     warnings = []
     if not math.isfinite(result["llh"]):
-        warnings.append("the log-likelihood is not finite at the nominal parameters: a simulation failed or a "
-                        "measurement is not a number (`celltwin simulate` shows the simulated values)")
+        warnings.append("the log-likelihood is not finite at the nominal parameters: a simulation failed or "
+                        "gave a value the noise model cannot take, such as a non-positive value of a "
+                        "log-transformed observable (`celltwin simulate` shows the simulated values)")
     for w in warnings:
         warn(w)
     if format is Format.json:

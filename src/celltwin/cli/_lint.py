@@ -22,6 +22,14 @@ _IGNORED = ("Visualization table not available", "Not OK", "PEtab format check c
 _QUOTED = re.compile(r"""'([^'\s]+)'|"([^"\s]+)"|`([^`\s]+)`""")
 _PETAB_CONSTANT = re.compile(r"petab\.C\.([A-Z_0-9]+)")
 _MAX_ROWS = 10
+_ROW_ID_COLUMNS = ("parameterId", "observableId", "conditionId")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# "Observable table requires the columns {'noiseFormula'}." / "Missing required column(s) ..."
+_ABSENT_COLUMN = re.compile(r"(?:requires the columns?|[Mm]issing (?:required )?columns?)\W*(\w+)")
+_COLUMN_WORDS = {"Bounds": "lowerBound"}  # "Bounds for log10 scaled parameter k1 must be positive"
+_GOT = re.compile(r"\bbut got (\S+?)(?: in (\w+) column)?\.?$")  # "Expected 0 or 1 but got 2 in estimate column."
+# petab.v1.math.sympify_petab: "Error parsing '<formula>': Syntax error at 1:12: ..."
+_PARSE_ERROR = re.compile(r"""Error parsing ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"): (.*)""", re.DOTALL)
 
 
 @dataclasses.dataclass
@@ -119,9 +127,80 @@ def _locate(issue: LintIssue, paths: list[Path]) -> None:
             if rows:
                 issue.file, issue.rows, issue.column = str(path), rows, col
                 return
+        if _locate_unquoted(issue, df, path):
+            return
         if explicit:
             issue.file, issue.column = str(path), columns[0]
             return
+
+
+def _locate_unquoted(issue: LintIssue, df: pd.DataFrame, path: Path) -> bool:
+    """Messages such as "lowerBound greater than upperBound for parameterId k1." or "Expected
+    lin, log, or log10, but got ln." name the row's id or the bad value without quotes."""
+    absent = _ABSENT_COLUMN.search(issue.message)
+    if absent and absent.group(1) not in df.columns:
+        issue.file, issue.column = str(path), absent.group(1)
+        return True
+    got = _GOT.search(issue.message)
+    if got:
+        for col in [got.group(2)] if got.group(2) in df.columns else df.columns:
+            rows = [i + 2 for i, v in enumerate(df[col]) if v.strip() == got.group(1)]
+            if rows:
+                issue.file, issue.rows, issue.column = str(path), rows, col
+                return True
+    if not len(df.columns) or df.columns[0] not in _ROW_ID_COLUMNS:
+        return False
+    id_column = df.columns[0]
+    words = _WORD.findall(issue.message)
+    rows = [i + 2 for i, v in enumerate(df[id_column]) if v.strip() in words]
+    if not rows:
+        return False
+    # The first other column the message names ("lowerBound greater than ..."), else the id column.
+    named = [_COLUMN_WORDS.get(w, w) for w in words]
+    named = [w for w in named if w in df.columns and w != id_column]
+    issue.file, issue.rows, issue.column = str(path), rows, named[0] if named else id_column
+    return True
+
+
+def _locate_elsewhere(issue: LintIssue, section: str, files: ProblemFiles) -> None:
+    """Checks of one table also report ids used in another ("Missing parameter(s) in the model
+    or the parameters table: {'k9'}" comes from the parameter check, k9 is in the condition
+    table): where the checked table does not hold them, look in the others."""
+    for kind in ("condition", "observable", "measurement", "parameter"):
+        if kind == section:
+            continue
+        probe = LintIssue(issue.level, issue.message)
+        _locate(probe, files.tables.get(kind, []))
+        if probe.rows:
+            issue.file, issue.rows, issue.column = probe.file, probe.rows, probe.column
+            return
+
+
+def _formula_issue(message: str, files: ProblemFiles) -> LintIssue | None:
+    """An error for a formula that PEtab's grammar rejects, located in the table that holds it.
+
+    The linter meets formulas while checking other tables (the condition table's check parses
+    the observable formulas), so the table being checked does not say where the formula is.
+    """
+    import pandas as pd  # not at the top: `celltwin --help` must not wait for pandas
+
+    match = _PARSE_ERROR.search(message)
+    if match is None:
+        return None
+    quoted = match.group(1)  # the formula as Python's repr() wrote it; never parsed back as Python
+    issue = LintIssue("error", f"the formula {quoted} cannot be parsed: {match.group(2).strip()}")
+    for paths in files.tables.values():
+        for path in paths:
+            try:
+                df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+            except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError):  # locating is best effort
+                continue
+            for col in df.columns:
+                rows = [i + 2 for i, v in enumerate(df[col]) if repr(v.strip()) == quoted or repr(v) == quoted]
+                if rows:
+                    issue.file, issue.rows, issue.column = str(path), rows, col
+                    return issue
+    return issue
 
 
 def lint(files: ProblemFiles) -> list[LintIssue]:
@@ -133,7 +212,9 @@ def lint(files: ProblemFiles) -> list[LintIssue]:
     import petab.v1 as petab
 
     from ..model import check_math_names
+    from ..problem._petab import check_unique_ids, read_yaml
 
+    check_unique_ids(files.yaml, read_yaml(files.yaml))
     logger = logging.getLogger("petab")
     collector = _Collector()
     saved = logger.level, logger.propagate
@@ -165,14 +246,21 @@ def lint(files: ProblemFiles) -> list[LintIssue]:
         if any(message.startswith(prefix) for prefix in _IGNORED):
             continue
         level = "error" if record.levelno >= logging.ERROR else "warning"
-        issue = LintIssue(level, message)
-        if section is not None:
+        issue = _formula_issue(message, files) or LintIssue(level, message)
+        if issue.file is None and section is not None:
             issue.file = files.names(section) or None
             paths = files.sbml if section == "model" else files.tables.get(section, [])
             if section != "model":
                 _locate(issue, paths)
+                if not issue.rows:
+                    _locate_elsewhere(issue, section, files)
         issues.append(issue)
-    if crashed is not None:
+    formula = None if crashed is None else _formula_issue(str(crashed), files)
+    if formula is not None:
+        # A formula the PEtab grammar cannot parse is wrong whichever table's check met it first.
+        formula.message += " (the PEtab linter stopped there; its remaining checks were skipped)"
+        issues.append(formula)
+    elif crashed is not None:
         # The linter's own failure (e.g. a TypeError on a malformed cell) is no verdict on the
         # problem: report it as a warning and let celltwin's import name the row and column.
         where = f" while checking the {collector.section} table" if collector.section else ""

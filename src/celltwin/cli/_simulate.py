@@ -13,7 +13,11 @@ from ._output import err_console, status, warn
 
 
 def simulation_table(problem, theta):
-    """The PEtab simulation table at ``theta`` (compiled with ``jax.jit``, then evaluated)."""
+    """The PEtab simulation table at ``theta`` (compiled with ``jax.jit``, then evaluated).
+
+    Raises:
+        PEtabError: a noise formula gives a sigma that is not positive at ``theta``.
+    """
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -21,6 +25,7 @@ def simulation_table(problem, theta):
     from ..simulate import Status
 
     sim = jax.jit(problem.simulate)(jnp.asarray(theta))
+    problem.check_noise_levels(sim)
     df = problem.measurement_df.copy().rename(columns={"measurement": "simulation"})
     df["simulation"] = np.asarray(sim.observables)
     failed = [(k, int(s)) for k, s in enumerate(np.asarray(sim.status)) if int(s) != Status.OK]

@@ -4,6 +4,10 @@ For a transformed observable the density is of the measurement on *linear* scale
 includes the Jacobian of the transformation, e.g. for log-normal noise
 
     log p(m) = -log(sqrt(2 pi) sigma m) - (log m - log y)^2 / (2 sigma^2).
+
+A noise level must be positive: a noise formula that evaluates to a negative, zero or
+non-finite sigma gives a NaN density (so the log-likelihood is -inf and optimizers and
+samplers reject the point), never the density of |sigma|.
 """
 
 from __future__ import annotations
@@ -34,11 +38,21 @@ def residuals(simulated, measured, sigma, codes):
 
 
 def log_densities(simulated, measured, sigma, transform_codes, laplace_mask):
-    """Pointwise log-likelihood of each measurement."""
-    r = residuals(simulated, measured, sigma, transform_codes)
-    normal = -0.5 * jnp.log(2 * math.pi * sigma**2) - 0.5 * r**2
-    laplace = -jnp.log(2 * sigma) - jnp.abs(r)
-    return jnp.where(laplace_mask, laplace, normal) + log_jacobian(measured, transform_codes)
+    """Pointwise log-likelihood of each measurement; NaN where sigma is not positive and finite."""
+    valid = valid_sigma(sigma)
+    # The density is computed with a stand-in sigma where it is invalid so that neither the
+    # value nor its derivative there can leak into the selected branch (NaN * 0 in reverse mode).
+    safe = jnp.where(valid, sigma, 1.0)
+    r = residuals(simulated, measured, safe, transform_codes)
+    normal = -0.5 * jnp.log(2 * math.pi * safe**2) - 0.5 * r**2
+    laplace = -jnp.log(2 * safe) - jnp.abs(r)
+    density = jnp.where(laplace_mask, laplace, normal) + log_jacobian(measured, transform_codes)
+    return jnp.where(valid, density, jnp.nan)
+
+
+def valid_sigma(sigma):
+    """Where a noise level is usable: positive and finite (sigma**2 would hide a sign)."""
+    return (sigma > 0) & jnp.isfinite(sigma)
 
 
 def sample_measurements(key, simulated, sigma, transform_codes, laplace_mask):

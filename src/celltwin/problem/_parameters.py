@@ -8,8 +8,6 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import PEtabError
-
 SCALES = ("lin", "log", "log10")
 
 PRIOR_TYPES = (
@@ -148,15 +146,6 @@ class ParameterSpace:
             if prior is not None:
                 total = total + prior.log_density(theta[k], lin[k])
         return total
-
-    def validate(self, where: str) -> None:
-        for k, pid in enumerate(self.ids):
-            if self.scales[k] not in SCALES:
-                raise PEtabError(f"{where}: parameter {pid!r}: parameterScale {self.scales[k]!r} is not one of {SCALES}")
-            if self.estimate[k] and not (self.lower[k] <= self.upper[k]):
-                raise PEtabError(f"{where}: parameter {pid!r}: lowerBound > upperBound")
-            if self.estimate[k] and self.scales[k] != "lin" and self.lower[k] <= 0:
-                raise PEtabError(f"{where}: parameter {pid!r}: {self.scales[k]} scale needs lowerBound > 0")
 
 
 def effective_prior(prior: Prior | None, scale_: str, lower: float, upper: float):

@@ -59,10 +59,43 @@ def _files(path: Path, content: dict) -> Files:
     )
 
 
+# The tables whose rows are defined by an id, and the id's column.
+_ID_COLUMNS = {"parameter_file": "parameterId", "condition_files": "conditionId", "observable_files": "observableId"}
+
+
+def check_unique_ids(path: str | os.PathLike, content: dict) -> None:
+    """Each parameter, condition and observable is defined once (the PEtab library's own
+    message for a duplicate names neither the file nor the row).
+
+    Raises:
+        PEtabError: naming the file, the row of the second definition and the id column.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    sub = content["problems"][0] if isinstance(content.get("problems"), list) and content["problems"] else {}
+    for key, column in _ID_COLUMNS.items():
+        names = (sub.get(key) if isinstance(sub, dict) else None) or content.get(key) or []
+        for name in names if isinstance(names, list) else [names]:
+            table = path.parent / str(name)
+            try:
+                ids = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False, usecols=[column])[column]
+            except Exception:  # noqa: BLE001, S112 - unreadable tables are reported by the reader
+                continue
+            first: dict[str, int] = {}
+            for row, value in enumerate(ids, start=2):
+                value = value.strip()
+                if value in first:
+                    raise PEtabError(f"{table}, row {row}, column {column!r}: {value!r} is duplicated (first in "
+                                     f"row {first[value]}); each id must be defined once")
+                first[value] = row
+
+
 def load_petab(path: str | os.PathLike):
     """Load the PEtab tables and SBML model of a YAML file (petab.v1.Problem)."""
     path = Path(path)
     content = read_yaml(path)
+    check_unique_ids(path, content)
     petab = _petab()
     logging.getLogger("petab").setLevel(logging.ERROR)
     try:

@@ -18,7 +18,8 @@ import pandas as pd
 
 from ..model import CompiledModel, Model, compile_model
 from ..simulate import SolverSettings, Status, solve_steady_state, solve_time_course
-from ._noise import log_densities, residuals, sample_measurements
+from ._noise import log_densities, residuals, sample_measurements, valid_sigma
+from ._noise_checks import check_noise_levels
 from ._parameters import SCALES, effective_prior, unscale
 from ._tables import Files, ProblemArrays, build_arrays
 
@@ -315,9 +316,18 @@ class Problem:
         return np.asarray(self._measured)[np.argsort(self.arrays.order)]
 
     def chi2(self, theta) -> jax.Array:
-        """Sum of squared weighted residuals."""
+        """Sum of squared weighted residuals (NaN where a noise level is not positive)."""
         y, sigma, _ = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
-        return jnp.sum(residuals(y, self._measured, sigma, self._transform) ** 2)
+        squares = residuals(y, self._measured, sigma, self._transform) ** 2
+        return jnp.sum(jnp.where(valid_sigma(sigma), squares, jnp.nan))
+
+    def check_noise_levels(self, simulation: Simulation) -> None:
+        """Raise where a :meth:`simulate` result has a noise level that is not positive.
+
+        Raises:
+            PEtabError: naming the observable, its noiseFormula and the first measurement row.
+        """
+        check_noise_levels(self.arrays, simulation.sigmas, simulation.status, self.arrays.files.measurements)
 
     # --- compiled entry points -------------------------------------------------------------
     def gradient_mode(self, mode: GradientMode = "auto") -> Literal["forward", "reverse"]:

@@ -23,8 +23,11 @@ from ..errors import PEtabError
 from ..model import TIME, CompiledModel
 from ..model._jaxify import vector_function
 from ..model._model import as_expr, symbol
+from ._cells import as_float, is_missing, shown
 from ._noise import DISTRIBUTIONS, TRANSFORMS
-from ._parameters import PRIOR_TYPES, ParameterSpace, Prior
+from ._noise_checks import NoiseDefinition, NoiseParameterChecks, check_constant_sigma
+from ._parameter_table import read_parameter_space
+from ._parameters import ParameterSpace
 
 _PLACEHOLDER = re.compile(r"^(observable|noise)Parameter(\d+)_(.+)$")
 
@@ -48,6 +51,8 @@ class ObservableArrays:
     observable_refs: np.ndarray  # (n_rows, n_observable_parameters) pool indices
     noise_refs: np.ndarray  # (n_rows, n_noise_parameters) pool indices
     function: object  # f(t, x, p, obs_values, noise_values, petab_values) -> [y, sigma]
+    noise_formula: str = ""  # as the table gives it, for messages
+    defined_at: str = ""  # file and row of the observable's definition
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,23 +100,7 @@ class ProblemArrays:
     petab_only_ids: list[str]
     event_time_fn: object
     jump_time_fn: object
-
-
-def _is_missing(value) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and value.strip() == ""
-
-
-def _as_float(value) -> float | None:
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return float(value)
-    try:
-        return float(str(value).strip())
-    except ValueError:
-        return None
+    files: Files = Files()
 
 
 class _Builder:
@@ -124,7 +113,7 @@ class _Builder:
         self.parameter_df = parameters
         self.constants: list[float] = []
         self._const_index: dict[float, int] = {}
-        self.space = self._parameter_space()
+        self.space, self.parameter_rows = read_parameter_space(parameters, files.parameters)
         self.n_petab = len(self.space.ids)
         self.petab_index = {pid: i for i, pid in enumerate(self.space.ids)}
         model_ids = set(cm.state_ids) | set(cm.parameter_ids) | {s.name for s in cm.substitutions}
@@ -138,6 +127,12 @@ class _Builder:
             self.constants.append(key)
         return self.n_petab + self._const_index[key]
 
+    def pool_value(self, index: int) -> float:
+        """The value of a pool entry at the nominal parameters (linear scale)."""
+        if index < self.n_petab:
+            return float(self.space.nominal[index])
+        return self.constants[index - self.n_petab]
+
     def model_default_ref(self, pid: str) -> int:
         if pid in self.petab_index:
             return self.petab_index[pid]
@@ -145,8 +140,10 @@ class _Builder:
 
     def ref(self, value, where: str) -> int:
         """Pool index of a table cell holding a number or a parameter id."""
-        number = _as_float(value)
+        number = as_float(value)
         if number is not None:
+            if not math.isfinite(number):
+                raise PEtabError(f"{where}: must be a finite number or a parameter id, got {str(value).strip()!r}")
             return self.const(number)
         name = str(value).strip()
         if name in self.petab_index:
@@ -155,53 +152,6 @@ class _Builder:
             return self.model_default_ref(name)
         raise PEtabError(f"{where}: {name!r} is neither a number nor a parameter of the parameter table or the model")
 
-    # --- parameter table ----------------------------------------------------------
-    def _parameter_space(self) -> ParameterSpace:
-        df = self.parameter_df
-        where = self.files.parameters
-        if df is None or len(df) == 0:
-            raise PEtabError(f"{where}: no parameters")
-        df = df.reset_index() if "parameterId" not in df.columns else df
-        for col in ("parameterId", "parameterScale", "lowerBound", "upperBound", "nominalValue", "estimate"):
-            if col not in df.columns:
-                raise PEtabError(f"{where}: required column {col!r} is missing")
-        ids, estimate, scales, nominal, lower, upper, priors = [], [], [], [], [], [], {}
-        for row_no, row in enumerate(df.itertuples(index=False), start=2):
-            row = row._asdict()
-            pid = str(row["parameterId"]).strip()
-            at = f"{where}, row {row_no} (parameter {pid!r})"
-            if pid in ids:
-                raise PEtabError(f"{at}: parameterId is duplicated")
-            est = _as_float(row["estimate"])
-            if est not in (0.0, 1.0):
-                raise PEtabError(f"{at}, column 'estimate': must be 0 or 1, got {row['estimate']!r}")
-            nom = _as_float(row["nominalValue"])
-            if nom is None or (math.isnan(nom) and not est):
-                raise PEtabError(f"{at}, column 'nominalValue': must be a number, got {row['nominalValue']!r}")
-            lo, hi = _as_float(row["lowerBound"]), _as_float(row["upperBound"])
-            if est and (lo is None or hi is None or math.isnan(lo) or math.isnan(hi)):
-                raise PEtabError(f"{at}: an estimated parameter needs numeric lowerBound and upperBound")
-            ids.append(pid)
-            estimate.append(bool(est))
-            scales.append(str(row["parameterScale"]).strip() if not _is_missing(row["parameterScale"]) else "lin")
-            nominal.append(nom)
-            lower.append(lo if lo is not None else -np.inf)
-            upper.append(hi if hi is not None else np.inf)
-            kind = row.get("objectivePriorType")
-            if est and not _is_missing(kind):
-                kind = str(kind).strip()
-                if kind not in PRIOR_TYPES:
-                    raise PEtabError(f"{at}, column 'objectivePriorType': {kind!r} is not one of {', '.join(PRIOR_TYPES)}")
-                pars = str(row.get("objectivePriorParameters", "")).split(";")
-                vals = [_as_float(v) for v in pars]
-                if len(vals) != 2 or any(v is None for v in vals):
-                    raise PEtabError(f"{at}, column 'objectivePriorParameters': need two numbers 'a;b', got {row.get('objectivePriorParameters')!r}")
-                priors[pid] = Prior(kind, vals[0], vals[1])
-        space = ParameterSpace(tuple(ids), np.array(estimate), tuple(scales), np.array(nominal, dtype=float),
-                               np.array(lower, dtype=float), np.array(upper, dtype=float), priors)
-        space.validate(where)
-        return space
-
     # --- conditions -------------------------------------------------------------------
     def condition_row(self, cid: str, where: str) -> Mapping:
         df = self.conditions
@@ -209,7 +159,15 @@ class _Builder:
             raise PEtabError(f"{where}: condition {cid!r} is not in the {self.files.conditions}")
         return df.loc[cid]
 
-    def check_condition_columns(self) -> None:
+    def check_condition_table(self) -> None:
+        ids = [str(c) for c in self.conditions.index]
+        first: dict[str, int] = {}
+        for row_no, cid in enumerate(ids, start=2):
+            if cid in first:
+                raise PEtabError(f"{self.files.conditions}, row {row_no}, column 'conditionId': {cid!r} is duplicated "
+                                 f"(first in row {first[cid]}); each condition must be defined once")
+            first[cid] = row_no
+        self.condition_rows = first
         allowed = set(self.cm.parameter_ids) | set(self.cm.state_ids)
         for col in self.conditions.columns:
             if col in ("conditionName",):
@@ -227,9 +185,9 @@ class _Builder:
         x_refs = np.zeros(cm.n_states, dtype=np.int32)
         row = self.condition_row(cid, f"{self.files.measurements}")
         for col, value in row.items():
-            if col == "conditionName" or _is_missing(value):
+            if col == "conditionName" or is_missing(value):
                 continue
-            where = f"{self.files.conditions}, condition {cid!r}, column {col!r}"
+            where = f"{self.files.conditions}, row {self.condition_rows[cid]} (condition {cid!r}), column {col!r}"
             if col in cm.state_ids:
                 i = cm.state_ids.index(col)
                 x_mask[i] = True
@@ -245,15 +203,27 @@ class _Builder:
         if df is None or len(df) == 0:
             raise PEtabError(f"{where}: no observables")
         df = df.reset_index() if "observableId" not in df.columns else df
+        for col in ("observableId", "observableFormula", "noiseFormula"):
+            if col not in df.columns:  # PEtab requires noiseFormula; no sigma is assumed for it
+                raise PEtabError(f"{where}, column {col!r}: this required column is missing")
         defs = {}
+        self.noise_definitions: dict[str, NoiseDefinition] = {}
         for row_no, row in enumerate(df.itertuples(index=False), start=2):
             row = row._asdict()
+            if is_missing(row["observableId"]):
+                raise PEtabError(f"{where}, row {row_no}, column 'observableId': empty observable id")
             oid = str(row["observableId"]).strip()
             at = f"{where}, row {row_no} (observable {oid!r})"
+            if oid in self.noise_definitions:
+                raise PEtabError(f"{at}, column 'observableId': duplicated (first in row "
+                                 f"{self.noise_definitions[oid].row}); each observable must be defined once")
             formula = self._formula(row.get("observableFormula"), f"{at}, column 'observableFormula'")
-            noise = self._formula(row.get("noiseFormula", 1.0), f"{at}, column 'noiseFormula'")
-            transform = "lin" if _is_missing(row.get("observableTransformation")) else str(row["observableTransformation"]).strip()
-            dist = "normal" if _is_missing(row.get("noiseDistribution")) else str(row["noiseDistribution"]).strip()
+            noise_cell = row["noiseFormula"]
+            noise = self._formula(noise_cell, f"{at}, column 'noiseFormula'")
+            self.noise_definitions[oid] = NoiseDefinition(oid, noise, str(noise_cell).strip(), row_no, at)
+            check_constant_sigma(self.noise_definitions[oid])
+            transform = "lin" if is_missing(row.get("observableTransformation")) else str(row["observableTransformation"]).strip()
+            dist = "normal" if is_missing(row.get("noiseDistribution")) else str(row["noiseDistribution"]).strip()
             if transform not in TRANSFORMS:
                 raise PEtabError(f"{at}, column 'observableTransformation': {transform!r} is not one of {TRANSFORMS}")
             if dist not in DISTRIBUTIONS:
@@ -275,7 +245,7 @@ class _Builder:
         return defs
 
     def _formula(self, value, where: str) -> sp.Expr:
-        if _is_missing(value):
+        if is_missing(value):
             raise PEtabError(f"{where}: empty formula")
         if isinstance(value, (int, float)):
             return sp.Float(value)
@@ -294,11 +264,11 @@ class _Builder:
 
     def override_refs(self, cell, n: int, where: str) -> list[int]:
         if n == 0:
-            if not _is_missing(cell):  # PEtab: a value for a placeholder that does not exist
+            if not is_missing(cell):  # PEtab: a value for a placeholder that does not exist
                 raise PEtabError(f"{where}: the observable's formulas have no such placeholders, so this "
                                  f"must be empty (got {str(cell)!r})")
             return []
-        if _is_missing(cell):
+        if is_missing(cell):
             raise PEtabError(f"{where}: {n} value(s) needed (numbers or parameter ids separated by ';')")
         parts = [cell] if isinstance(cell, (int, float, np.number)) else str(cell).split(";")
         if len(parts) != n:
@@ -315,8 +285,11 @@ class _Builder:
         for col in ("observableId", "simulationConditionId", "time", "measurement"):
             if col not in mdf.columns:
                 raise PEtabError(f"{where}: required column {col!r} is missing")
-        self.check_condition_columns()
+        self.check_condition_table()
         defs = self.observable_definitions()
+        self.noise_checks = NoiseParameterChecks(self.space, self.parameter_rows, self.files.parameters, self.pool_value)
+        for definition in self.noise_definitions.values():
+            self.noise_checks.check_formula(definition)
 
         contexts: list[tuple[str | None, str]] = []
         ctx_index: dict[tuple, int] = {}
@@ -329,21 +302,23 @@ class _Builder:
                 raise PEtabError(f"{at}, column 'observableId': {oid!r} is not in the {self.files.observables}")
             sim = str(row["simulationConditionId"]).strip()
             pre = row.get("preequilibrationConditionId")
-            pre = None if _is_missing(pre) else str(pre).strip()
+            pre = None if is_missing(pre) else str(pre).strip()
             for cid, col in ((sim, "simulationConditionId"), (pre, "preequilibrationConditionId")):
                 if cid is not None and cid not in self.conditions.index:
                     raise PEtabError(f"{at}, column {col!r}: condition {cid!r} is not in the {self.files.conditions}")
-            t = _as_float(row["time"])
+            t = as_float(row["time"])
             if t is None or math.isnan(t) or t < 0:
-                raise PEtabError(f"{at}, column 'time': must be a number >= 0 or 'inf', got {row['time']!r}")
-            m = _as_float(row["measurement"])
-            if m is None or math.isnan(m):
-                raise PEtabError(f"{at}, column 'measurement': must be a number, got {row['measurement']!r}")
+                raise PEtabError(f"{at}, column 'time': must be a number >= 0 or 'inf' (steady state), "
+                                 f"got {shown(row['time'])}")
+            m = as_float(row["measurement"])
+            if m is None or not math.isfinite(m):
+                raise PEtabError(f"{at}, column 'measurement': must be a finite number, got {shown(row['measurement'])}")
             fn, n_obs, n_noise, tcode, laplace = defs[oid]
             if tcode and m <= 0 and not math.isnan(m):
                 raise PEtabError(f"{at}, column 'measurement': {m} is not positive, but observable {oid!r} is log-transformed")
             obs_refs = self.override_refs(row.get("observableParameters"), n_obs, f"{at}, column 'observableParameters'")
             noise_refs = self.override_refs(row.get("noiseParameters"), n_noise, f"{at}, column 'noiseParameters'")
+            self.noise_checks.check_overrides(self.noise_definitions[oid], noise_refs, f"{at}, column 'noiseParameters'")
             key = (pre, sim)
             if key not in ctx_index:
                 ctx_index[key] = len(contexts)
@@ -374,6 +349,8 @@ class _Builder:
                 np.array([rows[k][4] for k in members], dtype=np.int32).reshape(len(members), n_obs),
                 np.array([rows[k][5] for k in members], dtype=np.int32).reshape(len(members), n_noise),
                 fn,
+                self.noise_definitions[oid].text,
+                self.noise_definitions[oid].where,
             ))
         event_fn = vector_function([cm.resolve(ev.time) for ev in cm.events], [cm.parameter_symbols])
         jump_fn = vector_function(list(cm.jump_time_exprs), [cm.parameter_symbols])
@@ -395,6 +372,7 @@ class _Builder:
             petab_only_ids=self.petab_only,
             event_time_fn=event_fn,
             jump_time_fn=jump_fn,
+            files=self.files,
         )
 
     def _groups(self, contexts, rows):
