@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import CelltwinInputError
+from ._destinations import writable_file
 from ._errors import guarded
 from ._output import err_console, status
 
@@ -73,8 +74,7 @@ def discover(
     from ..discover import discover as run_discovery
     from ..discover import read_knowledge, read_time_courses
 
-    if out.is_dir() or not out.parent.is_dir():
-        raise CelltwinInputError(f"{out}: --out must be a file in an existing folder")
+    writable_file(out, "--out")
     derivatives = {"weak": dif.WeakForm, "smoothed": dif.SmoothedDerivative, "finite-difference": dif.FiniteDifference}
     if derivative not in derivatives:
         raise CelltwinInputError(f"--derivative: unknown {derivative!r}; choose from {', '.join(DERIVATIVES)}")

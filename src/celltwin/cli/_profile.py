@@ -8,6 +8,7 @@ import numpy as np
 import typer
 
 from ..errors import CelltwinInputError
+from ._destinations import writable_folder
 from ._errors import guarded
 from ._inputs import read_table
 from ._load import load_problem
@@ -53,10 +54,7 @@ def profile(
     from ..inference import multistart
     from ..inference import profile as run_profile
 
-    if out.exists() and not out.is_dir():
-        raise CelltwinInputError(f"{out}: --out must be a folder, and a file of that name exists")
-    if not out.parent.is_dir():
-        raise CelltwinInputError(f"{out}: --out: the folder {out.parent} does not exist")
+    writable_folder(out, "--out")
     problem, _, _ = load_problem(problem_yaml, run_lint=False)
     names = None
     if parameters:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from .._textfile import read_text
 from ..errors import PEtabError
 from ..model import from_sbml
 from ..simulate import SolverSettings
@@ -28,7 +29,7 @@ def read_yaml(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise PEtabError(f"{path}: PEtab problem file not found")
     try:
-        content = yaml.safe_load(path.read_text())
+        content = yaml.safe_load(read_text(path, "PEtab problem file"))
     except yaml.YAMLError as exc:
         raise PEtabError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(content, dict):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from .._textfile import read_text
 from ..errors import CelltwinInputError
 
 KINDS = ("knockout", "overexpression", "dose", "inhibitor")
@@ -54,7 +55,7 @@ def read_case(path) -> Case:
     if not path.is_file():
         raise CelltwinInputError(f"{path}: no such case file")
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        content = yaml.safe_load(read_text(path, "case file")) or {}
     except yaml.YAMLError as exc:
         raise CelltwinInputError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(content, dict):

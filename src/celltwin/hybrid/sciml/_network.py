@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import yaml
 
+from ..._textfile import read_text
 from ...errors import UnsupportedFeatureError
 from ._errors import SciMLError
 from ._layers import (
@@ -76,7 +77,7 @@ def read_network(path: str | Path) -> NetworkSpec:
     """Parse a network YAML file; unsupported layers and functions raise, naming all of them."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(read_text(path, "network definition"))
     except (OSError, yaml.YAMLError) as exc:
         raise SciMLError(f"{path}: cannot read the network definition: {exc}") from exc
     return parse_network(raw, str(path))
