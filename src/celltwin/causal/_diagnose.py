@@ -109,11 +109,13 @@ def diagnose(table: PredictionTable, strata: Sequence[str], *, n_boot: int = 200
         progress: called with the column name after each column is done (e.g. to advance a bar).
 
     Raises:
-        CelltwinInputError: no column given, or a column is missing, has empty labels or a
-            single stratum.
+        CelltwinInputError: no column given, fewer than 3 pairs, or a column is missing, has
+            empty labels or a single stratum.
     """
     if not strata:
         raise CelltwinInputError("give at least one stratum column")
+    if len(table.error) < 3:  # the focus score's permutation test and interval need them
+        raise CelltwinInputError(f"{table.source}: {len(table.error)} pair(s); the diagnosis needs at least 3")
     results = []
     for column in strata:
         labels = table.labels(column)

@@ -39,8 +39,11 @@ def read_yaml(path: str | os.PathLike) -> dict:
         raise PEtabError(f"{path}: format_version {version!r}: only PEtab v1 problems are supported")
     if "problems" not in content:
         raise PEtabError(f"{path}: not a PEtab problem file (no 'problems' entry)")
-    if len(content["problems"]) != 1:
-        raise PEtabError(f"{path}: exactly one entry under 'problems' is supported")
+    problems = content["problems"]
+    if not isinstance(problems, list) or not all(isinstance(p, dict) for p in problems):
+        raise PEtabError(f"{path}: field 'problems' must be a list of mappings (sbml_files, measurement_files, ...)")
+    if len(problems) != 1:
+        raise PEtabError(f"{path}: exactly one entry under 'problems' is supported, got {len(problems)}")
     return content
 
 

@@ -83,6 +83,22 @@ def read_network(path: str | Path) -> NetworkSpec:
     return parse_network(raw, str(path))
 
 
+def _check_entries(entries, key: str, required: tuple[str, ...], optional: dict[str, type], source: str) -> None:
+    """``entries`` is a list of mappings with the ``required`` keys and ``optional`` ones of
+    the given type; errors name the entry (the YAML file's content is not trusted)."""
+    if not isinstance(entries, list):
+        raise SciMLError(f"{source}: {key!r} must be a list, got {type(entries).__name__}")
+    for k, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise SciMLError(f"{source}: {key}[{k}] must be a mapping, got {type(entry).__name__}")
+        missing = [r for r in required if r not in entry]
+        if missing:
+            raise SciMLError(f"{source}: {key}[{k}] has no {', '.join(missing)}")
+        for name, kind in optional.items():
+            if entry.get(name) is not None and not isinstance(entry[name], kind):
+                raise SciMLError(f"{source}: {key}[{k}].{name} must be a {'mapping' if kind is dict else 'list'}")
+
+
 def parse_network(raw: dict, source: str = "<memory>") -> NetworkSpec:
     """A :class:`NetworkSpec` from the format's dictionary (the YAML file's content)."""
     if not isinstance(raw, dict):
@@ -90,6 +106,8 @@ def parse_network(raw: dict, source: str = "<memory>") -> NetworkSpec:
     missing = [k for k in ("nn_model_id", "layers", "forward") if k not in raw]
     if missing:
         raise SciMLError(f"{source}: missing key(s) {', '.join(missing)}")
+    _check_entries(raw["layers"], "layers", ("layer_id", "layer_type"), {"args": dict}, source)
+    _check_entries(raw["forward"], "forward", ("name", "op", "target"), {"args": list, "kwargs": dict}, source)
     layers = tuple(Layer(str(lay["layer_id"]), str(lay["layer_type"]), dict(lay.get("args") or {}))
                    for lay in raw["layers"])
     forward = tuple(Node(str(n["name"]), str(n["op"]), str(n["target"]), _hashable(list(n.get("args") or [])),
