@@ -114,8 +114,6 @@ def diagnose(table: PredictionTable, strata: Sequence[str], *, n_boot: int = 200
     """
     if not strata:
         raise CelltwinInputError("give at least one stratum column")
-    if len(table.error) < 3:  # the focus score's permutation test and interval need them
-        raise CelltwinInputError(f"{table.source}: {len(table.error)} pair(s); the diagnosis needs at least 3")
     results = []
     for column in strata:
         labels = table.labels(column)
@@ -128,6 +126,8 @@ def diagnose(table: PredictionTable, strata: Sequence[str], *, n_boot: int = 200
         if len(names) < 2:
             raise CelltwinInputError(f"{table.source}: column {column!r} has a single stratum ({names[0]!r}); "
                                      "a candidate mechanism needs at least 2")
+        if len(table.error) < 3:  # the focus score's permutation test and interval need them
+            raise CelltwinInputError(f"{table.source}: {len(table.error)} pair(s); the diagnosis needs at least 3")
         centred = table.error - table.error.mean()
         ss_total = float(np.sum(centred**2))
         summaries = []
