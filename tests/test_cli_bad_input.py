@@ -393,3 +393,51 @@ def test_malformed_network_entries(raw, words):
     with pytest.raises(SciMLError) as info:
         parse_network(raw, "net.yaml")
     assert "net.yaml" in str(info.value) and words in str(info.value)
+
+
+def _binding_model():
+    from celltwin.model import Model
+
+    m = Model("binding")
+    for name, amount in (("L", 10.0), ("R", 5.0), ("C", 0.0)):
+        m.add_species(name, amount)
+    m.add_parameter("kon", 0.01)
+    m.add_parameter("koff", 0.1)
+    m.add_reaction("bind", "L + R -> C", rate="kon * L * R - koff * C")
+    return m
+
+
+def test_affinity_table_without_rows(tmp_path):
+    from celltwin.evidence import read_affinity_table
+
+    path = tmp_path / "evidence.tsv"
+    path.write_text("# predicted Kds\nreaction\tvalue\tunit\tsd\n")
+    with pytest.raises(CelltwinInputError, match="no rows below the header"):
+        read_affinity_table(path, _binding_model())
+
+
+def test_affinity_table_errors_count_comment_lines(tmp_path):
+    """Row errors name the line an editor shows: two comment lines and a blank line come before
+    the header (line 4), so the bad value is on line 6."""
+    from celltwin.evidence import read_affinity_table
+
+    path = tmp_path / "evidence.tsv"
+    path.write_text("# predicted Kds\n# second comment\n\nreaction\tvalue\tunit\tsd\nbind\t10\tnM\t1\n"
+                    "bind\tfast\tnM\t1\n")
+    with pytest.raises(CelltwinInputError) as info:
+        read_affinity_table(path, _binding_model())
+    assert f"{path}, line 6, column 'value': 'fast' is not a number" in str(info.value)
+
+
+@pytest.mark.parametrize(("column", "value", "words"), [
+    ("objective", "abc", "row 2, column 'objective': must be a number, got 'abc'"),
+    ("k_act1", "fast", "row 2, column 'k_act1': must be a number, got 'fast'"),
+])
+def test_profile_fits_table_with_a_bad_cell(column, value, words, tmp_path):
+    ids = ["k_act1", "V_deact1", "k_act2", "V_deact2", "scale_pK1", "scale_pK2"]
+    values = {"objective": "12.5", **{p: "0" for p in ids}, column: value}
+    fits = tmp_path / "fits.tsv"
+    fits.write_text("\t".join(values) + "\n" + "\t".join(values.values()) + "\n")
+    result = invoke("profile", YAML, "--out", str(tmp_path / "profile"), "--fits", str(fits))
+    assert_input_error(result, str(fits), words)
+    assert not (tmp_path / "profile").exists()

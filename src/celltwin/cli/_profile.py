@@ -17,19 +17,32 @@ from ._output import err_console, out_console
 
 def best_from_fits(problem, path: Path) -> np.ndarray:
     """The best row of a `celltwin fit` table, as theta; errors name the file and column."""
+    import pandas as pd
+
     df = read_table(path, "fit results")
     missing = [c for c in ["objective", *problem.parameter_ids] if c not in df.columns]
     if missing:
         raise CelltwinInputError(f"{path}: not a `celltwin fit` table of this problem: column(s) "
                                  f"{', '.join(missing)} missing")
-    objective = df["objective"].astype(float)
+    objective = pd.to_numeric(df["objective"].str.strip(), errors="coerce")
+    bad = [k + 2 for k, (raw, value) in enumerate(zip(df["objective"], objective))
+           if np.isnan(value) and raw.strip().lower() not in ("nan", "inf", "-inf", "")]
+    if bad:
+        raise CelltwinInputError(f"{path}, row {bad[0]}, column 'objective': must be a number, "
+                                 f"got {df['objective'].iloc[bad[0] - 2]!r}")
     if not np.isfinite(objective).any():
         raise CelltwinInputError(f"{path}: no start with a finite objective")
-    row = df.loc[objective.idxmin()]
-    try:
-        return np.array([float(row[p]) for p in problem.parameter_ids])
-    except ValueError as exc:
-        raise CelltwinInputError(f"{path}: best row: {exc}") from None
+    best = int(np.nanargmin(np.where(np.isfinite(objective), objective, np.nan)))
+    row = df.iloc[best]
+    theta = []
+    for p in problem.parameter_ids:
+        try:
+            theta.append(float(row[p]))
+        except ValueError:
+            raise CelltwinInputError(f"{path}, row {best + 2}, column {p!r}: must be a number, got {row[p]!r}") from None
+        if not np.isfinite(theta[-1]):
+            raise CelltwinInputError(f"{path}, row {best + 2}, column {p!r}: must be a finite number, got {row[p]!r}")
+    return np.array(theta)
 
 
 def profile(
