@@ -12,6 +12,7 @@ import pytest
 from conftest import require_shared
 from scipy import stats
 
+from celltwin.errors import CelltwinInputError
 from celltwin.evidence import (
     AffinityEvidence,
     Evidence,
@@ -110,7 +111,7 @@ def test_evidence_adds_to_the_posterior_and_switches_off():
     assert terms[0] == pytest.approx(float(ev.log_density({"kon": 0.02, "koff": 0.3})))
     assert float(evidence.log_density(theta)) == pytest.approx(base + terms.sum(), rel=1e-12)
     assert float(evidence.switched(False).log_density(theta)) == pytest.approx(base, rel=1e-12)
-    with pytest.raises(KeyError, match="no parameter 'k9'"):
+    with pytest.raises(CelltwinInputError, match="no parameter 'k9'"):
         Evidence(problem, [RateEvidence("k9", 1.0, 1.0)])
 
 

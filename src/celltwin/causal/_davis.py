@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._textfile import read_text
 from ..errors import CelltwinInputError
 
 LIGANDS = "ligands_can.txt"
@@ -60,7 +61,7 @@ def _json_object(path: Path, what: str) -> dict[str, str]:
     if not path.is_file():
         raise CelltwinInputError(f"{path}: {what} file not found")
     try:
-        obj = json.loads(path.read_text())
+        obj = json.loads(read_text(path, f"{what} file"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CelltwinInputError(f"{path}: not a JSON object ({exc})") from None
     if not isinstance(obj, dict) or not all(isinstance(v, str) and v for v in obj.values()):
@@ -89,7 +90,7 @@ def load_davis(folder: str | Path) -> KinaseInhibitorData:
     path = folder / AFFINITIES
     if not path.is_file():
         raise CelltwinInputError(f"{path}: Kd matrix file not found")
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    rows = [line.split() for line in read_text(path, "Kd matrix").splitlines() if line.strip()]
     if len(rows) != len(ligands):
         raise CelltwinInputError(f"{path}: {len(rows)} rows, but {folder / LIGANDS} lists {len(ligands)} compounds")
     kd = np.empty((len(ligands), len(proteins)))

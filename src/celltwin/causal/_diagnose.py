@@ -109,8 +109,8 @@ def diagnose(table: PredictionTable, strata: Sequence[str], *, n_boot: int = 200
         progress: called with the column name after each column is done (e.g. to advance a bar).
 
     Raises:
-        CelltwinInputError: no column given, or a column is missing, has empty labels or a
-            single stratum.
+        CelltwinInputError: no column given, fewer than 3 pairs, or a column is missing, has
+            empty labels or a single stratum.
     """
     if not strata:
         raise CelltwinInputError("give at least one stratum column")
@@ -126,6 +126,8 @@ def diagnose(table: PredictionTable, strata: Sequence[str], *, n_boot: int = 200
         if len(names) < 2:
             raise CelltwinInputError(f"{table.source}: column {column!r} has a single stratum ({names[0]!r}); "
                                      "a candidate mechanism needs at least 2")
+        if len(table.error) < 3:  # the focus score's permutation test and interval need them
+            raise CelltwinInputError(f"{table.source}: {len(table.error)} pair(s); the diagnosis needs at least 3")
         centred = table.error - table.error.mean()
         ss_total = float(np.sum(centred**2))
         summaries = []

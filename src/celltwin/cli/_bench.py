@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 
 from ..errors import CelltwinInputError
+from ._destinations import writable_file
 from ._errors import guarded
-from ._fit import writable
 from ._output import out_console, status
 
 bench_app = typer.Typer(help="Benchmark digital-twin methods on the task registry and write a leaderboard.",
@@ -37,7 +37,7 @@ def run(
     from ..bench import run as run_suite
     from ..bench import suite as get_suite
 
-    writable(out, "--out")
+    writable_file(out, "--out")
     chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     unknown = [m for m in chosen or [] if m not in METHODS]
     if unknown:
@@ -65,7 +65,7 @@ def report(
     """Write the leaderboard: ranking, method x challenge heat map, per-axis curves and all rows."""
     from ..bench._leaderboard import write_leaderboard
 
-    writable(out, "--out")
+    writable_file(out, "--out")
     with status(f"writing the leaderboard of {results}"):
         write_leaderboard(results, out)
     out_console().print(f"wrote {out}", markup=False, soft_wrap=True)

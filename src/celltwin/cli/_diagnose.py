@@ -8,9 +8,8 @@ from pathlib import Path
 
 import typer
 
-from ..errors import CelltwinInputError
+from ._destinations import writable_file
 from ._errors import guarded
-from ._fit import writable
 from ._output import out_console
 
 OUT_SUFFIXES = (".json", ".html")
@@ -94,9 +93,7 @@ def diagnose(
     from ..inference._progress import progress_bar
 
     for path in out:
-        writable(path, "--out")
-        if path.suffix.lower() not in OUT_SUFFIXES:
-            raise CelltwinInputError(f"{path}: --out must end in .json or .html")
+        writable_file(path, "--out", suffixes=OUT_SUFFIXES)
     table = read_predictions(predictions_csv, default_unit=unit, strata=tuple(strata))
     with progress_bar(f"diagnosing {len(table)} pairs", total=len(strata)) as advance:
         diagnosis = run_diagnosis(table, strata, n_boot=n_boot, n_perm=n_perm, level=level, min_size=min_size,

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import CelltwinInputError
+from ._destinations import writable_file
 from ._errors import guarded
 from ._output import err_console, status
 
@@ -52,15 +53,15 @@ def discover(
     time_col: str = typer.Option("t", "--time-col", help="Name of the time column."),
     library: str = typer.Option("mass-action", "--library",
                                 help=f"Candidate terms, comma-separated: {', '.join(LIBRARIES)}."),
-    degree: int = typer.Option(2, "--degree", help="Degree of the polynomial library."),
+    degree: int = typer.Option(2, "--degree", min=1, help="Degree of the polynomial library."),
     knowledge: Path | None = typer.Option(None, "--knowledge", metavar="edges.tsv",
                                           help="Interaction list (.sif, or TSV with source, target, "
                                                "optional confidence) giving per-term prior weights."),
     derivative: str = typer.Option("weak", "--derivative", help=f"One of {', '.join(DERIVATIVES)}."),
     optimizer: str = typer.Option("bagging", "--optimizer", help=f"One of {', '.join(OPTIMIZERS)}."),
-    threshold: float | None = typer.Option(None, "--threshold",
+    threshold: float | None = typer.Option(None, "--threshold", min=0.0,
                                            help="Fixed STLSQ threshold (normalised); default: cross-validated."),
-    n_models: int = typer.Option(20, "--n-models", help="Bootstrap resamples for inclusion probabilities."),
+    n_models: int = typer.Option(20, "--n-models", min=1, help="Bootstrap resamples for inclusion probabilities."),
     seed: int = typer.Option(0, "--seed", help="Random seed (bootstrap, sampler)."),
     out: Path = typer.Option(..., "--out", "-o", metavar="model.json", help="Where to write the equations."),
 ) -> None:
@@ -73,8 +74,7 @@ def discover(
     from ..discover import discover as run_discovery
     from ..discover import read_knowledge, read_time_courses
 
-    if out.is_dir() or not out.parent.is_dir():
-        raise CelltwinInputError(f"{out}: --out must be a file in an existing folder")
+    writable_file(out, "--out")
     derivatives = {"weak": dif.WeakForm, "smoothed": dif.SmoothedDerivative, "finite-difference": dif.FiniteDifference}
     if derivative not in derivatives:
         raise CelltwinInputError(f"--derivative: unknown {derivative!r}; choose from {', '.join(DERIVATIVES)}")

@@ -9,21 +9,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from ..errors import CelltwinInputError
+from ._destinations import writable_file
 from ._errors import guarded
 from ._load import load_problem
 from ._output import err_console, out_console, warn
 
 if TYPE_CHECKING:
     import numpy as np
-
-
-def writable(path: Path, option: str) -> Path:
-    """``path`` if a file can be written there, else a clear error naming the option."""
-    if path.is_dir():
-        raise CelltwinInputError(f"{path}: {option} names a folder; give a file name")
-    if not path.parent.is_dir():
-        raise CelltwinInputError(f"{path}: {option}: the folder {path.parent} does not exist")
-    return path
 
 
 def best_parameter_table(problem, theta: np.ndarray):
@@ -65,8 +57,8 @@ def fit(
 
     if optimizer not in OPTIMIZERS:
         raise CelltwinInputError(f"--optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
-    writable(out, "--out")
-    plot = writable(plot or out.with_suffix(".waterfall.png"), "--plot")
+    writable_file(out, "--out")
+    plot = writable_file(plot or out.with_suffix(".waterfall.png"), "--plot")
     best_path = out.with_suffix(".best.tsv")
     problem, _, _ = load_problem(problem_yaml, run_lint=False)
     err_console().print(f"{problem!r}: {starts} start(s), seed {seed}", markup=False)

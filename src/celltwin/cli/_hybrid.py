@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import CelltwinInputError
+from ._destinations import writable_folder
 from ._errors import guarded
 from ._output import err_console, out_console
 
@@ -66,8 +67,7 @@ def hybrid(
         raise CelltwinInputError(f"--split {split!r}: choose 'random' or 'time'")
     if min(continuity) <= 0:
         raise CelltwinInputError(f"--continuity {continuity[0]:g} {continuity[1]:g}: both weights must be > 0")
-    if out.exists() and not out.is_dir():
-        raise CelltwinInputError(f"{out}: --out names a file; give a folder")
+    writable_folder(out, "--out", parents=True)
     problem = from_petab_sciml(problem_yaml)
     out.mkdir(parents=True, exist_ok=True)
     settings = TrainingSettings(epochs=epochs, learning_rate=learning_rate, penalty=penalty,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ..errors import CelltwinInputError
+from ._destinations import writable_folder
 from ._errors import guarded
 from ._inputs import read_table
 from ._load import load_problem
@@ -20,20 +21,32 @@ if TYPE_CHECKING:
 def best_from_fits(problem, path: Path) -> np.ndarray:
     """The best row of a `celltwin fit` table, as theta; errors name the file and column."""
     import numpy as np
+    import pandas as pd
 
     df = read_table(path, "fit results")
     missing = [c for c in ["objective", *problem.parameter_ids] if c not in df.columns]
     if missing:
         raise CelltwinInputError(f"{path}: not a `celltwin fit` table of this problem: column(s) "
                                  f"{', '.join(missing)} missing")
-    objective = df["objective"].astype(float)
+    objective = pd.to_numeric(df["objective"].str.strip(), errors="coerce")
+    bad = [k + 2 for k, (raw, value) in enumerate(zip(df["objective"], objective))
+           if np.isnan(value) and raw.strip().lower() not in ("nan", "inf", "-inf", "")]
+    if bad:
+        raise CelltwinInputError(f"{path}, row {bad[0]}, column 'objective': must be a number, "
+                                 f"got {df['objective'].iloc[bad[0] - 2]!r}")
     if not np.isfinite(objective).any():
         raise CelltwinInputError(f"{path}: no start with a finite objective")
-    row = df.loc[objective.idxmin()]
-    try:
-        return np.array([float(row[p]) for p in problem.parameter_ids])
-    except ValueError as exc:
-        raise CelltwinInputError(f"{path}: best row: {exc}") from None
+    best = int(np.nanargmin(np.where(np.isfinite(objective), objective, np.nan)))
+    row = df.iloc[best]
+    theta = []
+    for p in problem.parameter_ids:
+        try:
+            theta.append(float(row[p]))
+        except ValueError:
+            raise CelltwinInputError(f"{path}, row {best + 2}, column {p!r}: must be a number, got {row[p]!r}") from None
+        if not np.isfinite(theta[-1]):
+            raise CelltwinInputError(f"{path}, row {best + 2}, column {p!r}: must be a finite number, got {row[p]!r}")
+    return np.array(theta)
 
 
 def profile(
@@ -60,10 +73,7 @@ def profile(
     from ..inference import multistart
     from ..inference import profile as run_profile
 
-    if out.exists() and not out.is_dir():
-        raise CelltwinInputError(f"{out}: --out must be a folder, and a file of that name exists")
-    if not out.parent.is_dir():
-        raise CelltwinInputError(f"{out}: --out: the folder {out.parent} does not exist")
+    writable_folder(out, "--out")
     problem, _, _ = load_problem(problem_yaml, run_lint=False)
     names = None
     if parameters:

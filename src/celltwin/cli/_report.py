@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from ..errors import CelltwinInputError
+from ._destinations import writable_file
 from ._errors import guarded
-from ._fit import writable
 from ._output import out_console, status
 
 
@@ -43,7 +43,7 @@ def report(
     """
     from ..inference import write_report
 
-    writable(out, "--out")
+    writable_file(out, "--out")
     idata = load_posterior(posterior_nc)
     try:
         with status(f"writing the report of {posterior_nc}"):

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from ..errors import CelltwinInputError
+from ._destinations import writable_file
 from ._errors import guarded
-from ._fit import writable
 from ._load import load_problem
 from ._output import err_console, out_console, warn
 from ._profile import best_from_fits
@@ -84,7 +84,7 @@ def sample(
     from ..inference._progress import progress_interval
 
     progress_interval()  # a bad $CELLTWIN_PROGRESS_INTERVAL fails now, not after an ensemble's burn-in
-    writable(out, "--out")
+    writable_file(out, "--out")
     ckpt = checkpoint_path(out)
     earlier = checkpoint_files(ckpt)
     if resume and not earlier:

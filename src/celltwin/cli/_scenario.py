@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from ..errors import CelltwinInputError
+from ._destinations import writable_file
 from ._errors import guarded
-from ._fit import writable
 from ._load import load_problem
 from ._output import out_console, status
 from ._report import load_posterior
@@ -79,9 +79,9 @@ def scenario(
     """
     from ..scenario import plot_scenarios, posterior_draws, predict
 
-    writable(out, "--out")
+    writable_file(out, "--out")
     if plot is not None:
-        writable(plot, "--plot")
+        writable_file(plot, "--plot")
     items = interventions_from_options(knockout, overexpress, dose, inhibitor)
     if not items:
         raise CelltwinInputError("give at least one intervention (--knockout, --overexpress, --dose, --inhibitor)")

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from ..errors import CelltwinInputError
+from ._destinations import writable_folder
 from ._errors import guarded
 from ._output import err_console, out_console
 
@@ -72,8 +73,7 @@ def fit(
     from ..perturb._holdout import default_settings
     from ..perturb._report import summary_table, write_holdout
 
-    if out.exists() and not out.is_dir():
-        raise CelltwinInputError(f"{out}: --out names a file; give a folder")
+    writable_folder(out, "--out", parents=True)
     selection = _where(where)
     if not selection and data.is_file():
         try:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import CelltwinInputError
+from ._destinations import writable_file
 from ._errors import guarded
 from ._load import load_problem, theta_from_file
 from ._output import err_console, status, warn
@@ -45,10 +46,7 @@ def simulate(
 
     The table is the measurement table with a `simulation` column in place of `measurement`.
     """
-    if out.is_dir():
-        raise CelltwinInputError(f"{out}: --out names a folder; give a file name such as {out / 'simulations.tsv'}")
-    if not out.parent.is_dir():
-        raise CelltwinInputError(f"{out}: --out: the folder {out.parent} does not exist")
+    writable_file(out, "--out")
     problem, _, _ = load_problem(problem_yaml, run_lint=False)
     theta = problem.x_nominal if parameters is None else theta_from_file(problem, parameters)
     with status(f"Simulating {problem.n_conditions} condition(s)"):

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import CelltwinInputError
+from ._destinations import writable_folder
 from ._errors import guarded
 from ._output import err_console, out_console
 
@@ -43,6 +44,7 @@ def demo(
     """
     from ..twin import read_case, run_case
 
+    writable_folder(out, "--out", parents=True)
     case = read_case(case_yaml or default_case())
     overrides = {k: v for k, v in dict(method=method, chains=chains, draws=draws, warmup=warmup,
                                        max_tree_depth=max_tree_depth, seed=seed).items() if v is not None}

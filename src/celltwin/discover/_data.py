@@ -72,6 +72,8 @@ def read_time_courses(path: str | Path, *, time_col: str = "t", condition_col: s
     if time_col not in df.columns:
         raise CelltwinInputError(f"{path}: no time column {time_col!r} (columns: {', '.join(df.columns)}); "
                                  "name it with --time-col")
+    if df.empty:
+        raise CelltwinInputError(f"{path}: no data rows below the header; discovery needs at least 5 time points")
     species = [c for c in df.columns if c not in (time_col, condition_col)]
     if not species:
         raise CelltwinInputError(f"{path}: no species columns besides {time_col!r}")
@@ -89,7 +91,8 @@ def read_time_courses(path: str | Path, *, time_col: str = "t", condition_col: s
         raise CelltwinInputError("; ".join(problems))
     groups = df[condition_col].astype(str).to_numpy() if condition_col in df.columns else np.full(len(df), "0")
     trajectories = []
-    for cond in dict.fromkeys(groups):
+    for cond in map(str, dict.fromkeys(groups)):
+        where = f"condition {cond!r}" if condition_col in df.columns else "the time course"
         rows = np.flatnonzero(groups == cond)
         t = values[time_col][rows]
         order = np.argsort(t, kind="stable")
@@ -97,9 +100,9 @@ def read_time_courses(path: str | Path, *, time_col: str = "t", condition_col: s
         if len(dup):
             line = rows[order[dup[0] + 1]] + 2
             raise CelltwinInputError(f"{path}: line {line}, column {time_col!r}: time {t[order][dup[0]]:g} "
-                                     f"repeats within condition {cond!r}")
+                                     f"repeats within {where}")
         if len(rows) < 5:
-            raise CelltwinInputError(f"{path}: condition {cond!r} has {len(rows)} rows; discovery needs at least 5")
+            raise CelltwinInputError(f"{path}: {where} has {len(rows)} rows; discovery needs at least 5")
         states = np.column_stack([values[s][rows][order] for s in species])
         trajectories.append(Trajectory(cond, t[order], states))
     return TimeCourses(tuple(species), tuple(trajectories))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._textfile import read_text
 from ..errors import CelltwinInputError
 from .library import Term
 
@@ -59,7 +60,7 @@ def read_knowledge(path: str | Path, *, default_confidence: float = 0.9, unliste
     if not path.is_file():
         raise CelltwinInputError(f"{path}: no such file")
     edges: dict[tuple[str, str], float] = {}
-    lines = path.read_text().splitlines()
+    lines = read_text(path, "interaction list").splitlines()
     if path.suffix.lower() == ".sif":
         for i, line in enumerate(lines, start=1):
             parts = line.split()

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._textfile import read_text
 from ..errors import CelltwinInputError
 from ._terms import AffinityEvidence, binding_rate_constants
 from ._units import BODY_TEMPERATURE, CONCENTRATION_UNITS, UNITS
@@ -57,9 +58,12 @@ def read_affinity_table(path, model, *, default_sd: float | None = None, calibra
         raise CelltwinInputError(f"{path}: missing column(s) {', '.join(missing)} (have: {', '.join(table.columns)})")
     if weight == "score" and "score" not in table.columns:
         raise CelltwinInputError(f"{path}: weight='score' needs a 'score' column")
+    if table.empty:  # an evidence-augmented posterior without evidence would silently equal the baseline
+        raise CelltwinInputError(f"{path}: no rows below the header; the affinity table needs at least one Kd")
     errors, terms, seen = [], [], {}
+    lines = _data_lines(path)
     for i, row in table.iterrows():
-        where = f"{path}, line {i + 2}"  # the header is line 1
+        where = f"{path}, line {lines[i]}"
         try:
             terms.append(_term(row, where, model, default_sd, calibration, weight, model_unit))
         except CelltwinInputError as exc:
@@ -68,7 +72,7 @@ def read_affinity_table(path, model, *, default_sd: float | None = None, calibra
         reaction = row["reaction"].strip()
         if reaction in seen:
             errors.append(f"{where}, column 'reaction': {reaction!r} again (first on line {seen[reaction]})")
-        seen.setdefault(reaction, i + 2)
+        seen.setdefault(reaction, lines[i])
     if errors:
         raise CelltwinInputError("invalid affinity table:\n  " + "\n  ".join(errors))
     return terms
@@ -83,12 +87,28 @@ def reported_values(path) -> dict[str, tuple[float, str]]:
                                                                table["unit"]) if v.strip()}
 
 
+def _content_lines(path: Path) -> list[tuple[int, str]]:
+    """``(line number, line)`` of the lines that are neither blank nor comments."""
+    text = read_text(path, "affinity table")
+    return [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.split("#", 1)[0].strip()]
+
+
+def _data_lines(path: Path) -> list[int]:
+    """The file's line number of each table row: comment and blank lines, which the reader
+    skips, still count, so that messages point at the line an editor shows."""
+    return [n for n, _ in _content_lines(path)][1:]  # the first is the header
+
+
 def _read(path: Path) -> pd.DataFrame:
-    """The table as strings (CSV or TSV, sniffed), column names stripped."""
+    """The table as strings (tab-separated if the header has a tab, else comma-separated),
+    column names stripped."""
+    content = _content_lines(path)
+    if not content:
+        raise CelltwinInputError(f"{path}: the affinity table is empty (it needs a header row)")
+    sep = "\t" if "\t" in content[0][1] else ","
     try:
-        table = pd.read_csv(path, sep=None, engine="python", comment="#", dtype=str, keep_default_na=False,
-                            encoding="utf-8-sig")
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        table = pd.read_csv(path, sep=sep, comment="#", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, pd.errors.ParserError, ValueError) as exc:
         raise CelltwinInputError(f"{path}: cannot read the affinity table: {exc}") from None
     table.columns = [c.strip() for c in table.columns]
     return table

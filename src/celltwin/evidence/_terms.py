@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
+from ..errors import CelltwinInputError
 from ._calibration import PredictorCalibration
 from ._units import BODY_TEMPERATURE, CONCENTRATION_UNITS, to_log10_molar
 
@@ -257,7 +258,8 @@ class Evidence:
         for term in terms:
             missing = [p for p in term.parameter_ids if p not in ids]
             if missing:
-                raise KeyError(f"{term.label}: no parameter {', '.join(map(repr, missing))} in problem {problem.name!r}")
+                raise CelltwinInputError(f"{term.label}: no parameter {', '.join(map(repr, missing))} in problem "
+                                         f"{problem.name!r} (add it to the problem's parameter table)")
         self._bind(problem, terms, enabled)
 
     def _bind(self, problem, terms: Sequence, enabled: bool) -> None:

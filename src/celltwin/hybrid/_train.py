@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ..errors import CelltwinInputError
 from ._problem import HybridProblem
 from ._shooting import initial_nodes, shooting_layout, shooting_terms
 
@@ -56,15 +57,18 @@ class TrainingSettings:
     continuity_weight_final: float = 1000.0
 
     def __post_init__(self):
+        # Settings come from command-line options: bad values are input errors.
         if self.split not in ("random", "time"):
-            raise ValueError(f"split must be 'random' or 'time', got {self.split!r}")
+            raise CelltwinInputError(f"split must be 'random' or 'time', got {self.split!r}")
         if not (0.0 <= self.validation_fraction and 0.0 <= self.test_fraction
                 and self.validation_fraction + self.test_fraction < 1.0):
-            raise ValueError("validation_fraction and test_fraction must be >= 0 with a sum below 1")
+            raise CelltwinInputError(f"the validation fraction ({self.validation_fraction:g}, --validation) and the "
+                                     f"test fraction ({self.test_fraction:g}, --test) must be >= 0 with a sum below 1: "
+                                     "some measurements must be left to train on")
         if self.epochs < 1 or self.curriculum < 1 or self.shooting_segments < 1:
-            raise ValueError("epochs, curriculum and shooting_segments must be >= 1")
+            raise CelltwinInputError("epochs, curriculum and shooting_segments must be >= 1")
         if self.continuity_weight <= 0 or self.continuity_weight_final <= 0:
-            raise ValueError("continuity weights must be > 0")
+            raise CelltwinInputError("continuity weights must be > 0")
 
 
 @dataclasses.dataclass

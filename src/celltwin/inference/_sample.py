@@ -25,6 +25,7 @@ import json
 import os
 import pickle
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -282,9 +283,17 @@ def _save_checkpoint(path: Path, arrays: dict, meta: dict) -> None:
 
 
 def _load_checkpoint(path: Path) -> tuple[dict, dict]:
-    with np.load(path) as data:
-        meta = json.loads(bytes(data["__meta__"]).decode())
-        return {k: np.array(data[k]) for k in data.files if k != "__meta__"}, meta
+    """The arrays and settings of a checkpoint; a damaged file (truncated, not written by
+    celltwin) is bad input: resuming from it cannot work."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["__meta__"]).decode())
+            if not isinstance(meta, dict):
+                raise ValueError("its settings record is not a mapping")
+            return {k: np.array(data[k]) for k in data.files if k != "__meta__"}, meta
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise CelltwinInputError(f"{path}: the checkpoint cannot be read (truncated or not written by celltwin "
+                                 f"sample: {exc}); delete it and run again without --resume") from None
 
 
 def _load_checked(path: Path, meta: dict) -> dict:

@@ -64,6 +64,10 @@ def read_screen(path, *, perturbation_key: str = "perturbation", control: str = 
         adata = _anndata().read_h5ad(path)
     except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
         raise CelltwinInputError(f"{path}: not a readable AnnData (.h5ad) file: {exc}") from exc
+    if adata.n_vars == 0:
+        raise CelltwinInputError(f"{path}: no genes: the expression matrix has no columns (var is empty)")
+    if adata.n_obs == 0:
+        raise CelltwinInputError(f"{path}: no cells: the expression matrix has no rows (obs is empty)")
     obs = adata.obs
     optional = [k for k in (medium_key, time_key) if k is not None]
     for key in ([perturbation_key] + list(where or {}) + ([batch_key] if batch_key not in (None, BARCODE) else [])

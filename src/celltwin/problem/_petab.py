@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from .._textfile import read_text
 from ..errors import PEtabError
 from ..model import check_math_names, from_sbml
 from ..simulate import SolverSettings
@@ -28,7 +29,7 @@ def read_yaml(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise PEtabError(f"{path}: PEtab problem file not found")
     try:
-        content = yaml.safe_load(path.read_text())
+        content = yaml.safe_load(read_text(path, "PEtab problem file"))
     except yaml.YAMLError as exc:
         raise PEtabError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(content, dict):
@@ -38,8 +39,11 @@ def read_yaml(path: str | os.PathLike) -> dict:
         raise PEtabError(f"{path}: format_version {version!r}: only PEtab v1 problems are supported")
     if "problems" not in content:
         raise PEtabError(f"{path}: not a PEtab problem file (no 'problems' entry)")
-    if len(content["problems"]) != 1:
-        raise PEtabError(f"{path}: exactly one entry under 'problems' is supported")
+    problems = content["problems"]
+    if not isinstance(problems, list) or not all(isinstance(p, dict) for p in problems):
+        raise PEtabError(f"{path}: field 'problems' must be a list of mappings (sbml_files, measurement_files, ...)")
+    if len(problems) != 1:
+        raise PEtabError(f"{path}: exactly one entry under 'problems' is supported, got {len(problems)}")
     return content
 
 

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from ..errors import PEtabError
 from ..model import CompiledModel, Model, compile_model
 from ..simulate import SolverSettings, Status, solve_steady_state, solve_time_course
 from ._noise import log_densities, residuals, sample_measurements, valid_sigma
@@ -250,9 +251,17 @@ class Problem:
         for k, pid in enumerate(self.parameter_ids):
             try:
                 out.append(effective_prior(space.priors.get(pid), self.parameter_scales[k], self.lower[k], self.upper[k]))
-            except ValueError as exc:
-                raise ValueError(f"parameter {pid!r}: {exc}") from None
+            except ValueError as exc:  # a prior of the user's parameter table that cannot be drawn from
+                raise PEtabError(f"{self._parameter_row(pid)}, column 'objectivePriorType': parameter {pid!r}: "
+                                 f"{exc}") from None
         return out
+
+    def _parameter_row(self, pid: str) -> str:
+        """Where ``pid`` is defined, for messages: file and row of the parameter table."""
+        tables = self.tables or {}
+        where = tables.get("files", Files()).parameters
+        ids = list(tables["parameters"].index) if "parameters" in tables else []
+        return f"{where}, row {ids.index(pid) + 2}" if pid in ids else where
 
     def sample_prior(self, key, n: int) -> jax.Array:
         """``n`` independent draws of ``theta`` from the prior (restricted to the bounds)."""

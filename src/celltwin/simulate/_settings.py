@@ -58,6 +58,8 @@ class SolverSettings(eqx.Module):
     def __check_init__(self):
         if self.backend not in BACKENDS:
             raise ValueError(f"backend={self.backend!r}: choose one of {', '.join(BACKENDS)}")
+        if self.condition_batching not in ("vmap", "map"):
+            raise ValueError(f"condition_batching={self.condition_batching!r}: choose 'vmap' or 'map'")
 
     def controller(self, jump_ts=None) -> diffrax.PIDController:
         return diffrax.PIDController(

@@ -17,10 +17,12 @@ Example (paths are relative to the case file)::
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import yaml
 
+from .._textfile import read_text
 from ..errors import CelltwinInputError
 
 KINDS = ("knockout", "overexpression", "dose", "inhibitor")
@@ -54,7 +56,7 @@ def read_case(path) -> Case:
     if not path.is_file():
         raise CelltwinInputError(f"{path}: no such case file")
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        content = yaml.safe_load(read_text(path, "case file")) or {}
     except yaml.YAMLError as exc:
         raise CelltwinInputError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(content, dict):
@@ -73,8 +75,11 @@ def read_case(path) -> Case:
             if not files[field].is_file():
                 raise CelltwinInputError(f"{path}: field {field!r}: no such file {files[field]}")
     weight = content.get("evidence_weight", 1.0)
-    if weight != "score" and not isinstance(weight, int | float):
-        raise CelltwinInputError(f"{path}: field 'evidence_weight' must be a number or 'score', got {weight!r}")
+    if weight != "score" and (not _is_number(weight) or not math.isfinite(weight) or weight < 0):
+        raise CelltwinInputError(f"{path}: field 'evidence_weight' must be a number >= 0 or 'score', got {weight!r}")
+    times = content.get("scenario_times")
+    if times is not None and not (isinstance(times, list) and times and all(_is_number(t) for t in times)):
+        raise CelltwinInputError(f"{path}: field 'scenario_times' must be a list of numbers, got {times!r}")
     scenario = content.get("scenario") or []
     if not isinstance(scenario, list) or not all(isinstance(i, dict) and len(i) == 1 and next(iter(i)) in KINDS
                                                  for i in scenario):
@@ -83,6 +88,7 @@ def read_case(path) -> Case:
     for field in ("solver", "sampler"):
         if not isinstance(content.get(field, {}), dict):
             raise CelltwinInputError(f"{path}: field {field!r} must be a mapping")
+        _check_settings(path, field, content.get(field, {}))
     case = Case(name=str(content["name"]), problem=files["problem"], evidence=files["evidence"],
                 held_out=files.get("held_out"), evidence_weight=weight, solver=dict(content.get("solver", {})),
                 sampler=dict(content.get("sampler", {})), scenario=tuple(scenario),
@@ -92,3 +98,43 @@ def read_case(path) -> Case:
     except (TypeError, CelltwinInputError) as exc:
         raise CelltwinInputError(f"{path}: field 'scenario': {exc}") from None
     return case
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# YAML reads 1e-6 (no dot) as a string, so a type check here saves a failure deep in a solve.
+_TYPES = {"float": _is_number, "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+          "bool": lambda v: isinstance(v, bool), "str": lambda v: isinstance(v, str)}
+KIND_WORDS = {"float": "a number", "int": "a whole number", "bool": "true or false", "str": "text"}
+
+
+def _check_settings(path: Path, field: str, values: dict) -> None:
+    """Each setting of the ``solver`` / ``sampler`` mapping is a field of SolverSettings /
+    SamplerSettings with a value of its type, and the settings object accepts them."""
+    from ..inference import SamplerSettings
+    from ..simulate import SolverSettings
+
+    cls = SolverSettings if field == "solver" else SamplerSettings
+    # The diffrax solver object itself cannot be written in YAML.
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls) if f.name != "solver" or field != "solver"}
+    unknown = sorted(str(k) for k in values if k not in types)
+    if unknown:
+        raise CelltwinInputError(f"{path}: field {field!r}: unknown setting(s) {', '.join(unknown)} "
+                                 f"(known: {', '.join(types)})")
+    for name, value in values.items():
+        kind, _, optional = types[name].partition(" | ")
+        if value is None and optional == "None":
+            continue
+        if kind in _TYPES and not _TYPES[kind](value):
+            hint = " (YAML reads 1e-6 as text: write 1.0e-6)" if kind == "float" and isinstance(value, str) else ""
+            raise CelltwinInputError(f"{path}: field {field!r}, setting {name!r}: expected {KIND_WORDS[kind]}, "
+                                     f"got {value!r}{hint}")
+        if kind == "float" and not (math.isfinite(value) and (value > 0 or name.endswith("coeff"))):
+            raise CelltwinInputError(f"{path}: field {field!r}, setting {name!r}: must be a positive finite number, "
+                                     f"got {value!r}")
+    try:
+        cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise CelltwinInputError(f"{path}: field {field!r}: {exc}") from None

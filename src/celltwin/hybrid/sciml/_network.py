@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import yaml
 
+from ..._textfile import read_text
 from ...errors import UnsupportedFeatureError
 from ._errors import SciMLError
 from ._layers import (
@@ -76,10 +77,26 @@ def read_network(path: str | Path) -> NetworkSpec:
     """Parse a network YAML file; unsupported layers and functions raise, naming all of them."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(read_text(path, "network definition"))
     except (OSError, yaml.YAMLError) as exc:
         raise SciMLError(f"{path}: cannot read the network definition: {exc}") from exc
     return parse_network(raw, str(path))
+
+
+def _check_entries(entries, key: str, required: tuple[str, ...], optional: dict[str, type], source: str) -> None:
+    """``entries`` is a list of mappings with the ``required`` keys and ``optional`` ones of
+    the given type; errors name the entry (the YAML file's content is not trusted)."""
+    if not isinstance(entries, list):
+        raise SciMLError(f"{source}: {key!r} must be a list, got {type(entries).__name__}")
+    for k, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise SciMLError(f"{source}: {key}[{k}] must be a mapping, got {type(entry).__name__}")
+        missing = [r for r in required if r not in entry]
+        if missing:
+            raise SciMLError(f"{source}: {key}[{k}] has no {', '.join(missing)}")
+        for name, kind in optional.items():
+            if entry.get(name) is not None and not isinstance(entry[name], kind):
+                raise SciMLError(f"{source}: {key}[{k}].{name} must be a {'mapping' if kind is dict else 'list'}")
 
 
 def parse_network(raw: dict, source: str = "<memory>") -> NetworkSpec:
@@ -89,6 +106,8 @@ def parse_network(raw: dict, source: str = "<memory>") -> NetworkSpec:
     missing = [k for k in ("nn_model_id", "layers", "forward") if k not in raw]
     if missing:
         raise SciMLError(f"{source}: missing key(s) {', '.join(missing)}")
+    _check_entries(raw["layers"], "layers", ("layer_id", "layer_type"), {"args": dict}, source)
+    _check_entries(raw["forward"], "forward", ("name", "op", "target"), {"args": list, "kwargs": dict}, source)
     layers = tuple(Layer(str(lay["layer_id"]), str(lay["layer_type"]), dict(lay.get("args") or {}))
                    for lay in raw["layers"])
     forward = tuple(Node(str(n["name"]), str(n["op"]), str(n["target"]), _hashable(list(n.get("args") or [])),

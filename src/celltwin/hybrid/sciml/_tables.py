@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..._textfile import read_text
 from ...errors import UnsupportedFeatureError
 from ...model._model import as_expr
 from ...problem import Prior
@@ -120,7 +121,7 @@ def read_array_files(paths: list[Path]) -> tuple[dict, dict]:
 
 def read_problem_yaml(path: Path) -> dict:
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(read_text(path, "PEtab SciML problem file"))
     except (OSError, yaml.YAMLError) as exc:
         raise SciMLError(f"{path}: cannot read the problem file: {exc}") from exc
     if not isinstance(raw, dict):
