@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CelltwinInputError
-from ._sample import checkpoint_files
+from ._sample import checkpoint_files, load_checkpoint
 
 
 def describe_checkpoint(path: str | os.PathLike) -> str:
@@ -37,18 +35,12 @@ def describe_checkpoint(path: str | os.PathLike) -> str:
 
 
 def _describe(file: Path) -> str:
-    try:
-        with np.load(file) as data:
-            meta = json.loads(bytes(data["__meta__"]).decode())
-            keys = set(data.files)
-            drawn = int(data["draws_z"].shape[1]) if "draws_z" in keys else 0
-            warmup_done = int(data["warmup_done"]) if "warmup_done" in keys else None
-            stages = int(data["stages_done"]) if "stages_done" in keys else None
-            temperature = float(np.min(data["lam"])) if "lam" in keys else None
-            finished = bool(data["finished"]) if "finished" in keys else False
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise CelltwinInputError(f"{file}: the checkpoint cannot be read ({type(exc).__name__}: {exc}); it may be "
-                                 "truncated: delete it to start the run again") from None
+    data, meta = load_checkpoint(file)
+    drawn = int(data["draws_z"].shape[1]) if "draws_z" in data else 0
+    warmup_done = int(data["warmup_done"]) if "warmup_done" in data else None
+    stages = int(data["stages_done"]) if "stages_done" in data else None
+    temperature = float(np.min(data["lam"])) if "lam" in data else None
+    finished = bool(data["finished"]) if "finished" in data else False
     method, draws, warmup = meta.get("method"), meta.get("draws"), meta.get("warmup")
     if method == "smc":
         if finished:

@@ -282,7 +282,7 @@ def _save_checkpoint(path: Path, arrays: dict, meta: dict) -> None:
     os.replace(tmp, path)
 
 
-def _load_checkpoint(path: Path) -> tuple[dict, dict]:
+def load_checkpoint(path: Path) -> tuple[dict, dict]:
     """The arrays and settings of a checkpoint; a damaged file (truncated, not written by
     celltwin) is bad input: resuming from it cannot work."""
     try:
@@ -298,7 +298,7 @@ def _load_checkpoint(path: Path) -> tuple[dict, dict]:
 
 def _load_checked(path: Path, meta: dict) -> dict:
     """The checkpoint's arrays; raises if it was written with other settings than ``meta``."""
-    state, saved = _load_checkpoint(path)
+    state, saved = load_checkpoint(path)
     differs = {k: (saved.get(k), v) for k, v in meta.items() if saved.get(k) != v}
     if differs:
         detail = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differs.items())
