@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from .._atomic import atomic_write_text
 from ..errors import CelltwinInputError
 from ._errors import guarded
 from ._fit import writable
@@ -104,7 +105,7 @@ def diagnose(
     print_diagnosis(diagnosis, rows)
     for path in out:
         if path.suffix.lower() == ".json":
-            path.write_text(json.dumps(diagnosis.to_dict(), indent=2))
+            atomic_write_text(path, json.dumps(diagnosis.to_dict(), indent=2))
         else:
             write_html(diagnosis, table, path)
         out_console().print(f"wrote {path}", markup=False, soft_wrap=True)

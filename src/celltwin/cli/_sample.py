@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from .._atomic import atomic_path
 from ..errors import CelltwinInputError
 from ._errors import guarded
 from ._fit import writable
@@ -104,9 +105,8 @@ def sample(
     err_console().print(f"{problem!r}: {method}, {chains} chains x {draws} draws, seed {seed}", markup=False)
     idata = run_sample(problem, settings, init=theta0, checkpoint=ckpt, resume=resume, predictive=predictive,
                        progress=True, workers=workers, executor=scheduler)
-    tmp = out.with_name(out.name + ".tmp")
-    idata.to_netcdf(str(tmp))
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        idata.to_netcdf(str(tmp))
     ckpt.unlink()
     diag = diagnose(idata)
     console = out_console()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from .._atomic import atomic_path
 from ..errors import CelltwinInputError
 from ._errors import guarded
 from ._load import load_problem, theta_from_file
@@ -55,7 +56,8 @@ def simulate(
         label = f"condition {sim!r}" + (f" (pre-equilibrated with {pre!r})" if pre else "")
         warn(f"simulation of {label} failed: {Status(code).describe()}; its simulated values are not reliable")
     try:
-        table.to_csv(out, sep="\t", index=False)
+        with atomic_path(out) as tmp:
+            table.to_csv(tmp, sep="\t", index=False)
     except OSError as exc:
         raise CelltwinInputError(f"{out}: --out: cannot write the file: {exc.strerror or exc}") from None
     err_console().print(f"wrote {len(table)} simulated values to {out}", markup=False)
