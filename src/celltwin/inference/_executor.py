@@ -15,20 +15,17 @@ import concurrent.futures as cf
 import contextlib
 import hashlib
 import multiprocessing
-import multiprocessing.connection
 import os
 import pickle
-import signal
-import sys
+import runpy
 import threading
-import time
+from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..errors import CelltwinInputError
 
 _WORKER_PROBLEMS: dict[str, Any] = {}
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def problem_in_worker(key: str, source: Callable[[], Any]):
@@ -53,37 +50,6 @@ def problem_handle(problem) -> tuple[str, Callable[[], Any]]:
         raise CelltwinInputError(f"{problem!r} cannot be sent to worker processes: {exc}; "
                                  "use executor='serial'") from None
     return hashlib.sha1(blob).hexdigest(), source
-
-
-def _exit_with_parent(parent_pid: int, set_death_signal: bool) -> None:
-    """Worker initializer: end this worker as soon as the process that started it dies.
-
-    A worker busy with a long task would otherwise outlive a killed parent (seen: orphaned
-    fits kept running for half an hour). On Linux the kernel sends SIGKILL on the parent's
-    death (``PR_SET_PDEATHSIG``, which holds even while this process is deep in compiled
-    code). The kernel ties that signal to the parent's *thread* that started this worker,
-    so it is set only when that was the main thread (``set_death_signal``). Everywhere, a
-    daemon thread waits for the end of the pipe that multiprocessing keeps open to the
-    parent (end of file the moment the parent dies), or polls ``os.getppid()``."""
-    if set_death_signal and sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)
-    parent = multiprocessing.parent_process()
-
-    def watch():
-        if parent is not None and parent.sentinel is not None:
-            multiprocessing.connection.wait([parent.sentinel])
-        else:
-            while os.getppid() == parent_pid:
-                time.sleep(0.2)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="celltwin-exit-with-parent", daemon=True).start()
 
 
 class Executor:
@@ -127,12 +93,18 @@ class Executor:
             self.workers = max(1, len(spec.scheduler_info().get("workers", {})))
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
-        # spawn, not fork: a forked JAX runtime deadlocks. Workers are started by the thread
-        # that submits the tasks, which map_unordered keeps the one that created the pool.
+        # spawn, not fork: a forked JAX runtime deadlocks. Each worker first runs
+        # _exit_with_parent.py (see there), by path so that it does not wait for JAX's import.
+        # Workers are started by the thread that submits the tasks, which map_unordered
+        # keeps the one that created the pool (the kernel's death signal is tied to it).
+        from . import _exit_with_parent
+
         self._pool_thread = threading.current_thread()
-        in_main_thread = self._pool_thread is threading.main_thread()
+        settings = {"PARENT_PID": os.getpid(), "SET_DEATH_SIGNAL": self._pool_thread is threading.main_thread()}
         return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_exit_with_parent, initargs=(os.getpid(), in_main_thread))
+                                      initializer=runpy.run_path,
+                                      initargs=(str(Path(_exit_with_parent.__file__)), settings,
+                                                _exit_with_parent.RUN_NAME))
 
     def map_unordered(self, fn: Callable, tasks: Iterable[tuple], *, poll: Callable[[], None] | None = None,
                       poll_seconds: float = 2.0) -> Iterator[tuple[int, Any]]:
@@ -145,7 +117,7 @@ class Executor:
                 yield i, fn(*task)
             return
         if self.kind == "local":
-            if threading.current_thread() is not self._pool_thread:  # see _exit_with_parent
+            if threading.current_thread() is not self._pool_thread:  # see _new_pool
                 self._pool.shutdown()
                 self._pool = self._new_pool()
             chunk = len(tasks) if self._quota is None else self.workers * self._quota
