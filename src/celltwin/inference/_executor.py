@@ -6,7 +6,9 @@
 
 Tasks need a picklable description of the problem (:attr:`Problem.source`); each worker
 process builds the problem once and reuses it for all its tasks (and JAX's persistent
-compilation cache spares it most of the compilation).
+compilation cache spares it most of the compilation). Local workers end as soon as this
+process ends, also when it is killed (``_exit_with_parent.py``). Dask workers are not ours:
+when this client goes, the scheduler drops its queued tasks; running ones finish unused.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import os
 import pickle
 import runpy
 import threading
-from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ..errors import CelltwinInputError
