@@ -230,6 +230,8 @@ def test_an_atomic_write_that_raises_leaves_the_old_file(tmp_path):
         raise RuntimeError("the writer failed")
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["report.html"]
     assert (target.stat().st_mode & 0o777) == (0o666 & ~_umask())  # as open(path, "w") would make it
+    with pytest.raises(FileNotFoundError, match="missing/x.txt"):  # the error names the file asked for
+        atomic_write_text(tmp_path / "missing" / "x.txt", "new")
 
 
 def _umask() -> int:

@@ -36,6 +36,8 @@ def _temporary_sibling(path: Path) -> Path:
             return tmp
         except FileExistsError:
             continue
+        except OSError as exc:  # name the file the caller asked for, not the temporary one
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
 
 
 def _fsync(path: Path, directory: bool = False) -> None:
