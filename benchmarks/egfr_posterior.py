@@ -89,6 +89,7 @@ def main() -> None:
 
     import arviz as az
 
+    from celltwin._atomic import atomic_path
     from celltwin.inference import SamplerSettings, sample
 
     problem, evidence = augmented_problem(args.backend)
@@ -114,7 +115,8 @@ def main() -> None:
             wall = time.perf_counter() - start
             if args.save:
                 Path(args.save).mkdir(parents=True, exist_ok=True)
-                idata.to_netcdf(str(Path(args.save) / f"{method}_{seed}.nc"))
+                with atomic_path(Path(args.save) / f"{method}_{seed}.nc") as tmp:
+                    idata.to_netcdf(str(tmp))
             ess = az.ess(idata.posterior, method="bulk")
             values = np.array([float(ess[v]) for v in ess.data_vars])
             rhat = az.rhat(idata.posterior)

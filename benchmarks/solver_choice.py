@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 import celltwin  # noqa: F401  (float64)
+from celltwin._atomic import atomic_path
 from celltwin.problem import from_petab
 from celltwin.simulate import SolverSettings
 from celltwin.simulate._rosenbrock import Rodas4, Rodas5P
@@ -142,7 +143,8 @@ def main(argv=None) -> None:
         rows.extend(new)
         # Write as we go: partial results survive an interrupted run.
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(rows).to_csv(args.out, sep="\t", index=False)
+        with atomic_path(args.out) as tmp:
+            pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False)
 
     df = pd.DataFrame(rows)
     cols = [c for c in ["problem", "solver", "compile_s", "llh_ms", "grad_first_call_s", "grad_ms", "llh",

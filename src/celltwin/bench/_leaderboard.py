@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_write_text
 from ..inference._report import CSS, image, note, table
 from ._store import ResultStore
 from ._synthetic import SyntheticSpec
@@ -157,5 +158,5 @@ def write_leaderboard(store_path, out) -> Path:
 
         raise CelltwinInputError(f"{store_path}: the result store has no rows yet")
     out = Path(out)
-    out.write_text(render_leaderboard(df, source=str(store_path)), encoding="utf-8")
+    atomic_write_text(out, render_leaderboard(df, source=str(store_path)))
     return out

@@ -3,7 +3,8 @@
 Cells run where :class:`celltwin.inference.Executor` puts them (local worker processes by
 default, a Dask cluster given its scheduler address); each returns its result row to this
 process, which alone writes the :class:`~._store.ResultStore`. Cells already in the store
-are skipped, so an interrupted run is resumed by running the same command again.
+are skipped, so an interrupted run is resumed by running the same command again. One
+runner writes a store at a time (``<store>.lock``, :mod:`._lock`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 
 from ..inference import Executor
 from ..inference._progress import progress_bar
+from ._lock import exclusive_run
 from ._metrics import parameter_log10_error, prediction_metrics, structure_f1
 from ._real import CaseSpec, PetabSpec
 from ._registry import REGISTRY_VERSION, Suite, build_task, task_registry
@@ -121,7 +123,8 @@ def run_cell(cell: Cell) -> dict:
 @dataclasses.dataclass
 class RunSummary:
     """What a run did: cells in the grid, skipped (already stored), run, failed; seconds;
-    and the suite's methods left out because they cannot run here (name -> reason)."""
+    the suite's methods left out because they cannot run here (name -> reason); and the
+    seconds spent waiting for another runner of the same store (``wait=True``)."""
 
     total: int
     skipped: int
@@ -129,6 +132,7 @@ class RunSummary:
     failed: int
     seconds: float
     unavailable: dict[str, str] = dataclasses.field(default_factory=dict)
+    waited: float = 0.0
 
 
 # A local worker process is replaced after this many cells: every cell builds and compiles
@@ -140,8 +144,13 @@ CELLS_PER_WORKER_PROCESS = 20
 
 def run(suite: Suite, out, *, scheduler=None, workers: int | None = None, tasks: str | None = None,
         methods: list[str] | None = None, seeds: int | None = None, progress: bool = True,
-        on_row: Callable[[dict], None] | None = None) -> RunSummary:
+        on_row: Callable[[dict], None] | None = None, wait: bool = False,
+        on_wait: Callable[[str], None] | None = None) -> RunSummary:
     """Run the cells of ``suite`` not yet in the store at ``out``.
+
+    One runner per store at a time (:func:`~._lock.exclusive_run`): while another runner
+    holds the store, this one raises :class:`~._lock.StoreBusyError`, or with ``wait``
+    waits for it and then runs what is still missing.
 
     Arguments:
         suite: a :class:`~._registry.Suite` (see :func:`~._registry.suite`).
@@ -151,7 +160,16 @@ def run(suite: Suite, out, *, scheduler=None, workers: int | None = None, tasks:
         workers: local worker processes (default: one per core).
         tasks, methods, seeds: restrict the grid (see :func:`cells`).
         on_row: called with every row after it is stored.
+        wait, on_wait: wait for another runner of the same store instead of raising;
+            ``on_wait`` is called with the other runner's description when waiting starts.
     """
+    with exclusive_run(out, wait=wait, on_wait=on_wait) as waited:
+        summary = _run_unlocked(suite, out, scheduler=scheduler, workers=workers, tasks=tasks, methods=methods,
+                                seeds=seeds, progress=progress, on_row=on_row)
+    return dataclasses.replace(summary, waited=waited)
+
+
+def _run_unlocked(suite: Suite, out, *, scheduler, workers, tasks, methods, seeds, progress, on_row) -> RunSummary:
     from ._store import ResultStore
 
     start = time.perf_counter()

@@ -4,8 +4,9 @@ Only the process that runs the benchmark writes (workers return rows). Each row 
 ``INSERT ... ON CONFLICT DO NOTHING`` in its own connection: a statement is a transaction
 that DuckDB makes durable through its write-ahead log, so a runner killed at any moment
 leaves every row it wrote and no partial one, and a row already present is never
-duplicated. A connection is held only for the moment of a write, so two runners on the
-same file (or a report while a run is going) wait for each other's lock instead of failing.
+duplicated. A connection is held only for the moment of a write, so a report while a run
+is going waits for DuckDB's lock instead of failing. (Two runners on one store do not run
+at once: the runner holds ``<store>.lock`` for its whole run, see ``_lock.py``.)
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write_text
 from ._diagnose import Diagnosis
 from ._resample import encode
 from ._table import PredictionTable
@@ -93,5 +94,5 @@ def write_html(diagnosis: Diagnosis, table: PredictionTable, path: str | Path) -
                 f"<td>{_num(s.focus_share)}</td></tr>")
         parts.append("</table>")
     parts.append("</body></html>")
-    path.write_text("\n".join(parts), encoding="utf-8")
+    atomic_write_text(path, "\n".join(parts))
     return path

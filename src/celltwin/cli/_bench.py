@@ -10,7 +10,7 @@ import typer
 from ..errors import CelltwinInputError
 from ._destinations import writable_file
 from ._errors import guarded
-from ._output import out_console, status
+from ._output import err_console, out_console, status
 
 bench_app = typer.Typer(help="Benchmark digital-twin methods on the task registry and write a leaderboard.",
                         no_args_is_help=True, add_completion=False)
@@ -26,12 +26,19 @@ def run(
     tasks: str | None = typer.Option(None, "--tasks", metavar="REGEX", help="Only tasks whose id matches this regular expression."),
     seeds: int | None = typer.Option(None, "--seeds", min=1, help="Only the suite's first N seeds."),
     methods: str | None = typer.Option(None, "--methods", help="Only these methods (comma-separated)."),
+    wait: bool = typer.Option(False, "--wait",
+                              help="If another run is writing the store, wait for it to end, then run what is left "
+                                   "(default: exit 2 at once, naming it)."),
 ) -> None:
     """Run every (task, method, seed) cell of a suite that is not yet in the result store.
 
     Each row holds the held-out normalised RMSE, 90 % interval coverage, CRPS, parameter
     log10 error, structure F1, wall time and, for a failed cell, its error. An interrupted
     run is resumed by running the same command again.
+
+    One run writes a store at a time: it holds RESULTS.duckdb.lock while it runs. A second
+    run on the same store exits with status 2 and names the first (PID, host, start), or
+    with --wait waits for it and then runs only the cells still missing.
     """
     from ..bench import METHODS
     from ..bench import run as run_suite
@@ -48,14 +55,19 @@ def run(
         except re.error as exc:
             raise CelltwinInputError(f"--tasks {tasks!r}: not a regular expression ({exc})") from None
     summary = run_suite(get_suite(suite), out, scheduler=scheduler, workers=workers, tasks=tasks, methods=chosen,
-                        seeds=seeds, progress=True)
+                        seeds=seeds, progress=True, wait=wait,
+                        on_wait=lambda holder: err_console().print(
+                            f"{out}: another run is writing this store ({holder}); waiting for it to end",
+                            markup=False, soft_wrap=True))
     for name, reason in summary.unavailable.items():
         if not chosen or name in chosen:
             out_console().print(f"{name}: skipped, {reason}", markup=False, soft_wrap=True)
     if summary.total == 0:
         raise CelltwinInputError(f"suite {suite}: no cells match --tasks {tasks!r} and --methods {methods!r}")
+    waited = f" after waiting {summary.waited:.0f} s for the other run" if summary.waited >= 0.5 else ""
     out_console().print(f"{summary.total} cells: {summary.skipped} already stored, {summary.ran} run "
-                        f"({summary.failed} failed) in {summary.seconds:.0f} s; wrote {out}", markup=False, soft_wrap=True)
+                        f"({summary.failed} failed) in {summary.seconds:.0f} s{waited}; wrote {out}",
+                        markup=False, soft_wrap=True)
 
 
 def report(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from .._atomic import atomic_write_text
 from ._destinations import writable_file
 from ._errors import guarded
 from ._output import out_console
@@ -101,7 +102,7 @@ def diagnose(
     print_diagnosis(diagnosis, rows)
     for path in out:
         if path.suffix.lower() == ".json":
-            path.write_text(json.dumps(diagnosis.to_dict(), indent=2))
+            atomic_write_text(path, json.dumps(diagnosis.to_dict(), indent=2))
         else:
             write_html(diagnosis, table, path)
         out_console().print(f"wrote {path}", markup=False, soft_wrap=True)

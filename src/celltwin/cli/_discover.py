@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from .._atomic import atomic_write_text
 from ..errors import CelltwinInputError
 from ._destinations import writable_file
 from ._errors import guarded
@@ -88,7 +89,7 @@ def discover(
         result = run_discovery(data, library=lib, derivative=derivatives[derivative](), optimizer=opt,
                                knowledge=prior, seed=seed)
     try:
-        out.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        atomic_write_text(out, json.dumps(result.to_json(), indent=2) + "\n")
     except OSError as exc:
         raise CelltwinInputError(f"{out}: --out: cannot write the file: {exc.strerror or exc}") from None
     console = err_console()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from .._atomic import atomic_path
 from ..errors import CelltwinInputError
 from ._destinations import writable_file
 from ._errors import guarded
@@ -72,7 +73,8 @@ def fit(
         warn("no start could be simulated: every start failed (see the message column)")
         err_console().print(f"wrote {out}", markup=False)
         raise typer.Exit(1)
-    best_parameter_table(problem, result.best_theta).to_csv(best_path, sep="\t", index=False, float_format="%.12g")
+    with atomic_path(best_path) as tmp:
+        best_parameter_table(problem, result.best_theta).to_csv(tmp, sep="\t", index=False, float_format="%.12g")
     result.waterfall(plot)
     best = float(finite["objective"].iloc[0])
     hits = int((finite["objective"] - best < 0.1).sum())

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from .._atomic import atomic_path
 from ..errors import CelltwinInputError
 from ._destinations import writable_folder
 from ._errors import guarded
@@ -112,12 +113,13 @@ def hybrid(
             base = train(mech, settings, progress=lambda e, r: advance())
         record("mechanistic", 0, base, mech)
         sims["simulation_mechanistic"] = np.asarray(mech.simulation_table(base.theta)["simulation"])
-    mechanistic_table(problem, theta).to_csv(out / "parameters.tsv", sep="\t", index=False, float_format="%.12g")
     write_network_weights(problem, theta, out / "networks.hdf5")
     metrics = pd.DataFrame(rows)
-    metrics.to_csv(out / "metrics.tsv", sep="\t", index=False, float_format="%.6g")
-    pd.DataFrame(histories).to_csv(out / "history.tsv", sep="\t", index=False, float_format="%.6g")
-    sims.to_csv(out / "simulations.tsv", sep="\t", index=False, float_format="%.9g")
+    for name, table, digits in (("parameters.tsv", mechanistic_table(problem, theta), "%.12g"),
+                                ("metrics.tsv", metrics, "%.6g"), ("history.tsv", pd.DataFrame(histories), "%.6g"),
+                                ("simulations.tsv", sims, "%.9g")):
+        with atomic_path(out / name) as tmp:
+            table.to_csv(tmp, sep="\t", index=False, float_format=digits)
     console_out = out_console()
     for part in ("validation", "test"):
         held = metrics[metrics["set"] == part].groupby("model")[["rmse", "nll"]].mean()

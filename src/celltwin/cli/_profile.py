@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from .._atomic import atomic_path
 from ..errors import CelltwinInputError
 from ._destinations import writable_folder
 from ._errors import guarded
@@ -89,8 +90,9 @@ def profile(
         theta = multistart(problem, starts, seed=seed, executor=scheduler, workers=workers).best_theta
     result = run_profile(problem, theta, parameters=names, alpha=alpha, executor=scheduler, workers=workers)
     out.mkdir(exist_ok=True)
-    result.points.to_csv(out / "points.tsv", sep="\t", index=False, float_format="%.10g")
-    result.intervals.to_csv(out / "intervals.tsv", sep="\t", index=False, float_format="%.10g")
+    for name, table in (("points.tsv", result.points), ("intervals.tsv", result.intervals)):
+        with atomic_path(out / name) as tmp:
+            table.to_csv(tmp, sep="\t", index=False, float_format="%.10g")
     result.plot(out / "profiles.png")
     console = out_console()
     for _, iv in result.intervals.iterrows():

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from .._atomic import atomic_path
 from ..errors import CelltwinInputError
 from ._destinations import writable_file
 from ._errors import guarded
@@ -108,9 +109,8 @@ def sample(
         err_console().print(f"resuming from checkpoint {ckpt}: {describe_checkpoint(ckpt)}", markup=False)
     idata = run_sample(problem, settings, init=theta0, checkpoint=ckpt, resume=resume, predictive=predictive,
                        progress=True, workers=workers, executor=scheduler)
-    tmp = out.with_name(out.name + ".tmp")
-    idata.to_netcdf(str(tmp))
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        idata.to_netcdf(str(tmp))
     ckpt.unlink()
     diag = diagnose(idata)
     console = out_console()

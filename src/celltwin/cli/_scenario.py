@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from .._atomic import atomic_path
 from ..errors import CelltwinInputError
 from ._destinations import writable_file
 from ._errors import guarded
@@ -97,7 +98,8 @@ def scenario(
     scenarios = {" + ".join(i.label for i in items): items} if combine else {i.label: [i] for i in items}
     with status(f"simulating {len(scenarios) + 1} scenarios x {len(thetas)} draws"):
         table = predict(problem, thetas, scenarios, times=grid, conditions=condition or None, seed=seed)
-    table.to_csv(out, sep="\t", index=False)
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
     if plot is not None:
         plot_scenarios(table, plot, data=problem.measurement_df)
     console = out_console()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from .._atomic import atomic_path
 from ..errors import CelltwinInputError
 from ._destinations import writable_file
 from ._errors import guarded
@@ -58,7 +59,8 @@ def simulate(
         label = f"condition {sim!r}" + (f" (pre-equilibrated with {pre!r})" if pre else "")
         warn(f"simulation of {label} failed: {Status(code).describe()}; its simulated values are not reliable")
     try:
-        table.to_csv(out, sep="\t", index=False)
+        with atomic_path(out) as tmp:
+            table.to_csv(tmp, sep="\t", index=False)
     except OSError as exc:
         raise CelltwinInputError(f"{out}: --out: cannot write the file: {exc.strerror or exc}") from None
     err_console().print(f"wrote {len(table)} simulated values to {out}", markup=False)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._atomic import atomic_write_text
 from ._units import R_KCAL
 
 FEATURES = ("ICs_charged-charged", "ICs_charged-polar", "ICs_charged-apolar", "ICs_polar-polar",
@@ -85,7 +86,7 @@ class ContactAffinityPredictor:
         data = {"features": list(self.features), "coefficients": self.coefficients.tolist(),
                 "xtx_inv": self.xtx_inv.tolist(), "s": self.s, "dof": self.dof, "temperature": self.temperature,
                 "cross_validation": self.cross_validation}
-        Path(path).write_text(json.dumps(data, indent=1) + "\n")
+        atomic_write_text(path, json.dumps(data, indent=1) + "\n")
 
     @classmethod
     def from_json(cls, path) -> "ContactAffinityPredictor":

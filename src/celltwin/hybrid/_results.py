@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_path
 from ._problem import HybridProblem
 
 
@@ -26,7 +27,7 @@ def write_network_weights(problem: HybridProblem, theta, path: Path) -> None:
     """All networks' weights as ``/parameters/<net>/<layer>/<array>`` (PyTorch layout)."""
     _, w = problem.split(jnp.asarray(theta))
     modules = problem.weights.modules(w)
-    with h5py.File(path, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("metadata/pytorch_format", data=np.uint8(1))
         for net_id, module in modules.items():
             params = getattr(module, "parameters", None)

@@ -6,7 +6,9 @@
 
 Tasks need a picklable description of the problem (:attr:`Problem.source`); each worker
 process builds the problem once and reuses it for all its tasks (and JAX's persistent
-compilation cache spares it most of the compilation).
+compilation cache spares it most of the compilation). Local workers end as soon as this
+process ends, also when it is killed (``_exit_with_parent.py``). Dask workers are not ours:
+when this client goes, the scheduler drops its queued tasks; running ones finish unused.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ import hashlib
 import multiprocessing
 import os
 import pickle
+import runpy
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ..errors import CelltwinInputError
@@ -47,20 +52,6 @@ def problem_handle(problem) -> tuple[str, Callable[[], Any]]:
         raise CelltwinInputError(f"{problem!r} cannot be sent to worker processes: {exc}; "
                                  "use executor='serial'") from None
     return hashlib.sha1(blob).hexdigest(), source
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """Worker initializer: a worker busy with a long task would outlive a killed parent
-    (seen: orphaned fits kept running for half an hour); a daemon thread ends it instead."""
-    import threading
-    import time
-
-    def watch():
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 class Executor:
@@ -104,9 +95,18 @@ class Executor:
             self.workers = max(1, len(spec.scheduler_info().get("workers", {})))
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
-        # spawn, not fork: a forked JAX runtime deadlocks.
+        # spawn, not fork: a forked JAX runtime deadlocks. Each worker first runs
+        # _exit_with_parent.py (see there), by path so that it does not wait for JAX's import.
+        # Workers are started by the thread that submits the tasks, which map_unordered
+        # keeps the one that created the pool (the kernel's death signal is tied to it).
+        from . import _exit_with_parent
+
+        self._pool_thread = threading.current_thread()
+        settings = {"PARENT_PID": os.getpid(), "SET_DEATH_SIGNAL": self._pool_thread is threading.main_thread()}
         return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_exit_with_parent, initargs=(os.getpid(),))
+                                      initializer=runpy.run_path,
+                                      initargs=(str(Path(_exit_with_parent.__file__)), settings,
+                                                _exit_with_parent.RUN_NAME))
 
     def map_unordered(self, fn: Callable, tasks: Iterable[tuple], *, poll: Callable[[], None] | None = None,
                       poll_seconds: float = 2.0) -> Iterator[tuple[int, Any]]:
@@ -119,6 +119,9 @@ class Executor:
                 yield i, fn(*task)
             return
         if self.kind == "local":
+            if threading.current_thread() is not self._pool_thread:  # see _new_pool
+                self._pool.shutdown()
+                self._pool = self._new_pool()
             chunk = len(tasks) if self._quota is None else self.workers * self._quota
             for first in range(0, len(tasks), max(chunk, 1)):
                 if first > 0:  # the quota is used up: fresh worker processes

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_path
 from ._executor import Executor, problem_in_worker
 from ._progress import progress_bar
 
@@ -117,7 +118,9 @@ class MultistartResult:
         return float(self.table.iloc[0]["llh"])
 
     def to_tsv(self, path) -> None:
-        self.table.to_csv(path, sep="\t", index=False, float_format="%.10g")
+        """Write the table as TSV; atomically, so a reader or a kill never finds it half written."""
+        with atomic_path(path) as tmp:
+            self.table.to_csv(tmp, sep="\t", index=False, float_format="%.10g")
 
     def waterfall(self, path=None, reference: float | None = None):
         """Waterfall plot: the sorted final objectives, relative to the best one (log axis);

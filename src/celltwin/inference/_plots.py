@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._atomic import atomic_path
+
 
 def _figure(*args, **kwargs):
     import matplotlib
@@ -36,7 +38,8 @@ def waterfall_plot(objectives: np.ndarray, *, path=None, reference: float | None
     ax.set_title(f"Waterfall: {len(finite)} starts" + (f", {failed} failed" if failed else ""))
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=120)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120)
     return fig
 
 
@@ -64,5 +67,6 @@ def profile_plot(result, *, path=None):
     fig.supxlabel("parameter value (parameter scale)")
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=120)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120)
     return fig

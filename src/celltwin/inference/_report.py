@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_write_text
 from ..errors import CelltwinInputError
 from . import _report_figures as figures
 
@@ -64,7 +65,7 @@ def write_report(idata, path, *, title: str | None = None) -> Path:
         CelltwinInputError: ``idata`` has no posterior, or no scalar parameters in it.
     """
     path = Path(path)
-    path.write_text(render_report(idata, title=title), encoding="utf-8")
+    atomic_write_text(path, render_report(idata, title=title))
     return path
 
 

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._atomic import atomic_path
 from ..errors import CelltwinInputError
 from . import _smc
 from ._executor import Executor, problem_in_worker
@@ -274,12 +275,8 @@ ENSEMBLE_STATS = ("acceptance_rate", "lp")
 # --- checkpoints ------------------------------------------------------------------------------
 
 def _save_checkpoint(path: Path, arrays: dict, meta: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def load_checkpoint(path: Path) -> tuple[dict, dict]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import sympy as sp
 
+from .._atomic import atomic_write_text
 from ..errors import CelltwinInputError
 from ._model import TIME, Model
 
@@ -93,5 +94,5 @@ def _initial_assignment(m, symbol: str, expr: sp.Expr) -> None:
 def write_sbml(model: Model, path) -> Path:
     """Write ``model`` as SBML to ``path``; returns the path."""
     path = Path(path)
-    path.write_text(to_sbml(model), encoding="utf-8")
+    atomic_write_text(path, to_sbml(model))
     return path

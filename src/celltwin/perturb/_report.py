@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_path, atomic_write_text
 from ._holdout import METHODS, HoldoutResult
 
 
@@ -47,7 +48,8 @@ def heldout_figure(result: HoldoutResult, path: Path) -> None:
     axes[0].set_ylabel("predicted change (log-normalised)")
     axes[-1].legend(fontsize=6, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
 
 
@@ -55,7 +57,7 @@ def write_holdout(result: HoldoutResult, out: Path, *, command: str = "") -> lis
     """Write ``out/metrics.json``, ``out/report.md`` and ``out/heldout.png``; return the paths."""
     out.mkdir(parents=True, exist_ok=True)
     metrics = out / "metrics.json"
-    metrics.write_text(json.dumps(result.metrics(), indent=2, default=str) + "\n")
+    atomic_write_text(metrics, json.dumps(result.metrics(), indent=2, default=str) + "\n")
     figure = out / "heldout.png"
     heldout_figure(result, figure)
     info = result.info
@@ -86,5 +88,5 @@ additive baseline's.
 Model settings: `{info['settings']}`; final training loss {info['final_loss']:.4g}.
 """
     report = out / "report.md"
-    report.write_text(text)
+    atomic_write_text(report, text)
     return [metrics, report, figure]

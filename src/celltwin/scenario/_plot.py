@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_path
+
 
 def plot_scenarios(table: pd.DataFrame, path=None, *, data: pd.DataFrame | None = None):
     """Median and 90 % band (``q05``-``q95``) per scenario over time, one panel per
@@ -37,6 +39,7 @@ def plot_scenarios(table: pd.DataFrame, path=None, *, data: pd.DataFrame | None 
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110)
         plt.close(fig)
     return fig

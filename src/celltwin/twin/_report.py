@@ -8,6 +8,7 @@ import html
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_write_text
 from ..inference._report import CSS, image, note, table
 from ..inference._report_figures import figure, hide_unused
 
@@ -33,7 +34,7 @@ def write_case_report(path, case, summary, draws, kd, held_out, scenario, proble
             f'{html.escape(title)}</h1></header>\n<nav>{nav}</nav>\n{body}\n<footer>Written by celltwin on {created}; '
             'full posterior reports: <a href="baseline_report.html">baseline</a>, '
             '<a href="augmented_report.html">augmented</a>.</footer>\n</body>\n</html>\n')
-    path.write_text(text, encoding="utf-8")
+    atomic_write_text(path, text)
 
 
 def overview(summary) -> str:

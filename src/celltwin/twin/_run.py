@@ -13,6 +13,7 @@ import jax
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_path, atomic_write_text
 from ..evidence import Evidence, information_gain, read_affinity_table, reported_values, to_log10_molar
 from ..evidence._units import CONCENTRATION_UNITS
 from ._case import Case
@@ -65,7 +66,8 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
                            executor=executor)
             idata.posterior.attrs["evidence"] = "on" if enabled else "off"
             idata.posterior.attrs["sampling_seconds"] = time.perf_counter() - t0  # this invocation's share
-            idata.to_netcdf(str(path))
+            with atomic_path(path) as tmp:
+                idata.to_netcdf(str(tmp))
             checkpoint.unlink(missing_ok=True)
             posteriors[run] = idata
         run_seconds[run] = float(posteriors[run].posterior.attrs.get("sampling_seconds", time.perf_counter() - t0))
@@ -96,11 +98,13 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
             frame.insert(0, "posterior", run)
             frames.append(frame)
         scenario_table = pd.concat(frames, ignore_index=True)
-        scenario_table.to_csv(out / "scenario.tsv", sep="\t", index=False)
+        with atomic_path(out / "scenario.tsv") as tmp:
+            scenario_table.to_csv(tmp, sep="\t", index=False)
     summary = build_summary(case, problem, settings, draws, gain, gain_prior, kd, held_out, diagnostics,
                             run_seconds, time.perf_counter() - started + earlier)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    kd.to_csv(out / "kd.tsv", sep="\t", index=False)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    with atomic_path(out / "kd.tsv") as tmp:
+        kd.to_csv(tmp, sep="\t", index=False)
     from ._report import write_case_report
 
     write_case_report(out / "report.html", case, summary, draws, kd, held_out, scenario_table, problem)
