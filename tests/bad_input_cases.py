@@ -1313,7 +1313,7 @@ HYBRID = [
            (HYB, "nobody")),
     _sciml(HYB, "missing column or field", "no 'targetValue' column", _drop(HYB, "targetValue"), (HYB, "targetValue")),
     _sciml(MAP, "unknown id referenced", "a network input that does not exist",
-           _cell(MAP, 2, "modelEntityId", "net1.inputs[0][7]"), (MAP, "net1.inputs[0][7]")),
+           _cell(MAP, 2, "modelEntityId", "net1.inputs[0][7]"), (MAP, "row 2", "net1")),
     _sciml(MAP, "unknown id referenced", "a network that does not exist", _cell(MAP, 5, "modelEntityId", "net2.parameters"),
            (MAP, "net2")),
     _sciml(MAP, "missing column or field", "no 'modelEntityId' column", _drop(MAP, "modelEntityId"),
