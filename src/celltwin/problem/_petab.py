@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from .._textfile import read_text
-from ..errors import PEtabError
+from ..errors import PEtabError, SBMLError, UnsupportedFeatureError
 from ..model import check_math_names, from_sbml
 from ..simulate import SolverSettings
 from ._problem import Problem
@@ -135,10 +135,16 @@ def from_petab(path: str | os.PathLike, *, settings: SolverSettings | None = Non
     sbml_model = getattr(getattr(pp, "model", None), "sbml_model", None)
     if sbml_model is None:
         raise PEtabError(f"{path}: no SBML model could be read")
-    model = from_sbml(sbml_model)
-    problem = Problem.from_tables(
-        model, measurements=pp.measurement_df, observables=pp.observable_df, parameters=pp.parameter_df,
-        conditions=pp.condition_df, settings=settings, files=files, name=path.stem,
-    )
+    try:
+        model = from_sbml(sbml_model)
+        problem = Problem.from_tables(
+            model, measurements=pp.measurement_df, observables=pp.observable_df, parameters=pp.parameter_df,
+            conditions=pp.condition_df, settings=settings, files=files, name=path.stem,
+        )
+    except (SBMLError, UnsupportedFeatureError) as exc:  # the model's elements: say which file holds them
+        label = _sbml_label(path, content)
+        if label in str(exc):
+            raise
+        raise type(exc)(f"{label}: {exc}") from None
     problem.source = functools.partial(from_petab, str(path.resolve()), settings=settings)
     return problem
