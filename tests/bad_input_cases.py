@@ -73,8 +73,8 @@ class BadInput:
         build: writes the inputs with :class:`Inputs` and returns the arguments after the command.
         words: the error message must contain each (file name; row/line and column in tables).
         exit_code: 2 for bad input.
-        pending: ``"issue 22 item N: ..."`` while another part of issue 22 makes this case pass;
-            the test marks it as a strict xfail.
+        pending: why the case still fails, while its fix is on its way (``"issue 22 item N: ..."``);
+            the test runs it as a strict xfail, so the mark goes once the fix is in.
     """
 
     command: str
@@ -322,12 +322,7 @@ class PetabDefect:
     edit: Callable[[Path], None]  # given the problem folder
     words: tuple[str, ...]
     pending: str | None = None
-    pending_for: tuple[str, ...] | None = None  # the commands ``pending`` applies to (None: all)
     only: tuple[str, ...] | None = None  # the commands the defect applies to (None: all)
-
-
-ITEM3 = "issue 22 item 3: "
-ITEM4 = "issue 22 item 4: "
 
 
 def _remove(name: str) -> Callable[[Path], None]:
@@ -391,10 +386,8 @@ PETAB_DEFECTS = (
     # the problem YAML
     PetabDefect(YAML, "missing file", "the problem file does not exist", _remove(YAML), (YAML, "not found")),
     PetabDefect(YAML, "empty file", "zero bytes", _bytes(YAML, b""), (YAML,)),
-    PetabDefect(YAML, "binary garbage", "bytes that are no text", _bytes(YAML, GARBAGE), (YAML,),
-                pending=ITEM4 + "a YAML file that is not UTF-8 is an internal error"),
-    PetabDefect(YAML, "non-UTF-8 bytes", "a Latin-1 comment", _prepend_bytes(YAML, LATIN1), (YAML, "UTF-8"),
-                pending=ITEM4 + "a YAML file that is not UTF-8 is an internal error"),
+    PetabDefect(YAML, "binary garbage", "bytes that are no text", _bytes(YAML, GARBAGE), (YAML,)),
+    PetabDefect(YAML, "non-UTF-8 bytes", "a Latin-1 comment", _prepend_bytes(YAML, LATIN1), (YAML, "UTF-8")),
     PetabDefect(YAML, "YAML syntax error", "an unclosed bracket", _replace(YAML, "[model.xml]", "[model.xml"),
                 (YAML, "YAML")),
     PetabDefect(YAML, "YAML of the wrong type", "a list instead of a mapping", _text(YAML, "- parameters.tsv\n"),
@@ -434,15 +427,14 @@ PETAB_DEFECTS = (
                 (MEAS, "row 6", "measurement")),
     PetabDefect(MEAS, "non-numeric value", "time 'later'", _cell(MEAS, 5, "time", "later"), (MEAS, "row 5", "time")),
     PetabDefect(MEAS, "NaN or infinite value", "measurement inf", _cell(MEAS, 6, "measurement", "inf"),
-                (MEAS, "row 6", "measurement"), pending=ITEM3 + "an inf measurement is accepted"),
+                (MEAS, "row 6", "measurement")),
     PetabDefect(MEAS, "NaN or infinite value", "measurement nan", _cell(MEAS, 7, "measurement", "nan"),
                 (MEAS, "row 7", "measurement")),
     PetabDefect(MEAS, "value out of range", "time -1", _cell(MEAS, 5, "time", "-1"), (MEAS, "row 5", "time")),
     # the observable table
     PetabDefect(OBS, "missing column or field", "no 'observableFormula' column", _drop(OBS, "observableFormula"),
                 (OBS, "observableFormula")),
-    PetabDefect(OBS, "duplicated id", "observableId pK1 twice", _copy_line(OBS, 2), (OBS, "pK1"),
-                pending=ITEM3 + "a duplicated observable id is accepted without lint", pending_for=("simulate",)),
+    PetabDefect(OBS, "duplicated id", "observableId pK1 twice", _copy_line(OBS, 2), (OBS, "pK1")),
     PetabDefect(OBS, "formula syntax error", "'scale_pK1 * * K1p'", _cell(OBS, 2, "observableFormula", "scale_pK1 * * K1p"),
                 (OBS, "row 2", "observableFormula")),
     PetabDefect(OBS, "formula syntax error", "a trailing ', 1'", _cell(OBS, 2, "observableFormula", "scale_pK1 * K1p, 1"),
@@ -452,7 +444,7 @@ PETAB_DEFECTS = (
     PetabDefect(OBS, "unknown function in formula", "foo(K1p)", _cell(OBS, 2, "observableFormula", "foo(K1p)"),
                 (OBS, "row 2", "observableFormula", "foo")),
     PetabDefect(OBS, "unknown id referenced", "a species that does not exist", _cell(OBS, 2, "observableFormula", "K9p"),
-                (OBS, "K9p"), pending=ITEM3 + "the linter's message names the parameter table", pending_for=("check",)),
+                (OBS, "K9p")),
     PetabDefect(OBS, "code injection in formula", "an attribute chain to os.system",
                 _cell(OBS, 2, "observableFormula",
                       "K1p.__class__.__init__.__globals__['os'].system('touch pwned')"),
@@ -462,7 +454,7 @@ PETAB_DEFECTS = (
     PetabDefect(OBS, "code injection in formula", "a lambda", _cell(OBS, 2, "observableFormula", "(lambda: K1p)()"),
                 (OBS, "row 2", "observableFormula")),
     PetabDefect(OBS, "value out of range", "a negative noise level", _cell(OBS, 2, "noiseFormula", "-sigma_pK1"),
-                (OBS, "row 2", "noiseFormula"), pending=ITEM3 + "a negative sigma is accepted"),
+                (OBS, "row 2", "noiseFormula")),
     PetabDefect(OBS, "unknown id referenced", "noiseDistribution 'cauchy'", _cell(OBS, 2, "noiseDistribution", "cauchy"),
                 (OBS, "noiseDistribution", "cauchy")),
     PetabDefect(OBS, "unknown id referenced", "observableTransformation 'sqrt'",
@@ -470,37 +462,32 @@ PETAB_DEFECTS = (
     # the parameter table
     PetabDefect(PAR, "missing column or field", "no 'upperBound' column", _drop(PAR, "upperBound"),
                 (PAR, "upperBound")),
-    PetabDefect(PAR, "duplicated id", "parameterId k_act1 twice", _copy_line(PAR, 2), (PAR, "k_act1"),
-                pending=ITEM3 + "the PEtab library's message does not name the table"),
+    PetabDefect(PAR, "duplicated id", "parameterId k_act1 twice", _copy_line(PAR, 2), (PAR, "k_act1")),
     PetabDefect(PAR, "unknown id referenced", "a row for a parameter used nowhere",
                 _append(PAR, "k_ghost\tlog10\t0.01\t100.0\t1.0\t1"),
                 (PAR, "k_ghost"), only=("check",)),  # not linted, an unused parameter changes no result
     PetabDefect(PAR, "non-numeric value", "nominalValue 'abc'", _cell(PAR, 3, "nominalValue", "abc"),
                 (PAR, "row 3", "nominalValue")),
     PetabDefect(PAR, "NaN or infinite value", "nominalValue inf", _cell(PAR, 3, "nominalValue", "inf"),
-                (PAR, "row 3", "nominalValue"), pending=ITEM3 + "an infinite nominal value is accepted"),
+                (PAR, "row 3", "nominalValue")),
     PetabDefect(PAR, "value out of range", "nominalValue above upperBound", _cell(PAR, 2, "nominalValue", "500"),
-                (PAR, "row 2", "nominalValue"), pending=ITEM3 + "a nominal value outside its bounds is accepted"),
+                (PAR, "row 2", "nominalValue")),
     PetabDefect(PAR, "value out of range", "lowerBound above upperBound", _cell(PAR, 4, "lowerBound", "1000"),
-                (PAR, "row 4", "lowerBound"), pending=ITEM3 + "the message names no row"),
+                (PAR, "row 4", "lowerBound")),
     PetabDefect(PAR, "value out of range", "a log10 parameter with lowerBound 0", _cell(PAR, 4, "lowerBound", "0"),
-                (PAR, "row 4", "lowerBound"), pending=ITEM3 + "the message names no row"),
+                (PAR, "row 4", "lowerBound")),
     PetabDefect(PAR, "value out of range", "a negative noise level (nominal value of sigma)",
-                _cell(PAR, 12, "nominalValue", "-0.05"), (PAR, "sigma_pK1"),
-                pending=ITEM3 + "a negative sigma is accepted"),
+                _cell(PAR, 12, "nominalValue", "-0.05"), (PAR, "sigma_pK1")),
     PetabDefect(PAR, "unknown id referenced", "parameterScale 'ln'", _cell(PAR, 2, "parameterScale", "ln"),
-                (PAR, "row 2", "parameterScale"), pending=ITEM3 + "the message names no row"),
-    PetabDefect(PAR, "value out of range", "estimate 2", _cell(PAR, 2, "estimate", "2"), (PAR, "row 2", "estimate"),
-                pending=ITEM3 + "the message names no row", pending_for=("check",)),
+                (PAR, "row 2", "parameterScale")),
+    PetabDefect(PAR, "value out of range", "estimate 2", _cell(PAR, 2, "estimate", "2"), (PAR, "row 2", "estimate")),
     # the condition table
     PetabDefect(COND, "missing column or field", "no 'conditionId' column", _drop(COND, "conditionId"),
                 (COND, "conditionId")),
-    PetabDefect(COND, "duplicated id", "conditionId low_dose twice", _copy_line(COND, 2), (COND, "low_dose"),
-                pending=ITEM3 + "a duplicated condition id gives a message with a pandas repr", pending_for=("simulate",)),
+    PetabDefect(COND, "duplicated id", "conditionId low_dose twice", _copy_line(COND, 2), (COND, "low_dose")),
     PetabDefect(COND, "unknown id referenced", "a column that is no model entity",
                 _replace(COND, "conditionName\tL", "conditionName\tLx"), (COND, "Lx")),
-    PetabDefect(COND, "non-numeric value", "L = '0.2x'", _cell(COND, 2, "L", "0.2x"), (COND, "row 2", "L"),
-                pending=ITEM3 + "the message names no row"),
+    PetabDefect(COND, "non-numeric value", "L = '0.2x'", _cell(COND, 2, "L", "0.2x"), (COND, "row 2", "L")),
     PetabDefect(COND, "binary garbage", "bytes that are no text", _bytes(COND, GARBAGE), (COND,)),
     PetabDefect(COND, "non-UTF-8 bytes", "a Latin-1 conditionName", _latin1(COND, "L = 0.2", "dosé"), (COND,)),
 )
@@ -512,8 +499,7 @@ def _petab_case(command: str, base: Callable[[Inputs, Path], list], d: PetabDefe
         args = base(io, problem)  # before the edit: base inputs may read the valid problem
         d.edit(problem.parent)
         return args
-    pending = d.pending if d.pending_for is None or command in d.pending_for else None
-    return BadInput(command, d.file, d.kind, d.defect, build, d.words, pending=pending)
+    return BadInput(command, d.file, d.kind, d.defect, build, d.words, pending=d.pending)
 
 
 def _pick(*keys: str) -> list[PetabDefect]:
@@ -603,6 +589,11 @@ def _values(content: str | bytes) -> Callable[[Inputs], list]:
     return _with(_simulate, "--parameters", lambda io: _write(io, "values.tsv", content))
 
 
+CHECK = [
+    BadInput("check", "--format", "bad option value", "--format xml", lambda io: [io.problem(), "--format", "xml"],
+             ("--format", "xml")),
+]
+
 SIMULATE = [
     BadInput("simulate", "--parameters", "missing file", "the values file does not exist",
              _with(_simulate, "--parameters", lambda io: io.path("none.tsv")), ("none.tsv", "not found")),
@@ -654,6 +645,8 @@ FIT = [
              _with(_fit, "--out", lambda io: _folder(io, "fits")), ("--out", "folder")),
     BadInput("fit", "--plot", "output path problem", "the plot's folder does not exist",
              _with(_fit, "--plot", lambda io: io.path("nowhere/w.png")), ("--plot", "nowhere")),
+    BadInput("fit", "--out", "output path problem", "a folder where no file can be created",
+             _with(_fit, "--out", str(UNWRITABLE / "fits.tsv")), ("--out", "/proc/fits.tsv")),
 ]
 
 
@@ -695,6 +688,8 @@ PROFILE = [
              _with(_profile, "--out", lambda io: io.file_in_the_way()), ("--out", "plain_file")),
     BadInput("profile", "--out", "output path problem", "the parent is a regular file",
              _with(_profile, "--out", lambda io: _under_a_file(io, "profiles")), ("--out", "plain_file")),
+    BadInput("profile", "--out", "output path problem", "a folder where no folder can be created",
+             _with(_profile, "--out", str(UNWRITABLE / "profiles")), ("--out", "/proc/profiles")),
 ]
 
 
@@ -742,12 +737,13 @@ SAMPLE = [
     BadInput("sample", "checkpoint", "inconsistent inputs", "a checkpoint of an earlier run, no --resume",
              _checkpoint(b""), ("post.nc.checkpoint.npz", "--resume")),
     BadInput("sample", "checkpoint", "binary garbage", "--resume with a truncated checkpoint",
-             _with(_checkpoint(b"PK\x03\x04" + GARBAGE[:100]), "--resume"), ("post.nc.checkpoint.npz",),
-             pending=ITEM4 + "an unreadable checkpoint with --resume is an internal error"),
+             _with(_checkpoint(b"PK\x03\x04" + GARBAGE[:100]), "--resume"), ("post.nc.checkpoint.npz",)),
     BadInput("sample", "--out", "output path problem", "the parent is a regular file",
              _with(_sample, "--out", lambda io: _under_a_file(io, "post.nc")), ("--out", "plain_file")),
     BadInput("sample", "--out", "output path problem", "--out is a folder",
              _with(_sample, "--out", lambda io: _folder(io, "posterior")), ("--out", "folder")),
+    BadInput("sample", "--out", "output path problem", "a folder where no file can be created",
+             _with(_sample, "--out", str(UNWRITABLE / "post.nc")), ("--out", "/proc/post.nc")),
 ]
 
 
@@ -782,8 +778,7 @@ REPORT = [
     BadInput("report", "--out", "output path problem", "--out is a folder",
              lambda io: [io.posterior(), "--out", _folder(io, "report")], ("--out", "folder")),
     BadInput("report", "--out", "output path problem", "a folder where no file can be created",
-             lambda io: [io.posterior(), "--out", str(UNWRITABLE / "report.html")], ("--out", "/proc/report.html"),
-             pending=ITEM4 + "an unwritable --out is found after the compute, as an internal error"),
+             lambda io: [io.posterior(), "--out", str(UNWRITABLE / "report.html")], ("--out", "/proc/report.html")),
 ]
 
 
@@ -883,9 +878,8 @@ DEMO = [
              (CASE, "no such case file")),
     BadInput("demo", CASE, "empty file", "zero bytes", _demo(lambda f: (f / CASE).write_bytes(b"")), (CASE, "name")),
     BadInput("demo", CASE, "binary garbage", "bytes that are no text", _demo(lambda f: (f / CASE).write_bytes(GARBAGE)),
-             (CASE,), pending=ITEM4 + "a case file that is not UTF-8 is an internal error"),
-    BadInput("demo", CASE, "non-UTF-8 bytes", "a Latin-1 comment", _demo(_prepend_bytes(CASE, LATIN1)), (CASE,),
-             pending=ITEM4 + "a case file that is not UTF-8 is an internal error"),
+             (CASE,)),
+    BadInput("demo", CASE, "non-UTF-8 bytes", "a Latin-1 comment", _demo(_prepend_bytes(CASE, LATIN1)), (CASE,)),
     BadInput("demo", CASE, "YAML syntax error", "an unclosed brace", _demo(_case_text("{knockout: B}", "{knockout: B")),
              (CASE, "YAML")),
     BadInput("demo", CASE, "YAML of the wrong type", "a list instead of a mapping",
@@ -903,7 +897,7 @@ DEMO = [
     BadInput("demo", CASE, "non-numeric value", "evidence_weight 'heavy'", _demo(_case_append("evidence_weight: heavy\n")),
              (CASE, "evidence_weight")),
     BadInput("demo", CASE, "value out of range", "a negative evidence_weight", _demo(_case_append("evidence_weight: -1\n")),
-             (CASE, "evidence_weight"), pending=ITEM4 + "a negative evidence weight is accepted"),
+             (CASE, "evidence_weight")),
     BadInput("demo", CASE, "unknown id referenced", "an unknown kind of intervention",
              _demo(_case_text("{knockout: B}", "{explode: B}")), (CASE, "scenario")),
     BadInput("demo", CASE, "unknown id referenced", "a knockout of a species the model lacks",
@@ -913,15 +907,13 @@ DEMO = [
              (CASE, "sampler")),
     BadInput("demo", CASE, "unknown id referenced", "an unknown sampler setting",
              _demo(_case_text("sampler: {method: ensemble", "sampler: {colour: red, method: ensemble")),
-             (CASE, "sampler", "colour"), pending=ITEM4 + "an unknown sampler setting is an internal error"),
+             (CASE, "sampler", "colour")),
     BadInput("demo", CASE, "value out of range", "sampler chains 0",
-             _demo(_case_text("chains: 4", "chains: 0")), (CASE, "chains"),
-             pending=ITEM4 + "a bad sampler setting in a case file does not name the file"),
+             _demo(_case_text("chains: 4", "chains: 0")), (CASE, "chains")),
     BadInput("demo", CASE, "non-numeric value", "solver rtol 'tight'", _demo(_case_append("solver: {rtol: tight}\n")),
-             (CASE, "solver", "rtol"), pending=ITEM4 + "a bad solver setting is an internal error"),
+             (CASE, "solver", "rtol")),
     BadInput("demo", CASE, "non-numeric value", "scenario_times 'soon'",
-             _demo(_case_text("scenario_times: [0, 1, 5]", "scenario_times: soon")), (CASE, "scenario_times"),
-             pending=ITEM4 + "scenario_times of text is an internal error after the sampling"),
+             _demo(_case_text("scenario_times: [0, 1, 5]", "scenario_times: soon")), (CASE, "scenario_times")),
     BadInput("demo", "evidence.tsv", "missing column or field", "no 'value' column",
              _demo(lambda f: drop_column(f / "evidence.tsv", "value")), ("evidence.tsv", "value")),
     BadInput("demo", "evidence.tsv", "unknown id referenced", "a reaction the model lacks",
@@ -942,8 +934,7 @@ DEMO = [
     BadInput("demo", "--method", "bad option value", "an unknown sampler", _demo(None, "--method", "gibbs"), ("gibbs",)),
     BadInput("demo", "--chains", "bad option value", "--chains 0", _demo(None, "--chains", 0), ("--chains",)),
     BadInput("demo", "--out", "output path problem", "--out is a regular file",
-             lambda io: [io.case(), "--out", io.file_in_the_way()], ("--out", "plain_file"),
-             pending=ITEM4 + "an --out that is a file is an internal error"),
+             lambda io: [io.case(), "--out", io.file_in_the_way()], ("--out", "plain_file")),
 ]
 
 
@@ -1058,7 +1049,7 @@ DISCOVER = [
     BadInput("discover", TC, "wrong delimiter", "semicolons instead of commas", _discover(lambda p: resep(p, ",", ";")),
              (TC, "time column")),
     BadInput("discover", TC, "header only (no rows)", "the header and no time point",
-             _discover(lambda p: keep_lines(p, 1)), (TC,), pending=ITEM4 + "a header-only CSV is an internal error"),
+             _discover(lambda p: keep_lines(p, 1)), (TC,)),
     BadInput("discover", TC, "missing column or field", "no time column 't'",
              _discover(lambda p: replace_text(p, "t,A,B", "time,A,B")), (TC, "'t'")),
     BadInput("discover", TC, "missing column or field", "a time column and no species",
@@ -1078,8 +1069,7 @@ DISCOVER = [
     BadInput("discover", "--knowledge", "missing file", "the edge list does not exist",
              _discover(None, "--knowledge", lambda io: io.path("none.tsv")), ("none.tsv", "no such file")),
     BadInput("discover", "--knowledge", "binary garbage", "bytes that are no text",
-             _discover(None, "--knowledge", _edges("edges.tsv", GARBAGE)), ("edges.tsv",),
-             pending=ITEM4 + "an undecodable edge list is an internal error"),
+             _discover(None, "--knowledge", _edges("edges.tsv", GARBAGE)), ("edges.tsv",)),
     BadInput("discover", "--knowledge", "missing column or field", "no 'target' column",
              _discover(None, "--knowledge", _edges("edges.tsv", "source\tto\nA\tB\n")), ("edges.tsv", "target")),
     BadInput("discover", "--knowledge", "value out of range", "confidence 1.5",
@@ -1097,11 +1087,11 @@ DISCOVER = [
              ("--optimizer", "magic")),
     BadInput("discover", "--degree", "bad option value", "--degree 0", _discover(None, "--library", "polynomial",
                                                                                  "--degree", 0),
-             ("--degree",), pending=ITEM4 + "--degree 0 is not checked"),
+             ("--degree",)),
     BadInput("discover", "--n-models", "bad option value", "--n-models 0", _discover(None, "--n-models", 0),
-             ("--n-models",), pending=ITEM4 + "--n-models 0 is not checked"),
+             ("--n-models",)),
     BadInput("discover", "--threshold", "bad option value", "--threshold -1", _discover(None, "--threshold", -1),
-             ("--threshold",), pending=ITEM4 + "a negative --threshold is not checked"),
+             ("--threshold",)),
     BadInput("discover", "--out", "output path problem", "the parent is a regular file",
              _discover(None, "--out", lambda io: _under_a_file(io, "model.json")), ("--out", "plain_file")),
     BadInput("discover", "--out", "output path problem", "--out is a folder",
@@ -1141,7 +1131,7 @@ SCREEN = [
     BadInput("screen fit", H5AD, "wrong kind of file", "a CSV named .h5ad",
              _screen(lambda io: _write(io, "cells.h5ad", "cell,gene\n1,2\n")), ("cells.h5ad", "AnnData")),
     BadInput("screen fit", H5AD, "missing column or field", "an AnnData with no genes", _screen(_no_genes),
-             ("nogenes.h5ad", "genes"), pending=ITEM4 + "an h5ad without genes is an internal error"),
+             ("nogenes.h5ad", "genes")),
     BadInput("screen fit", "--perturbation-key", "unknown id referenced", "an obs column the file lacks",
              _screen(None, "--perturbation-key", "guide"), (H5AD, "guide")),
     BadInput("screen fit", "--control", "unknown id referenced", "a control label no cell has",
@@ -1276,10 +1266,8 @@ HYB, NET, ARRAYS, MAP = "hybridization.tsv", "net1.yaml", "net1_ps.hdf5", "mappi
 HYBRID = [
     _sciml(SCIML_YAML, "missing file", "the problem file does not exist", _remove(SCIML_YAML), (SCIML_YAML,)),
     _sciml(SCIML_YAML, "empty file", "zero bytes", _bytes(SCIML_YAML, b""), (SCIML_YAML,)),
-    _sciml(SCIML_YAML, "binary garbage", "bytes that are no text", _bytes(SCIML_YAML, GARBAGE), (SCIML_YAML,),
-           pending=ITEM4 + "a YAML file that is not UTF-8 is an internal error"),
-    _sciml(SCIML_YAML, "non-UTF-8 bytes", "a Latin-1 comment", _prepend_bytes(SCIML_YAML, LATIN1), (SCIML_YAML,),
-           pending=ITEM4 + "a YAML file that is not UTF-8 is an internal error"),
+    _sciml(SCIML_YAML, "binary garbage", "bytes that are no text", _bytes(SCIML_YAML, GARBAGE), (SCIML_YAML,)),
+    _sciml(SCIML_YAML, "non-UTF-8 bytes", "a Latin-1 comment", _prepend_bytes(SCIML_YAML, LATIN1), (SCIML_YAML,)),
     _sciml(SCIML_YAML, "YAML syntax error", "an unclosed quote", _replace(SCIML_YAML, '"lv.xml"', '"lv.xml'),
            (SCIML_YAML,)),
     _sciml(SCIML_YAML, "YAML of the wrong type", "a list instead of a mapping", _text(SCIML_YAML, "- lv.xml\n"),
@@ -1293,8 +1281,7 @@ HYBRID = [
     _sciml("lv.xml", "missing referenced file", "the model file does not exist", _remove("lv.xml"), ("lv.xml",)),
     _sciml("lv.xml", "binary garbage", "bytes that are no XML", _bytes("lv.xml", GARBAGE), ("lv.xml",)),
     _sciml(NET, "missing referenced file", "the network file does not exist", _remove(NET), (NET,)),
-    _sciml(NET, "binary garbage", "bytes that are no text", _bytes(NET, GARBAGE), (NET,),
-           pending=ITEM4 + "a YAML file that is not UTF-8 is an internal error"),
+    _sciml(NET, "binary garbage", "bytes that are no text", _bytes(NET, GARBAGE), (NET,)),
     _sciml(NET, "YAML of the wrong type", "a list instead of a mapping", _text(NET, "- layer1\n"), (NET,)),
     _sciml(NET, "unknown id referenced", "an unsupported layer type", _replace(NET, "layer_type: Linear", "layer_type: GRU"),
            (NET, "GRU")),
@@ -1345,12 +1332,11 @@ HYBRID = [
     BadInput("hybrid", "--learning-rate", "bad option value", "--learning-rate -1", _hybrid(None, "--learning-rate", -1),
              ("--learning-rate",)),
     BadInput("hybrid", "--validation", "inconsistent inputs", "--validation 0.6 with --test 0.6",
-             _hybrid(None, "--validation", 0.6, "--test", 0.6), ("--validation", "--test"),
-             pending=ITEM4 + "validation + test fractions >= 1 are an internal error"),
+             _hybrid(None, "--validation", 0.6, "--test", 0.6), ("--validation", "--test")),
     BadInput("hybrid", "--out", "output path problem", "--out is a regular file",
              _hybrid(None, "--out", lambda io: io.file_in_the_way()), ("--out", "plain_file")),
 ]
 
 
-CASES: list[BadInput] = [*petab_cases(), *SIMULATE, *FIT, *PROFILE, *SAMPLE, *REPORT, *SCENARIO, *DEMO, *QUICKSTART,
+CASES: list[BadInput] = [*petab_cases(), *CHECK, *SIMULATE, *FIT, *PROFILE, *SAMPLE, *REPORT, *SCENARIO, *DEMO, *QUICKSTART,
                          *DIAGNOSE, *DISCOVER, *SCREEN, *BENCH_RUN, *BENCH_REPORT, *BENCH_TASKS, *HYBRID]

@@ -2,8 +2,9 @@
 
 Every case must end with its exit status (2: bad input) and a message on stderr that contains
 its words (the file, and row/line and column in tables), without a traceback, without running
-code from the input, and without writing its outputs. Cases that another part of issue 22 fixes
-are strict xfails: they fail loudly once fixed, so the mark (and docs/bad_input.md) is updated.
+code from the input, and without writing its outputs. A case marked ``pending`` (its fix is on
+its way) is a strict xfail: it fails loudly once fixed, so that the mark and docs/bad_input.md
+are updated.
 """
 
 from __future__ import annotations
