@@ -68,8 +68,8 @@ _ID_COLUMNS = {"parameter_file": "parameterId", "condition_files": "conditionId"
 
 
 def check_unique_ids(path: str | os.PathLike, content: dict) -> None:
-    """Each parameter, condition and observable is defined once (the PEtab library's own
-    message for a duplicate names neither the file nor the row).
+    """Each parameter, condition and observable table has its id column, and each id is defined
+    once (the PEtab library's own messages for these name neither the file nor the row).
 
     Raises:
         PEtabError: naming the file, the row of the second definition and the id column.
@@ -83,9 +83,12 @@ def check_unique_ids(path: str | os.PathLike, content: dict) -> None:
         for name in names if isinstance(names, list) else [names]:
             table = path.parent / str(name)
             try:
-                ids = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False, usecols=[column])[column]
+                df = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False)
             except Exception:  # noqa: BLE001, S112 - unreadable tables are reported by the reader
                 continue
+            if column not in df.columns:
+                raise PEtabError(f"{table}, column {column!r}: this required column is missing")
+            ids = df[column]
             first: dict[str, int] = {}
             for row, value in enumerate(ids, start=2):
                 value = value.strip()
