@@ -54,6 +54,7 @@ def run(
             re.compile(tasks)
         except re.error as exc:
             raise CelltwinInputError(f"--tasks {tasks!r}: not a regular expression ({exc})") from None
+    check_selection(get_suite(suite), tasks, chosen, seeds, scheduler)
     summary = run_suite(get_suite(suite), out, scheduler=scheduler, workers=workers, tasks=tasks, methods=chosen,
                         seeds=seeds, progress=True, wait=wait,
                         on_wait=lambda holder: err_console().print(
@@ -62,12 +63,23 @@ def run(
     for name, reason in summary.unavailable.items():
         if not chosen or name in chosen:
             out_console().print(f"{name}: skipped, {reason}", markup=False, soft_wrap=True)
-    if summary.total == 0:
-        raise CelltwinInputError(f"suite {suite}: no cells match --tasks {tasks!r} and --methods {methods!r}")
     waited = f" after waiting {summary.waited:.0f} s for the other run" if summary.waited >= 0.5 else ""
     out_console().print(f"{summary.total} cells: {summary.skipped} already stored, {summary.ran} run "
                         f"({summary.failed} failed) in {summary.seconds:.0f} s{waited}; wrote {out}",
                         markup=False, soft_wrap=True)
+
+
+def check_selection(chosen_suite, tasks: str | None, methods: list[str] | None, seeds: int | None,
+                    scheduler: str | None) -> None:
+    """A selection of no cells, or a scheduler address that cannot be one, is an error before
+    the result store is created."""
+    from ..bench import cells
+    from ..inference._executor import check_scheduler
+
+    if not cells(chosen_suite, tasks=tasks, methods=methods, seeds=seeds):
+        raise CelltwinInputError(f"suite {chosen_suite.name}: no cells match --tasks {tasks!r} and "
+                                 f"--methods {','.join(methods) if methods else None!r}")
+    check_scheduler(scheduler)
 
 
 def report(

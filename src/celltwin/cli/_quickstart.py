@@ -57,6 +57,8 @@ def quickstart(
     path = problem_yaml or default_problem()
     console = out_console()
     problem, files, issues = load_problem(path)
+    true_file = Path(path).parent / TRUE_VALUES  # read before the compile, so that a bad one fails at once
+    theta_true = theta_from_file(problem, true_file) if true_file.is_file() else None
     console.print(f"[bold]celltwin quickstart[/bold]: {_shown(path)}")
     console.print(f"  model {problem.model.name!r}: {problem.compiled.n_states} states, "
                   f"{len(problem.model.reactions)} reactions", markup=False)
@@ -92,8 +94,6 @@ def quickstart(
         fit_s = time.perf_counter() - t0
     llh_fit = -float(result.fun)
 
-    true_file = Path(path).parent / TRUE_VALUES
-    theta_true = theta_from_file(problem, true_file) if true_file.is_file() else None
     llh_true = float(value_and_grad(jnp.asarray(theta_true))[0]) if theta_true is not None else None
 
     scales = problem.parameter_scales

@@ -92,9 +92,14 @@ def scenario(
             grid = [float(t) for t in times.split(",") if t.strip()]
         except ValueError:
             raise CelltwinInputError(f"--times {times!r}: expected numbers separated by commas") from None
+        if not all(t >= 0 for t in grid):  # also false for NaN; inf is PEtab's steady state
+            raise CelltwinInputError(f"--times {times!r}: times must be >= 0 (inf: the steady state)")
     problem, _, _ = load_problem(problem_yaml)
     idata = load_posterior(posterior)
-    thetas = posterior_draws(idata, problem, max_draws=draws)
+    try:
+        thetas = posterior_draws(idata, problem, max_draws=draws)
+    except CelltwinInputError as exc:  # draws of other parameters: say which file holds them
+        raise CelltwinInputError(f"{posterior}: {exc}") from None
     scenarios = {" + ".join(i.label for i in items): items} if combine else {i.label: [i] for i in items}
     with status(f"simulating {len(scenarios) + 1} scenarios x {len(thetas)} draws"):
         table = predict(problem, thetas, scenarios, times=grid, conditions=condition or None, seed=seed)

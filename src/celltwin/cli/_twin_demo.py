@@ -49,8 +49,15 @@ def demo(
     overrides = {k: v for k, v in dict(method=method, chains=chains, draws=draws, warmup=warmup,
                                        max_tree_depth=max_tree_depth, seed=seed).items() if v is not None}
     console = err_console()
-    summary = run_case(case, out, sampler=overrides, log=lambda m: console.print(m, markup=False, soft_wrap=True),
-                       workers=workers)
+    try:
+        summary = run_case(case, out, sampler=overrides,
+                           log=lambda m: console.print(m, markup=False, soft_wrap=True), workers=workers)
+    except CelltwinInputError as exc:
+        from ..twin import CaseFieldError
+
+        if isinstance(exc, CaseFieldError):  # the case's own field: name the case file
+            raise CelltwinInputError(f"{case_yaml or default_case()}: {exc}") from None
+        raise
     show = out_console()
     show.print(f"{case.name}", markup=False)
     show.print(f"  max R-hat {summary['max_rhat']:.3f}, min bulk ESS {summary['min_bulk_ess']:.0f}, "

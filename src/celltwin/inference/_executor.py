@@ -54,6 +54,13 @@ def problem_handle(problem) -> tuple[str, Callable[[], Any]]:
     return hashlib.sha1(blob).hexdigest(), source
 
 
+def check_scheduler(spec: Any) -> None:
+    """A scheduler address that cannot be one is an input error (before any work starts)."""
+    if isinstance(spec, str) and spec not in ("local", "serial") and not spec.startswith(
+            ("tcp://", "tls://", "inproc://", "ws://", "wss://")):
+        raise CelltwinInputError(f"scheduler address {spec!r}: expected e.g. tcp://HOST:PORT")
+
+
 class Executor:
     """A pool of workers with ``submit`` and ``as_completed`` (see the module docstring)."""
 
@@ -76,8 +83,7 @@ class Executor:
             self.kind = "serial"
             self.workers = 1
         elif isinstance(spec, str):
-            if not spec.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):
-                raise CelltwinInputError(f"scheduler address {spec!r}: expected e.g. tcp://HOST:PORT")
+            check_scheduler(spec)
             self.kind = "dask"
             try:
                 from distributed import Client

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from .._textfile import read_text
-from ..errors import PEtabError
+from ..errors import PEtabError, SBMLError, UnsupportedFeatureError
 from ..model import check_math_names, from_sbml
 from ..simulate import SolverSettings
 from ._problem import Problem
@@ -68,8 +68,8 @@ _ID_COLUMNS = {"parameter_file": "parameterId", "condition_files": "conditionId"
 
 
 def check_unique_ids(path: str | os.PathLike, content: dict) -> None:
-    """Each parameter, condition and observable is defined once (the PEtab library's own
-    message for a duplicate names neither the file nor the row).
+    """Each parameter, condition and observable table has its id column, and each id is defined
+    once (the PEtab library's own messages for these name neither the file nor the row).
 
     Raises:
         PEtabError: naming the file, the row of the second definition and the id column.
@@ -83,9 +83,12 @@ def check_unique_ids(path: str | os.PathLike, content: dict) -> None:
         for name in names if isinstance(names, list) else [names]:
             table = path.parent / str(name)
             try:
-                ids = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False, usecols=[column])[column]
+                df = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False)
             except Exception:  # noqa: BLE001, S112 - unreadable tables are reported by the reader
                 continue
+            if column not in df.columns:
+                raise PEtabError(f"{table}, column {column!r}: this required column is missing")
+            ids = df[column]
             first: dict[str, int] = {}
             for row, value in enumerate(ids, start=2):
                 value = value.strip()
@@ -135,10 +138,16 @@ def from_petab(path: str | os.PathLike, *, settings: SolverSettings | None = Non
     sbml_model = getattr(getattr(pp, "model", None), "sbml_model", None)
     if sbml_model is None:
         raise PEtabError(f"{path}: no SBML model could be read")
-    model = from_sbml(sbml_model)
-    problem = Problem.from_tables(
-        model, measurements=pp.measurement_df, observables=pp.observable_df, parameters=pp.parameter_df,
-        conditions=pp.condition_df, settings=settings, files=files, name=path.stem,
-    )
+    try:
+        model = from_sbml(sbml_model)
+        problem = Problem.from_tables(
+            model, measurements=pp.measurement_df, observables=pp.observable_df, parameters=pp.parameter_df,
+            conditions=pp.condition_df, settings=settings, files=files, name=path.stem,
+        )
+    except (SBMLError, UnsupportedFeatureError) as exc:  # the model's elements: say which file holds them
+        label = _sbml_label(path, content)
+        if label in str(exc):
+            raise
+        raise type(exc)(f"{label}: {exc}") from None
     problem.source = functools.partial(from_petab, str(path.resolve()), settings=settings)
     return problem

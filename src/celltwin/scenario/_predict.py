@@ -15,6 +15,14 @@ from ._interventions import apply
 BASELINE = "baseline"
 
 
+def check_interventions(problem, interventions: Sequence) -> None:
+    """Raise :class:`CelltwinInputError` now if ``interventions`` cannot be applied to ``problem``
+    (an id the model lacks, an estimated parameter given a dose, ...): before any simulation."""
+    if problem.tables is None:
+        raise CelltwinInputError(f"{problem!r} was not built from tables; scenarios need its PEtab tables")
+    apply(list(interventions), problem.model, problem.tables["conditions"], problem.tables["parameters"])
+
+
 def posterior_draws(posterior, problem, *, max_draws: int | None = 400) -> np.ndarray:
     """``(n, n_parameters)`` draws on the parameter scale, in ``problem.parameter_ids`` order,
     from an ``InferenceData`` (posterior group), a DataFrame with one column per parameter,
@@ -69,6 +77,8 @@ def predict(problem, draws, scenarios: Mapping[str, Sequence] | Sequence = (), *
     if not scenarios:
         raise CelltwinInputError("nothing to predict: give scenarios or include_baseline=True")
     grid = prediction_grid(problem, times, conditions, observables)
+    for interventions in scenarios.values():  # every scenario, before the first simulation
+        check_interventions(problem, interventions)
     rng = np.random.default_rng(seed)
     frames = []
     for name, interventions in scenarios.items():

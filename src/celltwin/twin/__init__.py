@@ -5,4 +5,5 @@ from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/_
 
 from ._case import Case as Case
 from ._case import read_case as read_case
+from ._run import CaseFieldError as CaseFieldError
 from ._run import run_case as run_case

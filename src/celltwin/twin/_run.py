@@ -14,11 +14,16 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import atomic_path, atomic_write_text
+from ..errors import CelltwinInputError
 from ..evidence import Evidence, information_gain, read_affinity_table, reported_values, to_log10_molar
 from ..evidence._units import CONCENTRATION_UNITS
 from ._case import Case
 
 RUNS = ("baseline", "augmented")
+
+
+class CaseFieldError(CelltwinInputError):
+    """A field of the case file that does not fit the case's problem (the caller names the file)."""
 
 
 def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: int = 400, log=print,
@@ -43,6 +48,15 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
     terms = read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight)
     evidence = Evidence(problem, terms)
     settings = SamplerSettings(**{**case.sampler, **(sampler or {})})
+    # What the sampling does not need is checked before it, so that a bad case fails in seconds.
+    test_problem = None if case.held_out is None else from_petab(case.held_out, settings=solver)
+    if case.interventions:
+        from ..scenario import check_interventions
+
+        try:
+            check_interventions(problem, case.interventions)
+        except CelltwinInputError as exc:
+            raise CaseFieldError(f"field 'scenario': {exc}") from None
     log(f"{case.name}: {problem!r}; {len(terms)} evidence terms; sampler {settings.method}, "
         f"{settings.chains} chains x {settings.draws} draws")
     posteriors, diagnostics, run_seconds = {}, {}, {}
@@ -83,9 +97,9 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
     gain_prior = information_gain(draws["baseline"], draws["prior"], bootstrap=50, seed=settings.seed)
     kd = kd_table(problem, terms, draws, reported_values(case.evidence))
     held_out = None
-    if case.held_out is not None:
+    if test_problem is not None:
         log("held-out prediction")
-        held_out = held_out_prediction(from_petab(case.held_out, settings=solver), draws, max_draws)
+        held_out = held_out_prediction(test_problem, draws, max_draws)
     scenario_table = None
     if case.interventions:
         from ..scenario import posterior_draws, predict

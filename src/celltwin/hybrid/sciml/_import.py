@@ -60,25 +60,32 @@ def from_petab_sciml(path: str | Path, *, settings=None) -> HybridProblem:
     if str(model_entry.get("language", "sbml")).lower() != "sbml":
         raise UnsupportedFeatureError(f"{path}: model language {model_entry.get('language')!r} (only sbml)")
     model = from_sbml(root / model_entry["location"])
-    specs = {nid: read_network(root / entry["location"]) for nid, entry in (sciml.get("neural_networks") or {}).items()}
-    pre = {nid: bool(entry.get("pre_initialization", False)) for nid, entry in sciml["neural_networks"].items()}
+    networks = sciml.get("neural_networks") or {}
+    if not isinstance(networks, dict) or not all(isinstance(e, dict) and "location" in e for e in networks.values()):
+        raise SciMLError(f"{path}: extensions.sciml.neural_networks must map each network id to a mapping with "
+                         "its 'location' (the network's YAML file)")
+    specs = {nid: read_network(root / entry["location"]) for nid, entry in networks.items()}
+    pre = {nid: bool(entry.get("pre_initialization", False)) for nid, entry in networks.items()}
     weights, array_inputs = read_array_files(files("array_files", sciml))
 
     mapping = {}
     for f in files("mapping_files"):
-        mapping.update(parse_mapping(read_table(f, ("petabEntityId", "modelEntityId")), f))
+        mapping.update(parse_mapping(read_table(f, ("petabEntityId", "modelEntityId")), f, networks=list(specs)))
+    net_inputs = {pid for pid, e in mapping.items() if e.kind == "inputs"}
+    model_ids = {*model.parameters, *model.species, *model.compartments}
     hybrid = {}
     for f in files("hybridization_files", sciml):
         df = read_table(f, ("targetId", "targetValue"))
         for k, r in df.iterrows():
-            value = r["targetValue"].strip()
-            hybrid[r["targetId"].strip()] = value if value == "array" else expression(
-                value, f"{f}, row {k + 2}, column targetValue")
+            target, value = r["targetId"].strip(), r["targetValue"].strip()
+            if target not in net_inputs and target not in model_ids:
+                raise SciMLError(f"{f}, row {k + 2}, column targetId: {target!r} is neither a network input of the "
+                                 "mapping table nor a parameter, species or compartment of the model")
+            hybrid[target] = value if value == "array" else expression(value, f"{f}, row {k + 2}, column targetValue")
 
     parameters, network_rows = _parameters(files("parameter_files"), mapping)
     terms = [_term(nid, spec, mapping, hybrid, array_inputs, weights.get(nid), pre[nid], path)
              for nid, spec in specs.items()]
-    net_inputs = {pid for pid, e in mapping.items() if e.kind == "inputs"}
     model_targets = {k: v for k, v in hybrid.items() if k not in net_inputs}
     for k, v in model_targets.items():
         if isinstance(v, str):
@@ -86,7 +93,8 @@ def from_petab_sciml(path: str | Path, *, settings=None) -> HybridProblem:
     array_conditions = {c for per_condition in array_inputs.values() for c in per_condition}
     experiments = _experiments(files("experiment_files"), files("condition_files"), array_conditions)
     observables = _observables(files("observable_files"))
-    measurements = pd.concat([_measurements(f) for f in files("measurement_files")], ignore_index=True)
+    ids = {o.id for o in observables}, {e.id for e in experiments}
+    measurements = pd.concat([_measurements(f, *ids) for f in files("measurement_files")], ignore_index=True)
     arrays = [NetworkArrays(nid, tuple(rows)) for nid, rows in network_rows.items()]
     problem = HybridProblem(model, terms, parameters, experiments, observables, measurements,
                             hybridization=model_targets, network_arrays=arrays, settings=settings, name=str(path))
@@ -95,12 +103,15 @@ def from_petab_sciml(path: str | Path, *, settings=None) -> HybridProblem:
 
 
 def _parameters(paths, mapping):
-    rows, network_rows = [], defaultdict(list)
+    rows, network_rows, seen = [], defaultdict(list), {}
     for path in paths:
         df = read_table(path, ("parameterId", "nominalValue", "estimate"))
         for k, r in df.iterrows():
             where = f"{path}, row {k + 2}"
             pid = r["parameterId"].strip()
+            if pid in seen:
+                raise SciMLError(f"{where}, column parameterId: {pid!r} is listed twice (first in {seen[pid]})")
+            seen[pid] = where
             estimate = r["estimate"].strip().lower() in ("true", "1")
             prior = parse_prior(r, where)
             entity = mapping.get(pid)
@@ -146,7 +157,8 @@ def _term(nid, spec, mapping, hybrid, array_inputs, weights, pre, path) -> Neura
         elif a in elements:
             n = max(elements[a]) + 1
             if set(elements[a]) != set(range(n)):
-                raise SciMLError(f"{path}: input {a} of network {nid!r}: elements {sorted(elements[a])} are mapped, "
+                where = mapping[elements[a][n - 1]].where or path  # the row of the highest element
+                raise SciMLError(f"{where}: input {a} of network {nid!r}: elements {sorted(elements[a])} are mapped, "
                                  f"not 0..{n - 1}")
             ids = tuple(elements[a][i] for i in range(n))
             inputs.append(tuple(hybrid[i] if isinstance(hybrid.get(i), sp.Basic) else symbol(i) for i in ids))
@@ -188,11 +200,15 @@ def _experiments(exp_paths, cond_paths, array_conditions=frozenset()):
 
 
 def _observables(paths):
-    out = []
+    out, seen = [], {}
     for path in paths:
         df = read_table(path, ("observableId", "observableFormula", "noiseFormula"))
         for k, r in df.iterrows():
             where = f"{path}, row {k + 2}"
+            oid = r["observableId"].strip()
+            if oid in seen:
+                raise SciMLError(f"{where}, column observableId: {oid!r} is defined twice (first in {seen[oid]})")
+            seen[oid] = where
             for col in ("observablePlaceholders", "noisePlaceholders"):
                 if (r.get(col) or "").strip():
                     raise UnsupportedFeatureError(f"{where}, column {col}: placeholders are not supported")
@@ -205,13 +221,16 @@ def _observables(paths):
                 if explicit not in ("lin", "log", "log10"):
                     raise SciMLError(f"{where}, column observableTransformation: {explicit!r}")
                 transform = explicit
-            out.append(Observable(r["observableId"].strip(),
-                                  expression(r["observableFormula"], f"{where}, column observableFormula"),
-                                  expression(r["noiseFormula"], f"{where}, column noiseFormula"), transform, family))
+            noise = expression(r["noiseFormula"], f"{where}, column noiseFormula")
+            if noise.is_number and not float(noise) > 0:  # a negative sigma gives the same likelihood as |sigma|
+                raise SciMLError(f"{where}, column noiseFormula: a noise level must be positive, got "
+                                 f"{r['noiseFormula'].strip()!r}")
+            out.append(Observable(oid, expression(r["observableFormula"], f"{where}, column observableFormula"),
+                                  noise, transform, family))
     return out
 
 
-def _measurements(path) -> pd.DataFrame:
+def _measurements(path, observable_ids, experiment_ids) -> pd.DataFrame:
     df = read_table(path, ("observableId", "experimentId", "time", "measurement"))
     for col in ("observableParameters", "noiseParameters"):
         if col in df.columns and (df[col].str.strip() != "").any():
@@ -221,4 +240,14 @@ def _measurements(path) -> pd.DataFrame:
         out[col] = [parse_number(v, f"{path}, row {k + 2}, column {col}") for k, v in out[col].items()]
     if not all(math.isfinite(t) for t in out["time"]):
         raise UnsupportedFeatureError(f"{path}: steady-state (time = inf) measurements are not supported")
+    for k, r in out.iterrows():
+        where = f"{path}, row {k + 2}"
+        if r["observableId"].strip() not in observable_ids:
+            raise SciMLError(f"{where}, column observableId: unknown observable {r['observableId']!r} "
+                             f"(observables: {', '.join(sorted(observable_ids))})")
+        if r["experimentId"].strip() not in experiment_ids:
+            raise SciMLError(f"{where}, column experimentId: unknown experiment {r['experimentId']!r} "
+                             f"(experiments: {', '.join(sorted(experiment_ids))})")
+        if not math.isfinite(r["measurement"]):
+            raise SciMLError(f"{where}, column measurement: must be a finite number, got {r['measurement']}")
     return out

@@ -126,7 +126,24 @@ def parse_network(raw: dict, source: str = "<memory>") -> NetworkSpec:
     for node in forward:
         if node.op == "call_module" and node.target not in ids:
             raise SciMLError(f"{source}: forward node {node.name!r} calls layer {node.target!r}, which is not defined")
+    for lay in layers:
+        _check_sizes(lay, source)
     return NetworkSpec(str(raw["nn_model_id"]), layers, forward, source)
+
+
+def _check_sizes(layer: Layer, source: str) -> None:
+    """The layer's array sizes are whole numbers >= 1 (they come from the file, as any YAML value)."""
+    try:
+        shapes = parameter_shapes(layer.type, layer.args)
+    except KeyError as exc:
+        raise SciMLError(f"{source}: layer {layer.id!r} ({layer.type}) has no argument {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise SciMLError(f"{source}: layer {layer.id!r} ({layer.type}): bad arguments {layer.args} ({exc})") from None
+    for size in (d for shape in shapes.values() for d in shape):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            names = [k for k, v in layer.args.items() if v == size] or ["a size"]
+            raise SciMLError(f"{source}: layer {layer.id!r} ({layer.type}), argument {names[0]!r}: must be a whole "
+                             f"number >= 1, got {size!r}")
 
 
 def read_parameters(path: str | Path, network_id: str) -> dict[str, dict[str, np.ndarray]]:

@@ -36,6 +36,7 @@ class NetworkEntity:
     index: int | None = None
     layer: str | None = None
     array: str | None = None
+    where: str = dataclasses.field(default="", compare=False)  # file, row and column, for messages
 
 
 def read_table(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
@@ -67,16 +68,22 @@ def expression(text: str, where: str):
     return as_expr(text, where=where)
 
 
-def parse_mapping(df: pd.DataFrame, path: Path) -> dict[str, NetworkEntity]:
+def parse_mapping(df: pd.DataFrame, path: Path, networks=None) -> dict[str, NetworkEntity]:
+    """The mapping table's network entities; ``networks``: the problem's network ids, if known."""
     out = {}
     for k, r in df.iterrows():
         where = f"{path}, row {k + 2}, column modelEntityId"
         target = r["modelEntityId"].strip()
-        if m := _NET_IO.match(target):
+        m = _NET_IO.match(target) or _NET_PS.match(target)
+        if m is not None and networks is not None and m["net"] not in networks:
+            raise SciMLError(f"{where}: {target!r} names network {m['net']!r}, which the problem file does not "
+                             f"define (networks: {', '.join(networks) or 'none'})")
+        if m is not None and m.re is _NET_IO:
             out[r["petabEntityId"]] = NetworkEntity(m["net"], m["kind"], int(m["arg"]),
-                                                    None if m["idx"] is None else int(m["idx"]))
-        elif m := _NET_PS.match(target):
-            out[r["petabEntityId"]] = NetworkEntity(m["net"], "parameters", layer=m["layer"], array=m["array"])
+                                                    None if m["idx"] is None else int(m["idx"]), where=where)
+        elif m is not None:
+            out[r["petabEntityId"]] = NetworkEntity(m["net"], "parameters", layer=m["layer"], array=m["array"],
+                                                    where=where)
         else:
             raise UnsupportedFeatureError(f"{where}: mapping to {target!r}; only network inputs, outputs and "
                                           "parameters (net.inputs[i][j], net.outputs[i][j], net.parameters[...]) "
