@@ -135,6 +135,7 @@ def check_quick_suite_rows(df) -> None:
     assert fits["coverage90"].between(0.5, 1.0).all()
 
 
+@pytest.mark.slow  # ~5 min; .ci/run runs it after the default suite
 def test_quick_suite_through_the_cli(tmp_path):
     """`celltwin bench run --suite quick` then `celltwin bench report` (the heavy test)."""
     out, board = tmp_path / "results.duckdb", tmp_path / "leaderboard.html"

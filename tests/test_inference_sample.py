@@ -198,7 +198,7 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_draws(tmp_path, mo
         sample(problem, dataclasses.replace(settings, seed=4), checkpoint=ckpt, resume=True, progress=False)
 
 
-@pytest.mark.parametrize("pooled", [False, True])
+@pytest.mark.parametrize("pooled", [False, pytest.param(True, marks=pytest.mark.slow)])  # ~2.5 min each
 def test_nuts_warmup_interrupted_midway_resumes_to_the_same_draws(tmp_path, monkeypatch, capsys, pooled):
     """The warm-up runs in checkpointed blocks too: a run stopped after two of its three
     warm-up blocks and resumed gives the uninterrupted run's draws (dense mass matrix, per
