@@ -344,3 +344,24 @@ def test_a_new_cache_folder_is_private(tmp_path, monkeypatch):
     monkeypatch.setenv("CELLTWIN_TEST_CACHE", str(tmp_path / "a" / "cache"))
     used = _private_cache_dir()("test", "CELLTWIN_TEST_CACHE")
     assert used == tmp_path / "a" / "cache" and stat.S_IMODE(os.stat(used).st_mode) == 0o700
+
+
+@pytest.mark.parametrize(("table", "column", "old"), [
+    ("observables.tsv", "observableId", "pK1"),
+    ("conditions.tsv", "conditionId", "low_dose"),
+    ("parameters.tsv", "parameterId", "k_act1"),
+])
+def test_payload_as_an_id_is_an_input_error(tmp_path, capsys, table, column, old):
+    """Ids become symbol names: one that is no PEtab id is refused where it is defined."""
+    shutil.copytree(MAPK, tmp_path / "p")
+    canary = tmp_path / "CANARY"
+    payload = f"{old}');__import__('os').system('touch {canary}');('"
+    for name in ("observables.tsv", "conditions.tsv", "parameters.tsv", "measurements.tsv"):
+        path = tmp_path / "p" / name
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        path.write_text(df.replace({old: payload}).to_csv(sep="\t", index=False))
+    yaml = tmp_path / "p" / "mapk_cascade.yaml"
+    for argv in (["check", yaml], ["simulate", yaml, "--out", tmp_path / "sim.tsv"]):
+        assert _run(argv, canary) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"{table}, row 2, column '{column}'" in err and "is not a PEtab id" in err, err

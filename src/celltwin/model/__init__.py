@@ -10,6 +10,7 @@ from ._compile import rhs_expressions as rhs_expressions
 from ._formula import parse_formula as parse_formula
 from ._model import TIME as TIME
 from ._model import as_expr as as_expr
+from ._model import is_identifier as is_identifier
 from ._model import Compartment as Compartment
 from ._model import Event as Event
 from ._model import Model as Model

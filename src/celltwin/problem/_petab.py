@@ -11,7 +11,7 @@ import yaml
 
 from .._textfile import read_text
 from ..errors import PEtabError, SBMLError, UnsupportedFeatureError
-from ..model import check_math_names, from_sbml
+from ..model import check_math_names, from_sbml, is_identifier
 from ..simulate import SolverSettings
 from ._problem import Problem
 from ._tables import Files
@@ -68,8 +68,8 @@ _ID_COLUMNS = {"parameter_file": "parameterId", "condition_files": "conditionId"
 
 
 def check_unique_ids(path: str | os.PathLike, content: dict) -> None:
-    """Each parameter, condition and observable table has its id column, and each id is defined
-    once (the PEtab library's own messages for these name neither the file nor the row).
+    """Each parameter, condition and observable table has its id column, and each id is a PEtab
+    id defined once (the PEtab library's own messages for these name neither the file nor the row).
 
     Raises:
         PEtabError: naming the file, the row of the second definition and the id column.
@@ -92,6 +92,9 @@ def check_unique_ids(path: str | os.PathLike, content: dict) -> None:
             first: dict[str, int] = {}
             for row, value in enumerate(ids, start=2):
                 value = value.strip()
+                if value and not is_identifier(value):
+                    raise PEtabError(f"{table}, row {row}, column {column!r}: {value!r} is not a PEtab id (a letter "
+                                     "or '_', then letters, digits or '_')")
                 if value in first:
                     raise PEtabError(f"{table}, row {row}, column {column!r}: {value!r} is duplicated (first in "
                                      f"row {first[value]}); each id must be defined once")
