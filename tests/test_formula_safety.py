@@ -365,3 +365,17 @@ def test_payload_as_an_id_is_an_input_error(tmp_path, capsys, table, column, old
         assert _run(argv, canary) == 2
         err = " ".join(capsys.readouterr().err.split())
         assert f"{table}, row 2, column '{column}'" in err and "is not a PEtab id" in err, err
+
+
+def test_payload_as_an_id_of_a_sciml_problem_is_an_input_error(tmp_path, capsys):
+    source = require_shared("petab-sciml-test-suite", "sciml_problem_import", "001", "petab")
+    shutil.copytree(source, tmp_path / "p")
+    canary = tmp_path / "CANARY"
+    payload = f"prey_o');__import__('os').system('touch {canary}');('"
+    for name in ("observables.tsv", "measurements.tsv"):
+        path = tmp_path / "p" / name
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        path.write_text(df.replace({"prey_o": payload}).to_csv(sep="\t", index=False))
+    assert _run(["hybrid", tmp_path / "p" / "problem.yaml", "--out", tmp_path / "out"], canary) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "row 2, column observableId" in err and "is not a PEtab id" in err, err

@@ -18,7 +18,7 @@ import yaml
 
 from ..._textfile import read_text
 from ...errors import UnsupportedFeatureError
-from ...model._model import as_expr
+from ...model import as_expr, is_identifier
 from ...problem import Prior
 from ._errors import SciMLError
 
@@ -39,6 +39,9 @@ class NetworkEntity:
     where: str = dataclasses.field(default="", compare=False)  # file, row and column, for messages
 
 
+_ID_COLUMNS = {"parameterId", "conditionId", "experimentId", "observableId", "petabEntityId", "targetId"}
+
+
 def read_table(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
@@ -47,6 +50,11 @@ def read_table(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise SciMLError(f"{path}: missing column(s) {', '.join(missing)}")
+    for column in _ID_COLUMNS.intersection(df.columns):  # ids become symbol names
+        for row, value in enumerate(df[column], start=2):
+            if value.strip() and not is_identifier(value.strip()):
+                raise SciMLError(f"{path}, row {row}, column {column}: {value!r} is not a PEtab id "
+                                 "(a letter or '_', then letters, digits or '_')")
     return df
 
 
