@@ -16,6 +16,7 @@ Example (paths are relative to the case file)::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from pathlib import Path
@@ -88,7 +89,7 @@ def read_case(path) -> Case:
     for field in ("solver", "sampler"):
         if not isinstance(content.get(field, {}), dict):
             raise CelltwinInputError(f"{path}: field {field!r} must be a mapping")
-        _check_settings(path, field, content.get(field, {}))
+        content[field] = _check_settings(path, field, content.get(field, {}))
     case = Case(name=str(content["name"]), problem=files["problem"], evidence=files["evidence"],
                 held_out=files.get("held_out"), evidence_weight=weight, solver=dict(content.get("solver", {})),
                 sampler=dict(content.get("sampler", {})), scenario=tuple(scenario),
@@ -104,15 +105,16 @@ def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-# YAML reads 1e-6 (no dot) as a string, so a type check here saves a failure deep in a solve.
+# A type check here saves a failure deep in a solve.
 _TYPES = {"float": _is_number, "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
           "bool": lambda v: isinstance(v, bool), "str": lambda v: isinstance(v, str)}
 KIND_WORDS = {"float": "a number", "int": "a whole number", "bool": "true or false", "str": "text"}
 
 
-def _check_settings(path: Path, field: str, values: dict) -> None:
+def _check_settings(path: Path, field: str, values: dict) -> dict:
     """Each setting of the ``solver`` / ``sampler`` mapping is a field of SolverSettings /
-    SamplerSettings with a value of its type, and the settings object accepts them."""
+    SamplerSettings with a value of its type, and the settings object accepts them; returns
+    the settings, with numbers YAML read as text (``1e-6``) as numbers."""
     from ..inference import SamplerSettings
     from ..simulate import SolverSettings
 
@@ -123,14 +125,17 @@ def _check_settings(path: Path, field: str, values: dict) -> None:
     if unknown:
         raise CelltwinInputError(f"{path}: field {field!r}: unknown setting(s) {', '.join(unknown)} "
                                  f"(known: {', '.join(types)})")
+    values = dict(values)
     for name, value in values.items():
         kind, _, optional = types[name].partition(" | ")
         if value is None and optional == "None":
             continue
+        if kind == "float" and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = values[name] = float(value)  # YAML 1.1 reads 1e-6 (no dot) as text
         if kind in _TYPES and not _TYPES[kind](value):
-            hint = " (YAML reads 1e-6 as text: write 1.0e-6)" if kind == "float" and isinstance(value, str) else ""
             raise CelltwinInputError(f"{path}: field {field!r}, setting {name!r}: expected {KIND_WORDS[kind]}, "
-                                     f"got {value!r}{hint}")
+                                     f"got {value!r}")
         if kind == "float" and not (math.isfinite(value) and (value > 0 or name.endswith("coeff"))):
             raise CelltwinInputError(f"{path}: field {field!r}, setting {name!r}: must be a positive finite number, "
                                      f"got {value!r}")
@@ -138,3 +143,4 @@ def _check_settings(path: Path, field: str, values: dict) -> None:
         cls(**values)
     except (TypeError, ValueError) as exc:
         raise CelltwinInputError(f"{path}: field {field!r}: {exc}") from None
+    return values
