@@ -37,3 +37,23 @@ def read_text(path: str | os.PathLike, what: str = "file") -> str:
         raise CelltwinInputError(
             f"{path}: line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8 text; save the {what} as UTF-8"
         ) from None
+
+
+def read_yaml(path: str | os.PathLike, what: str = "file", error: type[CelltwinInputError] = CelltwinInputError):
+    """The content of a YAML file (``yaml.safe_load``: plain data, never Python objects).
+
+    Arguments:
+        path: the file.
+        what: what the file is, for messages.
+        error: the :class:`CelltwinInputError` subclass to raise (``PEtabError``, ...).
+
+    Raises:
+        CelltwinInputError: the file cannot be read (see :func:`read_text`), or ``error``:
+            it is not valid YAML.
+    """
+    import yaml
+
+    try:
+        return yaml.safe_load(read_text(path, what))
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: the {what} is not valid YAML: {exc}") from None

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CelltwinInputError
-
-_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from ..model import is_identifier
 
 
 def _is_name(text: str) -> bool:
-    return bool(_ID.match(text)) and not keyword.iskeyword(text)
+    return is_identifier(text) and not keyword.iskeyword(text)
 
 
 @dataclasses.dataclass(frozen=True)

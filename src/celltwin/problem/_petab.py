@@ -7,9 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-import yaml
-
-from .._textfile import read_text
+from .._textfile import read_yaml as read_yaml_file
 from ..errors import PEtabError, SBMLError, UnsupportedFeatureError
 from ..model import check_math_names, from_sbml, is_identifier
 from ..simulate import SolverSettings
@@ -28,10 +26,7 @@ def read_yaml(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise PEtabError(f"{path}: PEtab problem file not found")
-    try:
-        content = yaml.safe_load(read_text(path, "PEtab problem file"))
-    except yaml.YAMLError as exc:
-        raise PEtabError(f"{path}: not valid YAML: {exc}") from None
+    content = read_yaml_file(path, "PEtab problem file", PEtabError)
     if not isinstance(content, dict):
         raise PEtabError(f"{path}: not a PEtab problem file (a YAML mapping was expected)")
     version = str(content.get("format_version", ""))

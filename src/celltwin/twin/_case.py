@@ -21,9 +21,7 @@ import dataclasses
 import math
 from pathlib import Path
 
-import yaml
-
-from .._textfile import read_text
+from .._textfile import read_yaml
 from ..errors import CelltwinInputError
 
 KINDS = ("knockout", "overexpression", "dose", "inhibitor")
@@ -56,10 +54,7 @@ def read_case(path) -> Case:
     path = Path(path)
     if not path.is_file():
         raise CelltwinInputError(f"{path}: no such case file")
-    try:
-        content = yaml.safe_load(read_text(path, "case file")) or {}
-    except yaml.YAMLError as exc:
-        raise CelltwinInputError(f"{path}: not valid YAML: {exc}") from None
+    content = read_yaml(path, "case file") or {}
     if not isinstance(content, dict):
         raise CelltwinInputError(f"{path}: expected a mapping of fields")
     known = {f.name for f in dataclasses.fields(Case)}

@@ -10,9 +10,8 @@ import equinox as eqx
 import h5py
 import jax.numpy as jnp
 import numpy as np
-import yaml
 
-from ..._textfile import read_text
+from ..._textfile import read_yaml
 from ...errors import UnsupportedFeatureError
 from ._errors import SciMLError
 from ._layers import (
@@ -76,10 +75,7 @@ def _hashable(value):
 def read_network(path: str | Path) -> NetworkSpec:
     """Parse a network YAML file; unsupported layers and functions raise, naming all of them."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(read_text(path, "network definition"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SciMLError(f"{path}: cannot read the network definition: {exc}") from exc
+    raw = read_yaml(path, "network definition", SciMLError)
     return parse_network(raw, str(path))
 
 

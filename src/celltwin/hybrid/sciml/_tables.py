@@ -14,9 +14,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pandas as pd
-import yaml
 
-from ..._textfile import read_text
+from ..._textfile import read_yaml
 from ...errors import UnsupportedFeatureError
 from ...model import as_expr, is_identifier
 from ...problem import Prior
@@ -135,10 +134,7 @@ def read_array_files(paths: list[Path]) -> tuple[dict, dict]:
 
 
 def read_problem_yaml(path: Path) -> dict:
-    try:
-        raw = yaml.safe_load(read_text(path, "PEtab SciML problem file"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SciMLError(f"{path}: cannot read the problem file: {exc}") from exc
+    raw = read_yaml(path, "PEtab SciML problem file", SciMLError)
     if not isinstance(raw, dict):
         raise SciMLError(f"{path}: not a PEtab problem (a YAML mapping)")
     version = str(raw.get("format_version", ""))
