@@ -11,7 +11,6 @@ import pytest
 from test_problem import (MEASURED, TIMES, blow_up_problem, conversion_exact, conversion_problem, decay_problem,
                           params_table)
 
-from celltwin.errors import UnsupportedFeatureError
 from celltwin.model import Model
 from celltwin.problem import Problem
 from celltwin.simulate import SolverSettings, Status
@@ -88,7 +87,7 @@ def test_batched_calls_equal_single_calls(enzyme_native):
         np.testing.assert_allclose(np.asarray(grad), np.asarray(g), rtol=1e-12)
 
 
-def test_preequilibration_with_diffrax_steady_state_then_native_time_course():
+def test_preequilibration_and_steady_state_outputs():
     p = conversion_problem(with_preeq=True).with_tables(settings=NATIVE)
     sim = np.asarray(p.simulate(p.x_nominal).observables)
     _, b_ss = conversion_exact(1.0, 0.0, 0.3, 0.6, np.inf)
@@ -108,16 +107,76 @@ def test_blow_up_is_minus_inf_with_a_status():
     assert math.isfinite(float(value)) and math.isfinite(float(grad[0]))
 
 
-def test_refuses_what_it_cannot_solve():
-    m = Model("pulse")
-    m.add_species("A", 0.0)
-    m.add_parameter("k", 1.0)
-    m.add_reaction("inflow", "-> A", rate="default*k*piecewise(1, time < 2, 0)")
+def one_species_problem(rate, events=(), parameters=(("k", 1.0),), times=(1.0, 3.0), x0=0.0, settings=NATIVE):
+    """``A' = rate`` from ``A(0) = x0``, observed directly (sigma 1) at ``times``; every
+    parameter estimated on the linear scale."""
+    m = Model("one")
+    m.add_species("A", x0)
+    for pid, value in parameters:
+        m.add_parameter(pid, value)
+    m.add_reaction("r", "-> A", rate=f"default*({rate})")
+    for eid, at, assignments in events:
+        m.add_event(eid, at, assignments)
     obs = pd.DataFrame({"observableFormula": ["A"], "noiseFormula": ["1"]}, index=pd.Index(["obs"], name="observableId"))
-    meas = pd.DataFrame({"observableId": "obs", "simulationConditionId": "c0", "time": [1.0, 3.0], "measurement": 1.0})
-    with pytest.raises(UnsupportedFeatureError, match="autonomous"):
-        Problem.from_tables(m, measurements=meas, observables=obs, parameters=params_table([["k", "lin", 0, 10, 1, 1]]),
-                            settings=NATIVE)
+    meas = pd.DataFrame({"observableId": "obs", "simulationConditionId": "c0", "time": list(times),
+                         "measurement": 0.5})
+    table = params_table([[pid, "lin", -10, 10, value, 1] for pid, value in parameters])
+    return Problem.from_tables(m, measurements=meas, observables=obs, parameters=table, settings=settings)
+
+
+def assert_matches_closed_form(problem, closed_form, rtol=1e-7):
+    """Value and gradient of the log-likelihood against ``closed_form(theta) -> A(times)``."""
+    def llh(theta):
+        return jnp.sum(jax.scipy.stats.norm.logpdf(0.5, closed_form(theta), 1.0))
+
+    theta = jnp.asarray(problem.x_nominal)
+    value, grad = problem.value_and_grad()(theta)
+    assert float(value) == pytest.approx(float(llh(theta)), rel=rtol)
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(jax.grad(llh)(theta)), rtol=1e-5, atol=1e-8)
+
+
+def test_explicit_time():
+    p = one_species_problem("k*time", parameters=(("k", 0.7),))
+    assert_matches_closed_form(p, lambda th: th[0] * jnp.array([1.0, 9.0]) / 2)
+
+
+def test_discontinuity_at_an_estimated_time():
+    """A pulse of inflow that ends at ``tau``: the gradient in ``tau`` comes from the jump
+    of the right-hand side there (A(3) = k tau), which no step of the solver sees."""
+    p = one_species_problem("k*piecewise(1, time < tau, 0)", parameters=(("k", 0.8), ("tau", 2.0)))
+    assert_matches_closed_form(p, lambda th: th[0] * jnp.minimum(jnp.array([1.0, 3.0]), th[1]))
+
+
+def test_event_at_an_estimated_time():
+    """Decay, and at ``te`` one unit is added: A(t) = e^-kt before, (e^-k te + 1) e^-k(t-te) after."""
+    p = one_species_problem("-k*A", events=[("dose", "te", {"A": "A + 1"})], parameters=(("k", 0.4), ("te", 1.5)),
+                            times=(1.0, 2.0, 4.0), x0=1.0)
+
+    def closed_form(th):
+        k, te = th[0], th[1]
+        t = jnp.array([1.0, 2.0, 4.0])
+        return jnp.where(t < te, jnp.exp(-k * t), (jnp.exp(-k * te) + 1) * jnp.exp(-k * (t - te)))
+
+    assert_matches_closed_form(p, closed_form)
+
+
+def test_events_and_discontinuities_match_diffrax():
+    """A nonlinear model with explicit time, a discontinuity and two events, against the
+    diffrax backend at tight tolerances (values and gradients)."""
+    kw = dict(rate="k*time/(1 + A) + piecewise(c, time < tau, 0) - d*A",
+              events=[("e1", "t1", {"A": "2*A"}), ("e2", "t2", {"A": "A + c"})],
+              parameters=(("k", 0.5), ("c", 0.3), ("d", 0.2), ("tau", 2.5), ("t1", 1.2), ("t2", 3.3)),
+              times=(0.5, 1.0, 2.0, 3.0, 4.0, 6.0), x0=0.1)
+    native = one_species_problem(**kw, settings=SolverSettings(backend="native", **TIGHT))
+    reference = one_species_problem(**kw, settings=SolverSettings(**TIGHT))
+    theta = jnp.asarray(native.x_nominal)
+    v_n, g_n = native.value_and_grad()(theta)
+    v_r, g_r = reference.value_and_grad("reverse")(theta)
+    assert float(v_n) == pytest.approx(float(v_r), rel=1e-8)
+    np.testing.assert_allclose(np.asarray(g_n), np.asarray(g_r), rtol=1e-5)
+
+
+def test_refuses_what_it_cannot_solve():
     with pytest.raises(ValueError, match="backend"):
         SolverSettings(backend="julia")
     with pytest.raises(ValueError, match="reverse mode"):

@@ -159,7 +159,7 @@ class Problem:
 
         return _over_conditions(one, (pre.p_refs, pre.x0_mask, pre.x0_refs), settings.condition_batching)
 
-    def _simulate_group(self, g, pool, steady, adjoint):
+    def _simulate_group(self, g, g_index, pool, steady, adjoint):
         cm, settings, arrays = self.compiled, self.settings, self.arrays
 
         def one(ts, p_refs, x_mask, x_refs, pre_index):
@@ -174,10 +174,11 @@ class Problem:
             events = arrays.event_time_fn(p) if cm.events else None
             xs, st = solve_time_course(cm, p, x0, ts, event_times=events, event_order=g.event_order,
                                        jump_ts=None if jump is None else jnp.sort(jump), settings=settings,
-                                       adjoint=adjoint)
+                                       adjoint=adjoint, site=g_index)
             status = jnp.where(status == Status.OK, st, status)
             if g.steady_state_output:
-                x_inf, st = solve_steady_state(cm, p, xs[-1], t0=ts[-1], settings=settings, adjoint=adjoint)
+                x_inf, st = solve_steady_state(cm, p, xs[-1], t0=ts[-1], settings=settings, adjoint=adjoint,
+                                               site=1 + g_index)
                 xs = jnp.concatenate([xs, x_inf[None]], axis=0)
                 status = jnp.where(status == Status.OK, st, status)
             return xs, p, status
@@ -192,7 +193,7 @@ class Problem:
         steady = self._steady_states(pool, adjoint) if arrays.preequilibrations is not None else None
         states, params, statuses = [], [], []
         for g_i, g in enumerate(arrays.groups):
-            xs, ps, st = self._simulate_group(g, pool, steady, adjoint)
+            xs, ps, st = self._simulate_group(g, g_i, pool, steady, adjoint)
             rows = arrays.group_of_row == g_i
             local, slot = arrays.local_context[rows], arrays.time_slot[rows]
             states.append(xs[local, slot])

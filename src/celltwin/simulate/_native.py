@@ -70,6 +70,17 @@ class _Printer(PythonCodePrinter):
     def _print_Rational(self, expr):
         return f"({int(expr.p)}.0/{int(expr.q)}.0)"
 
+    def _print_Heaviside(self, expr):  # the derivative of Max, Min and Abs
+        x = self._print(expr.args[0])
+        return f"(1.0 if ({x}) > 0 else (0.0 if ({x}) < 0 else 0.5))"
+
+
+def _diff(e: sp.Expr, x: sp.Symbol) -> sp.Expr:
+    """``de/dx``, with the Dirac deltas of discontinuities (zero almost everywhere) dropped,
+    as automatic differentiation of the same function would."""
+    d = sp.diff(e, x)
+    return d.replace(lambda a: isinstance(a, sp.DiracDelta), lambda a: sp.Integer(0)) if d.has(sp.DiracDelta) else d
+
 
 def _source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: list[tuple[str, sp.Expr]],
             accumulate_prefix: str | None = None) -> str:
@@ -124,25 +135,28 @@ class _Generated:
     def __init__(self, cm: CompiledModel):
         if numba is None:
             raise UnsupportedFeatureError("the native backend needs numba (pip install numba)")
-        if cm.events:
-            raise UnsupportedFeatureError("the native backend does not support events; use the default backend")
         f = rhs_expressions(cm.model)
-        if any(TIME in e.free_symbols for e in f):
-            raise UnsupportedFeatureError(
-                "the native backend needs an autonomous right-hand side (no explicit time); use the default backend")
-        n, n_p = cm.n_states, cm.n_parameters
-        xs = [sp.Symbol(f"_x{i}") for i in range(n)]
+        n_ode, n_p = cm.n_states, cm.n_parameters
+        xs = [sp.Symbol(f"_x{i}") for i in range(n_ode)]
         ps = [sp.Symbol(f"_p{k}") for k in range(n_p)]
-        f = [e.xreplace(dict(zip(cm.state_symbols, xs)) | dict(zip(cm.parameter_symbols, ps))) for e in f]
+        subs = dict(zip(cm.state_symbols, xs)) | dict(zip(cm.parameter_symbols, ps))
+        # Explicit time becomes one more state, t' = 1, after the model's: the system is then
+        # autonomous, the Jacobian carries df/dt, and Rodas5P integrates t exactly.
+        self.time_state = any(TIME in e.free_symbols for e in f)
+        if self.time_state:
+            xs.append(sp.Symbol(f"_x{n_ode}"))
+            subs[TIME] = xs[-1]
+        f = [e.xreplace(subs) for e in f] + ([sp.Integer(1)] if self.time_state else [])
+        n = len(xs)
         stray = set().union(*(e.free_symbols for e in f)) - set(xs) - set(ps)
         if stray:  # only numbered names may reach the generated source
             raise UnsupportedFeatureError(f"the native backend cannot compile a right-hand side with the "
                                           f"unbound symbol(s) {', '.join(sorted(map(str, stray)))}")
         unpack_x = [(str(s), f"x[{i}]") for i, s in enumerate(xs)]
         unpack_p = [(str(s), f"p[{k}]") for k, s in enumerate(ps)]
-        jac = {(a, b): sp.diff(f[a], xs[b]) for a in range(n) for b in range(n)}
+        jac = {(a, b): _diff(f[a], xs[b]) for a in range(n) for b in range(n)}
         jac = {ab: e for ab, e in jac.items() if e != 0}
-        self.n_states, self.n_parameters = n, n_p
+        self.n_states, self.n_ode, self.n_parameters = n, n_ode, n_p
         self.jacobian_nnz = len(jac)
 
         rhs_src = _source("rhs", ["x", "p", "out"], unpack_x + unpack_p,
@@ -157,7 +171,7 @@ class _Generated:
         for b in range(n):
             vjp.append((f"out_x[{b}]", sp.Add(*[lam[a] * e for (a, bb), e in jac.items() if bb == b])))
         for k in range(n_p):
-            e = sp.Add(*[lam[a] * sp.diff(f[a], ps[k]) for a in range(n) if ps[k] in f[a].free_symbols])
+            e = sp.Add(*[lam[a] * _diff(f[a], ps[k]) for a in range(n) if ps[k] in f[a].free_symbols])
             if e != 0:
                 vjp.append((f"out_p[{k}]", e))
         f_vjp_src = _source("f_vjp", ["x", "p", "lam", "out_x", "out_p"], unpack_x + unpack_p +
@@ -166,8 +180,8 @@ class _Generated:
         # d/d(x, p) of sum_q m_q J_{rows[q], cols[q]}(x, p), accumulated into out_x and out_p.
         msym = [sp.Symbol(f"_m{q}") for q in range(len(jac))]
         contraction = sp.Add(*[m * e for m, e in zip(msym, jac.values())])
-        hx = [(f"out_x[{i}]", sp.diff(contraction, xs[i])) for i in range(n)]
-        hp = [(f"out_p[{k}]", sp.diff(contraction, ps[k])) for k in range(n_p)]
+        hx = [(f"out_x[{i}]", _diff(contraction, xs[i])) for i in range(n)]
+        hp = [(f"out_p[{k}]", _diff(contraction, ps[k])) for k in range(n_p)]
         jv_src = _source("jac_vjp", ["x", "p", "m", "out_x", "out_p"],
                          unpack_x + unpack_p + [(str(s), f"m[{q}]") for q, s in enumerate(msym)],
                          [(t, e) for t, e in hx + hp if e != 0], accumulate_prefix="out")
@@ -175,7 +189,8 @@ class _Generated:
         header = [
             f"# celltwin native backend: model {cm.model.name!r} (generated; safe to delete)",
             "import math", "import numba", "import numpy as np",
-            f"n = {n}", f"nnz = {len(jac)}",
+            f"n = {n}", f"n_ode = {n_ode}", f"time_state = {n_ode if self.time_state else -1}",
+            f"nnz = {len(jac)}",
             f"jac_rows = np.array({self.jac_rows.tolist()}, dtype=np.int64)",
             f"jac_cols = np.array({self.jac_cols.tolist()}, dtype=np.int64)",
         ]
@@ -204,7 +219,8 @@ def check_native(cm: CompiledModel) -> None:
 # --- JAX interface -------------------------------------------------------------------------
 def _flat(a: np.ndarray, tail: int) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
-    return np.ascontiguousarray(a.reshape((-1,) + a.shape[a.ndim - tail:]))
+    lead = int(np.prod(a.shape[:a.ndim - tail], dtype=np.int64))
+    return np.ascontiguousarray(a.reshape((lead,) + a.shape[a.ndim - tail:]))
 
 
 # Steps per solve kept for the reverse pass (a solve with more is solved again there).
@@ -243,98 +259,124 @@ def _in_parallel(kernel, batch: int, *args) -> None:
 
 
 class _Solves:
-    """Host side of one solver configuration: runs batches of forward solves and keeps the
-    last batch's tapes (per batch shape), so that the reverse pass that follows a forward
-    pass -- a gradient -- does not solve again. A reverse pass for other inputs (the
-    cache is checked byte for byte) solves again first: correctness never depends on it."""
+    """Host side of one solver configuration and call site: runs batches of forward solves
+    and keeps the last batch's tapes (per batch shape), so that the reverse pass that
+    follows a forward pass -- a gradient -- does not solve again. A reverse pass for other
+    inputs (the cache is checked byte for byte) solves again first: correctness never
+    depends on it."""
 
-    def __init__(self, gen: _Generated, t0: float, rtol: float, atol: float, max_steps: int):
-        self.gen, self.t0, self.rtol, self.atol, self.max_steps = gen, t0, rtol, atol, max_steps
+    def __init__(self, gen: _Generated, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_atol: float):
+        self.gen, self.rtol, self.atol, self.max_steps = gen, rtol, atol, max_steps
+        self.ss_rtol, self.ss_atol = ss_rtol, ss_atol
         self.capacity = min(max_steps, TAPE_STEPS)
         self.lock = threading.Lock()
-        self.cache: dict[tuple, tuple] = {}  # (batch, nt) -> (inputs' bytes, tapes and counts)
+        self.cache: dict[tuple, tuple] = {}  # (batch, nt, nj) -> (inputs' bytes, tapes and counts)
 
-    def _inputs(self, p, x0, ts, extra=()):
-        n = self.gen.n_states
-        batch = np.broadcast_shapes(p.shape[:-1], x0.shape[:-1], ts.shape[:-1], *extra)
+    def _inputs(self, p, x0, t0, ts, jumps, extra=()):
+        gen = self.gen
+        batch = np.broadcast_shapes(p.shape[:-1], x0.shape[:-1], np.shape(t0), ts.shape[:-1], jumps.shape[:-1], *extra)
         P = _flat(np.broadcast_to(p, batch + p.shape[-1:]), 1)
-        X0 = _flat(np.broadcast_to(x0, batch + (n,)), 1)
+        X0 = _flat(np.broadcast_to(x0, batch + (gen.n_ode,)), 1)
+        if gen.time_state:  # the time state's value is set from t0 by the kernel
+            X0 = np.concatenate([X0, np.zeros((X0.shape[0], 1))], axis=1)
+        T0 = _flat(np.broadcast_to(t0, batch), 0)
         TS = _flat(np.broadcast_to(ts, batch + ts.shape[-1:]), 1)
-        return batch, P, X0, TS
+        JU = _flat(np.broadcast_to(jumps, batch + jumps.shape[-1:]), 1)
+        return batch, (P, X0, T0, TS, JU)
 
-    def _run(self, P, X0, TS):
-        """Solve the batch with tapes; caches and returns ``(XS, status, n_steps, taped, tape, out_step)``."""
-        b, nt, n = P.shape[0], TS.shape[1], self.gen.n_states
-        key = (b, nt)
-        entry = self.cache.get(key)
-        tape = entry[1][4] if entry is not None else _new_tape(b, self.capacity, n, self.gen.n_stages)
+    def _run(self, inputs):
+        """Solve the batch with tapes; caches and returns the record the adjoint needs."""
+        P, X0, T0, TS, JU = inputs
+        b, nt, nj, n = P.shape[0], TS.shape[1], JU.shape[1], self.gen.n_states
+        key = (b, nt, nj)
+        entry = self.cache.pop(key, None)  # its tape is about to be overwritten
+        tape = entry[1][5] if entry is not None else _new_tape(b, self.capacity, n, self.gen.n_stages)
         XS = np.zeros((b, nt, n))
         status = np.zeros(b, dtype=np.int32)
         n_steps = np.zeros(b, dtype=np.int64)
         taped = np.zeros(b, dtype=np.bool_)
         out_step = np.zeros((b, nt), dtype=np.int64)
-        self.cache.pop(key, None)  # the tape is being overwritten
-        _in_parallel(self.gen.forward, b, P, X0, TS, self.t0, self.rtol, self.atol, self.max_steps, XS, status,
-                     n_steps, taped, tape, out_step)
-        record = (XS, status, n_steps, taped, tape, out_step)
-        self.cache[key] = (P.tobytes() + X0.tobytes() + TS.tobytes(), record)
+        jump_step = np.zeros((b, nj), dtype=np.int64)
+        jump_y = np.zeros((b, nj, n))
+        _in_parallel(self.gen.forward, b, *inputs, self.rtol, self.atol, self.max_steps, self.ss_rtol, self.ss_atol,
+                     XS, status, n_steps, taped, tape, out_step, jump_step, jump_y)
+        record = (XS, status, n_steps, taped, self.max_steps, tape, out_step, jump_step, jump_y)
+        self.cache[key] = (b"".join(a.tobytes() for a in inputs), record)
         return record
 
-    def forward(self, p, x0, ts):
-        batch, P, X0, TS = self._inputs(p, x0, ts)
+    def forward(self, p, x0, t0, ts, jumps):
+        batch, inputs = self._inputs(p, x0, t0, ts, jumps)
         with self.lock:
-            XS, status, *_ = self._run(P, X0, TS)
-            XS, status = XS.copy(), status.copy()
-        return XS.reshape(batch + (TS.shape[1], self.gen.n_states)), status.reshape(batch)
+            XS, status, *_ = self._run(inputs)
+            XS, status = XS[:, :, :self.gen.n_ode].copy(), status.copy()
+        return XS.reshape(batch + (inputs[3].shape[1], self.gen.n_ode)), status.reshape(batch)
 
-    def adjoint(self, p, x0, ts, xbar):
-        n, n_p = self.gen.n_states, self.gen.n_parameters
-        batch, P, X0, TS = self._inputs(p, x0, ts, (xbar.shape[:-2],))
-        XBAR = _flat(np.broadcast_to(xbar, batch + xbar.shape[-2:]), 2)
-        PBAR = np.zeros((P.shape[0], n_p))
-        X0BAR = np.zeros((P.shape[0], n))
+    def adjoint(self, p, x0, t0, ts, jumps, xbar):
+        gen = self.gen
+        batch, inputs = self._inputs(p, x0, t0, ts, jumps, (xbar.shape[:-2],))
+        P, X0, T0, TS, JU = inputs
+        b = P.shape[0]
+        XBAR = np.zeros((b, TS.shape[1], gen.n_states))
+        XBAR[:, :, :gen.n_ode] = _flat(np.broadcast_to(xbar, batch + xbar.shape[-2:]), 2)
+        PBAR, X0BAR, T0BAR = np.zeros((b, gen.n_parameters)), np.zeros((b, gen.n_states)), np.zeros(b)
+        TSBAR, JUBAR = np.zeros(TS.shape), np.zeros(JU.shape)
         with self.lock:
-            entry = self.cache.get((P.shape[0], TS.shape[1]))
-            if entry is not None and entry[0] == P.tobytes() + X0.tobytes() + TS.tobytes():
+            key = (b, TS.shape[1], JU.shape[1])
+            entry = self.cache.get(key)
+            if entry is not None and entry[0] == b"".join(a.tobytes() for a in inputs):
                 record = entry[1]
             else:
-                record = self._run(P, X0, TS)
-            _, status, n_steps, taped, tape, out_step = record
-            _in_parallel(self.gen.adjoint, P.shape[0], P, X0, TS, self.t0, self.rtol, self.atol, self.max_steps,
-                         status, n_steps, taped, tape, out_step, XBAR, PBAR, X0BAR)
-        return PBAR.reshape(batch + (n_p,)), X0BAR.reshape(batch + (n,))
+                record = self._run(inputs)
+            XS, status, n_steps, taped, _, tape, out_step, jump_step, jump_y = record
+            _in_parallel(gen.adjoint, b, *inputs, self.rtol, self.atol, self.max_steps, self.ss_rtol, self.ss_atol,
+                         XS, status, n_steps, taped, tape, out_step, jump_step, jump_y, XBAR, PBAR, X0BAR, T0BAR,
+                         TSBAR, JUBAR)
+        return (PBAR.reshape(batch + (gen.n_parameters,)), X0BAR[:, :gen.n_ode].reshape(batch + (gen.n_ode,)),
+                T0BAR.reshape(batch), TSBAR.reshape(batch + TS.shape[1:]), JUBAR.reshape(batch + JU.shape[1:]))
 
 
 @functools.lru_cache(maxsize=None)
-def _solver(gen: _Generated, t0: float, rtol: float, atol: float, max_steps: int):
-    n = gen.n_states
-    host = _Solves(gen, t0, rtol, atol, max_steps)
+def _solver(gen: _Generated, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_atol: float, site: int):
+    n = gen.n_ode
+    host = _Solves(gen, rtol, atol, max_steps, ss_rtol, ss_atol)
 
-    def call_forward(p, x0, ts):
+    def call_forward(p, x0, t0, ts, jumps):
         shapes = (jax.ShapeDtypeStruct(ts.shape + (n,), jnp.float64), jax.ShapeDtypeStruct((), jnp.int32))
-        return jax.pure_callback(host.forward, shapes, p, x0, ts, vmap_method="broadcast_all")
+        return jax.pure_callback(host.forward, shapes, p, x0, t0, ts, jumps, vmap_method="broadcast_all")
 
     @jax.custom_vjp
-    def solve(p, x0, ts):
-        return call_forward(p, x0, ts)
+    def solve(p, x0, t0, ts, jumps):
+        return call_forward(p, x0, t0, ts, jumps)
 
-    def solve_fwd(p, x0, ts):
-        return call_forward(p, x0, ts), (p, x0, ts)
+    def solve_fwd(p, x0, t0, ts, jumps):
+        return call_forward(p, x0, t0, ts, jumps), (p, x0, t0, ts, jumps)
 
     def solve_bwd(res, cotangents):
-        p, x0, ts = res
-        shapes = (jax.ShapeDtypeStruct(p.shape, jnp.float64), jax.ShapeDtypeStruct(x0.shape, jnp.float64))
-        pbar, x0bar = jax.pure_callback(host.adjoint, shapes, p, x0, ts, cotangents[0], vmap_method="broadcast_all")
-        return pbar, x0bar, jnp.zeros_like(ts)
+        shapes = tuple(jax.ShapeDtypeStruct(a.shape, jnp.float64) for a in res)
+        return jax.pure_callback(host.adjoint, shapes, *res, cotangents[0], vmap_method="broadcast_all")
 
     solve.defvjp(solve_fwd, solve_bwd)
     return solve
 
 
-def native_time_course(cm: CompiledModel, p: jax.Array, x0: jax.Array, ts: jax.Array, *, t0: float = 0.0,
-                       rtol: float, atol: float, max_steps: int) -> tuple[jax.Array, jax.Array]:
-    """States at the sorted output times ``ts`` and a status code (0 ok, 1 solver failed,
-    2 not finite), differentiable in ``p`` and ``x0`` by the discrete adjoint."""
-    solve = _solver(generated(cm), float(t0), float(rtol), float(atol), int(max_steps))
-    return solve(jnp.asarray(p, dtype=jnp.float64), jnp.asarray(x0, dtype=jnp.float64),
-                 jnp.asarray(ts, dtype=jnp.float64))
+def native_time_course(cm: CompiledModel, p: jax.Array, x0: jax.Array, ts: jax.Array, *, t0=0.0, jump_ts=None,
+                       rtol: float, atol: float, max_steps: int, steady_state: tuple[float, float] | None = None,
+                       site: int = 0) -> tuple[jax.Array, jax.Array]:
+    """States at the sorted output times ``ts`` from ``x0`` at ``t0``, and a status code
+    (0 ok, 1 solver failed, 2 not finite, 3 no steady state), differentiable in ``p``,
+    ``x0``, ``t0``, ``ts`` and ``jump_ts`` by the discrete adjoint.
+
+    Arguments:
+        jump_ts: sorted times where the right-hand side is discontinuous (steps end there).
+        steady_state: ``(rtol, atol)``: stop at the first step where ``rms(f) < atol +
+            rtol rms(x)``; outputs after it take that state, and reaching ``ts[-1]``
+            first is status 3.
+        site: a number for the call site, so that the tapes of different solves of the
+            same shapes (an event's segments) are kept apart between a forward pass and
+            its gradient.
+    """
+    ss_rtol, ss_atol = steady_state if steady_state is not None else (-1.0, -1.0)
+    solve = _solver(generated(cm), float(rtol), float(atol), int(max_steps), float(ss_rtol), float(ss_atol), int(site))
+    f64 = functools.partial(jnp.asarray, dtype=jnp.float64)
+    jumps = f64(jnp.zeros((0,)) if jump_ts is None else jump_ts)
+    return solve(f64(p), f64(x0), f64(t0), f64(ts), jumps)

@@ -113,49 +113,78 @@ def stages(y0, p, h, J, W, piv, U, Z, tmp):
 
 @_jit
 def error_norm(y0, U, rtol, atol):
+    """RMS of the scaled error estimate over the model's states (the time state, whose
+    error is zero, is left out so the norm is that of the model alone)."""
     total = 0.0
-    for a in range(n):
+    for a in range(n_ode):
         y1 = y0[a]
         for j in range(s):
             y1 += B[j] * U[j, a]
         scale = atol + rtol * max(abs(y0[a]), abs(y1))
         e = U[s - 1, a] / scale
         total += e * e
-    return math.sqrt(total / n) if n else 0.0
+    return math.sqrt(total / n_ode) if n_ode else 0.0
 
 @_jit
 def initial_step(y0, p, t_span, rtol, atol, tmp, tmp2, y1):
     """Hairer & Wanner's starting step (as diffrax's ``PIDController``)."""
     rhs(y0, p, tmp)
     d0, d1 = 0.0, 0.0
-    for a in range(n):
+    for a in range(n_ode):
         scale = atol + rtol * abs(y0[a])
         d0 += (y0[a] / scale) ** 2
         d1 += (tmp[a] / scale) ** 2
-    d0, d1 = math.sqrt(d0 / n), math.sqrt(d1 / n)
+    d0, d1 = math.sqrt(d0 / max(n_ode, 1)), math.sqrt(d1 / max(n_ode, 1))
     h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
     h0 = min(h0, t_span)
     for a in range(n):
         y1[a] = y0[a] + h0 * tmp[a]
     rhs(y1, p, tmp2)
     d2 = 0.0
-    for a in range(n):
+    for a in range(n_ode):
         scale = atol + rtol * abs(y0[a])
         d2 += ((tmp2[a] - tmp[a]) / scale) ** 2
-    d2 = math.sqrt(d2 / n) / h0
+    d2 = math.sqrt(d2 / max(n_ode, 1)) / h0
     m = max(d1, d2)
     h1 = max(1e-6, h0 * 1e-3) if m <= 1e-15 else (0.01 / m) ** (1.0 / order)
     return min(100.0 * h0, h1)
 
 @_jit
-def solve_one(p, x0, ts, t0, rtol, atol, max_steps, xs, tape, out_step):
+def is_steady(y, p, tmp, ss_rtol, ss_atol):
+    """``rms(f) < atol + rtol rms(y)`` over the model's states (diffrax's steady-state event)."""
+    rhs(y, p, tmp)
+    f2, y2 = 0.0, 0.0
+    for a in range(n_ode):
+        f2 += tmp[a] * tmp[a]
+        y2 += y[a] * y[a]
+    m = max(n_ode, 1)
+    return math.sqrt(f2 / m) < ss_atol + ss_rtol * math.sqrt(y2 / m)
+
+@_jit
+def set_time(y, t):
+    if time_state >= 0:
+        y[time_state] = t
+
+@_jit
+def solve_one(p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, xs, tape, out_step, jump_step, jump_y):
     """Integrate from ``(t0, x0)`` through the output times ``ts``; write ``xs`` and, for
     every accepted step while the tape has room, its ``y0``, ``h``, stage inputs,
     stages and factorised ``W`` (see :func:`_new_tape`); ``out_step[k]`` is the step
-    after which output ``k`` was taken. Returns ``(status, n_accepted, fully taped)``."""
+    after which output ``k`` was taken (-1: before the first).
+
+    ``jumps`` (sorted) are times where the right-hand side is discontinuous: a step ends
+    just before each and the next starts just after it (as diffrax's ``jump_ts``);
+    ``jump_step[j]`` is the step after which jump ``j`` was passed (-2: never reached) and
+    ``jump_y[j]`` the state there.
+    With ``ss_atol >= 0`` the solve stops at the first accepted step where the state is
+    steady, and every output not yet reached takes that state; reaching the last output
+    time without a steady state is status 3.
+
+    Returns ``(status, n_accepted, fully taped)``; status 0 ok, 1 solver failed, 2 not finite."""
     tape_y, tape_h, tape_u, tape_z, tape_w, tape_piv = tape
     capacity = tape_h.shape[0]
     nt = ts.shape[0]
+    nj = jumps.shape[0]
     J = np.empty((n, n))
     W = np.empty((n, n))
     piv = np.empty(n, dtype=np.int64)
@@ -165,6 +194,9 @@ def solve_one(p, x0, ts, t0, rtol, atol, max_steps, xs, tape, out_step):
     tmp2 = np.empty(n)
     y = x0.copy()
     t = t0
+    set_time(y, t)
+    for j in range(nj):
+        jump_step[j] = -2
     k = 0
     while k < nt and ts[k] <= t0:
         xs[k] = y
@@ -172,14 +204,26 @@ def solve_one(p, x0, ts, t0, rtol, atol, max_steps, xs, tape, out_step):
         k += 1
     if k == nt:
         return 0, 0, True
+    jj = 0
+    while jj < nj and jumps[jj] <= t0:
+        jj += 1
     h = initial_step(y, p, ts[nt - 1] - t0, rtol, atol, tmp, tmp2, Z[0])
     accepted = 0
     attempts = 0
     while k < nt:
+        at_jump = jj < nj and jumps[jj] <= ts[k]
+        target = np.nextafter(jumps[jj], -np.inf) if at_jump else ts[k]
+        remaining = target - t
+        if at_jump and remaining <= 0.0:  # already at the discontinuity: pass it without a step
+            t = np.nextafter(jumps[jj], np.inf)
+            set_time(y, t)
+            jump_step[jj] = accepted - 1
+            jump_y[jj] = y
+            jj += 1
+            continue
         if attempts >= max_steps:
             return 1, accepted, False
         attempts += 1
-        remaining = ts[k] - t
         hit = h >= remaining * (1.0 - 1e-12)
         hh = remaining if hit else h
         ok = stages(y, p, hh, J, W, piv, U, Z, tmp)
@@ -206,7 +250,21 @@ def solve_one(p, x0, ts, t0, rtol, atol, max_steps, xs, tape, out_step):
             for a in range(n):
                 if not np.isfinite(y[a]):
                     return 2, accepted, False
-            t = ts[k] if hit else t + hh
+            t = target if hit else t + hh
+            set_time(y, t)
+            if hit and at_jump:
+                t = np.nextafter(jumps[jj], np.inf)
+                set_time(y, t)
+                jump_step[jj] = accepted
+                jump_y[jj] = y
+                jj += 1
+            if ss_atol >= 0.0 and is_steady(y, p, tmp, ss_rtol, ss_atol):
+                while k < nt:
+                    xs[k] = y
+                    out_step[k] = accepted
+                    k += 1
+                accepted += 1
+                return 0, accepted, accepted <= capacity
             while k < nt and ts[k] <= t:
                 xs[k] = y
                 out_step[k] = accepted
@@ -217,6 +275,8 @@ def solve_one(p, x0, ts, t0, rtol, atol, max_steps, xs, tape, out_step):
             h = hh * min(1.0, factor)
         if h < 1e-14 * max(1.0, abs(t)):
             return 1, accepted, False
+    if ss_atol >= 0.0:
+        return 3, accepted, accepted <= capacity
     return 0, accepted, accepted <= capacity
 
 
@@ -231,22 +291,56 @@ def add_to_earlier_stages(Ubar, coefficients, i, v):
 
 
 @_jit
-def adjoint_one(p, tape, out_step, n_steps, xbar, pbar, x0bar):
-    """Reverse pass over the taped steps: ``pbar`` (added to) and ``x0bar`` from the
+def f_dot(y, t, p, v, tmp, y_at):
+    """``v . f(t, y)`` over the model's states (``y_at`` is scratch for ``y`` at time ``t``)."""
+    for a in range(n):
+        y_at[a] = y[a]
+    set_time(y_at, t)
+    rhs(y_at, p, tmp)
+    acc = 0.0
+    for a in range(n_ode):
+        acc += v[a] * tmp[a]
+    return acc
+
+@_jit
+def jump_cotangent(y, tau, p, ybar, tmp, y_at):
+    """How the solution's cotangent ``ybar`` at a discontinuity ``tau`` depends on ``tau``:
+    ``ybar . (f(tau-, y) - f(tau+, y))`` (moving it later runs the left-hand field longer)."""
+    return (f_dot(y, np.nextafter(tau, -np.inf), p, ybar, tmp, y_at)
+            - f_dot(y, np.nextafter(tau, np.inf), p, ybar, tmp, y_at))
+
+@_jit
+def adjoint_one(p, x0, ts, t0, jumps, xs, tape, out_step, jump_step, jump_y, n_steps, xbar, pbar, x0bar, tsbar,
+                jumpbar):
+    """Reverse pass over the taped steps: ``pbar`` (added to), ``x0bar``, and the
+    cotangents of the output times ``tsbar`` (``xbar_k . f(t_k, x_k)``), of the
+    discontinuities ``jumpbar`` and of ``t0`` (returned: ``-x0bar . f(t0, x0)``), from the
     outputs' cotangents ``xbar``."""
     tape_y, tape_h, tape_u, tape_z, tape_w, tape_piv = tape
     nt = xbar.shape[0]
+    nj = jumps.shape[0]
     tmp = np.empty(n)
+    y_at = np.empty(n)
     Ubar = np.empty((s, n))
     M = np.empty(nnz)
     rbar = np.empty(n)
     ybar = np.zeros(n)
+    for k in range(nt):
+        tsbar[k] = f_dot(xs[k], ts[k], p, xbar[k], tmp, y_at) if out_step[k] >= 0 else 0.0
+    for j in range(nj):
+        jumpbar[j] = 0.0
     kk = nt - 1
+    jj = nj - 1
     for m in range(n_steps - 1, -1, -1):
         while kk >= 0 and out_step[kk] == m:
             for a in range(n):
                 ybar[a] += xbar[kk, a]
             kk -= 1
+        while jj >= 0 and jump_step[jj] < -1:
+            jj -= 1
+        while jj >= 0 and jump_step[jj] == m:
+            jumpbar[jj] = jump_cotangent(jump_y[jj], jumps[jj], p, ybar, tmp, y_at)
+            jj -= 1
         h = tape_h[m]
         U, Z, W, piv = tape_u[m], tape_z[m], tape_w[m], tape_piv[m]
         for j in range(s):
@@ -271,43 +365,57 @@ def adjoint_one(p, tape, out_step, n_steps, xbar, pbar, x0bar):
         for q in range(nnz):
             M[q] *= h
         jac_vjp(tape_y[m], p, M, ybar, pbar)
+    while jj >= 0:
+        if jump_step[jj] == -1:
+            jumpbar[jj] = jump_cotangent(jump_y[jj], jumps[jj], p, ybar, tmp, y_at)
+        jj -= 1
+    t0bar = -f_dot(x0, t0, p, ybar, tmp, y_at) if n_steps > 0 else 0.0
     while kk >= 0:
         for a in range(n):
             ybar[a] += xbar[kk, a]
         kk -= 1
     for a in range(n):
         x0bar[a] = ybar[a]
+    return t0bar
 
 @_batch_jit
-def forward(lo, hi, P, X0, TS, t0, rtol, atol, max_steps, XS, status, n_steps, taped, tape, out_step):
+def forward(lo, hi, P, X0, T0, TS, JUMPS, rtol, atol, max_steps, ss_rtol, ss_atol, XS, status, n_steps, taped,
+            tape, out_step, jump_step, jump_y):
     ty, th, tu, tz, tw, tp = tape
     for b in range(lo, hi):
-        st, m, full = solve_one(P[b], X0[b], TS[b], t0, rtol, atol, max_steps, XS[b],
-                                (ty[b], th[b], tu[b], tz[b], tw[b], tp[b]), out_step[b])
+        st, m, full = solve_one(P[b], X0[b], TS[b], T0[b], JUMPS[b], rtol, atol, max_steps, ss_rtol, ss_atol, XS[b],
+                                (ty[b], th[b], tu[b], tz[b], tw[b], tp[b]), out_step[b], jump_step[b], jump_y[b])
         status[b] = st
         n_steps[b] = m
         taped[b] = full
 
 @_batch_jit
-def adjoint(lo, hi, P, X0, TS, t0, rtol, atol, max_steps, status, n_steps, taped, tape, out_step, XBAR, PBAR,
-            X0BAR):
+def adjoint(lo, hi, P, X0, T0, TS, JUMPS, rtol, atol, max_steps, ss_rtol, ss_atol, XS, status, n_steps, taped, tape,
+            out_step, jump_step, jump_y, XBAR, PBAR, X0BAR, T0BAR, TSBAR, JUMPBAR):
     ty, th, tu, tz, tw, tp = tape
     for b in range(lo, hi):
         PBAR[b] = 0.0
         X0BAR[b] = 0.0
+        T0BAR[b] = 0.0
+        TSBAR[b] = 0.0
+        JUMPBAR[b] = 0.0
         if status[b] != 0:
             continue
         if taped[b]:
-            adjoint_one(P[b], (ty[b], th[b], tu[b], tz[b], tw[b], tp[b]), out_step[b], n_steps[b],
-                        XBAR[b], PBAR[b], X0BAR[b])
+            T0BAR[b] = adjoint_one(P[b], X0[b], TS[b], T0[b], JUMPS[b], XS[b], (ty[b], th[b], tu[b], tz[b], tw[b], tp[b]),
+                                   out_step[b], jump_step[b], jump_y[b], n_steps[b], XBAR[b], PBAR[b], X0BAR[b],
+                                   TSBAR[b], JUMPBAR[b])
         else:  # the tape overflowed: solve again with room for every step
             nt = TS.shape[1]
+            nj = JUMPS.shape[1]
             own = (np.empty((max_steps, n)), np.empty(max_steps), np.empty((max_steps, s, n)),
                    np.empty((max_steps, s, n)), np.empty((max_steps, n, n)),
                    np.empty((max_steps, n), dtype=np.int64))
             steps = np.empty(nt, dtype=np.int64)
-            _, m, _ = solve_one(P[b], X0[b], TS[b], t0, rtol, atol, max_steps, np.empty((nt, n)), own, steps)
-            adjoint_one(P[b], own, steps, m, XBAR[b], PBAR[b], X0BAR[b])
-
-
-
+            jsteps = np.empty(nj, dtype=np.int64)
+            jy = np.empty((nj, n))
+            xs = np.empty((nt, n))
+            _, m, _ = solve_one(P[b], X0[b], TS[b], T0[b], JUMPS[b], rtol, atol, max_steps, ss_rtol, ss_atol, xs, own,
+                                steps, jsteps, jy)
+            T0BAR[b] = adjoint_one(P[b], X0[b], TS[b], T0[b], JUMPS[b], xs, own, steps, jsteps, jy, m, XBAR[b],
+                                   PBAR[b], X0BAR[b], TSBAR[b], JUMPBAR[b])

@@ -15,7 +15,6 @@ import diffrax
 import jax
 import jax.numpy as jnp
 
-from ..errors import UnsupportedFeatureError
 from ..model import CompiledModel
 from ._rosenbrock import JacobianTerm
 from ._settings import SolverSettings
@@ -77,6 +76,7 @@ def solve_time_course(
     t0: float = 0.0,
     settings: SolverSettings = SolverSettings(),
     adjoint: diffrax.AbstractAdjoint = diffrax.RecursiveCheckpointAdjoint(),
+    site: int = 0,
 ) -> tuple[jax.Array, jax.Array]:
     """States at the sorted output times ``ts`` (``ts[0] >= t0``).
 
@@ -91,18 +91,14 @@ def solve_time_course(
         settings: solver settings.
         adjoint: how to differentiate (``RecursiveCheckpointAdjoint`` for reverse mode,
             ``ForwardMode`` for forward mode).
+        site: the native backend's tapes are kept per call site between a forward pass and
+            its gradient: give different solves of the same shapes different numbers.
 
     Returns:
         ``(xs, status)``: states of shape ``(len(ts), n_states)`` and a :class:`Status` code.
     """
     if settings.backend == "native":
-        if len(event_order) or jump_ts is not None:
-            raise UnsupportedFeatureError("the native backend does not support events or discontinuities; "
-                                          "use the default backend")
-        from ._native import native_time_course
-
-        return native_time_course(cm, p, x0, ts, t0=t0, rtol=settings.rtol, atol=settings.atol,
-                                  max_steps=settings.max_steps)
+        return _native_time_course(cm, p, x0, ts, event_times, event_order, jump_ts, t0, settings, site)
     d = cm.derived(p)
     term = _term(cm)
     t_end = ts[-1]
@@ -146,12 +142,21 @@ def solve_steady_state(
     t0: float = 0.0,
     settings: SolverSettings = SolverSettings(),
     adjoint: diffrax.AbstractAdjoint = diffrax.RecursiveCheckpointAdjoint(),
+    site: int = 0,
 ) -> tuple[jax.Array, jax.Array]:
     """Integrate from ``x0`` until ``|dx/dt| <= atol + rtol |x|``; returns ``(x_ss, status)``.
 
     Sensitivities come from the integration itself (not the implicit function theorem),
     so models with conservation laws, whose Jacobian is singular, differentiate correctly.
     """
+    if settings.backend == "native":
+        from ._native import native_time_course
+
+        xs, status = native_time_course(
+            cm, p, x0, jnp.asarray([settings.max_steady_state_time], dtype=float), t0=t0, rtol=settings.rtol,
+            atol=settings.atol, max_steps=settings.max_steps, site=site,
+            steady_state=(settings.steady_state_rtol, settings.steady_state_atol))
+        return xs[0], status
     d = cm.derived(p)
     event = diffrax.Event(diffrax.steady_state_event(settings.steady_state_rtol, settings.steady_state_atol))
     sol = diffrax.diffeqsolve(
@@ -163,3 +168,35 @@ def solve_steady_state(
     status = jnp.where(sol.result == diffrax.RESULTS.event_occurred, Status.OK, Status.NO_STEADY_STATE)
     status = jnp.where((status == Status.OK) & ~jnp.all(jnp.isfinite(x)), Status.NOT_FINITE, status)
     return x, status.astype(jnp.int32)
+
+
+def _native_time_course(cm, p, x0, ts, event_times, event_order, jump_ts, t0, settings, site):
+    """:func:`solve_time_course` on the native backend: one compiled solve per stretch
+    between events (the same segments as the diffrax path), each handling the
+    discontinuities ``jump_ts`` inside itself; events are applied here, in JAX, so that
+    their targets' derivatives follow from automatic differentiation."""
+    from ._native import native_time_course
+
+    t_end = ts[-1]
+    bounds = [jnp.asarray(t0, dtype=float)] + [jnp.clip(event_times[k], t0, t_end) for k in event_order] + [t_end]
+    xs = jnp.zeros((ts.shape[0], x0.shape[0]), dtype=float)
+    x = x0
+    status = jnp.asarray(Status.OK, dtype=jnp.int32)
+    n_seg = len(bounds) - 1
+    for j in range(n_seg):
+        a, b = bounds[j], bounds[j + 1]
+        seg_ts = jnp.concatenate([jnp.clip(ts, a, b), b[None]])
+        ys, st = native_time_course(cm, p, x, seg_ts, t0=a, jump_ts=jump_ts, rtol=settings.rtol, atol=settings.atol,
+                                    max_steps=settings.max_steps, site=site * 64 + j)
+        inside = (ts >= a) if j == n_seg - 1 else ((ts >= a) & (ts < b))
+        if j == 0:
+            inside = inside | (ts < a)
+        xs = jnp.where(inside[:, None], ys[:-1], xs)
+        status = jnp.where(status == Status.OK, st, status)
+        x = ys[-1]
+        if j < n_seg - 1:
+            event = cm.events[event_order[j]]
+            fired = x.at[event.targets].set(event.values(b, x, p))
+            x = jnp.where(event_times[event_order[j]] <= t_end, fired, x)
+    status = jnp.where((status == Status.OK) & ~jnp.all(jnp.isfinite(xs)), Status.NOT_FINITE, status)
+    return xs, status
