@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import sympy as sp
 
-from ..errors import CelltwinInputError
+from ..errors import CelltwinInputError, UnsupportedFeatureError
 from ..model import Model, compile_model
 from ..model._jaxify import vector_function
 from ..model._model import TIME, symbol
@@ -40,7 +40,15 @@ SCALE_CODES = {"lin": 0, "log": 1, "log10": 2}
 # Hybrid right-hand sides hold networks: an explicit solver needs no Jacobian of them, which
 # makes compilation and training steps several times cheaper than the Rosenbrock default of
 # the mechanistic problems. Pass `settings` with an implicit solver for stiff models.
-DEFAULT_SETTINGS = SolverSettings(solver=diffrax.Tsit5(), rtol=1e-8, atol=1e-10)
+DEFAULT_SETTINGS = SolverSettings(solver=diffrax.Tsit5(), rtol=1e-8, atol=1e-10, backend="diffrax")
+
+
+def _diffrax_engine(settings: SolverSettings) -> SolverSettings:
+    """Neural terms in the right-hand side are JAX functions: diffrax solves them (the
+    native engine compiles only a model's own expressions)."""
+    if settings.backend == "native":
+        raise UnsupportedFeatureError("hybrid models with neural terms need the diffrax backend, not 'native'")
+    return dataclasses.replace(settings, backend="diffrax")
 
 
 def _call(module, args):
@@ -77,7 +85,7 @@ class HybridProblem:
         self.cm = compile_model(model)
         if self.cm.events:
             raise CelltwinInputError(f"{name}: hybrid models with events are not supported")
-        self.settings = settings or DEFAULT_SETTINGS
+        self.settings = _diffrax_engine(settings or DEFAULT_SETTINGS)
         self.adjoint = diffrax.RecursiveCheckpointAdjoint()
         self.terms = {t.id: t for t in terms}
         self.experiments = list(experiments)

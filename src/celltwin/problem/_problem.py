@@ -6,7 +6,9 @@ scales): jit them, vmap them over many parameter sets, differentiate them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import logging
 import time
 from typing import Literal, NamedTuple
 
@@ -18,11 +20,13 @@ import pandas as pd
 
 from ..errors import PEtabError
 from ..model import CompiledModel, Model, compile_model
-from ..simulate import SolverSettings, Status, solve_steady_state, solve_time_course
+from ..simulate import SolverSettings, Status, resolve_backend, solve_steady_state, solve_time_course
 from ._noise import log_densities, residuals, sample_measurements, valid_sigma
 from ._noise_checks import check_noise_levels
 from ._parameters import SCALES, effective_prior, unscale
 from ._tables import Files, ProblemArrays, build_arrays
+
+logger = logging.getLogger("celltwin")
 
 GradientMode = Literal["auto", "forward", "reverse"]
 
@@ -70,11 +74,10 @@ class Problem:
         self.model: Model = compiled.model
         self.arrays = arrays
         self.measurement_df = measurement_df
-        self.settings = settings or SolverSettings()
-        if self.settings.backend == "native":
-            from ..simulate import check_native
-
-            check_native(compiled)  # unsupported models fail here, naming why, not at the first solve
+        self.requested_settings = settings or SolverSettings()
+        # The engine is chosen once, here (native wherever it applies; see simulate._backend).
+        self.settings, self.engine_note = resolve_backend(self.requested_settings, compiled)
+        logger.info("%s: %s", name, self.engine_note)
         self.name = name
         space = arrays.parameters
         self.parameters = space
@@ -273,11 +276,14 @@ class Problem:
         """The same problem with other measured values (measurement table order), e.g.
         simulated data; ``values`` may be a traced JAX array, so one compiled function can
         serve many data sets."""
+        return self._copy(_measured=jnp.asarray(values)[jnp.asarray(self.arrays.order)], source=None)
+
+    def _copy(self, **changes) -> "Problem":
+        """A shallow copy with some attributes changed and the compiled functions dropped."""
         new = object.__new__(type(self))
         new.__dict__.update({k: v for k, v in self.__dict__.items()
-                             if k not in ("jit_log_likelihood", "jit_simulate", "_neg_log_posterior")})
-        new._measured = jnp.asarray(values)[jnp.asarray(self.arrays.order)]
-        new.source = None
+                             if k not in ("jit_log_likelihood", "jit_simulate", "_neg_log_posterior", "_diffrax")})
+        new.__dict__.update(changes)
         return new
 
     def pointwise_log_likelihood(self, theta) -> jax.Array:
@@ -340,14 +346,27 @@ class Problem:
         check_noise_levels(self.arrays, simulation.sigmas, simulation.status, self.arrays.files.measurements)
 
     # --- compiled entry points -------------------------------------------------------------
+    @property
+    def engine(self) -> Literal["native", "diffrax"]:
+        """The engine that solves this problem's ODEs (see :mod:`celltwin.simulate._backend`)."""
+        return self.settings.backend
+
     def gradient_mode(self, mode: GradientMode = "auto") -> Literal["forward", "reverse"]:
-        if self.settings.backend == "native":
-            if mode == "forward":
+        if self.engine == "native":
+            if mode == "forward" and self.requested_settings.backend == "native":
                 raise ValueError("the native solver backend differentiates in reverse mode only")
-            return "reverse"
+            # The discrete adjoint; forward mode, asked for explicitly, runs on diffrax.
+            return "forward" if mode == "forward" else "reverse"
         if mode != "auto":
             return mode
         return "forward" if self.n_parameters <= FORWARD_MODE_MAX_PARAMETERS else "reverse"
+
+    @functools.cached_property
+    def _diffrax(self) -> "Problem":
+        """This problem on the diffrax engine (for forward-mode derivatives)."""
+        if self.engine == "diffrax":
+            return self
+        return self._copy(settings=dataclasses.replace(self.settings, backend="diffrax"))
 
     @functools.cached_property
     def jit_log_likelihood(self):
@@ -368,8 +387,10 @@ class Problem:
         return jax.jit(jax.value_and_grad(lambda th: self._log_likelihood(th, diffrax.RecursiveCheckpointAdjoint())))
 
     def _forward_value_and_grad(self, theta):
+        problem = self._diffrax
+
         def f(th):
-            value = self._log_likelihood(th, diffrax.ForwardMode())
+            value = problem._log_likelihood(th, diffrax.ForwardMode())
             return value, value
 
         grad, value = jax.jacfwd(f, has_aux=True)(theta)

@@ -41,6 +41,7 @@ import importlib.util
 import os
 import sys
 import threading
+import warnings
 import weakref
 from pathlib import Path
 
@@ -98,7 +99,8 @@ def _source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: 
         for (target, _), e in zip(outputs, reduced):
             op = "+=" if accumulate_prefix and target.startswith(accumulate_prefix) else "="
             lines.append(f"    {target} {op} {printer.doprint(e)}")
-    lines.append("    return 0")
+    if len(lines) == 1 + len(unpack):
+        lines.append("    pass")
     return "\n".join(lines)
 
 
@@ -119,8 +121,12 @@ def _load_module(source: str):
         os.replace(tmp, path)  # atomic: concurrent processes see a whole file
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    sys.modules[name] = module
+    sys.modules[name] = module  # before running it: numba's cache records the module by name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
     return module
 
 
@@ -162,7 +168,7 @@ class _Generated:
         rhs_src = _source("rhs", ["x", "p", "out"], unpack_x + unpack_p,
                           [(f"out[{a}]", e) for a, e in enumerate(f)])
         jac_src = _source("jac", ["x", "p", "out"], unpack_x + unpack_p,
-                          [(f"out[{a}, {b}]", e) for (a, b), e in jac.items()])
+                          [(f"out[{q}]", e) for q, e in enumerate(jac.values())])
         self.jac_rows = np.array([a for a, _ in jac], dtype=np.int64)
         self.jac_cols = np.array([b for _, b in jac], dtype=np.int64)
         # The reverse pass of F = f(x, p): out_x = J^T lam (set), out_p += (df/dp)^T lam.
@@ -188,17 +194,26 @@ class _Generated:
         self.sources = {"rhs": rhs_src, "jac": jac_src, "f_vjp": f_vjp_src, "jac_vjp": jv_src}
         header = [
             f"# celltwin native backend: model {cm.model.name!r} (generated; safe to delete)",
-            "import math", "import numba", "import numpy as np",
-            f"n = {n}", f"n_ode = {n_ode}", f"time_state = {n_ode if self.time_state else -1}",
-            f"nnz = {len(jac)}",
-            f"jac_rows = np.array({self.jac_rows.tolist()}, dtype=np.int64)",
-            f"jac_cols = np.array({self.jac_cols.tolist()}, dtype=np.int64)",
+            "import math", "import numba", "from numba import types",
+            "v = types.float64[::1]",
+            "two = types.void(v, v, v)", "five = types.void(v, v, v, v, v)",
         ]
-        functions = [f"@numba.njit(fastmath=False, error_model='numpy', cache=True)\n{src}"
-                     for src in self.sources.values()]
-        kernels = (Path(__file__).parent / "_native_kernels.py").read_text()
-        module = _load_module("\n".join(header) + "\n\n\n" + "\n\n\n".join(functions) + "\n\n\n" + kernels)
-        self.forward, self.adjoint, self.n_stages = module.forward, module.adjoint, module.s
+        signature = {"rhs": "two", "jac": "two", "f_vjp": "five", "jac_vjp": "five"}
+        functions = [f"@numba.cfunc({signature[name]}, cache=True, error_model='numpy')\n{src}"
+                     for name, src in self.sources.items()]
+        module = _load_module("\n".join(header) + "\n\n\n" + "\n\n\n".join(functions) + "\n")
+        sizes = np.array([n, n_ode, n_ode if self.time_state else -1], dtype=np.int64)
+        self.model = (module.rhs, module.jac, module.f_vjp, module.jac_vjp, self.jac_rows, self.jac_cols, sizes)
+        kernels = _kernels()
+        self.n_stages = kernels.s
+        self.forward = functools.partial(kernels.forward, *self.model)
+        self.adjoint = functools.partial(kernels.adjoint, *self.model)
+
+
+@functools.cache
+def _kernels():
+    """The solver kernels (one module for all models, compiled once and cached by numba)."""
+    return _load_module((Path(__file__).parent / "_native_kernels.py").read_text())
 
 
 _GENERATED: weakref.WeakKeyDictionary[CompiledModel, _Generated] = weakref.WeakKeyDictionary()
@@ -207,8 +222,24 @@ _GENERATED: weakref.WeakKeyDictionary[CompiledModel, _Generated] = weakref.WeakK
 def generated(cm: CompiledModel) -> _Generated:
     """The compiled functions of ``cm`` (generated once per compiled model)."""
     if cm not in _GENERATED:
-        _GENERATED[cm] = _Generated(cm)
+        gen = _Generated(cm)
+        _warm_up(gen)
+        _GENERATED[cm] = gen
     return _GENERATED[cm]
+
+
+def _warm_up(gen: _Generated) -> None:
+    """Compile (or load from the cache) the kernels for this model now, with the argument
+    types of every later call, so that the time goes to building the problem and numba's
+    notice about first-class functions (they are what makes the kernels model-independent)
+    is not shown."""
+    host = _Solves(gen, 1e-6, 1e-8, 10, -1.0, -1.0)
+    p, x0 = np.zeros((1, gen.n_parameters)), np.zeros((1, gen.n_ode))
+    t0, ts, jumps = np.zeros(1), np.zeros((1, 1)), np.zeros((1, 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", numba.core.errors.NumbaExperimentalFeatureWarning)
+        host.forward(p, x0, t0, ts, jumps)
+        host.adjoint(p, x0, t0, ts, jumps, np.zeros((1, 1, gen.n_ode)))
 
 
 def check_native(cm: CompiledModel) -> None:
@@ -220,7 +251,9 @@ def check_native(cm: CompiledModel) -> None:
 def _flat(a: np.ndarray, tail: int) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
     lead = int(np.prod(a.shape[:a.ndim - tail], dtype=np.int64))
-    return np.ascontiguousarray(a.reshape((lead,) + a.shape[a.ndim - tail:]))
+    # A writable copy: JAX's buffers arrive read-only, and the model's compiled functions
+    # are typed for writable arrays.
+    return np.array(a.reshape((lead,) + a.shape[a.ndim - tail:]), order="C")
 
 
 # Steps per solve kept for the reverse pass (a solve with more is solved again there).

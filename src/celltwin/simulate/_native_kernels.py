@@ -1,11 +1,18 @@
-"""The native backend's solver kernels: a template, not imported on its own account.
+"""The native backend's solver kernels, the same machine code for every model.
 
-:mod:`celltwin.simulate._native` writes one Python module per model: the model's generated
-functions (``rhs``, ``jac``, ``f_vjp``, ``jac_vjp``) and sizes (``n``, ``nnz``,
-``jac_rows``, ``jac_cols``) followed by this file's text, so that numba compiles these
-kernels against that model and caches the machine code next to the module (a second
-process, or a second run, loads it instead of compiling). See ``_native.py`` for the
-method and the derivation of the reverse pass.
+Each kernel takes the model as its first argument ``M``: a tuple of the model's compiled
+functions and sizes, ``(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes)`` with
+``sizes = [n, n_ode, time_state]``; the two entry points, :func:`forward` and
+:func:`adjoint`, take them as separate arguments and build the tuple inside (a tuple of
+functions passed from Python would be typed, with a warning, at every call) (see :mod:`celltwin.simulate._native`, which generates
+the functions as numba ``cfunc``s per model). The functions arrive as first-class function
+pointers, so numba compiles these kernels once and caches them for every model; a new
+model costs only the compilation of its own small functions. The call through a pointer
+costs ~10 ns, nothing next to the arithmetic of a right-hand side.
+
+:mod:`celltwin.simulate._native` loads this file as a module from the private cache folder
+(named by the hash of its text), so that numba keeps the compiled kernels there. See
+``_native.py`` for the method and the derivation of the reverse pass.
 """
 
 import math
@@ -22,12 +29,14 @@ gamma = _RODAS5P.gamma
 s = A.shape[0]
 order = 5.0
 _jit = numba.njit(fastmath=False, error_model="numpy", cache=True)
+
 _batch_jit = numba.njit(fastmath=False, error_model="numpy", cache=True, nogil=True)
 
 
 @_jit
 def lu_factor(W, piv):
     """In-place LU with partial pivoting; False if singular."""
+    n = piv.shape[0]
     for k in range(n):
         best, arg = abs(W[k, k]), k
         for i in range(k + 1, n):
@@ -51,6 +60,7 @@ def lu_factor(W, piv):
 @_jit
 def lu_solve(LU, piv, b):
     """Solve ``W x = b`` in place."""
+    n = b.shape[0]
     for k in range(n):
         j = piv[k]
         if j != k:
@@ -69,6 +79,7 @@ def lu_solve(LU, piv, b):
 @_jit
 def lu_solve_t(LU, piv, b):
     """Solve ``W^T x = b`` in place."""
+    n = b.shape[0]
     for i in range(n):
         acc = b[i]
         for j in range(i):
@@ -85,14 +96,16 @@ def lu_solve_t(LU, piv, b):
             b[k], b[j] = b[j], b[k]
 
 @_jit
-def stages(y0, p, h, J, W, piv, U, Z, tmp):
+def stages(M, y0, p, h, jv, W, piv, U, Z, tmp):
     """One Rodas5P step from ``y0`` with step ``h``: stage inputs ``Z`` and stages ``U``
     (rows), the factorised ``W = I/gamma - h J``. False if ``W`` is singular."""
-    J[:, :] = 0.0
-    jac(y0, p, J)
+    rhs, jac, rows, cols = M[0], M[1], M[4], M[5]
+    n = y0.shape[0]
+    jac(y0, p, jv)
+    W[:, :] = 0.0
+    for q in range(jv.shape[0]):
+        W[rows[q], cols[q]] = -h * jv[q]
     for a in range(n):
-        for b in range(n):
-            W[a, b] = -h * J[a, b]
         W[a, a] += 1.0 / gamma
     if not lu_factor(W, piv):
         return False
@@ -112,9 +125,10 @@ def stages(y0, p, h, J, W, piv, U, Z, tmp):
     return True
 
 @_jit
-def error_norm(y0, U, rtol, atol):
+def error_norm(M, y0, U, rtol, atol):
     """RMS of the scaled error estimate over the model's states (the time state, whose
     error is zero, is left out so the norm is that of the model alone)."""
+    n_ode = M[6][1]
     total = 0.0
     for a in range(n_ode):
         y1 = y0[a]
@@ -126,8 +140,9 @@ def error_norm(y0, U, rtol, atol):
     return math.sqrt(total / n_ode) if n_ode else 0.0
 
 @_jit
-def initial_step(y0, p, t_span, rtol, atol, tmp, tmp2, y1):
+def initial_step(M, y0, p, t_span, rtol, atol, tmp, tmp2, y1):
     """Hairer & Wanner's starting step (as diffrax's ``PIDController``)."""
+    rhs, n, n_ode = M[0], y0.shape[0], M[6][1]
     rhs(y0, p, tmp)
     d0, d1 = 0.0, 0.0
     for a in range(n_ode):
@@ -150,8 +165,9 @@ def initial_step(y0, p, t_span, rtol, atol, tmp, tmp2, y1):
     return min(100.0 * h0, h1)
 
 @_jit
-def is_steady(y, p, tmp, ss_rtol, ss_atol):
+def is_steady(M, y, p, tmp, ss_rtol, ss_atol):
     """``rms(f) < atol + rtol rms(y)`` over the model's states (diffrax's steady-state event)."""
+    rhs, n_ode = M[0], M[6][1]
     rhs(y, p, tmp)
     f2, y2 = 0.0, 0.0
     for a in range(n_ode):
@@ -161,12 +177,13 @@ def is_steady(y, p, tmp, ss_rtol, ss_atol):
     return math.sqrt(f2 / m) < ss_atol + ss_rtol * math.sqrt(y2 / m)
 
 @_jit
-def set_time(y, t):
+def set_time(M, y, t):
+    time_state = M[6][2]
     if time_state >= 0:
         y[time_state] = t
 
 @_jit
-def solve_one(p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, xs, tape, out_step, jump_step, jump_y):
+def solve_one(M, p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, xs, tape, out_step, jump_step, jump_y):
     """Integrate from ``(t0, x0)`` through the output times ``ts``; write ``xs`` and, for
     every accepted step while the tape has room, its ``y0``, ``h``, stage inputs,
     stages and factorised ``W`` (see :func:`_new_tape`); ``out_step[k]`` is the step
@@ -185,7 +202,8 @@ def solve_one(p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, xs,
     capacity = tape_h.shape[0]
     nt = ts.shape[0]
     nj = jumps.shape[0]
-    J = np.empty((n, n))
+    n = x0.shape[0]
+    jv = np.empty(M[4].shape[0])
     W = np.empty((n, n))
     piv = np.empty(n, dtype=np.int64)
     U = np.empty((s, n))
@@ -194,7 +212,7 @@ def solve_one(p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, xs,
     tmp2 = np.empty(n)
     y = x0.copy()
     t = t0
-    set_time(y, t)
+    set_time(M, y, t)
     for j in range(nj):
         jump_step[j] = -2
     k = 0
@@ -207,7 +225,7 @@ def solve_one(p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, xs,
     jj = 0
     while jj < nj and jumps[jj] <= t0:
         jj += 1
-    h = initial_step(y, p, ts[nt - 1] - t0, rtol, atol, tmp, tmp2, Z[0])
+    h = initial_step(M, y, p, ts[nt - 1] - t0, rtol, atol, tmp, tmp2, Z[0])
     accepted = 0
     attempts = 0
     while k < nt:
@@ -216,7 +234,7 @@ def solve_one(p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, xs,
         remaining = target - t
         if at_jump and remaining <= 0.0:  # already at the discontinuity: pass it without a step
             t = np.nextafter(jumps[jj], np.inf)
-            set_time(y, t)
+            set_time(M, y, t)
             jump_step[jj] = accepted - 1
             jump_y[jj] = y
             jj += 1
@@ -226,8 +244,8 @@ def solve_one(p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, xs,
         attempts += 1
         hit = h >= remaining * (1.0 - 1e-12)
         hh = remaining if hit else h
-        ok = stages(y, p, hh, J, W, piv, U, Z, tmp)
-        norm = error_norm(y, U, rtol, atol) if ok else np.inf
+        ok = stages(M, y, p, hh, jv, W, piv, U, Z, tmp)
+        norm = error_norm(M, y, U, rtol, atol) if ok else np.inf
         if not np.isfinite(norm):
             h = hh * _FACTOR_MIN
             if h < 1e-14 * max(1.0, abs(t)):
@@ -251,14 +269,14 @@ def solve_one(p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, xs,
                 if not np.isfinite(y[a]):
                     return 2, accepted, False
             t = target if hit else t + hh
-            set_time(y, t)
+            set_time(M, y, t)
             if hit and at_jump:
                 t = np.nextafter(jumps[jj], np.inf)
-                set_time(y, t)
+                set_time(M, y, t)
                 jump_step[jj] = accepted
                 jump_y[jj] = y
                 jj += 1
-            if ss_atol >= 0.0 and is_steady(y, p, tmp, ss_rtol, ss_atol):
+            if ss_atol >= 0.0 and is_steady(M, y, p, tmp, ss_rtol, ss_atol):
                 while k < nt:
                     xs[k] = y
                     out_step[k] = accepted
@@ -291,42 +309,45 @@ def add_to_earlier_stages(Ubar, coefficients, i, v):
 
 
 @_jit
-def f_dot(y, t, p, v, tmp, y_at):
+def f_dot(M, y, t, p, v, tmp, y_at):
     """``v . f(t, y)`` over the model's states (``y_at`` is scratch for ``y`` at time ``t``)."""
-    for a in range(n):
+    for a in range(y.shape[0]):
         y_at[a] = y[a]
-    set_time(y_at, t)
-    rhs(y_at, p, tmp)
+    set_time(M, y_at, t)
+    M[0](y_at, p, tmp)
     acc = 0.0
-    for a in range(n_ode):
+    for a in range(M[6][1]):
         acc += v[a] * tmp[a]
     return acc
 
 @_jit
-def jump_cotangent(y, tau, p, ybar, tmp, y_at):
+def jump_cotangent(M, y, tau, p, ybar, tmp, y_at):
     """How the solution's cotangent ``ybar`` at a discontinuity ``tau`` depends on ``tau``:
     ``ybar . (f(tau-, y) - f(tau+, y))`` (moving it later runs the left-hand field longer)."""
-    return (f_dot(y, np.nextafter(tau, -np.inf), p, ybar, tmp, y_at)
-            - f_dot(y, np.nextafter(tau, np.inf), p, ybar, tmp, y_at))
+    return (f_dot(M, y, np.nextafter(tau, -np.inf), p, ybar, tmp, y_at)
+            - f_dot(M, y, np.nextafter(tau, np.inf), p, ybar, tmp, y_at))
 
 @_jit
-def adjoint_one(p, x0, ts, t0, jumps, xs, tape, out_step, jump_step, jump_y, n_steps, xbar, pbar, x0bar, tsbar,
+def adjoint_one(M, p, x0, ts, t0, jumps, xs, tape, out_step, jump_step, jump_y, n_steps, xbar, pbar, x0bar, tsbar,
                 jumpbar):
     """Reverse pass over the taped steps: ``pbar`` (added to), ``x0bar``, and the
     cotangents of the output times ``tsbar`` (``xbar_k . f(t_k, x_k)``), of the
     discontinuities ``jumpbar`` and of ``t0`` (returned: ``-x0bar . f(t0, x0)``), from the
     outputs' cotangents ``xbar``."""
     tape_y, tape_h, tape_u, tape_z, tape_w, tape_piv = tape
+    f_vjp, jac_vjp, jac_rows, jac_cols = M[2], M[3], M[4], M[5]
+    nnz = jac_rows.shape[0]
     nt = xbar.shape[0]
     nj = jumps.shape[0]
+    n = x0.shape[0]
     tmp = np.empty(n)
     y_at = np.empty(n)
     Ubar = np.empty((s, n))
-    M = np.empty(nnz)
+    Mq = np.empty(nnz)
     rbar = np.empty(n)
     ybar = np.zeros(n)
     for k in range(nt):
-        tsbar[k] = f_dot(xs[k], ts[k], p, xbar[k], tmp, y_at) if out_step[k] >= 0 else 0.0
+        tsbar[k] = f_dot(M, xs[k], ts[k], p, xbar[k], tmp, y_at) if out_step[k] >= 0 else 0.0
     for j in range(nj):
         jumpbar[j] = 0.0
     kk = nt - 1
@@ -339,21 +360,21 @@ def adjoint_one(p, x0, ts, t0, jumps, xs, tape, out_step, jump_step, jump_y, n_s
         while jj >= 0 and jump_step[jj] < -1:
             jj -= 1
         while jj >= 0 and jump_step[jj] == m:
-            jumpbar[jj] = jump_cotangent(jump_y[jj], jumps[jj], p, ybar, tmp, y_at)
+            jumpbar[jj] = jump_cotangent(M, jump_y[jj], jumps[jj], p, ybar, tmp, y_at)
             jj -= 1
         h = tape_h[m]
         U, Z, W, piv = tape_u[m], tape_z[m], tape_w[m], tape_piv[m]
         for j in range(s):
             for a in range(n):
                 Ubar[j, a] = B[j] * ybar[a]
-        M[:] = 0.0
+        Mq[:] = 0.0
         for i in range(s - 1, -1, -1):
             for a in range(n):
                 rbar[a] = Ubar[i, a]
             lu_solve_t(W, piv, rbar)
             # W = I/gamma - h J(y0, p): J gets h * rbar u_i^T (only its non-zeros matter).
             for q in range(nnz):
-                M[q] += rbar[jac_rows[q]] * U[i, jac_cols[q]]
+                Mq[q] += rbar[jac_rows[q]] * U[i, jac_cols[q]]
             add_to_earlier_stages(Ubar, C[i], i, rbar)
             # F_i = h f(Z_i): Z_i gets h J(Z_i)^T rbar, p gets h (df/dp)^T rbar.
             for a in range(n):
@@ -363,13 +384,13 @@ def adjoint_one(p, x0, ts, t0, jumps, xs, tape, out_step, jump_step, jump_y, n_s
                 ybar[a] += tmp[a]
             add_to_earlier_stages(Ubar, A[i], i, tmp)
         for q in range(nnz):
-            M[q] *= h
-        jac_vjp(tape_y[m], p, M, ybar, pbar)
+            Mq[q] *= h
+        jac_vjp(tape_y[m], p, Mq, ybar, pbar)
     while jj >= 0:
         if jump_step[jj] == -1:
-            jumpbar[jj] = jump_cotangent(jump_y[jj], jumps[jj], p, ybar, tmp, y_at)
+            jumpbar[jj] = jump_cotangent(M, jump_y[jj], jumps[jj], p, ybar, tmp, y_at)
         jj -= 1
-    t0bar = -f_dot(x0, t0, p, ybar, tmp, y_at) if n_steps > 0 else 0.0
+    t0bar = -f_dot(M, x0, t0, p, ybar, tmp, y_at) if n_steps > 0 else 0.0
     while kk >= 0:
         for a in range(n):
             ybar[a] += xbar[kk, a]
@@ -379,19 +400,21 @@ def adjoint_one(p, x0, ts, t0, jumps, xs, tape, out_step, jump_step, jump_y, n_s
     return t0bar
 
 @_batch_jit
-def forward(lo, hi, P, X0, T0, TS, JUMPS, rtol, atol, max_steps, ss_rtol, ss_atol, XS, status, n_steps, taped,
+def forward(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, lo, hi, P, X0, T0, TS, JUMPS, rtol, atol, max_steps, ss_rtol, ss_atol, XS, status, n_steps, taped,
             tape, out_step, jump_step, jump_y):
+    M = (rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes)
     ty, th, tu, tz, tw, tp = tape
     for b in range(lo, hi):
-        st, m, full = solve_one(P[b], X0[b], TS[b], T0[b], JUMPS[b], rtol, atol, max_steps, ss_rtol, ss_atol, XS[b],
+        st, m, full = solve_one(M, P[b], X0[b], TS[b], T0[b], JUMPS[b], rtol, atol, max_steps, ss_rtol, ss_atol, XS[b],
                                 (ty[b], th[b], tu[b], tz[b], tw[b], tp[b]), out_step[b], jump_step[b], jump_y[b])
         status[b] = st
         n_steps[b] = m
         taped[b] = full
 
 @_batch_jit
-def adjoint(lo, hi, P, X0, T0, TS, JUMPS, rtol, atol, max_steps, ss_rtol, ss_atol, XS, status, n_steps, taped, tape,
+def adjoint(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, lo, hi, P, X0, T0, TS, JUMPS, rtol, atol, max_steps, ss_rtol, ss_atol, XS, status, n_steps, taped, tape,
             out_step, jump_step, jump_y, XBAR, PBAR, X0BAR, T0BAR, TSBAR, JUMPBAR):
+    M = (rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes)
     ty, th, tu, tz, tw, tp = tape
     for b in range(lo, hi):
         PBAR[b] = 0.0
@@ -402,10 +425,11 @@ def adjoint(lo, hi, P, X0, T0, TS, JUMPS, rtol, atol, max_steps, ss_rtol, ss_ato
         if status[b] != 0:
             continue
         if taped[b]:
-            T0BAR[b] = adjoint_one(P[b], X0[b], TS[b], T0[b], JUMPS[b], XS[b], (ty[b], th[b], tu[b], tz[b], tw[b], tp[b]),
+            T0BAR[b] = adjoint_one(M, P[b], X0[b], TS[b], T0[b], JUMPS[b], XS[b], (ty[b], th[b], tu[b], tz[b], tw[b], tp[b]),
                                    out_step[b], jump_step[b], jump_y[b], n_steps[b], XBAR[b], PBAR[b], X0BAR[b],
                                    TSBAR[b], JUMPBAR[b])
         else:  # the tape overflowed: solve again with room for every step
+            n = X0.shape[1]
             nt = TS.shape[1]
             nj = JUMPS.shape[1]
             own = (np.empty((max_steps, n)), np.empty(max_steps), np.empty((max_steps, s, n)),
@@ -415,7 +439,7 @@ def adjoint(lo, hi, P, X0, T0, TS, JUMPS, rtol, atol, max_steps, ss_rtol, ss_ato
             jsteps = np.empty(nj, dtype=np.int64)
             jy = np.empty((nj, n))
             xs = np.empty((nt, n))
-            _, m, _ = solve_one(P[b], X0[b], TS[b], T0[b], JUMPS[b], rtol, atol, max_steps, ss_rtol, ss_atol, xs, own,
+            _, m, _ = solve_one(M, P[b], X0[b], TS[b], T0[b], JUMPS[b], rtol, atol, max_steps, ss_rtol, ss_atol, xs, own,
                                 steps, jsteps, jy)
-            T0BAR[b] = adjoint_one(P[b], X0[b], TS[b], T0[b], JUMPS[b], xs, own, steps, jsteps, jy, m, XBAR[b],
+            T0BAR[b] = adjoint_one(M, P[b], X0[b], TS[b], T0[b], JUMPS[b], xs, own, steps, jsteps, jy, m, XBAR[b],
                                    PBAR[b], X0BAR[b], TSBAR[b], JUMPBAR[b])

@@ -7,7 +7,7 @@ import equinox as eqx
 
 from ._rosenbrock import Rodas5P
 
-BACKENDS = ("diffrax", "native")
+BACKENDS = ("auto", "native", "diffrax")
 
 
 class SolverSettings(eqx.Module):
@@ -35,11 +35,11 @@ class SolverSettings(eqx.Module):
         condition_batching: ``"vmap"`` solves all conditions of a problem in lock-step as
             one vectorised solve; ``"map"`` solves them one after another, each with its
             own number of steps.
-        backend: ``"diffrax"`` (the default: ``solver`` in JAX, every derivative mode) or
-            ``"native"``: Rodas5P compiled with numba from the model's expressions, with a
-            discrete-adjoint gradient (reverse mode only; autonomous models without events;
-            time courses only, steady states stay with diffrax). Several times faster per
-            gradient on a CPU, see :mod:`celltwin.simulate._native`.
+        backend: ``"auto"`` (the default: ``"native"`` wherever it applies, see
+            :mod:`celltwin.simulate._backend`), ``"native"``: Rodas5P compiled with numba
+            from the model's expressions, with discrete-adjoint gradients (reverse mode;
+            several times faster on a CPU, see :mod:`celltwin.simulate._native`), or
+            ``"diffrax"``: ``solver`` in JAX, every derivative mode, GPUs.
     """
 
     solver: diffrax.AbstractSolver = eqx.field(static=True, default_factory=Rodas5P)
@@ -53,7 +53,7 @@ class SolverSettings(eqx.Module):
     steady_state_atol: float = eqx.field(static=True, default=1e-10)
     max_steady_state_time: float = eqx.field(static=True, default=1e9)
     condition_batching: str = eqx.field(static=True, default="vmap")
-    backend: str = eqx.field(static=True, default="diffrax")
+    backend: str = eqx.field(static=True, default="auto")
 
     def __check_init__(self):
         if self.backend not in BACKENDS:

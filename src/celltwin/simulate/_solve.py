@@ -97,7 +97,7 @@ def solve_time_course(
     Returns:
         ``(xs, status)``: states of shape ``(len(ts), n_states)`` and a :class:`Status` code.
     """
-    if settings.backend == "native":
+    if _engine(settings, cm) == "native":
         return _native_time_course(cm, p, x0, ts, event_times, event_order, jump_ts, t0, settings, site)
     d = cm.derived(p)
     term = _term(cm)
@@ -149,7 +149,7 @@ def solve_steady_state(
     Sensitivities come from the integration itself (not the implicit function theorem),
     so models with conservation laws, whose Jacobian is singular, differentiate correctly.
     """
-    if settings.backend == "native":
+    if _engine(settings, cm) == "native":
         from ._native import native_time_course
 
         xs, status = native_time_course(
@@ -168,6 +168,14 @@ def solve_steady_state(
     status = jnp.where(sol.result == diffrax.RESULTS.event_occurred, Status.OK, Status.NO_STEADY_STATE)
     status = jnp.where((status == Status.OK) & ~jnp.all(jnp.isfinite(x)), Status.NOT_FINITE, status)
     return x, status.astype(jnp.int32)
+
+
+def _engine(settings: SolverSettings, cm: CompiledModel) -> str:
+    if settings.backend != "auto":
+        return settings.backend
+    from ._backend import choose_engine
+
+    return choose_engine(settings, cm)[0]
 
 
 def _native_time_course(cm, p, x0, ts, event_times, event_order, jump_ts, t0, settings, site):
