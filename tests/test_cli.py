@@ -141,6 +141,7 @@ def test_simulate_matches_test_suite_simulations(tmp_path):
     result = invoke("simulate", str(case / "_0001.yaml"), "--out", str(out))
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
+    assert "engine: native" in result.stderr  # the one-line note of which engine ran
     got = pd.read_csv(out, sep="\t")
     expected = pd.read_csv(case / "_simulations.tsv", sep="\t")
     assert list(got.columns) == list(expected.columns)

@@ -437,7 +437,7 @@ def test_killed_cli_run_resumes_without_loss(tmp_path, shared_data):
 
 
 def test_forward_mode_log_posterior_has_the_reverse_mode_gradient():
-    problem = blow_up_problem()
+    problem = blow_up_problem().with_tables(settings=SolverSettings(backend="diffrax"))
     assert problem.gradient_mode() == "forward"
     theta = jnp.array([0.4])
     value, grad = jax.value_and_grad(problem.differentiable_log_posterior())(theta)
@@ -446,6 +446,12 @@ def test_forward_mode_log_posterior_has_the_reverse_mode_gradient():
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-6)
     batched = jax.vmap(jax.grad(problem.differentiable_log_posterior()))(jnp.array([[0.2], [0.4]]))
     np.testing.assert_allclose(batched[1], ref_grad, rtol=1e-6)
+    # On the default (native) engine, forward mode asked for explicitly runs on diffrax.
+    native = blow_up_problem()
+    assert native.engine == "native" and native.gradient_mode("forward") == "forward"
+    value, grad = jax.value_and_grad(native.differentiable_log_posterior("forward"))(theta)
+    assert float(value) == pytest.approx(float(ref_value), rel=1e-7)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-5)
 
 
 def test_cli_smc_run_reports_the_log_marginal_likelihood(tmp_path, shared_data):

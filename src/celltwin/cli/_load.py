@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..errors import PEtabError
 from ._inputs import ProblemFiles, check_problem_files, read_table
 from ._lint import LintIssue, lint, raise_for_errors
-from ._output import status, warn
+from ._output import note, status, warn
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,6 +38,7 @@ def load_problem(path: str | os.PathLike, *, run_lint: bool = True, warn_lint: b
             warn(f"PEtab linter: {issue.describe()}")
     with status("Importing the model and tables"):
         problem = from_petab(path)
+    note(problem.engine_note)
     return problem, files, issues
 
 

@@ -37,6 +37,11 @@ def status(message: str):
         yield
 
 
+def note(message: str) -> None:
+    """One plain line on stderr (e.g. which engine solves the model)."""
+    err_console().print(message, markup=False)
+
+
 def warn(message: str) -> None:
     err_console().print(f"[yellow]warning:[/yellow] {_escape(message)}")
 

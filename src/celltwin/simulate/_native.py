@@ -19,17 +19,27 @@ is the one term left out, of the order of the tolerances). One step's reverse pa
 ``sum_ab M_ab J_ab(y0, p)`` in ``y0`` and ``p`` (the Jacobian's own dependence on the
 state, a Hessian contraction): all three are generated symbolically.
 
+Explicit time enters as one more state (``t' = 1``), so the method stays the autonomous
+one and the Jacobian carries ``df/dt``. Discontinuities of the right-hand side in time
+(``jump_ts``) end a step just before and start the next just after, as diffrax's
+``jump_ts`` do; events are applied between solves by the caller
+(:func:`celltwin.simulate._solve._native_time_course`); a steady state is a solve that
+stops at the first step where ``rms(f) < atol + rtol rms(x)``. Besides ``p`` and ``x0``
+the reverse pass gives the derivatives in the start time (``-lambda(t0) . f(t0, x0)``), the
+output times (``xbar_k . f(t_k, x_k)``) and the discontinuities (``lambda . (f(tau-) -
+f(tau+))``), so that event times and switch times that depend on parameters are
+differentiated too.
+
 In JAX the solve is a :func:`jax.custom_vjp` whose two halves are host callbacks; batched
 calls (``vmap`` over conditions, chains or parameter sets) arrive as one call and run in
 parallel over the batch on one thread per core, which is how a sampler's chains use both cores
 of a small machine. Only reverse-mode derivatives exist (no ``jvp``/``jacfwd``).
 
-The generated code and numba's machine code are kept in ``~/.cache/celltwin/native`` (or
-``$CELLTWIN_NATIVE_CACHE``), one module per model named by the hash of its source: the
-first use of a model compiles for 10-20 s, later processes load it in about a second.
-
-Supported: autonomous right-hand sides (no explicit time), no events. Other models raise
-:class:`~celltwin.errors.UnsupportedFeatureError` naming the reason; use the default backend.
+The model's functions are generated as numba ``cfunc``s; the solver kernels
+(``_native_kernels.py``) take them as function pointers, so they are compiled once for all
+models. Both are kept in ``~/.cache/celltwin/native`` (or ``$CELLTWIN_NATIVE_CACHE``),
+named by the hash of their source: the kernels compile once per installation (~20-30 s), a
+new model in about a second, and a later process loads both.
 """
 
 from __future__ import annotations
@@ -38,9 +48,12 @@ import concurrent.futures
 import functools
 import hashlib
 import importlib.util
+import itertools
+import math
 import os
 import sys
 import threading
+import time
 import warnings
 import weakref
 from pathlib import Path
@@ -54,6 +67,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from .._config import private_cache_dir
 from ..errors import UnsupportedFeatureError
 from ..model import TIME, CompiledModel, rhs_expressions
+from ._native_sparse import linear_algebra
 
 try:  # numba is a dependency, but keep import errors readable where it is missing
     import numba
@@ -71,15 +85,38 @@ class _Printer(PythonCodePrinter):
     def _print_Rational(self, expr):
         return f"({int(expr.p)}.0/{int(expr.q)}.0)"
 
+    def _print__LogOfBase(self, expr):
+        x = self._print(expr.args[0])
+        return f"(math.log({x}) if ({x}) != 0.0 else 0.0)"
+
     def _print_Heaviside(self, expr):  # the derivative of Max, Min and Abs
         x = self._print(expr.args[0])
         return f"(1.0 if ({x}) > 0 else (0.0 if ({x}) < 0 else 0.5))"
 
 
+class _LogOfBase(sp.Function):
+    """``log(x)`` where it multiplies ``x**y`` in ``d(x**y)/dy``: 0 at ``x = 0``, where
+    ``x**y log(x)`` tends to 0 (as JAX's derivative of ``pow`` takes it) instead of 0 * -inf."""
+
+
 def _diff(e: sp.Expr, x: sp.Symbol) -> sp.Expr:
-    """``de/dx``, with the Dirac deltas of discontinuities (zero almost everywhere) dropped,
-    as automatic differentiation of the same function would."""
-    d = sp.diff(e, x)
+    """``de/dx`` as automatic differentiation of the same function would give it at every
+    point: Dirac deltas of discontinuities (zero almost everywhere) dropped; ``d(u**y)/du``
+    as ``y u**(y-1)``, not sympy's ``y u**y / u`` (0/0 at ``u = 0``); and the ``log(u)`` of
+    ``d(u**y)/dy`` zero at ``u = 0``."""
+    powers = [a for a in e.atoms(sp.Pow) if not a.exp.is_Number and x in a.free_symbols]
+    if powers:  # the chain rule through a placeholder per power u**y, differentiated by hand
+        marks = {a: sp.Dummy() for a in powers}
+        marked = e.xreplace(marks)
+        d = sp.diff(marked, x)
+        for a, mark in marks.items():
+            if mark in marked.free_symbols:  # not nested inside another marked power
+                u, y = a.base, a.exp
+                da = y * u ** (y - 1) * _diff(u, x) + a * _LogOfBase(u) * _diff(y, x)
+                d += sp.diff(marked, mark) * da
+        d = d.xreplace({m: a for a, m in marks.items()})
+    else:
+        d = sp.diff(e, x)
     return d.replace(lambda a: isinstance(a, sp.DiracDelta), lambda a: sp.Integer(0)) if d.has(sp.DiracDelta) else d
 
 
@@ -160,8 +197,13 @@ class _Generated:
                                           f"unbound symbol(s) {', '.join(sorted(map(str, stray)))}")
         unpack_x = [(str(s), f"x[{i}]") for i, s in enumerate(xs)]
         unpack_p = [(str(s), f"p[{k}]") for k, s in enumerate(ps)]
-        jac = {(a, b): _diff(f[a], xs[b]) for a in range(n) for b in range(n)}
-        jac = {ab: e for ab, e in jac.items() if e != 0}
+        index = {x: i for i, x in enumerate(xs)}
+        jac = {}
+        for a in range(n):  # only the states f[a] contains (sympy's diff is slow on big models)
+            for b in sorted(index[x] for x in f[a].free_symbols if x in index):
+                d = _diff(f[a], xs[b])
+                if d != 0:
+                    jac[(a, b)] = d
         self.n_states, self.n_ode, self.n_parameters = n, n_ode, n_p
         self.jacobian_nnz = len(jac)
 
@@ -184,13 +226,18 @@ class _Generated:
                             [(str(s), f"lam[{a}]") for a, s in enumerate(lam)],
                             [(t, e) for t, e in vjp], accumulate_prefix="out_p")
         # d/d(x, p) of sum_q m_q J_{rows[q], cols[q]}(x, p), accumulated into out_x and out_p.
+        # Term by term: each Jacobian entry is differentiated only in the symbols it contains.
         msym = [sp.Symbol(f"_m{q}") for q in range(len(jac))]
-        contraction = sp.Add(*[m * e for m, e in zip(msym, jac.values())])
-        hx = [(f"out_x[{i}]", _diff(contraction, xs[i])) for i in range(n)]
-        hp = [(f"out_p[{k}]", _diff(contraction, ps[k])) for k in range(n_p)]
+        target = {x: f"out_x[{i}]" for i, x in enumerate(xs)} | {q: f"out_p[{k}]" for k, q in enumerate(ps)}
+        terms: dict[str, list[sp.Expr]] = {}
+        for m, e in zip(msym, jac.values()):
+            for v in sorted(e.free_symbols & target.keys(), key=str):
+                d = _diff(e, v)
+                if d != 0:
+                    terms.setdefault(target[v], []).append(m * d)
         jv_src = _source("jac_vjp", ["x", "p", "m", "out_x", "out_p"],
                          unpack_x + unpack_p + [(str(s), f"m[{q}]") for q, s in enumerate(msym)],
-                         [(t, e) for t, e in hx + hp if e != 0], accumulate_prefix="out")
+                         [(t, sp.Add(*ts)) for t, ts in terms.items()], accumulate_prefix="out")
         self.sources = {"rhs": rhs_src, "jac": jac_src, "f_vjp": f_vjp_src, "jac_vjp": jv_src}
         header = [
             f"# celltwin native backend: model {cm.model.name!r} (generated; safe to delete)",
@@ -202,12 +249,24 @@ class _Generated:
         functions = [f"@numba.cfunc({signature[name]}, cache=True, error_model='numpy')\n{src}"
                      for name, src in self.sources.items()]
         module = _load_module("\n".join(header) + "\n\n\n" + "\n\n\n".join(functions) + "\n")
-        sizes = np.array([n, n_ode, n_ode if self.time_state else -1], dtype=np.int64)
-        self.model = (module.rhs, module.jac, module.f_vjp, module.jac_vjp, self.jac_rows, self.jac_cols, sizes)
+        self.functions = (module.rhs, module.jac, module.f_vjp, module.jac_vjp)
+        self._use(linear_algebra(n, self.jac_rows, self.jac_cols))
+
+    def _use(self, la) -> None:
+        self.linear_algebra = la
+        sizes = np.array([self.n_states, self.n_ode, self.n_ode if self.time_state else -1, la.sparse], dtype=np.int64)
+        self.model = (*self.functions, self.jac_rows, self.jac_cols, sizes, la.arrays)
         kernels = _kernels()
         self.n_stages = kernels.s
         self.forward = functools.partial(kernels.forward, *self.model)
         self.adjoint = functools.partial(kernels.adjoint, *self.model)
+
+    def with_linear_algebra(self, use_sparse: bool) -> _Generated:
+        """A copy that factorises with the dense or the sparse LU (for benchmarks and tests)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._use(linear_algebra(self.n_states, self.jac_rows, self.jac_cols, use_sparse=use_sparse))
+        return new
 
 
 @functools.cache
@@ -256,14 +315,19 @@ def _flat(a: np.ndarray, tail: int) -> np.ndarray:
     return np.array(a.reshape((lead,) + a.shape[a.ndim - tail:]), order="C")
 
 
-# Steps per solve kept for the reverse pass (a solve with more is solved again there).
+# Steps per solve kept for the reverse pass (a solve with more is solved again there), and
+# the memory all solves of one batch may keep.
 TAPE_STEPS = 1024
+TAPE_BYTES = 256 * 2**20
 
 
-def _new_tape(batch: int, capacity: int, n: int, n_stages: int):
-    """Per solve and accepted step: ``y0``, ``h``, stages, stage inputs, factorised ``W``, pivots."""
+def _new_tape(batch: int, capacity: int, n: int, n_stages: int, w_size: int):
+    """Per solve and accepted step: ``y0``, ``h``, stages, stage inputs, factorised ``W``
+    (in the LU's storage: the filled non-zeros for the sparse LU, Smith 95 -> 10 KB and
+    Chen 2000 -> 62 KB per step; keeping them was measured against refactorising in the
+    reverse pass, ``benchmarks/native_sparse_models.py``), pivots."""
     return (np.empty((batch, capacity, n)), np.empty((batch, capacity)), np.empty((batch, capacity, n_stages, n)),
-            np.empty((batch, capacity, n_stages, n)), np.empty((batch, capacity, n, n)),
+            np.empty((batch, capacity, n_stages, n)), np.empty((batch, capacity, w_size)),
             np.empty((batch, capacity, n), dtype=np.int64))
 
 
@@ -272,6 +336,28 @@ _POOL: concurrent.futures.ThreadPoolExecutor | None = None
 
 def _threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+# Below this much work per call, handing chunks to threads costs more than it saves (a
+# thread hand-off is tens of microseconds; small models solve in about that).
+PARALLEL_MIN_SECONDS = 2e-4
+
+
+class _Timed:
+    """Runs a kernel over a batch, on the calling thread when the batch is small work
+    (judged by the last calls' time per item) and in parallel otherwise."""
+
+    def __init__(self):
+        self.per_item = math.inf  # seconds of one core per batch item, from the last call
+
+    def __call__(self, kernel, batch: int, *args) -> None:
+        start = time.perf_counter()
+        if batch < 2 or batch * self.per_item < PARALLEL_MIN_SECONDS:
+            kernel(0, batch, *args)
+            self.per_item = (time.perf_counter() - start) / max(batch, 1)
+        else:
+            _in_parallel(kernel, batch, *args)
+            self.per_item = (time.perf_counter() - start) * min(batch, _threads()) / batch
 
 
 def _in_parallel(kernel, batch: int, *args) -> None:
@@ -286,7 +372,8 @@ def _in_parallel(kernel, batch: int, *args) -> None:
     if _POOL is None:
         _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="celltwin-native")
     bounds = np.linspace(0, batch, workers + 1).astype(int)
-    futures = [_POOL.submit(kernel, int(lo), int(hi), *args) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    futures = [_POOL.submit(kernel, int(lo), int(hi), *args) for lo, hi in itertools.pairwise(bounds[1:])]
+    kernel(0, int(bounds[1]), *args)  # the first chunk on this thread
     for f in futures:
         f.result()
 
@@ -304,6 +391,7 @@ class _Solves:
         self.capacity = min(max_steps, TAPE_STEPS)
         self.lock = threading.Lock()
         self.cache: dict[tuple, tuple] = {}  # (batch, nt, nj) -> (inputs' bytes, tapes and counts)
+        self.run_forward, self.run_adjoint = _Timed(), _Timed()
 
     def _inputs(self, p, x0, t0, ts, jumps, extra=()):
         gen = self.gen
@@ -317,13 +405,22 @@ class _Solves:
         JU = _flat(np.broadcast_to(jumps, batch + jumps.shape[-1:]), 1)
         return batch, (P, X0, T0, TS, JU)
 
-    def _run(self, inputs):
-        """Solve the batch with tapes; caches and returns the record the adjoint needs."""
+    def _run(self, inputs, keep_tape: bool = True):
+        """Solve the batch, with tapes (cached: the record the adjoint needs) or without
+        (a log-likelihood alone: nothing kept, no memory written per step)."""
         P, X0, T0, TS, JU = inputs
         b, nt, nj, n = P.shape[0], TS.shape[1], JU.shape[1], self.gen.n_states
         key = (b, nt, nj)
-        entry = self.cache.pop(key, None)  # its tape is about to be overwritten
-        tape = entry[1][5] if entry is not None else _new_tape(b, self.capacity, n, self.gen.n_stages)
+        entry = self.cache.pop(key, None) if keep_tape else None  # its tape is about to be overwritten
+        if not keep_tape:
+            tape = _new_tape(b, 0, n, self.gen.n_stages, self.gen.linear_algebra.w_size)
+        elif entry is not None:
+            tape = entry[1][5]
+        else:
+            w_size = self.gen.linear_algebra.w_size
+            per_step = 8 * (w_size + 2 * (self.gen.n_stages + 1) * n + 1)
+            capacity = max(1, min(self.capacity, TAPE_BYTES // (b * per_step)))
+            tape = _new_tape(b, capacity, n, self.gen.n_stages, w_size)
         XS = np.zeros((b, nt, n))
         status = np.zeros(b, dtype=np.int32)
         n_steps = np.zeros(b, dtype=np.int64)
@@ -331,16 +428,17 @@ class _Solves:
         out_step = np.zeros((b, nt), dtype=np.int64)
         jump_step = np.zeros((b, nj), dtype=np.int64)
         jump_y = np.zeros((b, nj, n))
-        _in_parallel(self.gen.forward, b, *inputs, self.rtol, self.atol, self.max_steps, self.ss_rtol, self.ss_atol,
+        self.run_forward(self.gen.forward, b, *inputs, self.rtol, self.atol, self.max_steps, self.ss_rtol, self.ss_atol,
                      XS, status, n_steps, taped, tape, out_step, jump_step, jump_y)
         record = (XS, status, n_steps, taped, self.max_steps, tape, out_step, jump_step, jump_y)
-        self.cache[key] = (b"".join(a.tobytes() for a in inputs), record)
+        if keep_tape:
+            self.cache[key] = (b"".join(a.tobytes() for a in inputs), record)
         return record
 
-    def forward(self, p, x0, t0, ts, jumps):
+    def forward(self, p, x0, t0, ts, jumps, keep_tape: bool = True):
         batch, inputs = self._inputs(p, x0, t0, ts, jumps)
         with self.lock:
-            XS, status, *_ = self._run(inputs)
+            XS, status, *_ = self._run(inputs, keep_tape)
             XS, status = XS[:, :, :self.gen.n_ode].copy(), status.copy()
         return XS.reshape(batch + (inputs[3].shape[1], self.gen.n_ode)), status.reshape(batch)
 
@@ -361,7 +459,7 @@ class _Solves:
             else:
                 record = self._run(inputs)
             XS, status, n_steps, taped, _, tape, out_step, jump_step, jump_y = record
-            _in_parallel(gen.adjoint, b, *inputs, self.rtol, self.atol, self.max_steps, self.ss_rtol, self.ss_atol,
+            self.run_adjoint(gen.adjoint, b, *inputs, self.rtol, self.atol, self.max_steps, self.ss_rtol, self.ss_atol,
                          XS, status, n_steps, taped, tape, out_step, jump_step, jump_y, XBAR, PBAR, X0BAR, T0BAR,
                          TSBAR, JUBAR)
         return (PBAR.reshape(batch + (gen.n_parameters,)), X0BAR[:, :gen.n_ode].reshape(batch + (gen.n_ode,)),
@@ -373,16 +471,17 @@ def _solver(gen: _Generated, rtol: float, atol: float, max_steps: int, ss_rtol: 
     n = gen.n_ode
     host = _Solves(gen, rtol, atol, max_steps, ss_rtol, ss_atol)
 
-    def call_forward(p, x0, t0, ts, jumps):
+    def call_forward(p, x0, t0, ts, jumps, taped):
         shapes = (jax.ShapeDtypeStruct(ts.shape + (n,), jnp.float64), jax.ShapeDtypeStruct((), jnp.int32))
-        return jax.pure_callback(host.forward, shapes, p, x0, t0, ts, jumps, vmap_method="broadcast_all")
+        run = host.forward if taped else functools.partial(host.forward, keep_tape=False)
+        return jax.pure_callback(run, shapes, p, x0, t0, ts, jumps, vmap_method="broadcast_all")
 
     @jax.custom_vjp
-    def solve(p, x0, t0, ts, jumps):
-        return call_forward(p, x0, t0, ts, jumps)
+    def solve(p, x0, t0, ts, jumps):  # no derivative follows: no tape
+        return call_forward(p, x0, t0, ts, jumps, taped=False)
 
     def solve_fwd(p, x0, t0, ts, jumps):
-        return call_forward(p, x0, t0, ts, jumps), (p, x0, t0, ts, jumps)
+        return call_forward(p, x0, t0, ts, jumps, taped=True), (p, x0, t0, ts, jumps)
 
     def solve_bwd(res, cotangents):
         shapes = tuple(jax.ShapeDtypeStruct(a.shape, jnp.float64) for a in res)

@@ -1,8 +1,8 @@
 """The native backend's solver kernels, the same machine code for every model.
 
 Each kernel takes the model as its first argument ``M``: a tuple of the model's compiled
-functions and sizes, ``(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes)`` with
-``sizes = [n, n_ode, time_state]``; the two entry points, :func:`forward` and
+functions and sizes, ``(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, w_size)``
+with ``sizes = [n, n_ode, time_state, sparse]`` and ``L`` the LU's pattern arrays; the two entry points, :func:`forward` and
 :func:`adjoint`, take them as separate arguments and build the tuple inside (a tuple of
 functions passed from Python would be typed, with a warning, at every call) (see :mod:`celltwin.simulate._native`, which generates
 the functions as numba ``cfunc``s per model). The functions arrive as first-class function
@@ -20,6 +20,7 @@ import math
 import numba
 import numpy as np
 
+from celltwin.simulate._native_sparse import MAX_GROWTH
 from celltwin.simulate._rosenbrock import _RODAS5P
 
 # Controller constants, as diffrax's PIDController (safety, factor limits) with pcoeff 0, icoeff 1.
@@ -33,34 +34,45 @@ _jit = numba.njit(fastmath=False, error_model="numpy", cache=True)
 _batch_jit = numba.njit(fastmath=False, error_model="numpy", cache=True, nogil=True)
 
 
+# --- linear algebra: W = I/gamma - h J as a vector, dense (row-major n x n) or sparse --------
+# (the filled pattern of L + U; see _native_sparse.py). ``L`` is LinearAlgebra.arrays:
+# (order, ptr, cols, cols_orig, diag, w_from_jac); ``sizes[3]`` says which.
+
 @_jit
-def lu_factor(W, piv):
+def form_w(sizes, L, jv, h, W, inv_gamma):
+    """``W = I/gamma - h J`` from the Jacobian's non-zeros ``jv``."""
+    w_from_jac, diag = L[5], L[4]
+    W[:] = 0.0
+    for q in range(jv.shape[0]):
+        W[w_from_jac[q]] = -h * jv[q]
+    for k in range(sizes[0]):
+        W[diag[k]] += inv_gamma
+
+@_jit
+def dense_factor(W, piv, n):
     """In-place LU with partial pivoting; False if singular."""
-    n = piv.shape[0]
     for k in range(n):
-        best, arg = abs(W[k, k]), k
+        best, arg = abs(W[k * n + k]), k
         for i in range(k + 1, n):
-            if abs(W[i, k]) > best:
-                best, arg = abs(W[i, k]), i
+            if abs(W[i * n + k]) > best:
+                best, arg = abs(W[i * n + k]), i
         piv[k] = arg
         if best == 0.0 or not np.isfinite(best):
             return False
         if arg != k:
             for j in range(n):
-                W[k, j], W[arg, j] = W[arg, j], W[k, j]
-        inv = 1.0 / W[k, k]
+                W[k * n + j], W[arg * n + j] = W[arg * n + j], W[k * n + j]
+        inv = 1.0 / W[k * n + k]
         for i in range(k + 1, n):
-            W[i, k] *= inv
-            f = W[i, k]
+            W[i * n + k] *= inv
+            f = W[i * n + k]
             if f != 0.0:
                 for j in range(k + 1, n):
-                    W[i, j] -= f * W[k, j]
+                    W[i * n + j] -= f * W[k * n + j]
     return True
 
 @_jit
-def lu_solve(LU, piv, b):
-    """Solve ``W x = b`` in place."""
-    n = b.shape[0]
+def dense_solve(LU, piv, b, n):
     for k in range(n):
         j = piv[k]
         if j != k:
@@ -68,27 +80,25 @@ def lu_solve(LU, piv, b):
     for i in range(n):
         acc = b[i]
         for j in range(i):
-            acc -= LU[i, j] * b[j]
+            acc -= LU[i * n + j] * b[j]
         b[i] = acc
     for i in range(n - 1, -1, -1):
         acc = b[i]
         for j in range(i + 1, n):
-            acc -= LU[i, j] * b[j]
-        b[i] = acc / LU[i, i]
+            acc -= LU[i * n + j] * b[j]
+        b[i] = acc / LU[i * n + i]
 
 @_jit
-def lu_solve_t(LU, piv, b):
-    """Solve ``W^T x = b`` in place."""
-    n = b.shape[0]
+def dense_solve_t(LU, piv, b, n):
     for i in range(n):
         acc = b[i]
         for j in range(i):
-            acc -= LU[j, i] * b[j]
-        b[i] = acc / LU[i, i]
+            acc -= LU[j * n + i] * b[j]
+        b[i] = acc / LU[i * n + i]
     for i in range(n - 1, -1, -1):
         acc = b[i]
         for j in range(i + 1, n):
-            acc -= LU[j, i] * b[j]
+            acc -= LU[j * n + i] * b[j]
         b[i] = acc
     for k in range(n - 1, -1, -1):
         j = piv[k]
@@ -96,18 +106,107 @@ def lu_solve_t(LU, piv, b):
             b[k], b[j] = b[j], b[k]
 
 @_jit
+def sparse_factor(W, L, n):
+    """In-place LU with static diagonal pivots, row by row through a dense work row.
+    False (the step is then retried with a smaller ``h``) if a pivot is zero or an entry
+    of the eliminated matrix exceeds ``MAX_GROWTH`` times the largest entry of ``W`` (or
+    is not finite): without row exchanges, that is how a bad pivot shows."""
+    lu_ptr, lu_cols, lu_diag = L[1], L[2], L[4]
+    work = np.zeros(n)
+    largest = 0.0
+    for e in range(W.shape[0]):
+        if not abs(W[e]) <= largest:  # a NaN, too, makes every test below fail
+            largest = abs(W[e])
+    if not np.isfinite(largest):
+        return False
+    limit = MAX_GROWTH * largest
+    for k in range(n):
+        lo, d, hi = lu_ptr[k], lu_diag[k], lu_ptr[k + 1]
+        ok = True
+        for e in range(lo, hi):
+            work[lu_cols[e]] = W[e]
+        for e in range(lo, d):  # L's columns in ascending order: each row c is final
+            c = lu_cols[e]
+            ok = ok and abs(work[c]) <= limit
+            f = work[c] / W[lu_diag[c]]
+            work[c] = f
+            if f != 0.0:
+                for g in range(lu_diag[c] + 1, lu_ptr[c + 1]):
+                    work[lu_cols[g]] -= f * W[g]
+        for e in range(d, hi):
+            ok = ok and abs(work[lu_cols[e]]) <= limit
+        ok = ok and work[k] != 0.0
+        for e in range(lo, hi):
+            W[e] = work[lu_cols[e]]
+            work[lu_cols[e]] = 0.0
+        if not ok:
+            return False
+    return True
+
+@_jit
+def sparse_solve(LU, L, b, n):
+    lu_order, lu_ptr, lu_cols_orig, lu_diag = L[0], L[1], L[3], L[4]
+    for k in range(n):
+        acc = b[lu_order[k]]
+        for e in range(lu_ptr[k], lu_diag[k]):
+            acc -= LU[e] * b[lu_cols_orig[e]]
+        b[lu_order[k]] = acc
+    for k in range(n - 1, -1, -1):
+        acc = b[lu_order[k]]
+        for e in range(lu_diag[k] + 1, lu_ptr[k + 1]):
+            acc -= LU[e] * b[lu_cols_orig[e]]
+        b[lu_order[k]] = acc / LU[lu_diag[k]]
+
+@_jit
+def sparse_solve_t(LU, L, b, n):
+    """``U^T`` then ``L^T``, by columns of the stored rows."""
+    lu_order, lu_ptr, lu_cols_orig, lu_diag = L[0], L[1], L[3], L[4]
+    for k in range(n):
+        i = lu_order[k]
+        v = b[i] / LU[lu_diag[k]]
+        b[i] = v
+        if v != 0.0:
+            for e in range(lu_diag[k] + 1, lu_ptr[k + 1]):
+                b[lu_cols_orig[e]] -= LU[e] * v
+    for k in range(n - 1, -1, -1):
+        v = b[lu_order[k]]
+        if v != 0.0:
+            for e in range(lu_ptr[k], lu_diag[k]):
+                b[lu_cols_orig[e]] -= LU[e] * v
+
+@_jit
+def lu_factor(sizes, L, W, piv):
+    """Factorise ``W`` in place; False if singular (dense) or refused (sparse)."""
+    if sizes[3]:
+        return sparse_factor(W, L, sizes[0])
+    return dense_factor(W, piv, sizes[0])
+
+@_jit
+def lu_solve(sizes, L, LU, piv, b):
+    """Solve ``W x = b`` in place."""
+    if sizes[3]:
+        sparse_solve(LU, L, b, sizes[0])
+    else:
+        dense_solve(LU, piv, b, sizes[0])
+
+@_jit
+def lu_solve_t(sizes, L, LU, piv, b):
+    """Solve ``W^T x = b`` in place."""
+    if sizes[3]:
+        sparse_solve_t(LU, L, b, sizes[0])
+    else:
+        dense_solve_t(LU, piv, b, sizes[0])
+
+
+@_jit
 def stages(M, y0, p, h, jv, W, piv, U, Z, tmp):
     """One Rodas5P step from ``y0`` with step ``h``: stage inputs ``Z`` and stages ``U``
     (rows), the factorised ``W = I/gamma - h J``. False if ``W`` is singular."""
-    rhs, jac, rows, cols = M[0], M[1], M[4], M[5]
+    rhs, jac, sizes, L = M[0], M[1], M[6], M[7]
     n = y0.shape[0]
     jac(y0, p, jv)
-    W[:, :] = 0.0
-    for q in range(jv.shape[0]):
-        W[rows[q], cols[q]] = -h * jv[q]
-    for a in range(n):
-        W[a, a] += 1.0 / gamma
-    if not lu_factor(W, piv):
+    form_w(sizes, L, jv, h, W, 1.0 / gamma)
+    if not lu_factor(sizes, L, W, piv):
         return False
     for i in range(s):
         for a in range(n):
@@ -121,7 +220,7 @@ def stages(M, y0, p, h, jv, W, piv, U, Z, tmp):
             for j in range(i):
                 acc += C[i, j] * U[j, a]
             U[i, a] = acc
-        lu_solve(W, piv, U[i])
+        lu_solve(sizes, L, W, piv, U[i])
     return True
 
 @_jit
@@ -204,7 +303,7 @@ def solve_one(M, p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, 
     nj = jumps.shape[0]
     n = x0.shape[0]
     jv = np.empty(M[4].shape[0])
-    W = np.empty((n, n))
+    W = np.empty(M[8])
     piv = np.empty(n, dtype=np.int64)
     U = np.empty((s, n))
     Z = np.empty((s, n))
@@ -371,7 +470,7 @@ def adjoint_one(M, p, x0, ts, t0, jumps, xs, tape, out_step, jump_step, jump_y, 
         for i in range(s - 1, -1, -1):
             for a in range(n):
                 rbar[a] = Ubar[i, a]
-            lu_solve_t(W, piv, rbar)
+            lu_solve_t(M[6], M[7], W, piv, rbar)
             # W = I/gamma - h J(y0, p): J gets h * rbar u_i^T (only its non-zeros matter).
             for q in range(nnz):
                 Mq[q] += rbar[jac_rows[q]] * U[i, jac_cols[q]]
@@ -400,9 +499,9 @@ def adjoint_one(M, p, x0, ts, t0, jumps, xs, tape, out_step, jump_step, jump_y, 
     return t0bar
 
 @_batch_jit
-def forward(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, lo, hi, P, X0, T0, TS, JUMPS, rtol, atol, max_steps, ss_rtol, ss_atol, XS, status, n_steps, taped,
+def forward(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, lo, hi, P, X0, T0, TS, JUMPS, rtol, atol, max_steps, ss_rtol, ss_atol, XS, status, n_steps, taped,
             tape, out_step, jump_step, jump_y):
-    M = (rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes)
+    M = (rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, tape[4].shape[-1])
     ty, th, tu, tz, tw, tp = tape
     for b in range(lo, hi):
         st, m, full = solve_one(M, P[b], X0[b], TS[b], T0[b], JUMPS[b], rtol, atol, max_steps, ss_rtol, ss_atol, XS[b],
@@ -412,9 +511,9 @@ def forward(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, lo, hi, P, X0, 
         taped[b] = full
 
 @_batch_jit
-def adjoint(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, lo, hi, P, X0, T0, TS, JUMPS, rtol, atol, max_steps, ss_rtol, ss_atol, XS, status, n_steps, taped, tape,
+def adjoint(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, lo, hi, P, X0, T0, TS, JUMPS, rtol, atol, max_steps, ss_rtol, ss_atol, XS, status, n_steps, taped, tape,
             out_step, jump_step, jump_y, XBAR, PBAR, X0BAR, T0BAR, TSBAR, JUMPBAR):
-    M = (rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes)
+    M = (rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, tape[4].shape[-1])
     ty, th, tu, tz, tw, tp = tape
     for b in range(lo, hi):
         PBAR[b] = 0.0
@@ -432,9 +531,9 @@ def adjoint(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, lo, hi, P, X0, 
             n = X0.shape[1]
             nt = TS.shape[1]
             nj = JUMPS.shape[1]
-            own = (np.empty((max_steps, n)), np.empty(max_steps), np.empty((max_steps, s, n)),
-                   np.empty((max_steps, s, n)), np.empty((max_steps, n, n)),
-                   np.empty((max_steps, n), dtype=np.int64))
+            m = n_steps[b]  # the solve is deterministic: the same steps again, all on the tape
+            own = (np.empty((m, n)), np.empty(m), np.empty((m, s, n)), np.empty((m, s, n)), np.empty((m, M[8])),
+                   np.empty((m, n), dtype=np.int64))
             steps = np.empty(nt, dtype=np.int64)
             jsteps = np.empty(nj, dtype=np.int64)
             jy = np.empty((nj, n))
