@@ -36,8 +36,11 @@ that the timings compare like with like. Steps: accepted steps (cvode: right-han
 evaluations, ``nfev``). Each problem runs in a fresh process of the peers' virtualenv
 (``.venv-solvers``, or ``$CELLTWIN_SOLVERS_PYTHON``; celltwin's own dependencies are
 installed there too, so that all solvers are timed in one process, interleaved: every
-repeat runs each solver once per condition). Times are medians over repeats, per condition;
-the summary adds them up per problem. Results: ``benchmarks/results/compiled_solvers.tsv``.
+repeat runs each solver once per condition). Times are medians over repeats, per condition,
+of wall time (``*_ms``) and of the process's CPU time (``*_cpu_ms``: on a loaded machine a
+call that loses its core waits a scheduler slice, which the CPU time leaves out); the
+summary adds them up per problem, over the conditions a solver solved, and divides by
+celltwin's over the same conditions (``*_ratio``: above 1, celltwin is faster). Results: ``benchmarks/results/compiled_solvers.tsv``.
 """
 
 from __future__ import annotations
@@ -455,12 +458,20 @@ def rel_diff_vector(g: np.ndarray, ref: np.ndarray) -> float:
 
 def timed_ms(fn) -> float:
     """Wall time of ``fn()`` in ms (NaN if it fails: it worked once before timing)."""
-    start = time.perf_counter()
+    return timed_wall_cpu_ms(fn)[0]
+
+
+def timed_wall_cpu_ms(fn) -> tuple[float, float]:
+    """Wall and CPU time (this process, all threads) of ``fn()`` in ms; NaN if it fails.
+
+    On a loaded machine a call of a few ms that loses its core waits a scheduler slice
+    (several ms) and its wall time doubles; its CPU time does not."""
+    wall, cpu = time.perf_counter(), time.process_time()
     try:
         fn()
     except Exception:  # noqa: BLE001
-        return float("nan")
-    return 1e3 * (time.perf_counter() - start)
+        return float("nan"), float("nan")
+    return 1e3 * (time.perf_counter() - wall), 1e3 * (time.process_time() - cpu)
 
 
 def measure(name: str, repeats: int) -> list[dict]:
@@ -560,29 +571,59 @@ def measure(name: str, repeats: int) -> list[dict]:
         rows.append({"problem": name, "solver": solver_name, "status": why})
 
     load = os.getloadavg()[0]
-    times: dict[int, list[float]] = {i: [] for i in range(len(timers))}
+    times: dict[int, list[tuple[float, float]]] = {i: [] for i in range(len(timers))}
     start = time.perf_counter()
     for r in range(repeats):  # interleaved: each repeat runs every solver on every condition
         for i, (_, _, fn) in enumerate(timers):
-            times[i].append(timed_ms(fn))
+            times[i].append(timed_wall_cpu_ms(fn))
         if r >= 1 and time.perf_counter() - start > BUDGET_S:
             break
     for i, (row, key, _) in enumerate(timers):
-        row[key] = float(np.nanmedian(times[i])) if np.isfinite(times[i]).any() else float("nan")
+        wall, cpu = np.array(times[i]).T
+        row[key] = float(np.nanmedian(wall)) if np.isfinite(wall).any() else float("nan")
+        row[key.replace("_ms", "_cpu_ms")] = float(np.nanmedian(cpu)) if np.isfinite(cpu).any() else float("nan")
         row["repeats"] = len(times[i])
         row["load_avg_1min"] = round(load, 2)
     return rows
 
 
+def work_precision(name: str, repeats: int, max_conditions: int = 6) -> list[dict]:
+    """diffsol's BDF at rtol 1e-8, 1e-9, 1e-10 (atol 100x smaller) against celltwin at 1e-8:
+    CPU time of solving the first ``max_conditions`` conditions (median of interleaved
+    repeats) and the largest error against the tight reference (child process)."""
+    from celltwin.simulate._native import _Solves, generated
+
+    ctx = Context(name)
+    reference = Celltwin(ctx)
+    conds = ctx.conditions[:max_conditions]
+    for cond in conds:
+        reference.prepare(cond)
+    tight = _Solves(generated(ctx.cm), 0.0, TIGHT_RTOL, TIGHT_ATOL, 10 * MAX_STEPS)
+    exact = [tight.forward(c["p"], c["x0"], c["ts"])[0] for c in conds]
+    solvers = {("celltwin", RTOL): reference}
+    solvers |= {("diffsol-bdf", rtol): Diffsol(ctx, "bdf", rtol, 1e-2 * rtol) for rtol in (1e-8, 1e-9, 1e-10)}
+    times = {key: [] for key in solvers}
+    for _ in range(repeats):
+        for key, solver in solvers.items():
+            times[key].append(timed_wall_cpu_ms(lambda s=solver: [s.solve(c) for c in conds])[1])
+    base = statistics.median(times[("celltwin", RTOL)])
+    return [{"problem": name, "conditions": len(conds), "solver": solver_name, "rtol": rtol,
+             "solve_cpu_ms": statistics.median(times[(solver_name, rtol)]),
+             "cpu_ratio": statistics.median(times[(solver_name, rtol)]) / base,
+             "solve_err": max(rel_diff_states(solver.solve(c), e) for c, e in zip(conds, exact)),
+             "load_avg_1min": round(os.getloadavg()[0], 2)}
+            for (solver_name, rtol), solver in solvers.items()]
+
+
 # --- the driver -------------------------------------------------------------------------------
 COLUMNS = ["problem", "condition", "n_states", "n_parameters", "n_times", "solver", "setup_s", "steps", "solve_ms",
-           "grad_ms", "grad_method", "forward_grad_ms", "adjoint_grad_ms", "solve_rel_diff", "grad_rel_diff",
+           "grad_ms", "solve_cpu_ms", "grad_cpu_ms", "grad_method", "forward_grad_ms", "adjoint_grad_ms", "solve_rel_diff", "grad_rel_diff",
            "solve_err", "grad_err", "reference_check", "repeats", "load_avg_1min", "status"]
 
 
-def run_problem(name: str, repeats: int, timeout: float) -> list[dict]:
+def run_problem(name: str, repeats: int, timeout: float, extra: tuple[str, ...] = ()) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    cmd = [str(PEERS_PYTHON), __file__, "--child", name, "--repeats", str(repeats)]
+    cmd = [str(PEERS_PYTHON), __file__, "--child", name, "--repeats", str(repeats), *extra]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -602,17 +643,20 @@ def summary(table):
     def complete_sum(v):  # NaN unless every condition has a value
         return v.sum(min_count=len(v))
 
-    base = table[table["solver"] == "celltwin"].set_index(["problem", "condition"])[["solve_ms", "grad_ms"]]
+    times = ["solve_ms", "grad_ms", "solve_cpu_ms", "grad_cpu_ms"]
+    base = table[table["solver"] == "celltwin"].set_index(["problem", "condition"])[times]
     solved = table[table["solve_ms"].notna()].join(base, on=["problem", "condition"], rsuffix="_celltwin")
+    sums = {t: (t, complete_sum if t.startswith("grad") else "sum") for t in times}
+    sums |= {f"celltwin_{t}": (f"{t}_celltwin", "sum") for t in times}
     total = solved.groupby(["problem", "solver"], sort=False).agg(
-        conditions=("condition", "size"), solve_ms=("solve_ms", "sum"), grad_ms=("grad_ms", complete_sum),
-        celltwin_solve_ms=("solve_ms_celltwin", "sum"), celltwin_grad_ms=("grad_ms_celltwin", "sum"),
+        conditions=("condition", "size"), **sums,
         steps=("steps", complete_sum), solve_err=("solve_err", "max"), grad_err=("grad_err", "max"),
         solve_rel_diff=("solve_rel_diff", "max"), grad_rel_diff=("grad_rel_diff", "max"),
         grad_method=("grad_method", lambda v: ",".join(sorted(set(v.dropna())))))
-    total["solve_ratio"] = total["solve_ms"] / total["celltwin_solve_ms"]
-    total["grad_ratio"] = total["grad_ms"] / total["celltwin_grad_ms"]
-    return pd.DataFrame(total).reset_index().drop(columns=["celltwin_solve_ms", "celltwin_grad_ms"])
+    for t in times:
+        total[t.replace("_ms", "_ratio")] = total[t] / total[f"celltwin_{t}"]
+    total = total.drop(columns=[f"celltwin_{t}" for t in times])
+    return pd.DataFrame(total).reset_index()
 
 
 def main() -> None:
@@ -623,13 +667,26 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=1200)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "compiled_solvers.tsv")
+    parser.add_argument("--work-precision", action="store_true",
+                        help="instead: diffsol's BDF at tighter tolerances against celltwin at rtol 1e-8 "
+                             "(writes compiled_solvers_work_precision.tsv)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.repeats), default=float))
+        rows = (work_precision if args.work_precision else measure)(args.child, args.repeats)
+        print(json.dumps(rows, default=float))
         return
     if not PEERS_PYTHON.exists():
         raise SystemExit(f"{PEERS_PYTHON}: not found; run `make solver-peers` first")
+    if args.work_precision:
+        rows = [row for name in args.problems
+                for row in run_problem(name, args.repeats, args.timeout, ("--work-precision",))]
+        table = pd.DataFrame(rows)
+        out = args.out.with_name("compiled_solvers_work_precision.tsv")
+        table.to_csv(out, sep="\t", index=False, float_format="%.4g")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        print(f"wrote {out}")
+        return
     rows = []
     for name in args.problems:
         print(f"{name} ... (load {os.getloadavg()[0]:.2f})", flush=True)
