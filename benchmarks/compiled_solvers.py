@@ -40,7 +40,16 @@ repeat runs each solver once per condition). Times are medians over repeats, per
 of wall time (``*_ms``) and of the process's CPU time (``*_cpu_ms``: on a loaded machine a
 call that loses its core waits a scheduler slice, which the CPU time leaves out); the
 summary adds them up per problem, over the conditions a solver solved, and divides by
-celltwin's over the same conditions (``*_ratio``: above 1, celltwin is faster). Results: ``benchmarks/results/compiled_solvers.tsv``.
+celltwin's over the same conditions (``*_ratio``: above 1, celltwin is faster).
+
+Accuracy: ``solve_err`` and ``grad_err`` are the same differences against a reference at
+rtol 1e-12 / atol 1e-14 (celltwin's solver; ``reference_check``: diffsol's BDF at those
+tolerances against it), since at the same tolerances the solvers are not equally accurate.
+``--work-precision`` (with ``--problems``): diffsol's BDF at rtol 1e-8, 1e-9 and 1e-10 against
+celltwin at 1e-8, CPU time and error, to compare at equal accuracy
+(``benchmarks/results/compiled_solvers_work_precision.tsv``). Results:
+``benchmarks/results/compiled_solvers.tsv``; the table and the choice it led to are in
+docs/benchmarks.md ("Choosing the solver: compiled peers").
 """
 
 from __future__ import annotations
@@ -547,7 +556,8 @@ def measure(name: str, repeats: int) -> list[dict]:
                             continue
                         row[f"{method}_grad_rel_diff"] = rel_diff_vector(g, target)
                         row[f"{method}_grad_err"] = rel_diff_vector(g, exact[fixed_x0])
-                        row[f"{method}_grad_ms"] = statistics.median(timed_ms(lambda f=fn: f(cond, w)) for _ in range(3))
+                        row[f"{method}_grad_ms"] = statistics.median(
+                            timed_ms(lambda f=fn, c=cond, w=w: f(c, w)) for _ in range(3))
                     working = [m for m in ("forward", "adjoint") if f"{m}_grad_ms" in row]
                     if failures:
                         row["status"] = "gradient " + "; ".join(failures)
@@ -625,7 +635,7 @@ def run_problem(name: str, repeats: int, timeout: float, extra: tuple[str, ...] 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
     cmd = [str(PEERS_PYTHON), __file__, "--child", name, "--repeats", str(repeats), *extra]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+        out = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
         return [{"problem": name, "status": f"timeout after {timeout:.0f} s"}]
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("[")]
