@@ -8,7 +8,7 @@ STAMP := $(VENV)/.celltwin-installed
 # XLA's C++ log notes (e.g. "algebraic simplifier ... circular simplification loop") are noise here.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: setup demo quickstart test test-slow bench amici-peer
+.PHONY: setup demo quickstart test test-slow bench amici-peer solver-peers
 
 setup: $(STAMP)
 
@@ -45,3 +45,12 @@ amici-peer:
 	test -x .venv-amici/bin/python || $(PYTHON) -m venv .venv-amici
 	.venv-amici/bin/python -m pip install --quiet --upgrade pip
 	.venv-amici/bin/python -m pip install --quiet amici pypesto "amici[petab]"
+
+# The compiled ODE solvers benchmarked against celltwin's native kernels
+# (benchmarks/compiled_solvers.py; never dependencies of celltwin): diffsol (pydiffsol,
+# diffsol-jax, which imports jaxtyping without declaring it), SUNDIALS CVODE (scikit-sundae)
+# and libroadrunner, with celltwin itself and numba, so that all run in one process.
+solver-peers:
+	test -x .venv-solvers/bin/python || $(PYTHON) -m venv .venv-solvers
+	.venv-solvers/bin/python -m pip install --quiet --upgrade pip
+	.venv-solvers/bin/python -m pip install --quiet pydiffsol diffsol-jax jaxtyping scikit-sundae libroadrunner numba -e .
