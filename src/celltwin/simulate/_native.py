@@ -347,7 +347,7 @@ def _threads() -> int:
 
 # Below this much work per call, handing chunks to threads costs more than it saves (a
 # thread hand-off is tens of microseconds; small models solve in about that).
-PARALLEL_MIN_SECONDS = 2e-4
+PARALLEL_MIN_SECONDS = 1e-3
 
 
 class _Timed:
