@@ -69,7 +69,7 @@ def measure_celltwin(name: str, repeats: int, batch: int, modes: list[str], comp
     theta = jnp.asarray(problem.x_nominal)
     compile_s = problem.compile()
     if compile_only:
-        return {"problem": name, "compile_s": compile_s}
+        return {"problem": name, "compile_s": compile_s, "load_s": load_s}
     llh = float(problem.jit_log_likelihood(theta))
     llh_ms = median_ms(lambda: problem.jit_log_likelihood(theta).block_until_ready(), repeats)
 
@@ -96,7 +96,7 @@ def measure_celltwin(name: str, repeats: int, batch: int, modes: list[str], comp
         "problem": name, "n_parameters": problem.n_parameters, "n_states": problem.compiled.n_states,
         "n_conditions": problem.n_conditions, "n_measurements": problem.n_measurements, "llh": llh,
         "load_s": load_s, "compile_s": compile_s, "llh_ms": llh_ms, "llh_grad_ms": grad_ms,
-        "grad_mode": chosen, "batch": batch, "batch_llh_ms_per_eval": batch_ms, **grad,
+        "grad_mode": chosen, "batch": batch, "batch_llh_ms_per_eval": batch_ms, "engine": problem.engine, **grad,
     }
 
 
@@ -115,8 +115,10 @@ def run_child(args: list[str], env: dict, timeout: float) -> dict:
 
 
 def celltwin_row(name: str, repeats: int, batch: int, timeout: float, modes: list[str]) -> dict:
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "CELLTWIN_JAX_CACHE": cache}
+    # Cold: empty JAX and native-code caches (the native engine's kernels compile too);
+    # warm: a second process that finds both.
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as native:
+        env = {**os.environ, "CELLTWIN_JAX_CACHE": cache, "CELLTWIN_NATIVE_CACHE": native}
         cmd = [sys.executable, __file__, "--child", name, "--repeats", str(repeats), "--batch", str(batch),
                "--modes", *modes]
         cold = run_child(cmd, env, timeout)
@@ -124,6 +126,7 @@ def celltwin_row(name: str, repeats: int, batch: int, timeout: float, modes: lis
             return cold
         warm = run_child([*cmd, "--compile-only"], env, timeout)
         cold["warm_compile_s"] = warm.get("compile_s", float("nan"))
+        cold["warm_load_s"] = warm.get("load_s", float("nan"))
         return cold
 
 
@@ -132,13 +135,14 @@ def amici_row(name: str, repeats: int, batch: int, timeout: float) -> dict:
         return {"status": "AMICI peer not installed (make amici-peer)"}
     env = {**os.environ, "PATH": f"{AMICI_PYTHON.parent}:{os.environ.get('PATH', '')}"}
     cmd = [str(AMICI_PYTHON), str(ROOT / "benchmarks" / "amici_peer.py"), str(problem_yaml(name)),
-           "--repeats", str(repeats), "--batch", str(batch), "--model-dir", str(ROOT / ".amici-models" / name), "--json"]
+           "--repeats", str(repeats), "--batch", str(batch), "--model-dir", str(ROOT / ".amici-models"), "--json"]
     return run_child(cmd, env, timeout)
 
 
 COLUMNS = [
     ("problem", "{}"), ("n_parameters", "{}"), ("n_states", "{}"), ("llh", "{:.4f}"), ("amici_llh", "{:.4f}"),
-    ("compile_s", "{:.1f}"), ("warm_compile_s", "{:.1f}"), ("amici_compile_s", "{:.1f}"),
+    ("load_s", "{:.1f}"), ("compile_s", "{:.1f}"), ("warm_load_s", "{:.1f}"), ("warm_compile_s", "{:.1f}"),
+    ("amici_compile_s", "{:.1f}"), ("engine", "{}"),
     ("llh_ms", "{:.2f}"), ("amici_llh_ms", "{:.2f}"), ("llh_ratio", "{:.2f}"),
     ("llh_grad_ms", "{:.2f}"), ("amici_llh_grad_ms", "{:.2f}"), ("grad_ratio", "{:.2f}"),
     ("batch_llh_ms_per_eval", "{:.2f}"), ("amici_batch_llh_ms_per_eval", "{:.2f}"), ("throughput_ratio", "{:.2f}"),
