@@ -176,6 +176,15 @@ def test_events_and_discontinuities_match_diffrax():
     np.testing.assert_allclose(np.asarray(g_n), np.asarray(g_r), rtol=1e-5)
 
 
+def test_without_a_c_compiler_numba_compiles_the_model(monkeypatch):
+    monkeypatch.setenv("CELLTWIN_CC", "")  # no C compiler: the model's functions become numba cfuncs
+    p = one_species_problem("k*piecewise(1, time < tau, 0)", parameters=(("k", 0.8), ("tau", 2.0)))
+    from celltwin.simulate._native import generated
+
+    assert not any(type(fn).__name__ == "_CFunction" for fn in generated(p.compiled).functions)
+    assert_matches_closed_form(p, lambda th: th[0] * jnp.minimum(jnp.array([1.0, 3.0]), th[1]))
+
+
 def test_refuses_what_it_cannot_solve():
     with pytest.raises(ValueError, match="backend"):
         SolverSettings(backend="julia")

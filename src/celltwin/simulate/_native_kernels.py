@@ -1,14 +1,14 @@
 """The native backend's solver kernels, the same machine code for every model.
 
-Each kernel takes the model as its first argument ``M``: a tuple of the model's compiled
-functions and sizes, ``(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, w_size)``
-with ``sizes = [n, n_ode, time_state, sparse]`` and ``L`` the LU's pattern arrays; the two entry points, :func:`forward` and
-:func:`adjoint`, take them as separate arguments and build the tuple inside (a tuple of
-functions passed from Python would be typed, with a warning, at every call) (see :mod:`celltwin.simulate._native`, which generates
-the functions as numba ``cfunc``s per model). The functions arrive as first-class function
-pointers, so numba compiles these kernels once and caches them for every model; a new
-model costs only the compilation of its own small functions. The call through a pointer
-costs ~10 ns, nothing next to the arithmetic of a right-hand side.
+The model arrives as a tuple ``M = (rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L,
+w_size)``: its four functions as first-class function pointers taking ``double *``
+arguments (C compiled per model, or numba ``cfunc``s where no C compiler is found; see
+:mod:`celltwin.simulate._native`), ``sizes = [n, n_ode, time_state, sparse]`` and ``L`` the
+LU's pattern arrays. So numba compiles these kernels once and caches them for every model;
+a new model costs only the compilation of its own functions, and a call through a pointer
+(~10 ns) nothing next to a right-hand side's arithmetic. The entry points :func:`forward`
+and :func:`adjoint` take the parts as separate arguments and build the tuple inside (a
+tuple of functions passed from Python would be typed, with a warning, at every call).
 
 :mod:`celltwin.simulate._native` loads this file as a module from the private cache folder
 (named by the hash of its text), so that numba keeps the compiled kernels there. See
@@ -19,6 +19,8 @@ import math
 
 import numba
 import numpy as np
+from numba.core import types
+from numba.extending import intrinsic
 
 from celltwin.simulate._native_sparse import MAX_GROWTH
 from celltwin.simulate._rosenbrock import _RODAS5P
@@ -30,6 +32,16 @@ gamma = _RODAS5P.gamma
 s = A.shape[0]
 order = 5.0
 _jit = numba.njit(fastmath=False, error_model="numpy", cache=True)
+
+
+@intrinsic
+def _ptr(typingctx, array):
+    """The address of an array's first element, as the ``double *`` the model's functions take."""
+    def codegen(context, builder, signature, args):
+        return context.make_array(array)(context, builder, args[0]).data
+
+    return types.CPointer(array.dtype)(array), codegen
+
 
 _batch_jit = numba.njit(fastmath=False, error_model="numpy", cache=True, nogil=True)
 
@@ -204,7 +216,7 @@ def stages(M, y0, p, h, jv, W, piv, U, Z, tmp):
     (rows), the factorised ``W = I/gamma - h J``. False if ``W`` is singular."""
     rhs, jac, sizes, L = M[0], M[1], M[6], M[7]
     n = y0.shape[0]
-    jac(y0, p, jv)
+    jac(_ptr(y0), _ptr(p), _ptr(jv))
     form_w(sizes, L, jv, h, W, 1.0 / gamma)
     if not lu_factor(sizes, L, W, piv):
         return False
@@ -214,7 +226,7 @@ def stages(M, y0, p, h, jv, W, piv, U, Z, tmp):
             for j in range(i):
                 acc += A[i, j] * U[j, a]
             Z[i, a] = acc
-        rhs(Z[i], p, tmp)
+        rhs(_ptr(Z[i]), _ptr(p), _ptr(tmp))
         for a in range(n):
             acc = h * tmp[a]
             for j in range(i):
@@ -242,7 +254,7 @@ def error_norm(M, y0, U, rtol, atol):
 def initial_step(M, y0, p, t_span, rtol, atol, tmp, tmp2, y1):
     """Hairer & Wanner's starting step (as diffrax's ``PIDController``)."""
     rhs, n, n_ode = M[0], y0.shape[0], M[6][1]
-    rhs(y0, p, tmp)
+    rhs(_ptr(y0), _ptr(p), _ptr(tmp))
     d0, d1 = 0.0, 0.0
     for a in range(n_ode):
         scale = atol + rtol * abs(y0[a])
@@ -253,7 +265,7 @@ def initial_step(M, y0, p, t_span, rtol, atol, tmp, tmp2, y1):
     h0 = min(h0, t_span)
     for a in range(n):
         y1[a] = y0[a] + h0 * tmp[a]
-    rhs(y1, p, tmp2)
+    rhs(_ptr(y1), _ptr(p), _ptr(tmp2))
     d2 = 0.0
     for a in range(n_ode):
         scale = atol + rtol * abs(y0[a])
@@ -267,7 +279,7 @@ def initial_step(M, y0, p, t_span, rtol, atol, tmp, tmp2, y1):
 def is_steady(M, y, p, tmp, ss_rtol, ss_atol):
     """``rms(f) < atol + rtol rms(y)`` over the model's states (diffrax's steady-state event)."""
     rhs, n_ode = M[0], M[6][1]
-    rhs(y, p, tmp)
+    rhs(_ptr(y), _ptr(p), _ptr(tmp))
     f2, y2 = 0.0, 0.0
     for a in range(n_ode):
         f2 += tmp[a] * tmp[a]
@@ -413,7 +425,7 @@ def f_dot(M, y, t, p, v, tmp, y_at):
     for a in range(y.shape[0]):
         y_at[a] = y[a]
     set_time(M, y_at, t)
-    M[0](y_at, p, tmp)
+    M[0](_ptr(y_at), _ptr(p), _ptr(tmp))
     acc = 0.0
     for a in range(M[6][1]):
         acc += v[a] * tmp[a]
@@ -478,13 +490,13 @@ def adjoint_one(M, p, x0, ts, t0, jumps, xs, tape, out_step, jump_step, jump_y, 
             # F_i = h f(Z_i): Z_i gets h J(Z_i)^T rbar, p gets h (df/dp)^T rbar.
             for a in range(n):
                 rbar[a] *= h
-            f_vjp(Z[i], p, rbar, tmp, pbar)
+            f_vjp(_ptr(Z[i]), _ptr(p), _ptr(rbar), _ptr(tmp), _ptr(pbar))
             for a in range(n):
                 ybar[a] += tmp[a]
             add_to_earlier_stages(Ubar, A[i], i, tmp)
         for q in range(nnz):
             Mq[q] *= h
-        jac_vjp(tape_y[m], p, Mq, ybar, pbar)
+        jac_vjp(_ptr(tape_y[m]), _ptr(p), _ptr(Mq), _ptr(ybar), _ptr(pbar))
     while jj >= 0:
         if jump_step[jj] == -1:
             jumpbar[jj] = jump_cotangent(M, jump_y[jj], jumps[jj], p, ybar, tmp, y_at)
