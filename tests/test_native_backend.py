@@ -75,6 +75,19 @@ def test_nonlinear_model_matches_diffrax_values_and_gradients(enzyme_native):
         np.testing.assert_allclose(np.asarray(g_n), np.asarray(g_r), rtol=1e-6, atol=1e-8 * float(jnp.abs(g_r).max()))
 
 
+def test_large_models_generated_functions_split_into_pieces(monkeypatch):
+    from celltwin.simulate import _native
+
+    monkeypatch.setattr(_native, "C_OUTPUTS_PER_FUNCTION", 2)  # as a large model's would be
+    native = michaelis_menten_problem(SolverSettings(backend="native", **TIGHT))
+    reference = michaelis_menten_problem(SolverSettings(backend="diffrax", **TIGHT))
+    theta = jnp.asarray(native.x_nominal + 0.1)
+    v_n, g_n = native.value_and_grad()(theta)
+    v_r, g_r = reference.value_and_grad("reverse")(theta)
+    assert float(v_n) == pytest.approx(float(v_r), rel=1e-9)
+    np.testing.assert_allclose(np.asarray(g_n), np.asarray(g_r), rtol=1e-6, atol=1e-8 * float(jnp.abs(g_r).max()))
+
+
 def test_batched_calls_equal_single_calls(enzyme_native):
     p = enzyme_native
     thetas = jnp.asarray(p.x_nominal + 0.2 * np.random.default_rng(2).standard_normal((5, p.n_parameters)))

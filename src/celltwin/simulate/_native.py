@@ -145,6 +145,31 @@ class _CPrinter(C99CodePrinter):
         return f"(({x}) > 0 ? 1.0 : (({x}) < 0 ? 0.0 : 0.5))"
 
 
+# Outputs per generated C function: gcc's optimiser slows down far more than linearly on long
+# straight-line functions (Chen 2009's f_vjp: 7000 lines in 31 s at -O1 as one function);
+# larger functions are split into pieces of this many outputs, each with its own
+# common-subexpression elimination.
+C_OUTPUTS_PER_FUNCTION = 64
+
+
+def _c_source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: list[tuple[str, sp.Expr]],
+              accumulate_prefix: str | None = None) -> str:
+    """:func:`_source` in C, split into pieces of :data:`C_OUTPUTS_PER_FUNCTION` outputs."""
+    if len(outputs) <= C_OUTPUTS_PER_FUNCTION:
+        return _source(name, args, unpack, outputs, accumulate_prefix, language="c")
+    chunks = [outputs[k:k + C_OUTPUTS_PER_FUNCTION] for k in range(0, len(outputs), C_OUTPUTS_PER_FUNCTION)]
+    pieces = []
+    for k, chunk in enumerate(chunks):
+        used = set().union(*(e.free_symbols for _, e in chunk))
+        bindings = [(sym, src) for sym, src in unpack if sp.Symbol(sym) in used]
+        pieces.append("static __attribute__((noinline)) " +
+                      _source(f"{name}_{k}", args, bindings, chunk, accumulate_prefix, language="c"))
+    call = ", ".join(args)
+    main = [f"void {name}({', '.join(f'double *{a}' for a in args)}) {{",
+            *(f"    {name}_{k}({call});" for k in range(len(chunks))), "}"]
+    return "\n\n".join(pieces + ["\n".join(main)])
+
+
 def _source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: list[tuple[str, sp.Expr]],
             accumulate_prefix: str | None = None, language: str = "python") -> str:
     """A function ``name(*args)`` (each a ``double *``) in Python for numba or in C, that
@@ -200,27 +225,38 @@ class _CFunction(numba.core.types.WrapperAddressProtocol if numba is not None el
         return self._signature
 
 
-def _compile_c(source: str, compiler: str):
-    """Compile ``source`` into a shared library in the cache folder (named by the hash of
-    the source and the compiler; reused when present) and load it."""
-    digest = hashlib.sha256((compiler + "\n" + source).encode()).hexdigest()[:20]
+def _compile_c(sources: list[str], compiler: str):
+    """Compile the translation units ``sources`` into one shared library in the cache
+    folder (named by the hash of the sources and the compiler; reused when present) and
+    load it. The units compile in parallel, one process per core."""
+    digest = hashlib.sha256("\n".join([compiler, *sources]).encode()).hexdigest()[:20]
     folder = _cache_folder()
     library = folder / f"celltwin_model_{digest}.so"
     if not library.exists():
-        c_file = folder / f".celltwin_model_{digest}.{os.getpid()}.{threading.get_ident()}.c"
-        tmp = c_file.with_suffix(".so")
-        c_file.write_text(source)
+        stem = folder / f".celltwin_model_{digest}.{os.getpid()}.{threading.get_ident()}"
+        c_files = [stem.with_name(f"{stem.name}.{k}.c") for k in range(len(sources))]
+        objects = [c.with_suffix(".o") for c in c_files]
+        tmp = stem.with_name(stem.name + ".so")
         try:
-            # -O2 compiles Smith 2013's 7600 generated lines in ~3 s, numba the same in ~80 s.
-            done = subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", str(tmp), str(c_file), "-lm"],
-                                  capture_output=True, text=True)
-            if done.returncode != 0:
+            for c_file, text in zip(c_files, sources):
+                c_file.write_text(text)
+            # -O1: Smith 2013's 7600 generated lines compile in ~2 s (numba: ~80 s); -O2
+            # took 30 % longer for no measurable gain per step.
+            with concurrent.futures.ThreadPoolExecutor(max_workers=_threads()) as pool:
+                done = list(pool.map(lambda co: subprocess.run(
+                    [compiler, "-O1", "-fPIC", "-c", "-o", str(co[1]), str(co[0])], capture_output=True, text=True),
+                    zip(c_files, objects)))
+            done.append(subprocess.run([compiler, "-shared", "-o", str(tmp), *map(str, objects), "-lm"],
+                                       capture_output=True, text=True) if all(d.returncode == 0 for d in done)
+                        else done[0])
+            failed = [d for d in done if d.returncode != 0]
+            if failed:
                 raise UnsupportedFeatureError(f"the native backend could not compile this model with {compiler}: "
-                                              f"{done.stderr.strip()[-500:]}")
+                                              f"{failed[0].stderr.strip()[-500:]}")
             os.replace(tmp, library)  # atomic: concurrent processes see a whole file
         finally:
-            c_file.unlink(missing_ok=True)
-            tmp.unlink(missing_ok=True)
+            for path in (*c_files, *objects, tmp):
+                path.unlink(missing_ok=True)
     return ctypes.CDLL(str(library))
 
 
@@ -327,10 +363,8 @@ class _Generated:
         n_args = {"rhs": 3, "jac": 3, "f_vjp": 5, "jac_vjp": 5}
         compiler = _c_compiler()
         if compiler is not None:
-            c_source = "\n\n".join([f"/* celltwin native backend: model {cm.model.name!r} (generated) */",
-                                      "#include <math.h>", *(_source(name, *spec, language="c")
-                                                               for name, spec in self.specs.items())])
-            library = _compile_c(c_source, compiler)
+            head = f"/* celltwin native backend: model {cm.model.name!r} (generated) */\n#include <math.h>\n\n"
+            library = _compile_c([head + _c_source(name, *spec) for name, spec in self.specs.items()], compiler)
             self.functions = tuple(_CFunction(library, name, n_args[name]) for name in self.specs)
         else:  # numba compiles the same functions (much slower for large models)
             header = [f"# celltwin native backend: model {cm.model.name!r} (generated; safe to delete)",
