@@ -1,0 +1,278 @@
+"""Conformance of a solver backend on the PEtab v1 test suite and the PEtab benchmark collection.
+
+For every test-suite case (``<shared data>/petab-test-suite/v1.0.0/sbml/NNNN``, reference:
+the case's ``_NNNN_solution.yaml``) and every benchmark problem (``<shared data>/petab-benchmark``,
+reference: ``reference_llh.tsv``), built with ``SolverSettings(backend=BACKEND)`` at the
+default tolerances:
+
+* llh at the nominal parameters vs the reference: ``isclose(rtol=1e-3, atol=1e-3)``;
+* ``problem.value_and_grad()`` vs central finite differences on the parameter scale:
+  ``grad_rel_err = ||g - g_fd||_inf / max(||g_fd||_inf, tiny)``, ok when <= 1e-4.
+
+The finite differences must not fail a correct gradient through their own error, so:
+
+* they difference a copy of the problem solved at tight tolerances (``--fd-rtol``, and
+  tight steady-state tolerances): at the default tolerances the llh carries solver noise of
+  ~1e-8 relative, which a small step turns into a large error in the quotient;
+* the step is ``h_i = 1e-3 * max(1, |theta_i|)`` and the central differences at ``h`` and
+  ``h/2`` are Richardson-extrapolated (error O(h^4)); their difference is reported as
+  ``fd_err_est`` (relative, as grad_rel_err), an upper bound on the reference's own error;
+* the point is the nominal parameters plus 0.1 N(0, 1) on the parameter scale (seed 1),
+  clipped to the bounds (``--point nominal`` for the nominal values): at the nominal values,
+  near the optimum, the gradient is so small that any comparison measures solver noise.
+
+Each problem runs in a fresh subprocess with a time limit (``--timeout``; Chen_MSB2009 and
+Smith_BMCSystBiol2013 get ``--slow-timeout``), so a hang or a crash is one row
+(``timeout`` / ``error: ...``), not the end of the run. A model the backend refuses is
+``unsupported: <the UnsupportedFeatureError's message>``. Rows are printed as they finish
+and written to ``--out`` (default ``benchmarks/results/native_conformance.tsv``, or
+``native_conformance_<backend>.tsv`` for another backend).
+
+    python benchmarks/native_conformance.py [--backend native|diffrax|auto] [--problems 0001 Boehm_JProteomeRes2014]
+        [--suite-only | --benchmark-only] [--timeout 900]
+
+The native backend compiles each model with numba on first use (10-20 s, kept in
+``~/.cache/celltwin/native``); ``seconds`` includes it on a cold cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CELLTWIN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SUITE = SHARED / "petab-test-suite" / "v1.0.0" / "sbml"
+BENCH = SHARED / "petab-benchmark"
+
+LLH_RTOL = LLH_ATOL = 1e-3
+GRAD_RTOL = 1e-4
+# Problems whose single evaluation takes seconds (Chen: 500 states, Smith: 109).
+SLOW_PROBLEMS = {"Chen_MSB2009", "Smith_BMCSystBiol2013"}
+COLUMNS = ["problem", "kind", "n_states", "n_parameters", "status", "llh", "reference", "llh_ok",
+           "grad_rel_err", "grad_ok", "grad_worst", "fd_err_est", "seconds"]
+
+
+# --- the problems -------------------------------------------------------------------------
+def suite_cases() -> list[str]:
+    return sorted(p.name for p in SUITE.iterdir() if p.is_dir()) if SUITE.is_dir() else []
+
+
+def benchmark_problems() -> list[str]:
+    return sorted(benchmark_references())
+
+
+def benchmark_references() -> dict[str, float]:
+    path = BENCH / "reference_llh.tsv"
+    if not path.is_file():
+        return {}
+    import pandas as pd
+
+    df = pd.read_csv(path, sep="\t")
+    return dict(zip(df["model"].astype(str), df["llh"].astype(float)))
+
+
+def locate(name: str) -> tuple[str, Path, float]:
+    """``(kind, PEtab YAML, reference llh)`` of a suite case or benchmark problem."""
+    folder = SUITE / name
+    if folder.is_dir():
+        import yaml
+
+        solution = yaml.safe_load((folder / f"_{name}_solution.yaml").read_text())
+        return "suite", folder / f"_{name}.yaml", float(solution["llh"])
+    folder = BENCH / name
+    yamls = sorted(folder.glob("*.yaml"))
+    if not yamls:
+        raise SystemExit(f"{name}: neither a suite case in {SUITE} nor a benchmark problem in {BENCH}")
+    return "benchmark", yamls[0], benchmark_references()[name]
+
+
+# --- one problem (runs in the child process) -----------------------------------------------
+def finite_difference_gradient(f, theta, step: float = 1e-3):
+    """Central differences at ``h`` and ``h/2`` per component, Richardson-extrapolated.
+
+    Returns ``(gradient, error estimate)``; the estimate is the extrapolation's correction
+    (the error of the h/2 difference, which bounds that of the extrapolated value)."""
+    import numpy as np
+
+    grad, err = np.empty_like(theta), np.empty_like(theta)
+    for i in range(theta.size):
+        h = step * max(1.0, abs(theta[i]))
+        d = []
+        for hh in (h, h / 2):
+            e = np.zeros_like(theta)
+            e[i] = hh
+            d.append((float(f(theta + e)) - float(f(theta - e))) / (2 * hh))
+        grad[i] = (4 * d[1] - d[0]) / 3
+        err[i] = abs(grad[i] - d[1])
+    return grad, err
+
+
+def gradient_point(problem, point: str):
+    import numpy as np
+
+    theta = np.asarray(problem.x_nominal, dtype=float)
+    if point == "perturbed":
+        theta = theta + 0.1 * np.random.default_rng(1).normal(size=theta.shape)
+        theta = np.clip(theta, problem.lower, problem.upper)
+    return theta
+
+
+def check_problem(name: str, backend: str, point: str, fd_rtol: float, fd_atol: float) -> dict:
+    import jax.numpy as jnp
+    import numpy as np
+
+    from celltwin.errors import UnsupportedFeatureError
+    from celltwin.problem import from_petab
+    from celltwin.simulate import SolverSettings
+
+    kind, path, reference = locate(name)
+    row: dict = {"problem": name, "kind": kind, "reference": reference}
+    try:
+        problem = from_petab(path, settings=SolverSettings(backend=backend))
+        row["n_states"], row["n_parameters"] = problem.compiled.n_states, problem.n_parameters
+        llh = float(problem.jit_log_likelihood(jnp.asarray(problem.x_nominal)))
+    except UnsupportedFeatureError as exc:  # at construction or at the first trace
+        return {**row, "status": f"unsupported: {exc}"}
+    row["llh"] = llh
+    row["llh_ok"] = math.isclose(llh, reference, rel_tol=LLH_RTOL, abs_tol=LLH_ATOL)
+
+    theta = gradient_point(problem, point)
+    value, grad = problem.value_and_grad()(jnp.asarray(theta))
+    grad = np.asarray(grad, dtype=float)
+    tight = from_petab(path, settings=SolverSettings(
+        backend=backend, rtol=fd_rtol, atol=fd_atol, max_steps=100_000,
+        steady_state_rtol=1e-12, steady_state_atol=1e-14))
+    fd, fd_err = finite_difference_gradient(tight.jit_log_likelihood, theta)
+    scale = max(float(np.max(np.abs(fd), initial=0.0)), 1e-12)
+    row["grad_rel_err"] = float(np.max(np.abs(grad - fd), initial=0.0)) / scale
+    row["fd_err_est"] = float(np.max(fd_err, initial=0.0)) / scale
+    row["grad_ok"] = bool(np.isfinite(float(value)) and row["grad_rel_err"] <= GRAD_RTOL)
+    if grad.size:  # the component with the largest error relative to its own size
+        component = np.abs(grad - fd) / np.maximum(np.abs(fd), 1e-12)
+        worst = int(np.argmax(component))
+        row["grad_worst"] = f"{problem.parameter_ids[worst]}:{component[worst]:.1e}"
+    row["status"] = "ok"
+    return row
+
+
+# --- the driver ------------------------------------------------------------------------------
+def run_child(name: str, args, timeout: float) -> dict:
+    cmd = [sys.executable, __file__, "--child", name, "--backend", args.backend, "--point", args.point,
+           "--fd-rtol", str(args.fd_rtol), "--fd-atol", str(args.fd_atol)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
+    start = time.perf_counter()
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        row = {"problem": name, "status": f"timeout after {timeout:.0f} s"}
+    else:
+        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+        if out.returncode == 0 and lines:
+            row = json.loads(lines[-1])
+        else:
+            tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or [f"exit status {out.returncode}"]
+            row = {"problem": name, "status": "error: " + tail[-1]}
+    row["seconds"] = time.perf_counter() - start
+    return row
+
+
+def fmt(key: str, value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.1f}" if key == "seconds" else f"{value:.6g}" if key in ("llh", "reference") else f"{value:.2e}"
+    return str(value).replace("\t", " ").replace("\n", " ")
+
+
+def write_table(rows: list[dict], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    with open(tmp, "w") as fh:  # renamed into place: a killed run leaves the last complete table
+        fh.write("\t".join(COLUMNS) + "\n")
+        for row in rows:
+            fh.write("\t".join(fmt(k, row.get(k)) for k in COLUMNS) + "\n")
+    os.replace(tmp, out)
+
+
+def summary(rows: list[dict]) -> str:
+    lines = []
+    for kind in ("suite", "benchmark"):
+        group = [r for r in rows if r["kind"] == kind]
+        if not group:
+            continue
+        llh = sum(bool(r.get("llh_ok")) for r in group)
+        grad = sum(bool(r.get("grad_ok")) for r in group)
+        lines.append(f"{kind}: {len(group)} problems, llh ok {llh}, gradient ok {grad}")
+        for r in group:
+            if r["status"] != "ok":
+                lines.append(f"  {r['problem']}: {r['status']}")
+    return "\n".join(lines)
+
+
+def kind_of(name: str) -> str:
+    return "suite" if (SUITE / name).is_dir() else "benchmark"
+
+
+def backend_exists(backend: str) -> bool:
+    from celltwin.simulate import SolverSettings
+
+    try:
+        SolverSettings(backend=backend)
+    except ValueError:
+        return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", default="native", choices=["native", "diffrax", "auto"])
+    parser.add_argument("--problems", nargs="*", help="suite case numbers (0001) and/or benchmark problem names")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--suite-only", action="store_true")
+    group.add_argument("--benchmark-only", action="store_true")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per problem")
+    parser.add_argument("--slow-timeout", type=float, default=None,
+                        help=f"seconds for {', '.join(sorted(SLOW_PROBLEMS))} (default: --timeout)")
+    parser.add_argument("--point", choices=["perturbed", "nominal"], default="perturbed",
+                        help="where the gradient is checked")
+    parser.add_argument("--fd-rtol", type=float, default=1e-10, help="solver rtol of the finite differences")
+    parser.add_argument("--fd-atol", type=float, default=1e-12, help="solver atol of the finite differences")
+    parser.add_argument("--out", type=Path, help="TSV written (default: benchmarks/results/native_conformance.tsv "
+                                                 "for the native backend, native_conformance_<backend>.tsv otherwise)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(check_problem(args.child, args.backend, args.point, args.fd_rtol, args.fd_atol)))
+        return
+    if args.out is None:
+        suffix = "" if args.backend == "native" else f"_{args.backend}"
+        args.out = ROOT / "benchmarks" / "results" / f"native_conformance{suffix}.tsv"
+    if not backend_exists(args.backend):
+        raise SystemExit(f"SolverSettings does not accept backend={args.backend!r} in this version")
+    if args.problems:
+        names = args.problems
+    else:
+        names = ([] if args.benchmark_only else suite_cases()) + ([] if args.suite_only else benchmark_problems())
+    if not names:
+        raise SystemExit(f"no problems found under {SHARED} (set CELLTWIN_SHARED_DATA)")
+    print("\t".join(COLUMNS), flush=True)
+    rows = []
+    for name in names:
+        timeout = args.slow_timeout if name in SLOW_PROBLEMS and args.slow_timeout else args.timeout
+        row = run_child(name, args, timeout)
+        row.setdefault("kind", kind_of(name))
+        rows.append(row)
+        print("\t".join(fmt(k, row.get(k)) for k in COLUMNS), flush=True)
+        write_table(rows, args.out)
+    print(f"\nbackend {args.backend}\n{summary(rows)}\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
