@@ -34,13 +34,7 @@ def _native_problem(case: str, settings: SolverSettings = NATIVE) -> tuple[Probl
     return problem, solution, folder
 
 
-# Pre-equilibration cases take 5-15 s each (diffrax's steady-state solve compiles): two run
-# by default (0009, 0018, as in test_petab_suite.py), the other two are marked slow.
-SLOW_CASES = {"0010", "0017"}
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, marks=(pytest.mark.slow,) if c in SLOW_CASES else ())
-                                  for c in V1_CASES])
+@pytest.mark.parametrize("case", V1_CASES)
 def test_native_petab_v1_case(case):
     problem, solution, folder = _native_problem(case)
     theta = jnp.asarray(problem.x_nominal)
@@ -71,10 +65,9 @@ def _central_difference(f, theta: np.ndarray, h: float) -> np.ndarray:
 
 # Small cases with different features: a time course with estimated initial values in the
 # model (0001), lin and log10 observables (0007), an estimated noise parameter (0015),
-# initial values set by estimated parameters in the condition table (0019); and
-# pre-equilibration (0009), slow because reverse mode through diffrax's steady-state solve
-# compiles for ~40 s.
-GRADIENT_CASES = ["0001", "0007", "0015", "0019", pytest.param("0009", marks=pytest.mark.slow)]
+# initial values set by estimated parameters in the condition table (0019), pre-equilibration
+# (0009).
+GRADIENT_CASES = ["0001", "0007", "0015", "0019", "0009"]
 
 
 @pytest.mark.parametrize("case", GRADIENT_CASES)
