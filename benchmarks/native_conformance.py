@@ -17,6 +17,9 @@ The finite differences must not fail a correct gradient through their own error,
 * the step is ``h_i = 1e-3 * max(1, |theta_i|)`` and the central differences at ``h`` and
   ``h/2`` are Richardson-extrapolated (error O(h^4)); their difference is reported as
   ``fd_err_est`` (relative, as grad_rel_err), an upper bound on the reference's own error;
+* large problems are checked along random unit directions instead of every parameter
+  (``--directions``; Chen and Smith: ``--slow-directions 4``), where the error is
+  ``max_k |g.u_k - fd_k| / max_k |fd_k|``;
 * the point is the nominal parameters plus 0.1 N(0, 1) on the parameter scale (seed 1),
   clipped to the bounds (``--point nominal`` for the nominal values): at the nominal values,
   near the optimum, the gradient is so small that any comparison measures solver noise.
@@ -33,7 +36,7 @@ and written to ``--out`` (default ``benchmarks/results/native_conformance.tsv``,
     python benchmarks/native_conformance.py [--backend native|diffrax|auto] [--problems 0001 Boehm_JProteomeRes2014]
         [--suite-only | --benchmark-only] [--timeout 900]
 
-The native backend compiles each model with numba on first use (10-20 s, kept in
+The native backend compiles each model on first use (kept in
 ``~/.cache/celltwin/native``); ``seconds`` includes it on a cold cache.
 """
 
@@ -97,28 +100,38 @@ def locate(name: str) -> tuple[str, Path, float]:
 
 
 # --- one problem (runs in the child process) -----------------------------------------------
-def finite_difference_gradient(f, theta, step: float = 1e-3):
-    """Central differences at ``h`` and ``h/2`` per component, Richardson-extrapolated.
+def finite_differences(f, theta, directions, steps):
+    """Derivatives of ``f`` at ``theta`` along the rows of ``directions``: central differences
+    at ``h`` and ``h/2`` (``h`` from ``steps``), Richardson-extrapolated.
 
-    Returns ``(gradient, error estimate)``, the estimate being the extrapolation's correction
-    (the error of the h/2 difference, which bounds that of the extrapolated value), or
-    ``None`` as soon as one llh is not finite (a solve failed near ``theta``)."""
+    Returns ``(derivatives, error estimates)``, an estimate being the extrapolation's
+    correction (the error of the h/2 difference, which bounds that of the extrapolated
+    value), or ``None`` as soon as one llh is not finite (a solve failed near ``theta``)."""
     import numpy as np
 
-    grad, err = np.empty_like(theta), np.empty_like(theta)
-    for i in range(theta.size):
-        h = step * max(1.0, abs(theta[i]))
+    deriv, err = np.empty(len(directions)), np.empty(len(directions))
+    for i, (u, h) in enumerate(zip(directions, steps)):
         d = []
         for hh in (h, h / 2):
-            e = np.zeros_like(theta)
-            e[i] = hh
-            up, down = float(f(theta + e)), float(f(theta - e))
+            up, down = float(f(theta + hh * u)), float(f(theta - hh * u))
             if not (np.isfinite(up) and np.isfinite(down)):
                 return None
             d.append((up - down) / (2 * hh))
-        grad[i] = (4 * d[1] - d[0]) / 3
-        err[i] = abs(grad[i] - d[1])
-    return grad, err
+        deriv[i] = (4 * d[1] - d[0]) / 3
+        err[i] = abs(deriv[i] - d[1])
+    return deriv, err
+
+
+def fd_directions(theta, n_directions: int, step: float = 1e-3):
+    """``(directions, steps, names)``: the coordinate axes with ``h_i = step * max(1, |theta_i|)``
+    (``n_directions`` 0), or that many random unit vectors (seed 0) with ``h = step``."""
+    import numpy as np
+
+    if n_directions == 0:
+        return np.eye(theta.size), step * np.maximum(1.0, np.abs(theta)), None
+    u = np.random.default_rng(0).normal(size=(n_directions, theta.size))
+    return u / np.linalg.norm(u, axis=1, keepdims=True), np.full(n_directions, step), \
+        [f"direction {k}" for k in range(n_directions)]
 
 
 # Points tried in turn, (seed, perturbation size): the first where every llh the check needs is
@@ -127,9 +140,10 @@ def finite_difference_gradient(f, theta, step: float = 1e-3):
 PERTURBED_POINTS = ((1, 0.1), (2, 0.1), (3, 0.1), (1, 0.01), (2, 0.01), (3, 0.01), (0, 0.0))
 
 
-def gradient_check(problem, tight, point: str):
-    """``(point label, gradient, finite-difference gradient, its error estimate)`` at the first
-    usable point (see the module docstring), or ``None`` where there is none."""
+def gradient_check(problem, tight, point: str, n_directions: int):
+    """``(point label, derivatives by value_and_grad, by finite differences, their error
+    estimates, names of the directions)`` at the first usable point (see the module
+    docstring), or ``None`` where there is none."""
     import jax.numpy as jnp
     import numpy as np
 
@@ -140,14 +154,15 @@ def gradient_check(problem, tight, point: str):
         value, grad = problem.value_and_grad()(jnp.asarray(theta))
         if not np.isfinite(float(value)):
             continue
-        fd = finite_difference_gradient(tight.jit_log_likelihood, theta)
+        directions, steps, names = fd_directions(theta, n_directions)
+        fd = finite_differences(tight.jit_log_likelihood, theta, directions, steps)
         if fd is not None:
             label = f"seed {seed} x {size:g}" if size else "nominal"
-            return label, np.asarray(grad, dtype=float), *fd
+            return label, directions @ np.asarray(grad, dtype=float), *fd, names or problem.parameter_ids
     return None
 
 
-def check_problem(name: str, backend: str, point: str, fd_rtol: float, fd_atol: float) -> dict:
+def check_problem(name: str, backend: str, point: str, fd_rtol: float, fd_atol: float, n_directions: int) -> dict:
     import jax.numpy as jnp
     import numpy as np
 
@@ -165,14 +180,17 @@ def check_problem(name: str, backend: str, point: str, fd_rtol: float, fd_atol: 
         return {**row, "status": f"unsupported: {exc}"}
     row["llh"] = llh
     row["llh_ok"] = math.isclose(llh, reference, rel_tol=LLH_RTOL, abs_tol=LLH_ATOL)
+    print(json.dumps({**row, "status": "(in the gradient check)"}), flush=True)  # kept if time runs out
 
     tight = from_petab(path, settings=SolverSettings(
         backend=backend, rtol=fd_rtol, atol=fd_atol, max_steps=100_000,
         steady_state_rtol=1e-12, steady_state_atol=1e-14))
-    check = gradient_check(problem, tight, point)
+    check = gradient_check(problem, tight, point, n_directions)
     if check is None:
         return {**row, "status": "ok (no point with a finite llh at all finite-difference steps)"}
-    row["grad_point"], grad, fd, fd_err = check
+    row["grad_point"], grad, fd, fd_err, names = check
+    if n_directions:
+        row["grad_point"] += f", {n_directions} directions"
     scale = max(float(np.max(np.abs(fd), initial=0.0)), 1e-12)
     row["grad_rel_err"] = float(np.max(np.abs(grad - fd), initial=0.0)) / scale
     row["fd_err_est"] = float(np.max(fd_err, initial=0.0)) / scale
@@ -180,28 +198,34 @@ def check_problem(name: str, backend: str, point: str, fd_rtol: float, fd_atol: 
     if grad.size:  # the component with the largest error relative to its own size
         component = np.abs(grad - fd) / np.maximum(np.abs(fd), 1e-12)
         worst = int(np.argmax(component))
-        row["grad_worst"] = f"{problem.parameter_ids[worst]}:{component[worst]:.1e}"
+        row["grad_worst"] = f"{names[worst]}:{component[worst]:.1e}"
     row["status"] = "ok"
     return row
 
 
 # --- the driver ------------------------------------------------------------------------------
-def run_child(name: str, args, timeout: float) -> dict:
+def last_json(output) -> dict | None:
+    if isinstance(output, bytes):
+        output = output.decode(errors="replace")
+    lines = [ln for ln in (output or "").splitlines() if ln.startswith("{")]
+    return json.loads(lines[-1]) if lines else None
+
+
+def run_child(name: str, args, timeout: float, n_directions: int) -> dict:
     cmd = [sys.executable, __file__, "--child", name, "--backend", args.backend, "--point", args.point,
-           "--fd-rtol", str(args.fd_rtol), "--fd-atol", str(args.fd_atol)]
+           "--fd-rtol", str(args.fd_rtol), "--fd-atol", str(args.fd_atol), "--directions", str(n_directions)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
     start = time.perf_counter()
     try:
         out = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        row = {"problem": name, "status": f"timeout after {timeout:.0f} s"}
+    except subprocess.TimeoutExpired as exc:  # the llh part of the row, if it got that far
+        row = last_json(exc.stdout) or {"problem": name}
+        row["status"] = f"timeout after {timeout:.0f} s {row.get('status', '')}".strip()
     else:
-        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-        if out.returncode == 0 and lines:
-            row = json.loads(lines[-1])
-        else:
+        row = last_json(out.stdout) or {"problem": name}
+        if out.returncode != 0 or "status" not in row:  # a crash: its last words, and how far it got
             tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or [f"exit status {out.returncode}"]
-            row = {"problem": name, "status": "error: " + tail[-1]}
+            row["status"] = f"error: {tail[-1]} {row.get('status', '')}".strip()
     row["seconds"] = time.perf_counter() - start
     return row
 
@@ -223,6 +247,16 @@ def write_table(rows: list[dict], out: Path) -> None:
         fh.write("\t".join(COLUMNS) + "\n")
         fh.writelines("\t".join(fmt(k, row.get(k)) for k in COLUMNS) + "\n" for row in rows)
     os.replace(tmp, out)
+
+
+def read_table(path: Path) -> list[dict]:
+    """Rows of a table :func:`write_table` wrote (booleans parsed, empty cells left out)."""
+    if not path.is_file():
+        return []
+    lines = path.read_text().splitlines()
+    header = lines[0].split("\t")
+    parse = {"True": True, "False": False}
+    return [{k: parse.get(v, v) for k, v in zip(header, line.split("\t")) if v} for line in lines[1:] if line]
 
 
 def summary(rows: list[dict]) -> str:
@@ -270,15 +304,22 @@ def main() -> None:
                         help=f"seconds for {', '.join(sorted(SLOW_PROBLEMS))}")
     parser.add_argument("--point", choices=["perturbed", "nominal"], default="perturbed",
                         help="where the gradient is checked")
+    parser.add_argument("--directions", type=int, default=0,
+                        help="check the gradient along this many random directions (0: every parameter)")
+    parser.add_argument("--slow-directions", type=int, default=4,
+                        help=f"--directions for {', '.join(sorted(SLOW_PROBLEMS))}")
     parser.add_argument("--fd-rtol", type=float, default=1e-10, help="solver rtol of the finite differences")
     parser.add_argument("--fd-atol", type=float, default=1e-12, help="solver atol of the finite differences")
     parser.add_argument("--out", type=Path, help="TSV written (default: benchmarks/results/native_conformance.tsv "
                                                  "for the native backend, native_conformance_<backend>.tsv otherwise)")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the rows of --out for the problems not run now (re-run a few)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))  # this checkout's celltwin, as in the child processes
     if args.child:
-        print(json.dumps(check_problem(args.child, args.backend, args.point, args.fd_rtol, args.fd_atol)))
+        print(json.dumps(check_problem(args.child, args.backend, args.point, args.fd_rtol, args.fd_atol,
+                                       args.directions)))
         return
     if args.out is None:
         suffix = "" if args.backend == "native" else f"_{args.backend}"
@@ -292,12 +333,17 @@ def main() -> None:
     if not names:
         raise SystemExit(f"no problems found under {SHARED} (set CELLTWIN_SHARED_DATA)")
     print("\t".join(COLUMNS), flush=True)
-    rows = []
+    kept = read_table(args.out) if args.update else []
+    rows = [r for r in kept if r["problem"] not in names]
     for name in names:
-        timeout = args.slow_timeout if name in SLOW_PROBLEMS else args.timeout
-        row = run_child(name, args, timeout)
+        slow = name in SLOW_PROBLEMS
+        row = run_child(name, args, args.slow_timeout if slow else args.timeout,
+                        args.slow_directions if slow else args.directions)
         row.setdefault("kind", kind_of(name))
         rows.append(row)
+        if kept:  # in the table's order
+            order = [r["problem"] for r in kept]
+            rows.sort(key=lambda r: order.index(r["problem"]) if r["problem"] in order else len(order))
         print("\t".join(fmt(k, row.get(k)) for k in COLUMNS), flush=True)
         write_table(rows, args.out)
     print(f"\nbackend {args.backend}\n{summary(rows)}\nwrote {args.out}")
