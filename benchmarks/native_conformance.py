@@ -61,7 +61,7 @@ LLH_RTOL = LLH_ATOL = 1e-3
 GRAD_RTOL = 1e-4
 # Problems whose single evaluation takes seconds (Chen: 500 states, Smith: 109).
 SLOW_PROBLEMS = {"Chen_MSB2009", "Smith_BMCSystBiol2013"}
-COLUMNS = ["problem", "kind", "n_states", "n_parameters", "status", "llh", "reference", "llh_ok",
+COLUMNS = ["problem", "kind", "engine", "n_states", "n_parameters", "status", "llh", "reference", "llh_ok",
            "grad_rel_err", "grad_ok", "grad_worst", "fd_err_est", "grad_point", "seconds"]
 
 
@@ -175,6 +175,7 @@ def check_problem(name: str, backend: str, point: str, fd_rtol: float, fd_atol: 
     try:
         problem = from_petab(path, settings=SolverSettings(backend=backend))
         row["n_states"], row["n_parameters"] = problem.compiled.n_states, problem.n_parameters
+        row["engine"] = problem.engine  # what --backend auto chose
         llh = float(problem.jit_log_likelihood(jnp.asarray(problem.x_nominal)))
     except UnsupportedFeatureError as exc:  # at construction or at the first trace
         return {**row, "status": f"unsupported: {exc}"}

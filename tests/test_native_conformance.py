@@ -31,6 +31,7 @@ def _native_problem(case: str, settings: SolverSettings = NATIVE) -> tuple[Probl
         problem = from_petab(folder / f"_{case}.yaml", settings=settings)
     except UnsupportedFeatureError as exc:
         pytest.skip(f"native backend refuses case {case}: {exc}")
+    assert problem.engine == "native"
     return problem, solution, folder
 
 
