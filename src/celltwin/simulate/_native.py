@@ -225,15 +225,14 @@ class _CFunction(numba.core.types.WrapperAddressProtocol if numba is not None el
         return self._signature
 
 
-def _compile_c(sources: list[str], compiler: str):
-    """Compile the translation units ``sources`` into one shared library in the cache
-    folder (named by the hash of the sources and the compiler; reused when present) and
-    load it. The units compile in parallel, one process per core."""
-    digest = hashlib.sha256("\n".join([compiler, *sources]).encode()).hexdigest()[:20]
-    folder = _cache_folder()
-    library = folder / f"celltwin_model_{digest}.so"
+def _compile_c(sources: list[str], compiler: str, library: Path):
+    """Compile the translation units ``sources`` into the shared library ``library`` (in
+    the cache folder; reused when present) and load it. The units compile in parallel, one
+    process per core."""
+    folder = library.parent
+    digest = library.stem
     if not library.exists():
-        stem = folder / f".celltwin_model_{digest}.{os.getpid()}.{threading.get_ident()}"
+        stem = folder / f".{digest}.{os.getpid()}.{threading.get_ident()}"
         c_files = [stem.with_name(f"{stem.name}.{k}.c") for k in range(len(sources))]
         objects = [c.with_suffix(".o") for c in c_files]
         tmp = stem.with_name(stem.name + ".so")
@@ -314,6 +313,26 @@ class _Generated:
         if stray:  # only numbered names may reach the generated source
             raise UnsupportedFeatureError(f"the native backend cannot compile a right-hand side with the "
                                           f"unbound symbol(s) {', '.join(sorted(map(str, stray)))}")
+        self.n_states, self.n_ode, self.n_parameters = n, n_ode, n_p
+        names = ("rhs", "jac", "f_vjp", "jac_vjp")
+        n_args = {"rhs": 3, "jac": 3, "f_vjp": 5, "jac_vjp": 5}
+        compiler = _c_compiler()
+        if compiler is not None:
+            # A later process skips differentiation and code generation (seconds to a minute
+            # for large models): the library and the Jacobian's pattern are cached under a
+            # hash of the right-hand side itself and of this generator.
+            key = hashlib.sha256("\n".join([compiler, _generator_version(), str(C_OUTPUTS_PER_FUNCTION), str(n_p),
+                                             *map(str, f)]).encode())
+            library_path = _cache_folder() / f"celltwin_model_{key.hexdigest()[:20]}.so"
+            pattern_path = library_path.with_suffix(".npz")
+            if library_path.exists() and pattern_path.exists():
+                with np.load(pattern_path) as pattern:
+                    self.jac_rows, self.jac_cols = pattern["rows"], pattern["cols"]
+                library = ctypes.CDLL(str(library_path))
+                self.functions = tuple(_CFunction(library, name, n_args[name]) for name in names)
+                self.jacobian_nnz = len(self.jac_rows)
+                self._use(linear_algebra(n, self.jac_rows, self.jac_cols))
+                return
         unpack_x = [(str(s), f"x[{i}]") for i, s in enumerate(xs)]
         unpack_p = [(str(s), f"p[{k}]") for k, s in enumerate(ps)]
         index = {x: i for i, x in enumerate(xs)}
@@ -323,7 +342,6 @@ class _Generated:
                 d = _diff(f[a], xs[b])
                 if d != 0:
                     jac[(a, b)] = d
-        self.n_states, self.n_ode, self.n_parameters = n, n_ode, n_p
         self.jacobian_nnz = len(jac)
 
         self.jac_rows = np.array([a for a, _ in jac], dtype=np.int64)
@@ -360,12 +378,14 @@ class _Generated:
             "jac_vjp": (["x", "p", "m", "out_x", "out_p"], xp + [(str(s), f"m[{q}]") for q, s in enumerate(msym)],
                         [(t, sp.Add(*ts)) for t, ts in terms.items()], "out"),
         }
-        n_args = {"rhs": 3, "jac": 3, "f_vjp": 5, "jac_vjp": 5}
-        compiler = _c_compiler()
         if compiler is not None:
             head = f"/* celltwin native backend: model {cm.model.name!r} (generated) */\n#include <math.h>\n\n"
-            library = _compile_c([head + _c_source(name, *spec) for name, spec in self.specs.items()], compiler)
-            self.functions = tuple(_CFunction(library, name, n_args[name]) for name in self.specs)
+            tmp = pattern_path.with_name(f".{pattern_path.stem}.{os.getpid()}.{threading.get_ident()}.npz")
+            np.savez(tmp, rows=self.jac_rows, cols=self.jac_cols)
+            os.replace(tmp, pattern_path)  # before the library: a library present means both are
+            library = _compile_c([head + _c_source(name, *spec) for name, spec in self.specs.items()], compiler,
+                                 library_path)
+            self.functions = tuple(_CFunction(library, name, n_args[name]) for name in names)
         else:  # numba compiles the same functions (much slower for large models)
             header = [f"# celltwin native backend: model {cm.model.name!r} (generated; safe to delete)",
                       "import math", "import numba", "from numba import types", "v = types.CPointer(types.float64)",
@@ -391,6 +411,13 @@ class _Generated:
         new.__dict__.update(self.__dict__)
         new._use(linear_algebra(self.n_states, self.jac_rows, self.jac_cols, use_sparse=use_sparse))
         return new
+
+
+@functools.cache
+def _generator_version() -> str:
+    """A hash of this generator (its source and settings): cached models from another
+    version of it are not reused."""
+    return hashlib.sha256(Path(__file__).read_text().encode()).hexdigest()[:20]
 
 
 @functools.cache
