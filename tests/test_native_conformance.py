@@ -1,5 +1,6 @@
 """The native backend on the PEtab v1 test suite: llh, chi2 and simulations against each case's
-expected values, and gradients against central finite differences.
+expected values (the cases test_petab_suite.py leaves to the slow run; its default ones run
+on the native engine already), and gradients against central finite differences.
 
 A case the native backend refuses (``UnsupportedFeatureError``, at construction or at the
 first trace) is skipped with the refusal's reason, so it becomes a real check as soon as
@@ -9,14 +10,11 @@ checks on the benchmark collection too and writes a table.
 
 from __future__ import annotations
 
-import math
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 import pytest
-from test_petab_suite import V1_CASES, _case, _matched
+from test_petab_suite import DEFAULT_CASES, V1_CASES, _case, assert_matches_solution
 
 from celltwin.errors import UnsupportedFeatureError
 from celltwin.problem import Problem, from_petab
@@ -35,24 +33,15 @@ def _native_problem(case: str, settings: SolverSettings = NATIVE) -> tuple[Probl
     return problem, solution, folder
 
 
-@pytest.mark.parametrize("case", V1_CASES)
+# The cases of test_petab_suite's default run already run on the native engine (the default);
+# here the others, which that file marks slow.
+@pytest.mark.parametrize("case", [c for c in V1_CASES if c not in DEFAULT_CASES])
 def test_native_petab_v1_case(case):
     problem, solution, folder = _native_problem(case)
-    theta = jnp.asarray(problem.x_nominal)
-    try:  # one compiled program for the three quantities
-        llh, chi2, simulated = jax.jit(
-            lambda th: (problem.log_likelihood(th), problem.chi2(th), problem.simulate(th).observables)
-        )(theta)
+    try:
+        assert_matches_solution(problem, solution, folder)
     except UnsupportedFeatureError as exc:  # some refusals come only when the solve is traced
         pytest.skip(f"native backend refuses case {case}: {exc}")
-    llh, chi2 = float(llh), float(chi2)
-    assert math.isclose(llh, solution["llh"], rel_tol=0, abs_tol=solution["tol_llh"]), (llh, solution["llh"])
-    assert math.isclose(chi2, solution["chi2"], rel_tol=0, abs_tol=solution["tol_chi2"]), (chi2, solution["chi2"])
-    ours = problem.measurement_df.rename(columns={"measurement": "simulation"})
-    ours["simulation"] = np.asarray(simulated)
-    for name in solution["simulation_files"]:
-        a, b = _matched(ours, pd.read_csv(folder / name, sep="\t"))
-        np.testing.assert_allclose(a, b, rtol=0, atol=solution["tol_simulations"])
 
 
 def _central_difference(f, theta: np.ndarray, h: float) -> np.ndarray:

@@ -72,6 +72,12 @@ DEFAULT_CASES = {"0001", "0002", "0006", "0007", "0008", "0009", "0012", "0015",
 def test_petab_v1_case(case):
     folder, solution = _case("v1.0.0", case)
     problem = from_petab(folder / f"_{case}.yaml")
+    assert problem.engine == "native"  # the default engine on a CPU
+    assert_matches_solution(problem, solution, folder)
+
+
+def assert_matches_solution(problem, solution: dict, folder) -> None:
+    """llh, chi2 and simulations at the nominal values against a case's expected values."""
     theta = jnp.asarray(problem.x_nominal)
     # one compiled program for the three quantities (three eager calls compile three times)
     llh, chi2, simulated = jax.jit(

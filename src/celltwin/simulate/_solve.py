@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from ..model import CompiledModel
+from ._backend import choose_engine
 from ._rosenbrock import JacobianTerm
 from ._settings import SolverSettings
 from ._sparse_lu import SparseLU
@@ -171,11 +172,7 @@ def solve_steady_state(
 
 
 def _engine(settings: SolverSettings, cm: CompiledModel) -> str:
-    if settings.backend != "auto":
-        return settings.backend
-    from ._backend import choose_engine
-
-    return choose_engine(settings, cm)[0]
+    return settings.backend if settings.backend != "auto" else choose_engine(settings, cm)[0]
 
 
 def _native_time_course(cm, p, x0, ts, event_times, event_order, jump_ts, t0, settings, site):
