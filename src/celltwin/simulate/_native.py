@@ -37,7 +37,8 @@ output times (``xbar_k . f(t_k, x_k)``) and the discontinuities (``lambda . (f(t
 f(tau+))``), so that event times and switch times that depend on parameters are
 differentiated too.
 
-In JAX the solve is a :func:`jax.custom_vjp` whose two halves are host callbacks; batched
+In JAX the solve is a :func:`jax.custom_vjp` whose two halves are host calls (through an
+XLA FFI handler, :mod:`celltwin.simulate._host_call`); batched
 calls (``vmap`` over conditions, chains or parameter sets) arrive as one call and run in
 parallel over the batch on one thread per core, which is how a sampler's chains use both cores
 of a small machine. Only reverse-mode derivatives exist (no ``jvp``/``jacfwd``).
@@ -59,7 +60,6 @@ import importlib.util
 import itertools
 import math
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -76,9 +76,10 @@ from sympy.printing.c import C99CodePrinter
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.pycode import PythonCodePrinter
 
-from .._config import private_cache_dir
 from ..errors import UnsupportedFeatureError
 from ..model import TIME, CompiledModel, rhs_expressions
+from ._build import c_compiler, cache_folder
+from ._host_call import host_call, register
 from ._native_sparse import linear_algebra
 
 try:  # numba is a dependency, but keep import errors readable where it is missing
@@ -200,14 +201,6 @@ def _source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: 
     return "\n".join(lines)
 
 
-def _c_compiler() -> str | None:
-    """The C compiler for the model's functions (``$CELLTWIN_CC``, else ``cc``, ``gcc`` or
-    ``clang`` on the PATH); None: numba compiles them instead."""
-    if "CELLTWIN_CC" in os.environ:
-        return os.environ["CELLTWIN_CC"] or None
-    return next((path for cc in ("cc", "gcc", "clang") if (path := shutil.which(cc))), None)
-
-
 class _CFunction(numba.core.types.WrapperAddressProtocol if numba is not None else object):
     """A compiled C function the kernels call through its address (numba's first-class
     function protocol)."""
@@ -268,7 +261,7 @@ def _load_module(source: str):
     name = f"celltwin_native_{digest}"
     if name in sys.modules:
         return sys.modules[name]
-    folder = _cache_folder()
+    folder = cache_folder()
     path = folder / f"{name}.py"
     if not path.exists() or path.read_text() != source:
         tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
@@ -283,11 +276,6 @@ def _load_module(source: str):
         del sys.modules[name]
         raise
     return module
-
-
-@functools.cache
-def _cache_folder() -> Path:
-    return private_cache_dir("native", "CELLTWIN_NATIVE_CACHE")
 
 
 class _Generated:
@@ -316,14 +304,15 @@ class _Generated:
         self.n_states, self.n_ode, self.n_parameters = n, n_ode, n_p
         names = ("rhs", "jac", "f_vjp", "jac_vjp")
         n_args = {"rhs": 3, "jac": 3, "f_vjp": 5, "jac_vjp": 5}
-        compiler = _c_compiler()
+        compiler = c_compiler()
+        # What the functions compute: a hash of the right-hand side itself and of this
+        # generator (it names the compiled library and the solves' host functions).
+        self.digest = hashlib.sha256("\n".join([str(compiler), _generator_version(), str(C_OUTPUTS_PER_FUNCTION),
+                                                 str(n_p), *map(str, f)]).encode()).hexdigest()[:20]
         if compiler is not None:
             # A later process skips differentiation and code generation (seconds to a minute
-            # for large models): the library and the Jacobian's pattern are cached under a
-            # hash of the right-hand side itself and of this generator.
-            key = hashlib.sha256("\n".join([compiler, _generator_version(), str(C_OUTPUTS_PER_FUNCTION), str(n_p),
-                                             *map(str, f)]).encode())
-            library_path = _cache_folder() / f"celltwin_model_{key.hexdigest()[:20]}.so"
+            # for large models): the library and the Jacobian's pattern are cached.
+            library_path = cache_folder() / f"celltwin_model_{self.digest}.so"
             pattern_path = library_path.with_suffix(".npz")
             if library_path.exists() and pattern_path.exists():
                 with np.load(pattern_path) as pattern:
@@ -458,12 +447,16 @@ def check_native(cm: CompiledModel) -> None:
 
 
 # --- JAX interface -------------------------------------------------------------------------
-def _flat(a: np.ndarray, tail: int) -> np.ndarray:
+def _flat(a: np.ndarray, shape: tuple[int, ...], tail: int) -> np.ndarray:
+    """``a`` broadcast to ``shape`` with its leading (batch) axes flattened into one:
+    a view of XLA's buffer where it already has that shape (the FFI handler's arrays), else
+    a writable copy (the model's compiled functions are typed for writable arrays)."""
+    flat = (math.prod(shape[:len(shape) - tail]),) + shape[len(shape) - tail:]
+    if type(a) is np.ndarray and a.shape == shape and a.dtype == np.float64 and a.flags.writeable and \
+            a.flags.c_contiguous:
+        return a.reshape(flat)
     a = np.asarray(a, dtype=np.float64)
-    lead = int(np.prod(a.shape[:a.ndim - tail], dtype=np.int64))
-    # A writable copy: JAX's buffers arrive read-only, and the model's compiled functions
-    # are typed for writable arrays.
-    return np.array(a.reshape((lead,) + a.shape[a.ndim - tail:]), order="C")
+    return np.array(np.broadcast_to(a, shape).reshape(flat), order="C")
 
 
 # Steps per solve kept for the reverse pass (a solve with more is solved again there), and
@@ -547,13 +540,13 @@ class _Solves:
     def _inputs(self, p, x0, t0, ts, jumps, extra=()):
         gen = self.gen
         batch = np.broadcast_shapes(p.shape[:-1], x0.shape[:-1], np.shape(t0), ts.shape[:-1], jumps.shape[:-1], *extra)
-        P = _flat(np.broadcast_to(p, batch + p.shape[-1:]), 1)
-        X0 = _flat(np.broadcast_to(x0, batch + (gen.n_ode,)), 1)
+        P = _flat(p, batch + p.shape[-1:], 1)
+        X0 = _flat(x0, batch + (gen.n_ode,), 1)
         if gen.time_state:  # the time state's value is set from t0 by the kernel
             X0 = np.concatenate([X0, np.zeros((X0.shape[0], 1))], axis=1)
-        T0 = _flat(np.broadcast_to(t0, batch), 0)
-        TS = _flat(np.broadcast_to(ts, batch + ts.shape[-1:]), 1)
-        JU = _flat(np.broadcast_to(jumps, batch + jumps.shape[-1:]), 1)
+        T0 = _flat(t0, batch, 0)
+        TS = _flat(ts, batch + ts.shape[-1:], 1)
+        JU = _flat(jumps, batch + jumps.shape[-1:], 1)
         return batch, (P, X0, T0, TS, JU)
 
     def _run(self, inputs, keep_tape: bool = True):
@@ -599,7 +592,7 @@ class _Solves:
         P, X0, T0, TS, JU = inputs
         b = P.shape[0]
         XBAR = np.zeros((b, TS.shape[1], gen.n_states))
-        XBAR[:, :, :gen.n_ode] = _flat(np.broadcast_to(xbar, batch + xbar.shape[-2:]), 2)
+        XBAR[:, :, :gen.n_ode] = _flat(xbar, batch + xbar.shape[-2:], 2)
         PBAR, X0BAR, T0BAR = np.zeros((b, gen.n_parameters)), np.zeros((b, gen.n_states)), np.zeros(b)
         TSBAR, JUBAR = np.zeros(TS.shape), np.zeros(JU.shape)
         with self.lock:
@@ -622,10 +615,23 @@ def _solver(gen: _Generated, rtol: float, atol: float, max_steps: int, ss_rtol: 
     n = gen.n_ode
     host = _Solves(gen, rtol, atol, max_steps, ss_rtol, ss_atol)
 
+    def forward(p, x0, t0, ts, jumps, xs, status, keep_tape=True):
+        xs[...], status[...] = host.forward(p, x0, t0, ts, jumps, keep_tape)
+
+    def adjoint(p, x0, t0, ts, jumps, xbar, *bars):
+        for out, value in zip(bars, host.adjoint(p, x0, t0, ts, jumps, xbar)):
+            out[...] = value
+
+    # The host functions' names say all they compute (see _host_call.register).
+    name = (f"native {gen.digest} {gen.linear_algebra.sparse} {rtol!r} {atol!r} {max_steps} {ss_rtol!r} "
+            f"{ss_atol!r} {site}")
+    keys = {"taped": register(name + " forward", forward),
+            "untaped": register(name + " forward-untaped", functools.partial(forward, keep_tape=False)),
+            "adjoint": register(name + " adjoint", adjoint)}
+
     def call_forward(p, x0, t0, ts, jumps, taped):
         shapes = (jax.ShapeDtypeStruct(ts.shape + (n,), jnp.float64), jax.ShapeDtypeStruct((), jnp.int32))
-        run = host.forward if taped else functools.partial(host.forward, keep_tape=False)
-        return jax.pure_callback(run, shapes, p, x0, t0, ts, jumps, vmap_method="broadcast_all")
+        return host_call(keys["taped" if taped else "untaped"], shapes, p, x0, t0, ts, jumps)
 
     @jax.custom_vjp
     def solve(p, x0, t0, ts, jumps):  # no derivative follows: no tape
@@ -636,7 +642,7 @@ def _solver(gen: _Generated, rtol: float, atol: float, max_steps: int, ss_rtol: 
 
     def solve_bwd(res, cotangents):
         shapes = tuple(jax.ShapeDtypeStruct(a.shape, jnp.float64) for a in res)
-        return jax.pure_callback(host.adjoint, shapes, *res, cotangents[0], vmap_method="broadcast_all")
+        return host_call(keys["adjoint"], shapes, *res, cotangents[0])
 
     solve.defvjp(solve_fwd, solve_bwd)
     return solve
