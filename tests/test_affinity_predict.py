@@ -159,3 +159,36 @@ def test_bad_input_is_exit_2_naming_the_file(structures, tmp_path, case):
         args, words = [str(other)], [str(other), "PDB", "mmCIF"]
     message = assert_input_error(invoke("affinity", "predict", *args), *words)
     assert "Traceback" not in one_line(message)
+
+
+@pytest.mark.slow  # ~45 s, mostly compilation
+def test_structure_to_evidence_table_to_a_twin_case(structures, tmp_path):
+    """The documented pipeline on the small binding model of tests/test_twin.py: `affinity
+    predict --out` writes the case's evidence table, `demo` runs the case with it. Here the
+    data are made uninformative (noise sd 50 on a complex of at most 15 nM) and koff's prior
+    widened to 1e9 /s, so that the prior of log10 Kd is flat over [-8, -1] and the augmented
+    posterior of log10 Kd is the evidence alone: the error model's Student-t predictive given
+    the structure's prediction (median and 90 % interval)."""
+    from test_twin import write_case
+
+    case = write_case(tmp_path, sampler="{method: ensemble, chains: 16, warmup: 150, draws: 150, seed: 1}")
+    (tmp_path / "evidence.tsv").unlink()
+    priors = tmp_path / "p.tsv"
+    priors.write_text(priors.read_text().replace("100.0", "1000000000.0"))
+    observables = tmp_path / "o.tsv"
+    observables.write_text(observables.read_text().replace("0.02", "50"))
+    made = invoke("affinity", "predict", str(structures / "2oob.pdb"), "--chains", "A:B", "--temperature", "310",
+                  "--reaction", "bind", "--out", str(tmp_path / "evidence.tsv"), "--format", "json")
+    assert made.exit_code == 0, made.stderr
+    prediction = json.loads(made.stdout)
+    ran = invoke("demo", str(case), "--out", str(tmp_path / "out"))
+    assert ran.exit_code == 0, ran.stderr
+    (kd,) = json.loads((tmp_path / "out" / "summary.json").read_text())["kd"]
+    assert kd["predicted_log10_kd"] == pytest.approx(prediction["log10_kd_molar"], abs=1e-4)
+    # 16 walkers x 150 draws, strongly autocorrelated: a few hundred effective draws, whose
+    # median and 5 % / 95 % quantiles carry errors of ~0.2-0.4 log10 units
+    assert kd["augmented_q50"] == pytest.approx(prediction["calibrated_log10_kd"], abs=0.6)
+    assert kd["augmented_q05"] == pytest.approx(prediction["lower_log10_kd"], abs=1.0)
+    assert kd["augmented_q95"] == pytest.approx(prediction["upper_log10_kd"], abs=1.0)
+    # the baseline knows only the prior: log10 Kd spread over the whole range
+    assert kd["baseline_width90"] > 1.5 * kd["augmented_width90"]

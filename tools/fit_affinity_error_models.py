@@ -111,8 +111,13 @@ def main() -> None:
                       pairs=f"{len(x)} reactions with a literature Kd: " + ", ".join(
                           f"{c} {r}" for c, r in zip(pairs["case"], pairs["reaction"])) + "; slope fixed at 1",
                       calibration=calibrate_predictor(x, y, "student_t", seed=0, slope=1.0), cross_validation=row)
-    for _, p in pairs.iterrows():
-        print(f"  {p['case']} {p['reaction']:<4} predicted {p['predicted']:6.2f}  literature {p['measured']:6.2f}")
+    z90 = stats.norm.ppf(0.95)
+    print("per reaction, log10 Kd (M): leave-one-reaction-out 90 % interval vs the seed's fixed sd")
+    for (_, p), (_, c) in zip(pairs.iterrows(), cv.iterrows()):
+        fixed = (p["predicted"] - z90 * p["seed_sd"], p["predicted"] + z90 * p["seed_sd"])
+        print(f"| {p['case']} {p['reaction']} | {p['predicted']:.2f} | {p['measured']:.2f} | "
+              f"[{fixed[0]:.2f}, {fixed[1]:.2f}] {'yes' if fixed[0] <= p['measured'] <= fixed[1] else 'no'} | "
+              f"{c['calibrated']:.2f} [{c['lower_90']:.2f}, {c['upper_90']:.2f}] {'yes' if c['covered_90'] else 'no'} |")
 
     result = pd.DataFrame(rows)
     pd.set_option("display.width", 200)
