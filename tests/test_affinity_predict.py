@@ -136,7 +136,7 @@ def _shifted(src, dst, chain: str, shift: float = 0.0, resname: str | None = Non
 
 
 @pytest.mark.parametrize("case", ["missing chain", "no interface", "not a protein", "not a structure", "bad chains",
-                                  "unknown format"])
+                                  "unknown format", "modified residue"])
 def test_bad_input_is_exit_2_naming_the_file(structures, tmp_path, case):
     src = structures / "2oob.pdb"
     if case == "missing chain":
@@ -151,6 +151,9 @@ def test_bad_input_is_exit_2_naming_the_file(structures, tmp_path, case):
         junk = tmp_path / "junk.cif"
         junk.write_text("this is not a structure\n")
         args, words = [str(junk)], [str(junk)]
+    elif case == "modified residue":
+        mse = _shifted(src, tmp_path / "mse.pdb", "B", resname="MSE")
+        args, words = [str(mse), "--chains", "A:B"], [str(mse), "MSE"]
     elif case == "bad chains":
         args, words = [str(src), "--chains", "AB"], ["--chains", "A:B"]
     else:
