@@ -99,7 +99,8 @@ def test_progress_bar_off_a_terminal_writes_plain_lines(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.parametrize("args", [["--version"], ["--help"], ["sample", "--help"], ["bench", "run", "--help"]],
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["sample", "--help"], ["bench", "run", "--help"],
+                                  ["affinity", "predict", "--help"]],
                          ids=" ".join)
 def test_version_and_help_import_neither_jax_nor_numpy(args):
     """``celltwin --version`` and ``--help`` must answer at once: JAX alone takes seconds to import."""

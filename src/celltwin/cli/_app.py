@@ -11,6 +11,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
+from ._affinity import affinity_app
 from ._bench import bench_app
 from ._check import check
 from ._diagnose import diagnose
@@ -89,6 +90,7 @@ app.command("diagnose")(diagnose)
 app.command("discover")(discover)
 app.add_typer(screen_app, name="screen", cls=_CommandGroup)
 app.add_typer(bench_app, name="bench", cls=_CommandGroup)
+app.add_typer(affinity_app, name="affinity", cls=_CommandGroup)
 app.command("hybrid")(hybrid)
 
 

@@ -97,6 +97,21 @@ class PredictorCalibration:
         noise = rng.standard_t(p["nu"][k].reshape(shape), size=(n, *x.shape))
         return (p["a"][k].reshape(shape) + p["b"][k].reshape(shape) * x + p["sigma"][k].reshape(shape) * noise)
 
+    def to_dict(self) -> dict:
+        """Plain numbers and lists (JSON); :meth:`from_dict` reads it back."""
+        params = {k: (np.asarray(v).tolist() if np.ndim(v) else float(v)) for k, v in self.params.items()}
+        return {"noise": self.noise, "n_pairs": self.n_pairs, "params": params}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PredictorCalibration":
+        p = data["params"]
+        if data["noise"] == "gaussian":
+            params = {"a": float(p["a"]), "b": float(p["b"]), "s": float(p["s"]), "dof": int(p["dof"]),
+                      "xtx_inv": np.asarray(p["xtx_inv"], dtype=float)}
+        else:
+            params = {k: jnp.asarray(np.asarray(p[k], dtype=float)) for k in ("a", "b", "sigma", "nu")}
+        return cls(data["noise"], int(data["n_pairs"]), params)
+
     def summary(self) -> pd.DataFrame:
         """Posterior mean and 90 % interval of ``a``, ``b`` and the noise scale."""
         p = self.params
@@ -112,9 +127,12 @@ class PredictorCalibration:
 
 
 def calibrate_predictor(predicted_log10, measured_log10, noise: str = "gaussian", *, seed: int = 0,
-                        draws: int = 1000) -> PredictorCalibration:
+                        draws: int = 1000, slope: float | None = None) -> PredictorCalibration:
     """Fit ``measured = a + b * predicted + noise`` (both log10 Kd / M; see
-    :mod:`celltwin.evidence._units` to convert Kd, pKd or dG)."""
+    :mod:`celltwin.evidence._units` to convert Kd, pKd or dG).
+
+    ``slope``: hold ``b`` at this value and fit only the bias ``a`` and the noise (for a
+    handful of pairs whose measured values span too narrow a range to identify a slope)."""
     x = np.asarray(predicted_log10, dtype=float)
     y = np.asarray(measured_log10, dtype=float)
     if x.shape != y.shape or x.ndim != 1:
@@ -126,37 +144,49 @@ def calibrate_predictor(predicted_log10, measured_log10, noise: str = "gaussian"
         raise ValueError(f"at least 4 pairs are needed to calibrate a predictor, got {len(x)}")
     if noise not in NOISE_MODELS:
         raise ValueError(f"noise model {noise!r}: use one of {', '.join(NOISE_MODELS)}")
-    X = np.column_stack([np.ones_like(x), x])
-    xtx_inv = np.linalg.inv(X.T @ X)
-    beta = xtx_inv @ X.T @ y
-    dof = len(x) - 2
-    s = math.sqrt(float(np.sum((y - X @ beta) ** 2)) / dof)
+    if slope is None:
+        X = np.column_stack([np.ones_like(x), x])
+        xtx_inv = np.linalg.inv(X.T @ X)
+        beta = xtx_inv @ X.T @ y
+        dof = len(x) - 2
+    else:  # only the intercept is free: its (X'X)^-1 is 1/n, the slope's entries vanish
+        beta = np.array([np.mean(y - slope * x), float(slope)])
+        xtx_inv = np.array([[1.0 / len(x), 0.0], [0.0, 0.0]])
+        dof = len(x) - 1
+    s = math.sqrt(float(np.sum((y - beta[0] - beta[1] * x) ** 2)) / dof)
     if noise == "gaussian":
         return PredictorCalibration("gaussian", len(x), {"a": float(beta[0]), "b": float(beta[1]), "s": s,
                                                          "dof": dof, "xtx_inv": xtx_inv})
-    return PredictorCalibration("student_t", len(x), _student_t_posterior(x, y, beta, s, seed, draws))
+    return PredictorCalibration("student_t", len(x), _student_t_posterior(x, y, beta, s, seed, draws,
+                                                                          fixed_slope=slope is not None))
 
 
-def _student_t_posterior(x, y, beta, s, seed: int, draws: int) -> dict:
+def _student_t_posterior(x, y, beta, s, seed: int, draws: int, fixed_slope: bool = False) -> dict:
     key = jax.random.PRNGKey(seed)
-    z0 = jnp.array([beta[0], beta[1], math.log(s), math.log(10.0)])
-    positions = np.asarray(_student_t_nuts(jnp.asarray(x), jnp.asarray(y), z0, key, draws)).reshape(-1, 4)
+    z0 = jnp.array([beta[0], 0.0 if fixed_slope else beta[1], math.log(s), math.log(10.0)])
+    positions = np.asarray(_student_t_nuts(jnp.asarray(x), jnp.asarray(y), z0, key, draws, fixed_slope,
+                                           float(beta[1]))).reshape(-1, 4)
     keep = positions[np.linspace(0, len(positions) - 1, MIXTURE_DRAWS).astype(int)]
-    return {"a": jnp.asarray(keep[:, 0]), "b": jnp.asarray(keep[:, 1]), "sigma": jnp.asarray(np.exp(keep[:, 2])),
+    b = np.full(len(keep), beta[1]) if fixed_slope else keep[:, 1]
+    return {"a": jnp.asarray(keep[:, 0]), "b": jnp.asarray(b), "sigma": jnp.asarray(np.exp(keep[:, 2])),
             "nu": jnp.asarray(1.0 + np.exp(keep[:, 3]))}
 
 
-@functools.partial(jax.jit, static_argnums=4)
-def _student_t_nuts(x, y, z0, key, draws: int):
+@functools.partial(jax.jit, static_argnums=(4, 5))
+def _student_t_nuts(x, y, z0, key, draws: int, fixed_slope: bool = False, slope=1.0):
     """4 NUTS chains (window adaptation, 500 steps) on ``z = (a, b, log sigma, log(nu - 1))``;
-    the data are arguments, so one compilation serves every fit of the same size."""
+    the data are arguments, so one compilation serves every fit of the same size. With
+    ``fixed_slope`` the slope is ``slope`` and ``z[1]`` is an independent standard normal
+    placeholder (ignored), so that both variants share the code."""
     import blackjax
 
     def logdensity(z):
-        a, b, sigma, nu = z[0], z[1], jnp.exp(z[2]), 1.0 + jnp.exp(z[3])
+        a, sigma, nu = z[0], jnp.exp(z[2]), 1.0 + jnp.exp(z[3])
+        b = slope if fixed_slope else z[1]
         lik = jnp.sum(student_t.logpdf(y, nu, a + b * x, sigma))
         log_prior_nu = math.log(0.1**2) + jnp.log(nu) - 0.1 * nu  # Gamma(2, rate 0.1)
-        return lik + log_prior_nu + z[3]  # + log |d nu / d z3|; log sigma flat = 1/sigma prior
+        placeholder = -0.5 * z[1] ** 2 if fixed_slope else 0.0
+        return lik + log_prior_nu + z[3] + placeholder  # + log |d nu / d z3|; log sigma flat = 1/sigma prior
 
     def one(k, start):
         k1, k2 = jax.random.split(k)
@@ -176,18 +206,19 @@ def _student_t_nuts(x, y, z0, key, draws: int):
 
 
 def cross_validate(predicted_log10, measured_log10, noise: str = "gaussian", *, folds: int = 10,
-                   seed: int = 0) -> pd.DataFrame:
+                   seed: int = 0, slope: float | None = None) -> pd.DataFrame:
     """K-fold cross-validation of the calibrated error model: per held-out pair its fold,
     prediction, measurement, calibrated median, 50 % and 90 % intervals, whether they
     cover the measurement, and the log10 errors of the raw and calibrated predictions.
-    ``table[["covered_50", "covered_90"]].mean()`` are the coverages."""
+    ``table[["covered_50", "covered_90"]].mean()`` are the coverages; ``folds`` equal to the
+    number of pairs is leave-one-out."""
     x = np.asarray(predicted_log10, dtype=float)
     y = np.asarray(measured_log10, dtype=float)
     fold = np.random.default_rng(seed).permutation(np.arange(len(x)) % folds)
     rows = []
     for f in range(folds):
         test = fold == f
-        cal = calibrate_predictor(x[~test], y[~test], noise, seed=seed + f)
+        cal = calibrate_predictor(x[~test], y[~test], noise, seed=seed + f, slope=slope)
         lo50, hi50 = cal.interval(x[test], 0.5)
         lo90, hi90 = cal.interval(x[test], 0.9)
         med = cal.median(x[test])

@@ -15,6 +15,9 @@ column              required  meaning
 ``temperature``     no        K, for free energies (default 310)
 ``reported_value``  no        a literature / measured Kd in the same unit, kept for
                               comparison only (never enters the posterior)
+``error_model``     no        a shipped predictor error model (``prodigy``,
+                              ``ppi_affinity``): its predictive distribution of the true
+                              log10 Kd given ``value`` replaces the Gaussian ``sd``
 ==================  ========  =============================================================
 
 Other columns are ignored. Lines starting with ``#`` are comments.
@@ -22,6 +25,7 @@ Other columns are ignored. Lines starting with ``#`` are comments.
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -29,6 +33,7 @@ import pandas as pd
 
 from .._textfile import read_text
 from ..errors import CelltwinInputError
+from ._error_models import ERROR_MODELS, shipped_error_model
 from ._terms import AffinityEvidence, binding_rate_constants
 from ._units import BODY_TEMPERATURE, CONCENTRATION_UNITS, UNITS
 
@@ -128,6 +133,22 @@ def _number(row, column, where, *, positive=False) -> float | None:
     return value
 
 
+def _row_error_model(row, where):
+    """The calibration of the shipped error model the row names in ``error_model``, if any."""
+    name = str(row.get("error_model", "")).strip()
+    if not name:
+        return None
+    if name not in ERROR_MODELS:
+        raise CelltwinInputError(f"{where}, column 'error_model': {name!r} is not one of {', '.join(ERROR_MODELS)} "
+                                 "(leave it empty to use the row's sd)")
+    return _shipped_calibration(name)
+
+
+@functools.cache
+def _shipped_calibration(name):
+    return shipped_error_model(name).calibration
+
+
 def _term(row, where, model, default_sd, calibration, weight, model_unit) -> AffinityEvidence:
     reaction = row["reaction"].strip()
     if reaction not in model.reactions:
@@ -138,6 +159,8 @@ def _term(row, where, model, default_sd, calibration, weight, model_unit) -> Aff
     value = _number(row, "value", where, positive=unit in CONCENTRATION_UNITS)
     if value is None:
         raise CelltwinInputError(f"{where}, column 'value': empty")
+    if calibration is None:
+        calibration = _row_error_model(row, where)
     sd = None if calibration is not None else _number(row, "sd", where, positive=True)
     if calibration is None and sd is None:
         if default_sd is None:
@@ -160,3 +183,60 @@ def _term(row, where, model, default_sd, calibration, weight, model_unit) -> Aff
     return AffinityEvidence(kon, koff, value, unit=unit, sd=sd, calibration=calibration, weight=w,
                             model_unit=model_unit, temperature=temperature, name=f"Kd({reaction})",
                             reaction=reaction)
+
+
+PREDICTION_COLUMNS = ("reaction", "value", "unit", "sd", "error_model", "predictor", "structure")
+
+
+def append_prediction_row(path, reaction: str, prediction: dict) -> None:
+    """Add one row for ``reaction`` to the affinity table at ``path`` (created, with a
+    header, if missing): ``value`` the predicted log10 Kd (unit ``log10_M``), ``sd`` the
+    Gaussian spread with the same 90 % interval as the error model (for readers that do not
+    use it), ``error_model`` its name (:func:`read_affinity_table` then uses that model's
+    predictive distribution). ``prediction`` is :meth:`StructureAffinity.summary`'s dict.
+
+    Raises:
+        CelltwinInputError: the existing table lacks a column this row needs, or already has
+            a row for ``reaction``.
+    """
+    from .._atomic import atomic_write_text
+
+    path = Path(path)
+    z90 = 1.6448536269514722  # the standard normal's 95th percentile
+    values = {"reaction": reaction, "value": f"{prediction['log10_kd_molar']:.4f}", "unit": "log10_M",
+              "sd": f"{(prediction['upper_log10_kd'] - prediction['lower_log10_kd']) / (2 * z90):.4f}",
+              "error_model": prediction["error_model"], "predictor": prediction["predictor"],
+              "structure": f"{prediction['structure']} ({prediction['chains']}, {prediction['temperature_k']:g} K)"}
+    if any(c in values[k] for k in ("predictor", "structure") for c in "\t\n"):
+        raise CelltwinInputError(f"{prediction['structure']}: tabs or line breaks in the file name cannot go "
+                                 "into a tab-separated table; rename the file")
+    content = _content_lines(path) if path.exists() else []
+    if content:
+        sep = "\t" if "\t" in content[0][1] else ","
+    else:
+        sep = "," if path.suffix.lower() == ".csv" else "\t"
+    if not content:
+        header = sep.join(PREDICTION_COLUMNS)
+        text = (f"# Kd predictions from structures (celltwin affinity predict); value: log10(Kd / M); sd: the\n"
+                f"# Gaussian spread of the same 90 % interval; error_model: the learned error model used instead.\n"
+                f"{header}\n")
+        columns = PREDICTION_COLUMNS
+    else:
+        text = read_text(path, "affinity table")
+        table = _read(path)
+        columns = tuple(table.columns)
+        missing = [c for c in ("reaction", "value", "unit", "error_model") if c not in columns]
+        if missing:
+            raise CelltwinInputError(f"{path}: the table has no column(s) {', '.join(missing)} for this prediction; "
+                                     "add them to its header or write to a new file")
+        lines = _data_lines(path)
+        for i, r in enumerate(table["reaction"]):
+            if r.strip() == reaction:
+                raise CelltwinInputError(f"{path}, line {lines[i]}: already has a row for reaction {reaction!r}; "
+                                         "remove it first or write to another file")
+        if not text.endswith("\n"):
+            text += "\n"
+    if sep == "," and any("," in values[k] for k in values):
+        values = {k: f'"{v}"' if "," in v else v for k, v in values.items()}
+    text += sep.join(values.get(c, "") for c in columns) + "\n"
+    atomic_write_text(path, text)
