@@ -79,6 +79,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--time-budget", type=float, default=120.0,
                         help="stop repeating a measurement after this many "
                              "seconds (at least one timed run is kept)")
+    parser.add_argument("--accuracy", action="store_true",
+                        help="instead of timings: the llh at AMICI's default tolerances, at this "
+                             "script's (rtol = atol = 1e-8) and at tight ones (ACCURACY_TIGHT)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object instead of key: value lines")
     return parser.parse_args(argv)
@@ -320,6 +323,32 @@ def time_batch(evaluator: Evaluator, solver, args) -> tuple[float, int]:
     return total_ms / args.batch, failures
 
 
+#: The tight tolerances of ``--accuracy`` (rtol, atol).
+ACCURACY_TIGHT = (1e-12, 1e-14)
+
+
+def accuracy(args, report: dict) -> None:
+    """Fill ``report`` with the llh at AMICI's defaults (``create_solver()`` as it comes),
+    at RTOL/ATOL and at ACCURACY_TIGHT, all at the nominal parameters."""
+    import amici
+    import petab.v1 as petab
+
+    report["amici_version"] = amici.__version__
+    problem = petab.Problem.from_yaml(args.problem)
+    model, report["compile_s"], report["compile_cached"] = import_model(problem, report["problem"], args.model_dir)
+    evaluator = Evaluator(problem, model, 1)
+    nominal = nominal_parameters(problem)
+    default = model.create_solver()
+    report["default_rtol"] = default.get_relative_tolerance()
+    report["default_atol"] = default.get_absolute_tolerance()
+    report["llh_default"] = evaluator(default, nominal)[0]
+    report["llh"] = evaluator(make_solver(model, MAX_STEPS), nominal)[0]
+    tight = make_solver(model, 10 * MAX_STEPS)
+    tight.set_relative_tolerance(ACCURACY_TIGHT[0])
+    tight.set_absolute_tolerance(ACCURACY_TIGHT[1])
+    report["llh_tight"] = evaluator(tight, nominal)[0]
+
+
 def benchmark(args, report: dict) -> None:
     """Fill ``report`` (in place, so partial results survive errors)."""
     import amici
@@ -401,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     report = empty_report(args.problem)
     with stdout_to_stderr() as stdout_fd:
         try:
-            benchmark(args, report)
+            (accuracy if args.accuracy else benchmark)(args, report)
         except (Exception, Terminated) as err:  # reported in the output
             traceback.print_exc()
             report["status"] = f"error: {type(err).__name__}: {err}"
