@@ -559,7 +559,7 @@ class _Solves:
         if not keep_tape:
             tape = _new_tape(b, 0, n, self.gen.n_stages, self.gen.linear_algebra.w_size)
         elif entry is not None:
-            tape = entry[1][5]
+            tape = entry[1][4]
         else:
             w_size = self.gen.linear_algebra.w_size
             per_step = 8 * (w_size + 2 * (self.gen.n_stages + 1) * n + 1)
@@ -574,7 +574,7 @@ class _Solves:
         jump_y = np.zeros((b, nj, n))
         self.run_forward(self.gen.forward, b, *inputs, self.rtol, self.atol, self.max_steps, self.ss_rtol, self.ss_atol,
                      XS, status, n_steps, taped, tape, out_step, jump_step, jump_y)
-        record = (XS, status, n_steps, taped, self.max_steps, tape, out_step, jump_step, jump_y)
+        record = (XS, status, n_steps, taped, tape, out_step, jump_step, jump_y)
         if keep_tape:
             self.cache[key] = (b"".join(a.tobytes() for a in inputs), record)
         return record
@@ -602,7 +602,7 @@ class _Solves:
                 record = entry[1]
             else:
                 record = self._run(inputs)
-            XS, status, n_steps, taped, _, tape, out_step, jump_step, jump_y = record
+            XS, status, n_steps, taped, tape, out_step, jump_step, jump_y = record
             self.run_adjoint(gen.adjoint, b, *inputs, self.rtol, self.atol, self.max_steps, self.ss_rtol, self.ss_atol,
                          XS, status, n_steps, taped, tape, out_step, jump_step, jump_y, XBAR, PBAR, X0BAR, T0BAR,
                          TSBAR, JUBAR)
