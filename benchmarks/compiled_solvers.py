@@ -193,6 +193,27 @@ def jax_rhs_function(rhs: list, states: list, params: list):
 
 
 # --- the solvers ----------------------------------------------------------------------------
+class NativeHost:
+    """celltwin's native solves on numpy arrays (the host side of its JAX interface,
+    ``_native._Solves``), from t = 0 with no discontinuities: the solver's own cost."""
+
+    def __init__(self, cm, rtol: float, atol: float, max_steps: int):
+        from celltwin.simulate._native import _Solves, generated
+
+        self.solves = _Solves(generated(cm), rtol, atol, max_steps, -1.0, -1.0)
+
+    def forward(self, p, x0, ts):
+        return self.solves.forward(p, x0, np.zeros(()), np.asarray(ts, dtype=float), np.zeros(0))
+
+    def adjoint(self, p, x0, ts, w):
+        pbar, x0bar, *_ = self.solves.adjoint(p, x0, np.zeros(()), np.asarray(ts, dtype=float), np.zeros(0), w)
+        return pbar, x0bar
+
+    def steps(self, ts) -> int:
+        _, record = self.solves.cache[(1, len(ts), 0)]  # keyed by (batch, output times, discontinuities)
+        return int(record[2][0])
+
+
 class Celltwin:
     """The native backend's host side: numba Rodas5P and its discrete adjoint on numpy arrays."""
 
@@ -202,10 +223,8 @@ class Celltwin:
         import jax
         import jax.numpy as jnp
 
-        from celltwin.simulate._native import _Solves, generated
-
         start = time.perf_counter()
-        self.host = _Solves(generated(ctx.cm), 0.0, RTOL, ATOL, MAX_STEPS)
+        self.host = NativeHost(ctx.cm, RTOL, ATOL, MAX_STEPS)
         self.setup_s = time.perf_counter() - start
         self.x0 = jax.jit(ctx.cm.x0)
         self.x0_jac = jax.jit(jax.jacobian(ctx.cm.x0))
@@ -229,12 +248,11 @@ class Celltwin:
 
     def steps(self, cond):
         self.solve(cond)
-        _, record = self.host.cache[(1, len(cond["ts"]))]  # keyed by (batch, output times)
-        return int(record[2][0])
+        return self.host.steps(cond["ts"])
 
 
 class CelltwinJax:
-    """The same kernels through the JAX interface (jit, ``pure_callback``)."""
+    """The same kernels through the JAX interface (jit, the FFI handler)."""
 
     name = "celltwin-jax"
 
@@ -502,9 +520,7 @@ def measure(name: str, repeats: int) -> list[dict]:
 
     # The accuracy reference: celltwin's solver at rtol 1e-12 / atol 1e-14, checked against
     # diffsol's BDF at the same tolerances (reference_check).
-    from celltwin.simulate._native import _Solves, generated
-
-    tight = _Solves(generated(ctx.cm), 0.0, TIGHT_RTOL, TIGHT_ATOL, 10 * MAX_STEPS)
+    tight = NativeHost(ctx.cm, TIGHT_RTOL, TIGHT_ATOL, 10 * MAX_STEPS)
     tight_diffsol = Diffsol(ctx, "bdf", TIGHT_RTOL, TIGHT_ATOL)
     rng = np.random.default_rng(0)
     rows, timers = [], []
@@ -601,14 +617,12 @@ def work_precision(name: str, repeats: int, max_conditions: int = 6) -> list[dic
     """diffsol's BDF at rtol 1e-8, 1e-9, 1e-10 (atol 100x smaller) against celltwin at 1e-8:
     CPU time of solving the first ``max_conditions`` conditions (median of interleaved
     repeats) and the largest error against the tight reference (child process)."""
-    from celltwin.simulate._native import _Solves, generated
-
     ctx = Context(name)
     reference = Celltwin(ctx)
     conds = ctx.conditions[:max_conditions]
     for cond in conds:
         reference.prepare(cond)
-    tight = _Solves(generated(ctx.cm), 0.0, TIGHT_RTOL, TIGHT_ATOL, 10 * MAX_STEPS)
+    tight = NativeHost(ctx.cm, TIGHT_RTOL, TIGHT_ATOL, 10 * MAX_STEPS)
     exact = [tight.forward(c["p"], c["x0"], c["ts"])[0] for c in conds]
     solvers = {("celltwin", RTOL): reference}
     solvers |= {("diffsol-bdf", rtol): Diffsol(ctx, "bdf", rtol, 1e-2 * rtol) for rtol in (1e-8, 1e-9, 1e-10)}
