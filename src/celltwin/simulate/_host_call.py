@@ -110,7 +110,9 @@ def _handler() -> str | None:
             c_file, tmp = stem.with_suffix(".c"), stem.with_suffix(".so")
             try:
                 c_file.write_text(source)
-                done = subprocess.run([compiler, "-O2", "-shared", "-fPIC", *(f"-I{i}" for i in includes),
+                # Python's symbols come from the running interpreter (macOS must be told so).
+                lazy = ["-undefined", "dynamic_lookup"] if sys.platform == "darwin" else []
+                done = subprocess.run([compiler, "-O2", "-shared", "-fPIC", *lazy, *(f"-I{i}" for i in includes),
                                        "-o", str(tmp), str(c_file)], capture_output=True, text=True)
                 if done.returncode != 0:
                     log.warning("the FFI handler did not compile (%s); jax.pure_callback calls the native solves",
