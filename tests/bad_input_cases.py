@@ -58,7 +58,8 @@ KINDS = (
 
 # Columns of that table: every command of `celltwin --help` (groups by subcommand).
 COMMANDS = ("check", "simulate", "fit", "profile", "sample", "report", "scenario", "demo", "quickstart",
-            "diagnose", "discover", "screen fit", "bench run", "bench report", "bench tasks", "hybrid")
+            "diagnose", "discover", "screen fit", "bench run", "bench report", "bench tasks", "hybrid",
+            "affinity predict")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -305,11 +306,59 @@ class Inputs:
                 con.execute(statement)
         return path
 
+    # affinity predict: a two-chain complex of a few residues, as PDB or mmCIF
+    def structure(self, suffix: str = ".pdb") -> Path:
+        def make(path: Path) -> Path:
+            atoms = two_strands()
+            path.write_text(pdb_text(atoms) if suffix == ".pdb" else mmcif_text(atoms), encoding="utf-8")
+            return path
+        return self._once(f"complex{suffix}", make)
+
     def file_in_the_way(self) -> Path:
         """A regular file, to be used as if it were a folder."""
         path = self.path("plain_file")
         path.write_text("not a folder\n", encoding="utf-8")
         return path
+
+
+# --- a small protein complex ------------------------------------------------------------------
+
+def two_strands() -> list[tuple]:
+    """Atoms ``(chain, residue number, residue name, atom name, element, x, y, z)`` of two
+    antiparallel four-residue strands 4.8 A apart (backbone and CB): a complex with a
+    protein-protein interface for PRODIGY that is predicted in a moment."""
+    atoms = []
+    for chain, residues, y, step in (("A", ("LYS", "ALA", "GLU", "SER"), 0.0, 1),
+                                     ("B", ("ASP", "LEU", "ARG", "THR"), 4.8, -1)):
+        for i, name in enumerate(residues):
+            x = 3.3 * (i if step > 0 else len(residues) - 1 - i)
+            side = -1.5 if chain == "A" else 1.5
+            for atom, element, dx, dy, dz in (("N", "N", -1.2 * step, 0.0, 0.0), ("CA", "C", 0.0, 0.0, 0.0),
+                                              ("C", "C", 1.2 * step, 0.0, 0.0), ("O", "O", 1.2 * step, 0.0, 1.2),
+                                              ("CB", "C", 0.0, side, -0.5)):
+                atoms.append((chain, i + 1, name, atom, element, x + dx, y + dy, dz))
+    return atoms
+
+
+def pdb_text(atoms: list[tuple]) -> str:
+    lines = ["HEADER    TWO STRANDS"]
+    for serial, (chain, number, residue, atom, element, x, y, z) in enumerate(atoms, start=1):
+        lines.append(f"ATOM  {serial:5d} {atom:<4s} {residue} {chain}{number:4d}    {x:8.3f}{y:8.3f}{z:8.3f}"
+                     f"  1.00 20.00          {element:>2s}")
+    return "\n".join([*lines, "END"]) + "\n"
+
+
+MMCIF_COLUMNS = ("group_PDB", "id", "type_symbol", "label_atom_id", "label_alt_id", "label_comp_id", "label_asym_id",
+                 "label_seq_id", "pdbx_PDB_ins_code", "Cartn_x", "Cartn_y", "Cartn_z", "occupancy", "B_iso_or_equiv", "auth_seq_id", "auth_asym_id",
+                 "pdbx_PDB_model_num")
+
+
+def mmcif_text(atoms: list[tuple]) -> str:
+    lines = ["data_complex", "#", "loop_", *(f"_atom_site.{c}" for c in MMCIF_COLUMNS)]
+    for serial, (chain, number, residue, atom, element, x, y, z) in enumerate(atoms, start=1):
+        lines.append(f"ATOM {serial} {element} {atom} . {residue} {chain} {number} ? {x:.3f} {y:.3f} {z:.3f} 1.00 20.00 "
+                     f"{number} {chain} 1")
+    return "\n".join([*lines, "#"]) + "\n"
 
 
 # --- PEtab problems: one defect in one file of examples/mapk_cascade -------------------------
@@ -1338,5 +1387,143 @@ HYBRID = [
 ]
 
 
+# --- affinity predict: a structure of a complex -------------------------------------------------
+
+PDB, CIF = "complex.pdb", "complex.cif"
+ALA2_CA = ("   3.300   0.000   0.000", " 3.300 0.000 0.000 ")  # chain A's second CA in PDB and mmCIF
+
+
+def _affinity(edit: Callable[[Path], None] | None = None, *options, suffix: str = ".pdb") -> Callable[[Inputs], list]:
+    """``affinity predict complex.pdb --chains A:B`` after ``edit(structure file)``."""
+    def build(io: Inputs) -> list:
+        path = io.structure(suffix)
+        if edit is not None:
+            edit(path)
+        return [path, "--chains", "A:B", *(o(io) if callable(o) else o for o in options)]
+    return build
+
+
+def _cif(edit: Callable[[Path], None] | None = None, *options) -> Callable[[Inputs], list]:
+    return _affinity(edit, *options, suffix=".cif")
+
+
+def _as(name: str, content: Callable[[Inputs], str | bytes]) -> Callable[[Inputs], list]:
+    """A file ``name`` with ``content`` given as the structure."""
+    return lambda io: [_write(io, name, content(io)), "--chains", "A:B"]
+
+
+def _residues(chain: str, resname: str) -> Callable[[Path], None]:
+    """Rename every residue of ``chain`` in a PDB file."""
+    def edit(path: Path) -> None:
+        lines = [f"{line[:17]}{resname:>3}{line[20:]}" if line.startswith("ATOM") and line[21] == chain else line
+                 for line in path.read_text(encoding="utf-8").splitlines()]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return edit
+
+
+def _moved(chain: str, dx: float) -> Callable[[Path], None]:
+    """Move ``chain`` of a PDB file by ``dx`` A along x."""
+    def edit(path: Path) -> None:
+        lines = [f"{line[:30]}{float(line[30:38]) + dx:8.3f}{line[38:]}" if line.startswith("ATOM") and line[21] == chain
+                 else line for line in path.read_text(encoding="utf-8").splitlines()]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return edit
+
+
+def _table(content: str | bytes) -> Callable[[Inputs], list]:
+    """``--out`` an existing affinity table with ``content``, ``--reaction bind``."""
+    return _affinity(None, "--reaction", "bind", "--out", lambda io: _write(io, "evidence.tsv", content))
+
+
+def _sbml(io: Inputs) -> str:
+    return (io.petab() / "model.xml").read_text(encoding="utf-8")
+
+
+def _measurements(io: Inputs) -> str:
+    return (io.petab() / "measurements.tsv").read_text(encoding="utf-8")
+
+
+AFFINITY = [
+    BadInput("affinity predict", PDB, "missing file", "the structure does not exist", _affinity(lambda p: p.unlink()),
+             (PDB, "no such structure file")),
+    BadInput("affinity predict", PDB, "empty file", "zero bytes", _affinity(lambda p: p.write_bytes(b"")), (PDB, "empty")),
+    BadInput("affinity predict", CIF, "empty file", "zero bytes", _cif(lambda p: p.write_bytes(b"")), (CIF, "empty")),
+    BadInput("affinity predict", PDB, "binary garbage", "bytes that are no text", _affinity(lambda p: p.write_bytes(GARBAGE)),
+             (PDB,)),
+    BadInput("affinity predict", CIF, "binary garbage", "bytes that are no text", _cif(lambda p: p.write_bytes(GARBAGE)),
+             (CIF,)),
+    BadInput("affinity predict", PDB, "non-UTF-8 bytes", "a Latin-1 REMARK",
+             _affinity(lambda p: p.write_bytes("REMARK   1 modèle\n".encode("latin-1") + p.read_bytes())),
+             (PDB, "line 1", "UTF-8")),
+    BadInput("affinity predict", PDB, "header only (no rows)", "a HEADER and no ATOM record",
+             _affinity(lambda p: keep_lines(p, 1)), (PDB, "no atoms")),
+    BadInput("affinity predict", CIF, "header only (no rows)", "the atom_site loop without rows",
+             _cif(lambda p: p.write_text("\n".join(p.read_text().splitlines()[:3 + len(MMCIF_COLUMNS)]) + "\n")),
+             (CIF, "no atoms")),
+    BadInput("affinity predict", PDB, "missing column or field", "an ATOM record cut before its coordinates",
+             _affinity(lambda p: replace_text(p, ALA2_CA[0], "")), (PDB, "line 8", "coordinate")),
+    BadInput("affinity predict", CIF, "missing column or field", "no _atom_site.Cartn_z column",
+             _cif(lambda p: replace_text(p, "_atom_site.Cartn_z", "_atom_site.Cartn_w")), (CIF, "Cartn_z")),
+    BadInput("affinity predict", CIF, "missing column or field", "a row of the atom_site loop one value short",
+             _cif(lambda p: replace_text(p, ALA2_CA[1], " 3.300 0.000 ")), (CIF, "_atom_site loop", "a value too few")),
+    BadInput("affinity predict", PDB, "non-numeric value", "an x coordinate 'abc'",
+             _affinity(lambda p: replace_text(p, ALA2_CA[0], "     abc   0.000   0.000")), (PDB, "line 8", "coordinate")),
+    BadInput("affinity predict", CIF, "non-numeric value", "a Cartn_x 'abc'",
+             _cif(lambda p: replace_text(p, ALA2_CA[1], " abc 0.000 0.000 ")), (CIF, "abc")),
+    BadInput("affinity predict", PDB, "NaN or infinite value", "an x coordinate nan",
+             _affinity(lambda p: replace_text(p, ALA2_CA[0], "     nan   0.000   0.000")), (PDB, "coordinate")),
+    BadInput("affinity predict", CIF, "NaN or infinite value", "a Cartn_y inf",
+             _cif(lambda p: replace_text(p, ALA2_CA[1], " 3.300 inf 0.000 ")), (CIF, "coordinate")),
+    BadInput("affinity predict", PDB, "wrong kind of file", "a TSV table given as the structure",
+             _as("measurements.tsv", _measurements), ("measurements.tsv", "PDB", "mmCIF")),
+    BadInput("affinity predict", PDB, "wrong kind of file", "an SBML model saved as .pdb", _as(PDB, _sbml),
+             (PDB, "no atoms")),
+    BadInput("affinity predict", CIF, "wrong kind of file", "an SBML model saved as .cif", _as(CIF, _sbml), (CIF,)),
+    BadInput("affinity predict", CIF, "wrong kind of file", "a TSV table saved as .cif", _as(CIF, _measurements), (CIF,)),
+    BadInput("affinity predict", PDB, "wrong kind of file", "chain B is DNA, not a protein",
+             _affinity(_residues("B", "DA")), (PDB, "chain B", "amino-acid")),
+    BadInput("affinity predict", PDB, "unknown id referenced", "a non-standard residue (MSE) in chain B",
+             _affinity(_residues("B", "MSE")), (PDB, "MSE")),
+    BadInput("affinity predict", "--chains", "unknown id referenced", "a chain the structure lacks",
+             _affinity(None, "--chains", "A:C"), (PDB, "no chain C", "--chains")),
+    BadInput("affinity predict", "--chains", "unknown id referenced", "a chain the mmCIF lacks",
+             _cif(None, "--chains", "A:C"), (CIF, "no chain C", "--chains")),
+    BadInput("affinity predict", "--chains", "inconsistent inputs", "chains 200 A apart: no interface",
+             _affinity(_moved("B", 200.0)), (PDB, "no interface", "--chains")),
+    BadInput("affinity predict", "--chains", "bad option value", "--chains A (one side)", _affinity(None, "--chains", "A"),
+             ("--chains", "A:B")),
+    BadInput("affinity predict", "--chains", "bad option value", "--chains A:A (a chain on both sides)",
+             _affinity(None, "--chains", "A:A"), ("--chains", "both sides")),
+    BadInput("affinity predict", "--chains", "bad option value", "--chains A: (an empty side)",
+             _affinity(None, "--chains", "A:"), ("--chains", "A:B")),
+    BadInput("affinity predict", "--temperature", "bad option value", "--temperature -5",
+             _affinity(None, "--temperature", -5), ("--temperature", "kelvin")),
+    BadInput("affinity predict", "--temperature", "NaN or infinite value", "--temperature inf",
+             _affinity(None, "--temperature", "inf"), ("--temperature", "kelvin")),
+    BadInput("affinity predict", "--format", "bad option value", "--format xml", _affinity(None, "--format", "xml"),
+             ("--format", "xml")),
+    BadInput("affinity predict", "--out", "inconsistent inputs", "--out without --reaction",
+             _affinity(None, "--out", lambda io: io.path("evidence.tsv")), ("--out", "--reaction")),
+    BadInput("affinity predict", "--out", "bad option value", "--out with the suffix .json",
+             _affinity(None, "--reaction", "bind", "--out", lambda io: io.path("evidence.json")), ("--out", ".tsv")),
+    BadInput("affinity predict", "--out", "output path problem", "the parent folder does not exist",
+             _affinity(None, "--reaction", "bind", "--out", lambda io: io.path("nowhere/evidence.tsv")),
+             ("--out", "nowhere")),
+    BadInput("affinity predict", "--out", "output path problem", "--out is a folder",
+             _affinity(None, "--reaction", "bind", "--out", lambda io: _folder(io, "tables.tsv")), ("--out", "folder")),
+    BadInput("affinity predict", "--out", "output path problem", "the parent is a regular file",
+             _affinity(None, "--reaction", "bind", "--out", lambda io: _under_a_file(io, "evidence.tsv")),
+             ("--out", "plain_file")),
+    BadInput("affinity predict", "--out", "binary garbage", "an existing table of bytes that are no text",
+             _table(GARBAGE), ("evidence.tsv", "UTF-8")),
+    BadInput("affinity predict", "--out", "missing column or field", "an existing table without 'error_model'",
+             _table("reaction\tvalue\tunit\nbind2\t-6\tlog10_M\n"), ("evidence.tsv", "error_model")),
+    BadInput("affinity predict", "--out", "duplicated id", "an existing table with a row for the reaction",
+             _table("reaction\tvalue\tunit\terror_model\n# a comment\nbind\t-6\tlog10_M\t\n"),
+             ("evidence.tsv", "line 3", "bind")),
+]
+
+
 CASES: list[BadInput] = [*petab_cases(), *CHECK, *SIMULATE, *FIT, *PROFILE, *SAMPLE, *REPORT, *SCENARIO, *DEMO, *QUICKSTART,
-                         *DIAGNOSE, *DISCOVER, *SCREEN, *BENCH_RUN, *BENCH_REPORT, *BENCH_TASKS, *HYBRID]
+                         *DIAGNOSE, *DISCOVER, *SCREEN, *BENCH_RUN, *BENCH_REPORT, *BENCH_TASKS, *HYBRID,
+                         *AFFINITY]

@@ -47,9 +47,11 @@ def predict(
         writable_file(out, "--out", suffixes=(".tsv", ".csv", ".txt"))
     from ..evidence._error_models import shipped_error_model
     from ..evidence._structure import parse_chains, predict_structure_affinity
-    from ..evidence._table import append_prediction_row
+    from ..evidence._table import append_prediction_row, check_prediction_table
 
     groups = parse_chains(chains)  # before the slow imports and the structure
+    if out is not None:
+        check_prediction_table(out, reaction)  # an existing table that cannot take the row, before the prediction
     result = predict_structure_affinity(structure, groups, temperature)
     summary = result.summary(shipped_error_model("prodigy"))
     if out is not None:

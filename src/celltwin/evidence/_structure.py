@@ -117,8 +117,8 @@ def predict_structure_affinity(path, chains: str | tuple = "A:B", temperature: f
     """
     path = Path(path)
     left, right = parse_chains(chains) if isinstance(chains, str) else (tuple(chains[0]), tuple(chains[1]))
-    if not temperature > 0:
-        raise CelltwinInputError(f"--temperature {temperature}: must be > 0 (kelvin)")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise CelltwinInputError(f"--temperature {temperature:g}: must be a finite number > 0 (kelvin)")
     parsers, prodigy, version = _prodigy()
     model = _first_model(path)
     _check_chains(path, model, left + right)
@@ -169,22 +169,59 @@ def _first_model(path: Path):
     import warnings
 
     from Bio.PDB import MMCIFParser, PDBParser
+    from Bio.PDB.PDBExceptions import PDBConstructionException
 
-    parser = PDBParser(QUIET=True) if suffix in PDB_SUFFIXES else MMCIFParser(QUIET=True)
+    mmcif = suffix in MMCIF_SUFFIXES
+    kind = "an mmCIF" if mmcif else "a PDB"
+    parser = MMCIFParser(QUIET=True) if mmcif else PDBParser(QUIET=True)
     text = read_text(path, "structure file")
+    if not text.strip():
+        raise CelltwinInputError(f"{path}: the structure file is empty; give {kind} file with the complex's atoms")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             structure = parser.get_structure(path.stem, io.StringIO(text))
-    except (ValueError, KeyError, IndexError, TypeError) as exc:  # Biopython's parsers raise these on junk
-        kind = "PDB" if suffix in PDB_SUFFIXES else "mmCIF"
-        raise CelltwinInputError(f"{path}: cannot read it as a {kind} file ({type(exc).__name__}: {exc})") from None
+    # Biopython's parsers raise these on junk (a missing mmCIF field is a KeyError)
+    except (ValueError, KeyError, IndexError, TypeError, PDBConstructionException) as exc:
+        problem = (_mmcif_loop_problem(text) if mmcif else None) or (
+            f"no {exc.args[0]} field" if isinstance(exc, KeyError) else str(exc))
+        raise CelltwinInputError(f"{path}: cannot read it as {kind} file: {problem}") from None
     models = list(structure)
     if not models or not any(True for _ in models[0].get_atoms()):
         raise CelltwinInputError(f"{path}: no atoms found; is it a PDB or mmCIF coordinate file?")
     for later in models[1:]:  # NMR ensembles: PRODIGY would predict each model; we take the first
         structure.detach_child(later.id)
+    _check_coordinates(path, models[0])
     return models[0]
+
+
+def _mmcif_loop_problem(text: str) -> str | None:
+    """Why the atom_site loop of an mmCIF text that failed to parse is broken, if it is: a row
+    with a value too few or too many shifts every later value into the wrong column."""
+    from Bio.PDB.MMCIF2Dict import MMCIF2Dict
+
+    try:
+        fields = MMCIF2Dict(io.StringIO(text))
+    except ValueError:
+        return None
+    lengths = [len(v) for k, v in fields.items() if k.startswith("_atom_site.")]
+    if len(set(lengths)) < 2:
+        return None
+    return (f"the _atom_site loop has {sum(lengths)} values for {len(lengths)} columns, not a whole number of rows: "
+            "a row has a value too few or too many (quote values that contain spaces)")
+
+
+def _check_coordinates(path: Path, model) -> None:
+    """Every atom has finite coordinates (the contact search and freesasa do not check)."""
+    import numpy as np
+
+    for atom in model.get_atoms():
+        if not np.all(np.isfinite(atom.coord)):
+            residue = atom.get_parent()
+            raise CelltwinInputError(f"{path}: atom {atom.serial_number} ({atom.get_id()} of {residue.get_resname()} "
+                                     f"{residue.id[1]}, chain {residue.get_parent().id}) has a coordinate that is "
+                                     f"not a finite number ({', '.join(f'{v:g}' for v in atom.coord)}); "
+                                     "fix or remove the atom")
 
 
 def _check_chains(path: Path, model, wanted: tuple[str, ...]) -> None:

@@ -188,6 +188,37 @@ def _term(row, where, model, default_sd, calibration, weight, model_unit) -> Aff
 PREDICTION_COLUMNS = ("reaction", "value", "unit", "sd", "error_model", "predictor", "structure")
 
 
+def check_prediction_table(path, reaction: str) -> tuple[str, tuple[str, ...], str] | None:
+    """Whether a row for ``reaction`` can be added to the affinity table at ``path``: called
+    before a prediction too, so that a table that cannot take the row costs no computation.
+
+    Returns:
+        ``None`` if the table is missing or has no header yet, else its text, columns and
+        separator.
+
+    Raises:
+        CelltwinInputError: the existing table cannot be read, lacks a column the row needs,
+            or already has a row for ``reaction``.
+    """
+    path = Path(path)
+    if not path.exists() or not _content_lines(path):
+        return None
+    text = read_text(path, "affinity table")
+    table = _read(path)
+    columns = tuple(table.columns)
+    missing = [c for c in ("reaction", "value", "unit", "error_model") if c not in columns]
+    if missing:
+        raise CelltwinInputError(f"{path}: the table has no column(s) {', '.join(missing)} for this prediction; "
+                                 "add them to its header or write to a new file")
+    lines = _data_lines(path)
+    for i, r in enumerate(table["reaction"]):
+        if r.strip() == reaction:
+            raise CelltwinInputError(f"{path}, line {lines[i]}: already has a row for reaction {reaction!r}; "
+                                     "remove it first or write to another file")
+    sep = "\t" if "\t" in _content_lines(path)[0][1] else ","
+    return text, columns, sep
+
+
 def append_prediction_row(path, reaction: str, prediction: dict) -> None:
     """Add one row for ``reaction`` to the affinity table at ``path`` (created, with a
     header, if missing): ``value`` the predicted log10 Kd (unit ``log10_M``), ``sd`` the
@@ -210,30 +241,16 @@ def append_prediction_row(path, reaction: str, prediction: dict) -> None:
     if any(c in values[k] for k in ("predictor", "structure") for c in "\t\n"):
         raise CelltwinInputError(f"{prediction['structure']}: tabs or line breaks in the file name cannot go "
                                  "into a tab-separated table; rename the file")
-    content = _content_lines(path) if path.exists() else []
-    if content:
-        sep = "\t" if "\t" in content[0][1] else ","
-    else:
+    existing = check_prediction_table(path, reaction)
+    if existing is None:
         sep = "," if path.suffix.lower() == ".csv" else "\t"
-    if not content:
         header = sep.join(PREDICTION_COLUMNS)
         text = (f"# Kd predictions from structures (celltwin affinity predict); value: log10(Kd / M); sd: the\n"
                 f"# Gaussian spread of the same 90 % interval; error_model: the learned error model used instead.\n"
                 f"{header}\n")
         columns = PREDICTION_COLUMNS
     else:
-        text = read_text(path, "affinity table")
-        table = _read(path)
-        columns = tuple(table.columns)
-        missing = [c for c in ("reaction", "value", "unit", "error_model") if c not in columns]
-        if missing:
-            raise CelltwinInputError(f"{path}: the table has no column(s) {', '.join(missing)} for this prediction; "
-                                     "add them to its header or write to a new file")
-        lines = _data_lines(path)
-        for i, r in enumerate(table["reaction"]):
-            if r.strip() == reaction:
-                raise CelltwinInputError(f"{path}, line {lines[i]}: already has a row for reaction {reaction!r}; "
-                                         "remove it first or write to another file")
+        text, columns, sep = existing
         if not text.endswith("\n"):
             text += "\n"
     if sep == "," and any("," in values[k] for k in values):
