@@ -146,11 +146,11 @@ def main() -> None:
                     took = time.perf_counter() - start
                     rows.append((i, system.name, len(system.species), system.n_samples, noise, seed, name,
                                  *score(system, found), took))
+        df = pd.DataFrame(rows, columns=["network", "reactions", "species", "samples", "noise", "seed", "method",
+                                         "f1", "coef_error", "heldout_error", "seconds"])
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(args.out, sep="\t", index=False)  # after every network, so a cut-short run keeps its rows
         print(f"network {i} done", flush=True)
-    df = pd.DataFrame(rows, columns=["network", "reactions", "species", "samples", "noise", "seed", "method",
-                                     "f1", "coef_error", "heldout_error", "seconds"])
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(args.out, sep="\t", index=False)
     table = df.groupby(["noise", "method"], sort=False).agg(
         f1=("f1", "mean"), f1_worst=("f1", "min"), coef_error=("coef_error", "median"),
         heldout_error=("heldout_error", "median"), seconds=("seconds", "median")).reset_index()

@@ -104,3 +104,34 @@ def test_time_courses_of_a_constant_catalyst_give_no_terms_for_it():
     assert sorted(found.equations()["B"]) == ["A*B"] and sorted(found.equations()["C"]) == ["A*B"]
     assert [r.text(found.species) for r in found.reactions] == ["A + B -> A + C"]
     assert found.reactions[0].rate_constant == pytest.approx(0.8, rel=0.05)
+
+
+def test_reactions_of_reads_the_enzyme_equations_back_as_its_reactions():
+    from celltwin.discover import reactions_of
+
+    found = reactions_of(ENZYME.species, ENZYME.equations)
+    got = sorted((r.text(ENZYME.species), round(r.rate_constant, 9)) for r in found)
+    assert got == [("C -> E + P", 1.5), ("C -> E + S", 1.0), ("E + S -> C", 2.0)]
+    # a negative coefficient on a term without the species is no mass-action network
+    assert reactions_of(("x", "y"), {"x": {"y": -1.0}, "y": {}}) is None
+
+
+def test_best_subset_honours_kinetic_signs_and_finds_the_sparse_support():
+    from celltwin.discover.optimizers import BestSubset
+
+    # BIC admits a pure-noise term with probability P(chi2_1 > log 2000) ~ 0.006 each: of 5 seeds
+    # (4 noise terms each) at most one may carry a spurious term
+    exact = 0
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        features = rng.standard_normal((2000, 6))
+        target = 2.0 * features[:, 1] - 1.0 * features[:, 4] + 0.01 * rng.standard_normal(2000)
+        fit = BestSubset().fit(features, target)
+        exact += np.flatnonzero(fit.coefficients).tolist() == [1, 4]
+        assert fit.coefficients[[1, 4]] == pytest.approx([2.0, -1.0], abs=0.01)
+    assert exact >= 4
+    # term 4 may not be negative: the best model without it is the single term 1
+    signs = np.zeros(6, bool)
+    signs[4] = True
+    fit = BestSubset().fit(features, target, nonnegative=signs)
+    assert fit.coefficients[4] >= 0.0 and fit.coefficients[1] == pytest.approx(2.0, abs=0.1)
