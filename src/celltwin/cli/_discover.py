@@ -15,7 +15,7 @@ from ._output import err_console, status
 
 LIBRARIES = ("mass-action", "polynomial", "michaelis-menten", "hill")
 DERIVATIVES = ("weak", "smoothed", "finite-difference")
-OPTIMIZERS = ("bagging", "stlsq", "lasso", "horseshoe")
+OPTIMIZERS = ("auto", "reactions", "best-subset", "bagging", "stlsq", "lasso", "horseshoe")
 
 
 def build_library(spec: str, degree: int):
@@ -40,7 +40,8 @@ def build_optimizer(name: str, threshold: float | None, n_models: int):
     from ..discover import optimizers as opt
 
     path = opt.ThresholdPath() if threshold is None else opt.STLSQ(threshold)
-    table = {"bagging": lambda: opt.Ensemble(path, n_models=n_models, min_probability=None),
+    table = {"best-subset": lambda: opt.BestSubset(),
+             "bagging": lambda: opt.Ensemble(path, n_models=n_models, min_probability=None),
              "stlsq": lambda: path, "lasso": lambda: opt.Lasso(), "horseshoe": lambda: opt.Horseshoe()}
     if name not in table:
         raise CelltwinInputError(f"--optimizer: unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
@@ -58,8 +59,12 @@ def discover(
     knowledge: Path | None = typer.Option(None, "--knowledge", metavar="edges.tsv",
                                           help="Interaction list (.sif, or TSV with source, target, "
                                                "optional confidence) giving per-term prior weights."),
-    derivative: str = typer.Option("weak", "--derivative", help=f"One of {', '.join(DERIVATIVES)}."),
-    optimizer: str = typer.Option("bagging", "--optimizer", help=f"One of {', '.join(OPTIMIZERS)}."),
+    derivative: str | None = typer.Option(None, "--derivative",
+                                          help=f"One of {', '.join(DERIVATIVES)} (default: weak form; narrow "
+                                               "windows for the reaction search)."),
+    optimizer: str = typer.Option("auto", "--optimizer",
+                                  help=f"One of {', '.join(OPTIMIZERS)}. auto: the reaction search for the "
+                                       "mass-action library without --knowledge, else bagging."),
     threshold: float | None = typer.Option(None, "--threshold", min=0.0,
                                            help="Fixed STLSQ threshold (normalised); default: cross-validated."),
     n_models: int = typer.Option(20, "--n-models", min=1, help="Bootstrap resamples for inclusion probabilities."),
@@ -69,25 +74,41 @@ def discover(
     """Discover equations d(species)/dt = sum of candidate terms from time courses.
 
     Writes model.json: {species: {term: coefficient}} for the selected terms, plus
-    "#inclusion_probability" ({species: {term: probability}}) and "#about" (settings).
+    "#inclusion_probability" ({species: {term: probability}}), "#reactions" (the network with
+    rate constants, from the reaction search) and "#about" (settings).
     """
     from ..discover import differentiation as dif
     from ..discover import discover as run_discovery
-    from ..discover import read_knowledge, read_time_courses
+    from ..discover import discover_network, read_knowledge, read_time_courses
 
     writable_file(out, "--out")
     derivatives = {"weak": dif.WeakForm, "smoothed": dif.SmoothedDerivative, "finite-difference": dif.FiniteDifference}
-    if derivative not in derivatives:
+    if derivative is not None and derivative not in derivatives:
         raise CelltwinInputError(f"--derivative: unknown {derivative!r}; choose from {', '.join(DERIVATIVES)}")
+    if optimizer == "auto":
+        optimizer = "reactions" if library.strip() == "mass-action" and knowledge is None else "bagging"
+    if optimizer == "reactions" and (library.strip() != "mass-action" or knowledge is not None):
+        raise CelltwinInputError("--optimizer reactions searches mass-action reactions: use it with "
+                                 "--library mass-action and without --knowledge")
     lib = build_library(library, degree)
-    opt = build_optimizer(optimizer, threshold, n_models)
     data = read_time_courses(data_csv, time_col=time_col)
+    if optimizer == "reactions":
+        with status(f"Searching reactions among {len(data.species)} species in {len(data.trajectories)} trajectories"):
+            result = (discover_network(data) if derivative is None
+                      else discover_network(data, derivative=derivatives[derivative]()))
+        _write_and_print(result, out)
+        return
+    opt = build_optimizer(optimizer, threshold, n_models)
     prior = read_knowledge(knowledge) if knowledge is not None else None
     if prior is not None and not any(s in data.species or t in data.species for s, t in prior.edges):
         raise CelltwinInputError(f"{knowledge}: no edge names an observed species ({', '.join(data.species)})")
     with status(f"Discovering equations for {len(data.species)} species from {len(data.trajectories)} trajectories"):
-        result = run_discovery(data, library=lib, derivative=derivatives[derivative](), optimizer=opt,
+        result = run_discovery(data, library=lib, derivative=derivatives[derivative or "weak"](), optimizer=opt,
                                knowledge=prior, seed=seed)
+    _write_and_print(result, out)
+
+
+def _write_and_print(result, out: Path) -> None:
     try:
         atomic_write_text(out, json.dumps(result.to_json(), indent=2) + "\n")
     except OSError as exc:
@@ -96,6 +117,10 @@ def discover(
     for s, eq in result.equations().items():
         rhs = " ".join(f"{c:+.4g}*{t}" for t, c in eq.items()) or "0"
         console.print(f"d{s}/dt = {rhs}", markup=False)
+    if result.reactions is not None:
+        console.print(f"as {len(result.reactions)} mass-action reactions (rate constants):", markup=False)
+        for r in result.reactions:
+            console.print(f"  {r.text(result.species)}   k = {r.rate_constant:.4g}", markup=False)
     console.print(f"wrote {out}", markup=False)
 
 

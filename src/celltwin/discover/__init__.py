@@ -16,7 +16,15 @@ from ._data import Trajectory as Trajectory
 from ._data import read_time_courses as read_time_courses
 from ._discover import Discovery as Discovery
 from ._discover import discover as discover
+from ._conservation import conserved_directions as conserved_directions
+from ._conservation import stoichiometric_conservation as stoichiometric_conservation
 from ._knowledge import Knowledge as Knowledge
+from ._network import ReactionSearch as ReactionSearch
+from ._network import discover_network as discover_network
+from ._network import discover_reactions as discover_reactions
+from ._reactions import Reaction as Reaction
+from ._reactions import equations_of as equations_of
+from ._reactions import reactions_of as reactions_of
 from ._knowledge import read_knowledge as read_knowledge
 from ._metrics import coefficient_error as coefficient_error
 from ._metrics import term_f1 as term_f1

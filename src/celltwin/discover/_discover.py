@@ -12,6 +12,7 @@ from ..errors import CelltwinInputError
 from ..model._model import symbol
 from ._data import TimeCourses
 from ._knowledge import Knowledge
+from ._reactions import Reaction
 from .differentiation import AbstractDerivativeEstimate, WeakForm
 from .library import AbstractLibrary, MassActionLibrary, Term, term_function
 from .optimizers import AbstractSparseOptimizer, ThresholdPath
@@ -22,7 +23,8 @@ class Discovery:
     """Discovered equations ``d species_i / dt = sum_j coefficients[i, j] * terms[j]``.
 
     ``inclusion[i, j]`` is the probability that term ``j`` belongs in the equation of
-    species ``i`` (0/1 for point-estimate optimizers).
+    species ``i`` (0/1 for point-estimate optimizers). ``reactions``: the same equations as a
+    mass-action network, where the discovery found one.
     """
 
     species: tuple[str, ...]
@@ -30,6 +32,7 @@ class Discovery:
     coefficients: np.ndarray
     inclusion: np.ndarray
     settings: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    reactions: tuple[Reaction, ...] | None = None
 
     def equations(self) -> dict[str, dict[str, float]]:
         """``{species: {term: coefficient}}`` for the selected (non-zero) terms."""
@@ -47,6 +50,9 @@ class Discovery:
         ``"#about"`` (keys that cannot be species ids)."""
         out: dict = dict(self.equations())
         out["#inclusion_probability"] = self.inclusion_probabilities()
+        if self.reactions is not None:
+            out["#reactions"] = [{"reaction": r.text(self.species), "rate_constant": r.rate_constant}
+                                 for r in self.reactions]
         out["#about"] = {"terms": {t.name: str(t.expr) for t in self.terms if t.name in
                                    {n for eq in self.equations().values() for n in eq}},
                          **dict(self.settings)}
@@ -100,6 +106,7 @@ def discover(
     derivative: AbstractDerivativeEstimate = WeakForm(),
     optimizer: AbstractSparseOptimizer = ThresholdPath(),
     knowledge: Knowledge | None = None,
+    kinetic: bool | None = None,
     seed: int = 0,
 ) -> Discovery:
     """Find sparse equations for every observed species, all trajectories fitted jointly.
@@ -111,6 +118,10 @@ def discover(
         optimizer: the sparse optimizer (STLSQ with a cross-validated threshold by default;
             ``Ensemble(ThresholdPath(), min_probability=None)`` adds inclusion probabilities).
         knowledge: per-term prior weights from an interaction list.
+        kinetic: forbid negative coefficients on terms of ``dX/dt`` that do not involve ``X``
+            (a process that consumes ``X`` stops when ``X`` is absent, so concentrations stay
+            non-negative; mass action satisfies it). ``None``: on when the optimizer takes sign
+            constraints and no species goes clearly negative in the data.
         seed: for resampling / sampling optimizers.
 
     Raises:
@@ -134,9 +145,20 @@ def discover(
         raise CelltwinInputError(f"candidate terms {', '.join(bad[:5])} are not finite on the data")
     penalties = (knowledge.penalties(data.species, terms) if knowledge is not None
                  else np.ones((len(data.species), len(terms))))
-    fits = [optimizer.fit(features, targets[:, i], penalty=penalties[i], seed=seed + i)
+    if kinetic is None:
+        kinetic = optimizer.sign_constrained and _nonnegative_data(data)
+    signs = (np.array([[s not in t.species() for t in terms] for s in data.species]) if kinetic
+             else np.zeros((len(data.species), len(terms)), bool))
+    fits = [optimizer.fit(features, targets[:, i], penalty=penalties[i], nonnegative=signs[i] if kinetic else None,
+                          seed=seed + i)
             for i in range(len(data.species))]
     settings = {"derivative": repr(derivative), "optimizer": repr(optimizer), "library": repr(library),
-                "knowledge": "yes" if knowledge is not None else "no"}
+                "knowledge": "yes" if knowledge is not None else "no", "kinetic": "yes" if kinetic else "no"}
     return Discovery(data.species, tuple(terms), np.array([f.coefficients for f in fits]),
                      np.array([f.inclusion for f in fits]), settings)
+
+
+def _nonnegative_data(data: TimeCourses) -> bool:
+    """No species dips below zero by more than noise would explain (5 % of its largest value)."""
+    states = np.concatenate([tr.states for tr in data.trajectories])
+    return bool(np.all(states.min(axis=0) >= -0.05 * np.abs(states).max(axis=0)))

@@ -31,6 +31,7 @@ class WeakForm(AbstractDerivativeEstimate):
     n_windows: int = 100
     width: int = 41
     power: int = 4
+    refine: int = 1
 
     def min_samples(self) -> int:
         return 5
@@ -40,10 +41,20 @@ class WeakForm(AbstractDerivativeEstimate):
         n = len(t)
         width = int(min(self.width, n))
         starts = np.unique(np.linspace(0, n - width, min(self.n_windows, n - width + 1)).round().astype(int))
+        if self.refine > 1:
+            from scipy.interpolate import CubicSpline
+
+            spline = CubicSpline(t, states, axis=0)
+            fine = np.concatenate([np.linspace(t[k], t[k + 1], self.refine, endpoint=False) for k in range(n - 1)]
+                                  + [t[-1:]])
+            index = np.arange(n) * self.refine
+            t, states = fine, spline(fine)
+        else:
+            index = np.arange(n)
         theta = features(states)
         a_rows, b_rows = [], []
         for s in starts:
-            sl = slice(s, s + width)
+            sl = slice(index[s], index[s + width - 1] + 1)
             tw = t[sl]
             a, b = tw[0], tw[-1]
             u, v = tw - a, b - tw

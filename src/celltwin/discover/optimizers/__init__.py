@@ -2,6 +2,7 @@
 
 from .base import AbstractSparseOptimizer as AbstractSparseOptimizer
 from .base import SparseFit as SparseFit
+from .best_subset import BestSubset as BestSubset
 from .elastic_net import ElasticNet as ElasticNet
 from .elastic_net import Lasso as Lasso
 from .ensemble import Ensemble as Ensemble

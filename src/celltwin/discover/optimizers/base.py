@@ -34,10 +34,14 @@ class AbstractSparseOptimizer(abc.ABC):
     thresholds and penalties are scale-free: a normalised coefficient of 0.1 means the term
     carries about 10 % of the target's magnitude. ``penalty`` (one factor per term, default 1)
     comes from prior knowledge: 0 never removes a term, 2 penalises it twice as hard.
+    Optimizers with ``sign_constrained = True`` also take ``nonnegative`` (one flag per term:
+    that coefficient must be >= 0).
     """
 
+    sign_constrained = False
+
     def fit(self, features: np.ndarray, target: np.ndarray, *, penalty: np.ndarray | None = None,
-            seed: int = 0) -> SparseFit:
+            nonnegative: np.ndarray | None = None, seed: int = 0) -> SparseFit:
         """Fit one target (n_rows,) on the features (n_rows, n_terms)."""
         features = np.asarray(features, dtype=float)
         target = np.asarray(target, dtype=float)
@@ -48,7 +52,13 @@ class AbstractSparseOptimizer(abc.ABC):
         col = np.sqrt(np.mean(features**2, axis=0))
         col = np.where(col > 0, col, 1.0)
         scale = float(np.sqrt(np.mean(target**2))) or 1.0
-        fit = self.fit_normalized(features / col, target / scale, penalty, np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        if nonnegative is not None and np.any(nonnegative):
+            if not self.sign_constrained:
+                raise ValueError(f"{type(self).__name__} does not take sign constraints")
+            fit = self.fit_normalized(features / col, target / scale, penalty, rng, nonnegative=nonnegative)
+        else:
+            fit = self.fit_normalized(features / col, target / scale, penalty, rng)
         return SparseFit(fit.coefficients * scale / col, fit.inclusion)
 
     @abc.abstractmethod
