@@ -159,15 +159,11 @@ def test_evaluate_leave_one_double_out_end_to_end():
     sim = simulate_screen(1, n_genes=8, n_targets=4, n_doubles=3, guides_per_target=1, n_batches=1,
                           cells_per_condition=20, controls_per_batch=20)
     screen = sim.screen
-    settings = default_settings(screen, steps=100)
-    result = evaluate_holdout(screen, n_genes=8, top_de=5, settings=settings,
-                              grid=settings_grid(settings, (0.0, 0.5)), replicates=100)
-    n_doubles = len(double_folds(screen))
-    assert result.info["n_units"] == n_doubles == 3
-    assert result.info["n_fits"] == planned_fits(3, 2) == 12
-    assert set(result.summary.method) == {"model", "model_no_steady_state", "no_change", "mean", "additive",
-                                          "linear"}
-    assert set(result.crossval["folds"]) == set(result.info["folds"])
+    result = evaluate_holdout(screen, n_genes=8, top_de=5, settings=default_settings(screen, steps=50),
+                              replicates=100)
+    assert result.info["n_units"] == len(double_folds(screen)) == 3
+    assert result.info["n_fits"] == 3  # one setting: no cross-validation
+    assert set(result.summary.method) == {"model", "no_change", "mean", "additive", "linear"}
     # additive's prediction recomputed from the cells: the sum of the two singles' changes
     y = screen.lognormalised()
     control = y[screen.is_control].mean(0)
@@ -180,6 +176,26 @@ def test_evaluate_leave_one_double_out_end_to_end():
                                    atol=1e-12)
     metrics = result.metrics()
     assert metrics["bootstrap"]["pooled"]["additive"]["mse_top_de"]["units"] == 3
+
+
+@pytest.mark.slow
+def test_evaluate_with_nested_crossvalidation():
+    sim = simulate_screen(1, n_genes=8, n_targets=4, n_doubles=3, guides_per_target=1, n_batches=1,
+                          cells_per_condition=20, controls_per_batch=20)
+    settings = default_settings(sim.screen, steps=50)
+    result = evaluate_holdout(sim.screen, n_genes=8, top_de=5, settings=settings,
+                              grid=settings_grid(settings, (0.0, 0.5)), replicates=100, max_folds=2)
+    assert result.info["n_units"] == 2  # max_folds
+    assert result.info["n_fits"] == planned_fits(2, 2) == 6
+    assert "model_no_steady_state" in set(result.summary.method)
+    cv = result.crossval
+    assert set(cv["folds"]) == set(result.info["folds"])
+    for fold, entry in cv["folds"].items():  # the chosen setting is the validation curve's minimum
+        best = int(np.argmin(entry["validation_mse_top_de"]))
+        assert entry["chosen"] == cv["grid"][best]
+    # with two folds, each fold's validation score is the other fold's score from the one pair fit
+    a, b = result.info["folds"]
+    assert len(cv["folds"][a]["validation_mse_top_de"]) == 2
 
 
 def test_evaluate_leave_one_cell_type_out_end_to_end():
