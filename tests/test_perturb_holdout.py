@@ -215,3 +215,25 @@ def test_evaluate_leave_one_cell_type_out_end_to_end():
         return y[(sim.screen.conditions == target) & (med == m)].mean(0) - y[sim.screen.is_control & (med == m)].mean(0)
 
     np.testing.assert_allclose(unit.predictions["context_mean"], (change("m1") + change("m2")) / 2, atol=1e-12)
+
+
+def test_a_diverging_setting_is_never_chosen(monkeypatch):
+    import celltwin.perturb._holdout as holdout
+
+    real_fit = holdout.fit_fold
+
+    def fit_fold(screen, contexts, held, settings, n_genes):
+        if settings.steady_state_weight == 9.0:
+            raise FloatingPointError("the screen loss became nan")
+        return real_fit(screen, contexts, held, settings, n_genes)
+
+    monkeypatch.setattr(holdout, "fit_fold", fit_fold)
+    sim = simulate_screen(1, n_genes=8, n_targets=4, n_doubles=3, guides_per_target=1, n_batches=1,
+                          cells_per_condition=20, controls_per_batch=20)
+    settings = default_settings(sim.screen, steps=20)
+    result = evaluate_holdout(sim.screen, n_genes=8, top_de=5, settings=settings,
+                              grid=settings_grid(settings, (9.0, 0.0)), replicates=50, max_folds=2)
+    for fold, entry in result.crossval["folds"].items():
+        assert entry["chosen"]["steady_state_weight"] == 0.0
+        assert entry["validation_mse_top_de"][0] is None
+        assert result.crossval["test_mse_top_de"][fold][0] is None

@@ -79,7 +79,7 @@ def paired_bootstrap(units: list[HeldoutCells], reference: str = "model", *, rep
     reference's side, 'loss' on the other, else 'tie').
     """
     rng = np.random.default_rng(seed)
-    methods = [m for m in units[0].predictions if m != reference]
+    methods = [m for m in units[0].predictions if m != reference and all(m in u.predictions for u in units)]
     control_weights = {}
     for u in units:
         if u.context not in control_weights:

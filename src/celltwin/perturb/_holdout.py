@@ -175,12 +175,16 @@ class HoldoutResult:
                 "noise_floor": self.floors, "crossval": self.crossval}
 
 
-def settings_grid(base: ScreenFitSettings, steady_state_weights=(0.0, 0.2, 1.0),
+def settings_grid(base: ScreenFitSettings, steady_state_weights=(0.0, 0.2, 1.0, 5.0),
                   network_l1=None) -> list[ScreenFitSettings]:
     """Every combination of the given steady-state weights and network L1 penalties."""
     l1s = tuple(network_l1) if network_l1 else (base.network_l1,)
     return [replace(base, steady_state_weight=float(w), network_l1=float(l1))
             for w, l1 in itertools.product(steady_state_weights, l1s)]
+
+
+def _finite_or_none(values) -> list:
+    return [float(v) if np.isfinite(v) else None for v in values]  # JSON has no infinity
 
 
 def _grid_label(s: ScreenFitSettings) -> dict:
@@ -254,33 +258,43 @@ def evaluate_holdout(screen: Screen, *, holdout: str = "doubles", n_genes: int =
     chosen = [0] * len(folds)
     if len(grid) > 1:
         def score_pair(a, b, g):
-            fit = fit_fold(screen, contexts, folds[a].held | folds[b].held, grid[g], n_genes)
+            try:
+                fit = fit_fold(screen, contexts, folds[a].held | folds[b].held, grid[g], n_genes)
+            except FloatingPointError:  # a setting whose fit diverges is never chosen
+                return np.inf, np.inf
             return model_mse(fit, folds[a]), model_mse(fit, folds[b])
 
         curves = leave_pair_out_curves(len(folds), len(grid), score_pair, tick)
         chosen = [int(np.argmin(c)) for c in curves]
-        crossval["folds"] = {f.name: {"validation_mse_top_de": curves[i].tolist(), "chosen": _grid_label(grid[chosen[i]])}
+        crossval["folds"] = {f.name: {"validation_mse_top_de": _finite_or_none(curves[i]),
+                                      "chosen": _grid_label(grid[chosen[i]])}
                              for i, f in enumerate(folds)}
 
     units, test_curve = [], np.zeros((len(folds), len(grid)))
     for i, fold in enumerate(folds):
         fits = []
         for g, s in enumerate(grid):
-            fits.append(fit_fold(screen, contexts, fold.held, s, n_genes))
+            try:
+                fits.append(fit_fold(screen, contexts, fold.held, s, n_genes))
+                test_curve[i, g] = model_mse(fits[-1], fold)
+            except FloatingPointError:
+                if g == chosen[i]:
+                    raise
+                fits.append(None)  # reported as an infinite test score
+                test_curve[i, g] = np.inf
             tick()
-            test_curve[i, g] = model_mse(fits[-1], fold)
         best = fits[chosen[i]]
         no_steady_state = replace(grid[chosen[i]], steady_state_weight=0.0)
         baselines = _baselines(holdout, best)
         for key in fold.units:
             predictions = {"model": model_prediction(best, screen, contexts, key, by_context)}
-            if len(grid) > 1 and no_steady_state in grid:
+            if len(grid) > 1 and no_steady_state in grid and fits[grid.index(no_steady_state)] is not None:
                 predictions[NO_STEADY_STATE] = model_prediction(fits[grid.index(no_steady_state)], screen,
                                                                 contexts, key, by_context)
             predictions.update({name: f(*key) for name, f in baselines.items()})
             units.append(_unit_cells(screen, contexts, y, key, best.genes,
                                      training_top_de(best.deltas, key, top_de), predictions))
-    crossval["test_mse_top_de"] = {f.name: test_curve[i].tolist() for i, f in enumerate(folds)}
+    crossval["test_mse_top_de"] = {f.name: _finite_or_none(test_curve[i]) for i, f in enumerate(folds)}
 
     floors = {u.label: split_half_floor(u) for u in units}
     rows = []
