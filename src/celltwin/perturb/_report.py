@@ -26,16 +26,23 @@ def _with_interval(entry) -> str:
 
 
 def summary_table(result: HoldoutResult) -> str:
-    """Mean of each metric over the held-out units, per method, and the noise floor."""
-    lines = [f"| method | MSE (top DE) | Pearson (top DE) | direction (top DE) | MSE (all genes) |",
-             "|---|---|---|---|---|"]
+    """Mean of each metric over the held-out units per method, the model's top-DE MSE difference
+    to the method with its interval and the units won and lost, and the noise floor."""
+    boot = result.bootstrap
+    level = int(round(100 * boot["level"]))
+    n = len(result.units)
+    lines = [f"| method | MSE (top DE) | Pearson (top DE) | direction (top DE) | MSE (all genes) | "
+             f"model - method, MSE top DE [{level} % CI] | units won / lost by the model (of {n}) |",
+             "|---|---|---|---|---|---|---|"]
     for row in result.summary.to_dict("records"):
+        entry = boot["pooled"].get(row["method"], {}).get("mse_top_de")
+        versus = "" if entry is None else f" {_with_interval(entry)} | {entry['units_won']} / {entry['units_lost']} |"
         lines.append(f"| {row['method']} | " + " | ".join(_fmt(row[m]) for m in
                                                            ("mse_top_de", "pearson_top_de", "direction_top_de",
-                                                            "mse_all_genes")) + " |")
+                                                            "mse_all_genes")) + " |" + (versus or " | |"))
     floor = {k: float(np.mean([f[k] for f in result.floors.values()])) for k in next(iter(result.floors.values()))}
     lines.append(f"| noise floor (split half) | {_fmt(floor['mse_floor_top_de'])} | "
-                 f"{_fmt(floor['pearson_split_half'])} (halves) | | {_fmt(floor['mse_floor_all_genes'])} |")
+                 f"{_fmt(floor['pearson_split_half'])} (halves) | | {_fmt(floor['mse_floor_all_genes'])} | | |")
     return "\n".join(lines)
 
 
