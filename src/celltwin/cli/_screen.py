@@ -59,7 +59,7 @@ def fit(
                                                             "over the training perturbations."),
     top_de: int = typer.Option(20, "--top-de", min=1, help="Metrics use this many top DE genes per perturbation."),
     steps: int = typer.Option(1000, "--steps", min=1, help="Adam steps."),
-    steady_state_weight: list[float] = typer.Option([0.0, 0.2, 1.0, 5.0], "--steady-state-weight", min=0.0,
+    steady_state_weight: list[float] = typer.Option([0.0, 1.0, 5.0, 25.0], "--steady-state-weight", min=0.0,
                                                     help="Weight of the control steady-state term (0: off); "
                                                          "repeat to choose among values by nested "
                                                          "cross-validation inside each fold's training data."),

@@ -175,7 +175,7 @@ class HoldoutResult:
                 "noise_floor": self.floors, "crossval": self.crossval}
 
 
-def settings_grid(base: ScreenFitSettings, steady_state_weights=(0.0, 0.2, 1.0, 5.0),
+def settings_grid(base: ScreenFitSettings, steady_state_weights=(0.0, 1.0, 5.0, 25.0),
                   network_l1=None) -> list[ScreenFitSettings]:
     """Every combination of the given steady-state weights and network L1 penalties."""
     l1s = tuple(network_l1) if network_l1 else (base.network_l1,)
