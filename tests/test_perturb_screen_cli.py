@@ -18,8 +18,9 @@ def _write_h5ad(path, sim):
     import pandas as pd
 
     s = sim.screen
+    cell_type = "sim" if s.medium is None else np.asarray(s.medium).astype(str)  # media read as cell types
     obs = pd.DataFrame({"perturbation": s.conditions.astype(str), "gem": [s.batches[b] for b in s.batch],
-                        "ncounts": s.library_size, "cell_type": "sim"},
+                        "ncounts": s.library_size, "cell_type": cell_type},
                        index=[f"cell{i}-{b + 1}" for i, b in enumerate(s.batch)])
     adata = anndata.AnnData(X=s.expression, obs=obs, var=pd.DataFrame(index=list(s.genes)))
     try:  # pandas >= 3 stores strings as StringArray, which anndata writes only when allowed
@@ -66,6 +67,25 @@ def test_screen_fit_cli(tmp_path):
         pred = change[a] + change[b]
         de = np.argsort(-(np.abs(change[a]) + np.abs(change[b])), kind="stable")[:5]
         assert row["mse_top_de"] == pytest.approx(np.mean((pred[de] - change[label][de]) ** 2), rel=1e-9)
+
+
+def test_screen_fit_cli_leave_one_cell_type_out(tmp_path):
+    from celltwin.cli import main
+    from celltwin.perturb import simulate_screen
+
+    sim = simulate_screen(2, n_genes=6, n_targets=3, n_doubles=0, guides_per_target=1, n_batches=1,
+                          n_media=3, cells_per_condition=30, controls_per_batch=30)
+    data = tmp_path / "three_types.h5ad"
+    _write_h5ad(data, sim)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["screen", "fit", str(data), "--holdout", "cell-type", "--out", str(out), "--steps", "50",
+              "--genes", "6", "--top-de", "4", "--steady-state-weight", "0.2", "--bootstrap", "50"])
+    assert exit_info.value.code in (0, None)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["folds"] == ["m0", "m1", "m2"] and metrics["n_units"] == 9
+    assert {"context_mean", "nearest_context", "linear"} <= set(metrics["methods"])
+    assert "--holdout cell-type" in metrics["command"] and "--context-key cell_type" in metrics["command"]
 
 
 def test_screen_fit_cli_cell_type_needs_shared_perturbations(tmp_path, capsys):
