@@ -9,7 +9,6 @@ import numpy as np
 
 from .._atomic import atomic_path, atomic_write_text
 from ._holdout import HoldoutResult
-from ._metrics import METRICS
 
 
 def _fmt(v) -> str:
@@ -29,11 +28,11 @@ def summary_table(result: HoldoutResult) -> str:
     """Mean of each metric over the held-out units per method, the model's top-DE MSE difference
     to the method with its interval and the units won and lost, and the noise floor."""
     boot = result.bootstrap
-    level = int(round(100 * boot["level"]))
+    level = round(100 * boot["level"])
     n = len(result.units)
-    lines = [f"| method | MSE (top DE) | Pearson (top DE) | direction (top DE) | MSE (all genes) | "
-             f"model - method, MSE top DE [{level} % CI] | units won / lost by the model (of {n}) |",
-             "|---|---|---|---|---|---|---|"]
+    header = (f"| method | MSE (top DE) | Pearson (top DE) | direction (top DE) | MSE (all genes) | "
+              f"model - method, MSE top DE [{level} % CI] | units won / lost by the model (of {n}) |")
+    lines = [header, "|---|---|---|---|---|---|---|"]
     for row in result.summary.to_dict("records"):
         entry = boot["pooled"].get(row["method"], {}).get("mse_top_de")
         versus = "" if entry is None else f" {_with_interval(entry)} | {entry['units_won']} / {entry['units_lost']} |"
@@ -50,10 +49,10 @@ def comparison_table(result: HoldoutResult) -> str:
     """Model minus each other method, pooled over units, with intervals and unit verdicts."""
     boot = result.bootstrap
     n = len(result.units)
-    level = int(round(100 * boot["level"]))
-    lines = [f"| model vs | MSE top DE: model - other [{level} % CI] | units won / lost (of {n}) | "
-             f"Pearson: model - other [{level} % CI] | direction: model - other | MSE all genes: model - other |",
-             "|---|---|---|---|---|---|"]
+    level = round(100 * boot["level"])
+    header = (f"| model vs | MSE top DE: model - other [{level} % CI] | units won / lost (of {n}) | "
+              f"Pearson: model - other [{level} % CI] | direction: model - other | MSE all genes: model - other |")
+    lines = [header, "|---|---|---|---|---|---|"]
     for method, entry in boot["pooled"].items():
         mse = entry["mse_top_de"]
         lines.append(f"| {method} | {_with_interval(mse)} | {mse['units_won']} / {mse['units_lost']} | "
@@ -129,7 +128,7 @@ def write_holdout(result: HoldoutResult, out: Path, *, command: str = "") -> lis
     figure = out / "heldout.png"
     heldout_figure(result, figure)
     info = result.info
-    level = int(round(100 * result.bootstrap["level"]))
+    level = round(100 * result.bootstrap["level"])
     text = f"""# Held-out perturbation prediction
 
 Data: `{info['source']}` ({info['kind']}, {info['batches']} batch(es)); held out: {info['holdout']},
