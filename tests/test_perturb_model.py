@@ -14,7 +14,11 @@ from celltwin.perturb import (
     ScreenLayout,
     additive_baseline,
     average_precision,
+    context_mean_baseline,
+    mean_baseline,
+    nearest_context_baseline,
     negative_binomial_logpmf,
+    no_change_baseline,
     parse_condition,
     screen_from_labels,
     simulate_screen,
@@ -81,19 +85,44 @@ def test_parse_and_validate_conditions():
         screen_from_labels(-np.ones((2, 2)), ["control", "A"], genes=["u", "v"], kind="counts")
 
 
-def test_baselines_against_numpy():
-    deltas = {("A",): np.array([1.0, 0.0, 2.0]), ("B",): np.array([0.5, 1.0, -1.0]),
-              ("C",): np.array([0.0, 0.2, 0.1]), ("A", "C"): np.array([1.2, 0.1, 2.5])}
-    np.testing.assert_allclose(additive_baseline(("A", "B"), deltas), [1.5, 1.0, 1.0])
-    lin = LinearBaseline(deltas, ridge=0.0 + 1e-12)
-    # with no shrinkage, the fit is least squares on [indicators, 1]; 4 rows, 4 unknowns: exact
-    x = np.array([[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1], [1, 0, 1, 1]], dtype=float)
-    y = np.stack(list(deltas.values()))
-    coef = np.linalg.lstsq(x, y, rcond=None)[0]
-    np.testing.assert_allclose(lin(("A", "B")), coef[0] + coef[1] + coef[3], atol=1e-8)
-    sklearn = pytest.importorskip("sklearn.linear_model")
-    ridge = sklearn.Ridge(alpha=0.7).fit(x[:, :3], y)
-    np.testing.assert_allclose(LinearBaseline(deltas, ridge=0.7)(("B",)), ridge.predict([[0, 1, 0]])[0], atol=1e-10)
+def test_additive_baseline_is_the_sum_of_singles():
+    deltas = {("", ("A",)): np.array([1.0, 0.0, 2.0]), ("", ("B",)): np.array([0.5, 1.0, -1.0])}
+    np.testing.assert_allclose(additive_baseline(deltas)("", ("A", "B")), [1.5, 1.0, 1.0])
+    with pytest.raises(CelltwinInputError, match="no single perturbation of C"):
+        additive_baseline(deltas)("", ("A", "C"))
+
+
+def test_linear_baseline_closed_forms():
+    rng = np.random.default_rng(0)
+    singles = {t: rng.normal(size=6) for t in "ABCD"}
+    deltas = {("", (t,)): d for t, d in singles.items()}
+    b = np.mean(list(singles.values()), axis=0)
+    # all components, no penalty, singles only: the map reproduces each single, and a double's
+    # embedding is the sum of its singles', so it predicts y_A + y_B - b (additive around the mean)
+    full = LinearBaseline(deltas, components=10, ridge=0.0)
+    np.testing.assert_allclose(full("", ("B",)), singles["B"], atol=1e-10)
+    np.testing.assert_allclose(full("", ("A", "C")), singles["A"] + singles["C"] - b, atol=1e-10)
+    # one component: the prediction is b + u1 * w * (u1 . (y_A - b)), with u1 the top principal
+    # direction and w the ridge solution of a 1 x 1 problem
+    y = np.stack(list(singles.values()), axis=1)
+    u1 = np.linalg.svd(y - b[:, None])[0][:, 0]
+    p = u1 @ (y - b[:, None])
+    w = (p @ p) / (p @ p + 0.7)
+    np.testing.assert_allclose(LinearBaseline(deltas, components=1, ridge=0.7)("", ("D",)),
+                               b + u1 * w * p[3], atol=1e-10)
+
+
+def test_context_baselines_by_hand():
+    deltas = {("T98G", ("SGK1",)): np.array([1.0, 0.0]), ("U87MG", ("SGK1",)): np.array([3.0, 2.0]),
+              ("T98G", ("MAPK1",)): np.array([5.0, 5.0])}
+    np.testing.assert_allclose(context_mean_baseline(deltas)("A172", ("SGK1",)), [2.0, 1.0])
+    np.testing.assert_allclose(mean_baseline(deltas)("A172", ("SGK1",)), [3.0, 7.0 / 3.0])
+    controls = {"A172": np.array([0.0, 0.0]), "T98G": np.array([1.0, 1.0]), "U87MG": np.array([0.5, -0.5])}
+    # U87MG's controls are closer to A172's (0.5 vs 2): its change is the prediction
+    np.testing.assert_allclose(nearest_context_baseline(deltas, controls)("A172", ("SGK1",)), [3.0, 2.0])
+    np.testing.assert_allclose(no_change_baseline(deltas)("A172", ("SGK1",)), [0.0, 0.0])
+    with pytest.raises(CelltwinInputError, match="MAPK1 not perturbed in another context"):
+        context_mean_baseline(deltas)("T98G", ("MAPK1",))
 
 
 def test_average_precision_against_sklearn():

@@ -30,8 +30,12 @@ def _where(items: list[str]) -> dict[str, str]:
 def fit(
     data: Path = typer.Argument(..., metavar="DATA.h5ad", help="AnnData file of the screen."),
     holdout: str = typer.Option("doubles", "--holdout",
-                                help="What to hold out: 'doubles' (combinations whose targets were each also "
-                                     "perturbed alone)."),
+                                help="What to hold out, one fold at a time: 'doubles' (each combination whose "
+                                     "targets were each also perturbed alone) or 'cell-type' (each cell type's "
+                                     "perturbed cells, predicted from the other cell types through the context "
+                                     "operator; its controls stay in training)."),
+    context_key: str = typer.Option("cell_type", "--context-key",
+                                    help="obs column of each cell's cell type (with --holdout cell-type)."),
     out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder for metrics.json, report.md, heldout.png."),
     perturbation_key: str = typer.Option("perturbation", "--perturbation-key",
                                          help="obs column of condition labels ('A+B' for a combination)."),
@@ -55,27 +59,40 @@ def fit(
                                                             "over the training perturbations."),
     top_de: int = typer.Option(20, "--top-de", min=1, help="Metrics use this many top DE genes per perturbation."),
     steps: int = typer.Option(1000, "--steps", min=1, help="Adam steps."),
-    steady_state_weight: float = typer.Option(0.2, "--steady-state-weight", min=0.0,
-                                              help="Weight of the control steady-state term (0: off)."),
+    steady_state_weight: list[float] = typer.Option([0.0, 1.0, 5.0, 25.0], "--steady-state-weight", min=0.0,
+                                                    help="Weight of the control steady-state term (0: off); "
+                                                         "repeat to choose among values by nested "
+                                                         "cross-validation inside each fold's training data."),
+    network_l1: list[float] = typer.Option([], "--network-l1", min=0.0,
+                                           help="L1 penalty on the network (default 0.001); repeat to "
+                                                "cross-validate it with the steady-state weight."),
+    max_folds: int | None = typer.Option(None, "--max-folds", min=1,
+                                         help="Hold out only the first N folds (a cheaper run)."),
+    replicates: int = typer.Option(1000, "--bootstrap", min=10, help="Bootstrap replicates for the intervals."),
     neural_width: int = typer.Option(0, "--neural-width", min=0,
                                      help="Hidden units of a neural term in the latent dynamics (0: network only)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the initial network weights."),
 ) -> None:
     """Fit the screen model with perturbations held out and score it against baselines.
 
-    Writes DIR/metrics.json (per method: Pearson and MSE over the top DE genes, MSE over all
-    modelled genes, fraction of held-out perturbations beating the additive baseline; and
-    per perturbation), DIR/report.md and DIR/heldout.png.
+    Writes DIR/metrics.json (per method and held-out unit: MSE, Pearson and direction accuracy
+    over top DE genes chosen from training data, MSE over all modelled genes; paired bootstrap
+    intervals of the model against each baseline; split-half noise floors; the cross-validation
+    curves), DIR/report.md and DIR/heldout.png.
     """
     from ..inference._progress import progress_bar
     from ..perturb import evaluate_holdout, read_screen
     from ..perturb._anndata import _anndata, default_context
-    from ..perturb._holdout import default_settings
+    from ..perturb._holdout import default_settings, heldout_folds, planned_fits, settings_grid
     from ..perturb._report import summary_table, write_holdout
 
     writable_folder(out, "--out", parents=True)
     selection = _where(where)
-    if not selection and data.is_file():
+    by_context = holdout == "cell-type"
+    if by_context and medium_key is not None:
+        raise CelltwinInputError("--holdout cell-type reads the cell type as the context (--context-key); "
+                                 "drop --medium-key")
+    if not selection and not by_context and data.is_file():
         try:
             backed = _anndata().read_h5ad(data, backed="r")
         except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
@@ -88,26 +105,30 @@ def fit(
         if selection:
             err_console().print(f"several cell types: using {selection} (choose with --where)", markup=False)
     screen = read_screen(data, perturbation_key=perturbation_key, control=control, batch_key=batch_key,
-                         where=selection, medium_key=medium_key, time_key=time_key)
+                         where=selection, medium_key=context_key if by_context else medium_key, time_key=time_key)
     settings = default_settings(screen, likelihood=likelihood, steps=steps, seed=seed,
-                                steady_state_weight=steady_state_weight, neural_width=neural_width)
+                                steady_state_weight=steady_state_weight[0], neural_width=neural_width,
+                                network_l1=network_l1[0] if network_l1 else None)
+    grid = settings_grid(settings, steady_state_weight, network_l1)
     err_console().print(f"{screen.n_cells} cells ({screen.kind}), {len(screen.batches)} batch(es), "
-                        f"{len(screen.targets)} targets; likelihood {settings.likelihood}", markup=False)
-    with progress_bar("fitting screen model", settings.steps) as advance:
-        state = {"done": 0}
-
-        def progress(done, total, loss):
-            advance(done - state["done"])
-            state["done"] = done
+                        f"{len(screen.targets)} targets; likelihood {settings.likelihood}; "
+                        f"{len(grid)} setting(s)", markup=False)
+    total = planned_fits(len(heldout_folds(screen, holdout, max_folds)), len(grid))
+    with progress_bar("fitting held-out folds", total, unit="fits") as advance:
+        def progress(done, total):
+            advance()
 
         result = evaluate_holdout(screen, holdout=holdout, n_genes=n_genes, top_de=top_de, settings=settings,
-                                  progress=progress)
-    options = [("--batch-key", batch_key), ("--medium-key", medium_key), ("--time-key", time_key),
-               ("--likelihood", likelihood)] + [("--where", w) for w in where]
+                                  grid=grid, max_folds=max_folds, replicates=replicates, progress=progress)
+    options = ([("--context-key", context_key if by_context else None), ("--batch-key", batch_key),
+                ("--medium-key", medium_key), ("--time-key", time_key), ("--likelihood", likelihood),
+                ("--max-folds", max_folds)] + [("--where", w) for w in where]
+               + [("--steady-state-weight", f"{w:g}") for w in steady_state_weight]
+               + [("--network-l1", f"{v:g}") for v in network_l1])
     command = " ".join(["celltwin screen fit", shlex.quote(str(data)), "--holdout", holdout, "--out",
                         shlex.quote(str(out))] + [f"{k} {shlex.quote(str(v))}" for k, v in options if v is not None]
-                       + [f"--genes {n_genes} --top-de {top_de} --steps {steps} --steady-state-weight "
-                          f"{steady_state_weight} --neural-width {neural_width} --seed {seed}"])
+                       + [f"--genes {n_genes} --top-de {top_de} --steps {steps} --neural-width {neural_width} "
+                          f"--seed {seed} --bootstrap {replicates}"])
     paths = write_holdout(result, out, command=command)
     out_console().print(summary_table(result), markup=False, soft_wrap=True)
     for p in paths:

@@ -147,9 +147,9 @@ class Screen:
                       self.library_size[idx], self.source,
                       None if self.medium is None else self.medium[idx], None if self.time is None else self.time[idx])
 
-    def condition_means(self) -> tuple[list[str], np.ndarray]:
-        """Per condition, the mean log-normalised expression with batch means of controls
-        removed (controls are compared within each batch). Returns (conditions, means)."""
+    def batch_shift(self) -> np.ndarray:
+        """``(batches, genes)``: each batch's control mean of log-normalised expression minus the
+        overall control mean (zero for a batch without controls)."""
         y = self.lognormalised()
         ctrl = self.is_control
         overall = y[ctrl].mean(0)
@@ -158,7 +158,12 @@ class Screen:
             m = ctrl & (self.batch == k)
             if m.any():
                 shift[k] = y[m].mean(0) - overall
-        corrected = y - shift[self.batch]
+        return shift
+
+    def condition_means(self) -> tuple[list[str], np.ndarray]:
+        """Per condition, the mean log-normalised expression with batch means of controls
+        removed (controls are compared within each batch). Returns (conditions, means)."""
+        corrected = self.lognormalised() - self.batch_shift()[self.batch]
         names = sorted(set(self.conditions.tolist()))
         return names, np.stack([corrected[self.conditions == c].mean(0) for c in names])
 
