@@ -9,6 +9,7 @@ import scipy.stats
 
 from celltwin.perturb import (
     HeldoutCells,
+    ScreenFitSettings,
     cell_type_folds,
     context_deltas,
     delta_scores,
@@ -235,3 +236,12 @@ def test_a_diverging_setting_is_never_chosen(monkeypatch):
         assert entry["chosen"]["steady_state_weight"] == 0.0
         assert entry["validation_mse_top_de"][0] is None
         assert result.crossval["test_mse_top_de"][fold][0] is None
+
+
+def test_the_grid_crosses_every_setting_that_is_cross_validated():
+    base = ScreenFitSettings()
+    grid = settings_grid(base, (0.0, 5.0), (0.001, 0.01), (0, 8))
+    assert len(grid) == 8
+    assert {(g.steady_state_weight, g.network_l1, g.neural_width) for g in grid} == {
+        (w, l1, h) for w in (0.0, 5.0) for l1 in (0.001, 0.01) for h in (0, 8)}
+    assert {g.neural_width for g in settings_grid(base, (1.0,))} == {base.neural_width}

@@ -69,8 +69,9 @@ def fit(
     max_folds: int | None = typer.Option(None, "--max-folds", min=1,
                                          help="Hold out only the first N folds (a cheaper run)."),
     replicates: int = typer.Option(1000, "--bootstrap", min=10, help="Bootstrap replicates for the intervals."),
-    neural_width: int = typer.Option(0, "--neural-width", min=0,
-                                     help="Hidden units of a neural term in the latent dynamics (0: network only)."),
+    neural_width: list[int] = typer.Option([0], "--neural-width", min=0,
+                                           help="Hidden units of a neural term in the latent dynamics (0: network "
+                                                "only); repeat to cross-validate it with the other settings."),
     seed: int = typer.Option(0, "--seed", help="Seed of the initial network weights."),
 ) -> None:
     """Fit the screen model with perturbations held out and score it against baselines.
@@ -107,9 +108,9 @@ def fit(
     screen = read_screen(data, perturbation_key=perturbation_key, control=control, batch_key=batch_key,
                          where=selection, medium_key=context_key if by_context else medium_key, time_key=time_key)
     settings = default_settings(screen, likelihood=likelihood, steps=steps, seed=seed,
-                                steady_state_weight=steady_state_weight[0], neural_width=neural_width,
+                                steady_state_weight=steady_state_weight[0], neural_width=neural_width[0],
                                 network_l1=network_l1[0] if network_l1 else None)
-    grid = settings_grid(settings, steady_state_weight, network_l1)
+    grid = settings_grid(settings, steady_state_weight, network_l1, neural_width)
     err_console().print(f"{screen.n_cells} cells ({screen.kind}), {len(screen.batches)} batch(es), "
                         f"{len(screen.targets)} targets; likelihood {settings.likelihood}; "
                         f"{len(grid)} setting(s)", markup=False)
@@ -124,10 +125,11 @@ def fit(
                 ("--medium-key", medium_key), ("--time-key", time_key), ("--likelihood", likelihood),
                 ("--max-folds", max_folds)] + [("--where", w) for w in where]
                + [("--steady-state-weight", f"{w:g}") for w in steady_state_weight]
-               + [("--network-l1", f"{v:g}") for v in network_l1])
+               + [("--network-l1", f"{v:g}") for v in network_l1]
+               + [("--neural-width", str(h)) for h in neural_width])
     command = " ".join(["celltwin screen fit", shlex.quote(str(data)), "--holdout", holdout, "--out",
                         shlex.quote(str(out))] + [f"{k} {shlex.quote(str(v))}" for k, v in options if v is not None]
-                       + [f"--genes {n_genes} --top-de {top_de} --steps {steps} --neural-width {neural_width} "
+                       + [f"--genes {n_genes} --top-de {top_de} --steps {steps} "
                           f"--seed {seed} --bootstrap {replicates}"])
     paths = write_holdout(result, out, command=command)
     out_console().print(summary_table(result), markup=False, soft_wrap=True)

@@ -176,11 +176,13 @@ class HoldoutResult:
 
 
 def settings_grid(base: ScreenFitSettings, steady_state_weights=(0.0, 1.0, 5.0, 25.0),
-                  network_l1=None) -> list[ScreenFitSettings]:
-    """Every combination of the given steady-state weights and network L1 penalties."""
+                  network_l1=None, neural_widths=None) -> list[ScreenFitSettings]:
+    """Every combination of the given steady-state weights, network L1 penalties and
+    neural-term widths (the last two default to ``base``'s)."""
     l1s = tuple(network_l1) if network_l1 else (base.network_l1,)
-    return [replace(base, steady_state_weight=float(w), network_l1=float(l1))
-            for w, l1 in itertools.product(steady_state_weights, l1s)]
+    widths = tuple(neural_widths) if neural_widths else (base.neural_width,)
+    return [replace(base, steady_state_weight=float(w), network_l1=float(l1), neural_width=int(h))
+            for w, l1, h in itertools.product(steady_state_weights, l1s, widths)]
 
 
 def _finite_or_none(values) -> list:
@@ -188,7 +190,7 @@ def _finite_or_none(values) -> list:
 
 
 def _grid_label(s: ScreenFitSettings) -> dict:
-    return {"steady_state_weight": s.steady_state_weight, "network_l1": s.network_l1}
+    return {"steady_state_weight": s.steady_state_weight, "network_l1": s.network_l1, "neural_width": s.neural_width}
 
 
 def heldout_folds(screen: Screen, holdout: str, max_folds: int | None = None) -> list[HeldoutFold]:

@@ -78,7 +78,8 @@ def _per_unit_table(result: HoldoutResult) -> str:
 
 def _crossval_text(result: HoldoutResult) -> str:
     cv = result.crossval
-    grid = [f"w={g['steady_state_weight']:g}, L1={g['network_l1']:g}" for g in cv["grid"]]
+    grid = [f"w={g['steady_state_weight']:g}, L1={g['network_l1']:g}, width={g.get('neural_width', 0)}"
+            for g in cv["grid"]]
     if len(grid) == 1:
         return f"One setting ({grid[0]}): nothing was cross-validated."
     lines = ["| fold | " + " | ".join(f"validation {g}" for g in grid) + " | chosen | "
@@ -86,9 +87,11 @@ def _crossval_text(result: HoldoutResult) -> str:
     for fold, entry in cv["folds"].items():
         chosen = entry["chosen"]
         lines.append(f"| {fold} | " + " | ".join(_fmt(v) for v in entry["validation_mse_top_de"])
-                     + f" | w={chosen['steady_state_weight']:g}, L1={chosen['network_l1']:g} | "
+                     + f" | w={chosen['steady_state_weight']:g}, L1={chosen['network_l1']:g}, "
+                       f"width={chosen.get('neural_width', 0)} | "
                      + " | ".join(_fmt(v) for v in cv["test_mse_top_de"][fold]) + " |")
-    return ("Steady-state weight w and network L1 chosen per fold by nested leave-pair-out cross-validation "
+    return ("Steady-state weight w, network L1 and neural-term width chosen per fold by nested leave-pair-out "
+            "cross-validation "
             "inside the fold's training data (validation: the model's mean top-DE MSE on the other folds' "
             "units, from fits that left out both folds). The test columns are the held-out fold's own "
             "scores for every setting, shown for reference and not used for the choice.\n\n" + "\n".join(lines))
