@@ -17,7 +17,8 @@ with kinetic signs, celltwin's previous default (cross-validated STLSQ, weak for
 samples), PySINDy 2 at its defaults (finite differences, STLSQ threshold 0.1) and tuned
 (normalised columns; smoothed finite differences or its weak-form library, each with the
 threshold chosen by leave-one-trajectory-out cross-validation, sparsest within 10 % of the
-best; the better of the two refitted with ensembling: bagging, 20 models). All get the mass-action
+best; the better of the two refitted with ensembling: bagging, 20 models; without column
+normalisation where a species stays at zero, which breaks PySINDy's normalisation). All get the mass-action
 candidates (monomials up to degree 2). Writes ``benchmarks/results/discovery_networks.tsv``.
 """
 
@@ -60,9 +61,13 @@ def _pysindy_rows(x, t, weak):
 
     if weak:
         lib = ps.WeakPDELibrary(function_library=ps.PolynomialLibrary(degree=2), spatiotemporal_grid=t, K=100, p=4)
-        return np.asarray(lib.fit_transform(x)), np.asarray(lib.convert_u_dot_integral(x))
-    return (np.asarray(ps.PolynomialLibrary(degree=2).fit_transform(x)),
-            np.asarray(ps.SmoothedFiniteDifference()._differentiate(x, t)))
+        rows = np.asarray(lib.fit_transform(x)), np.asarray(lib.convert_u_dot_integral(x))
+    else:
+        rows = (np.asarray(ps.PolynomialLibrary(degree=2).fit_transform(x)),
+                np.asarray(ps.SmoothedFiniteDifference()._differentiate(x, t)))
+    if not all(np.all(np.isfinite(r)) for r in rows):  # subdomains with too few samples on sparse grids
+        raise ValueError("PySINDy's rows are not finite")
+    return rows
 
 
 def pysindy_equations(data, tuned):
@@ -87,29 +92,49 @@ def pysindy_equations(data, tuned):
             rows = [_pysindy_rows(x, t, True) for x, t in zip(xs, ts)] if weak else strong
         except Exception:  # noqa: BLE001 - too few samples for PySINDy's weak form
             continue
-        errors, sizes = [], []
-        for thr in THRESHOLDS:
-            err = 0.0
-            for k in range(len(xs)):  # leave one trajectory out
-                keep = [j for j in range(len(xs)) if j != k]
-                opt = ps.STLSQ(threshold=thr, normalize_columns=True).fit(
-                    np.concatenate([rows[j][0] for j in keep]), np.concatenate([rows[j][1] for j in keep]))
-                theta, dx = strong[k]
-                err += float(np.sum((theta @ opt.coef_.T - dx) ** 2) / np.sum(dx**2))
-            errors.append(err)
-            full = ps.STLSQ(threshold=thr, normalize_columns=True).fit(np.concatenate([r[0] for r in rows]),
-                                                                       np.concatenate([r[1] for r in rows]))
-            sizes.append(np.count_nonzero(full.coef_))
-        errors = np.array(errors)
-        ok = [k for k in range(len(THRESHOLDS)) if errors[k] <= 1.1 * errors.min()]
-        pick = min(ok, key=lambda k: (sizes[k], errors[k]))
-        if best is None or errors[pick] < best[0]:
-            best = (errors[pick], THRESHOLDS[pick], rows)
-    _, thr, rows = best
-    opt = ps.EnsembleOptimizer(ps.STLSQ(threshold=thr, normalize_columns=True), bagging=True, n_models=20)
+        for normalize in (True, False):  # a species that stays at zero breaks PySINDy's column normalisation
+            try:
+                with np.errstate(all="ignore"):
+                    errors, sizes = _threshold_path(rows, strong, normalize)
+            except (np.linalg.LinAlgError, ValueError):  # a variant PySINDy cannot fit is not chosen
+                continue
+            ok = [k for k in range(len(THRESHOLDS)) if errors[k] <= 1.1 * np.min(errors)]
+            if ok:
+                pick = min(ok, key=lambda k: (sizes[k], errors[k]))
+                if best is None or errors[pick] < best[0]:
+                    best = (errors[pick], THRESHOLDS[pick], rows, normalize)
+                break
+    if best is None:
+        return {}
+    _, thr, rows, normalize = best
+    opt = ps.EnsembleOptimizer(ps.STLSQ(threshold=thr, normalize_columns=normalize), bagging=True, n_models=20)
     opt.fit(np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows]))
     features = ["*".join(f.split(" ")) for f in ps.PolynomialLibrary(degree=2).fit(xs[0]).get_feature_names(names)]
     return {s: {n: float(c) for n, c in zip(features, row) if c != 0.0} for s, row in zip(names, opt.coef_)}
+
+
+def _threshold_path(rows, strong, normalize):
+    """Leave-one-trajectory-out error (on the held-out smoothed derivatives) and number of
+    terms of STLSQ at each threshold."""
+    import pysindy as ps
+
+    n_runs = len(rows)
+    errors, sizes = [], []
+    for thr in THRESHOLDS:
+        err = 0.0
+        for k in range(n_runs):  # leave one trajectory out
+            keep = [j for j in range(n_runs) if j != k]
+            opt = ps.STLSQ(threshold=thr, normalize_columns=normalize).fit(
+                np.concatenate([rows[j][0] for j in keep]), np.concatenate([rows[j][1] for j in keep]))
+            theta, dx = strong[k]
+            err += float(np.sum((theta @ opt.coef_.T - dx) ** 2))
+        if not np.isfinite(err):
+            raise ValueError("not finite")
+        errors.append(err)
+        full = ps.STLSQ(threshold=thr, normalize_columns=normalize).fit(np.concatenate([r[0] for r in rows]),
+                                                                   np.concatenate([r[1] for r in rows]))
+        sizes.append(np.count_nonzero(full.coef_))
+    return np.array(errors), sizes
 
 
 def score(system, equations):

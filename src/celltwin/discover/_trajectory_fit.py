@@ -20,6 +20,18 @@ from ._data import TimeCourses
 from ._reactions import Reaction
 
 _LOG_K_BOUNDS = (np.log(1e-6), np.log(1e3))
+_FASTEST = 50.0
+"""Largest rate (per unit time, at the data's typical level) a fit may give a reaction, in units
+of the inverse of the shortest sampling interval: a faster process equilibrates between two
+samples, cannot be told from a somewhat slower one, and makes the ODE stiff enough that a fit
+takes minutes instead of a second."""
+
+
+def _log_rate_caps(data: TimeCourses, reactants: np.ndarray) -> np.ndarray:
+    dt = min(float(np.min(np.diff(tr.t))) for tr in data.trajectories)
+    level = float(np.sqrt(np.mean(np.concatenate([tr.states for tr in data.trajectories]) ** 2))) or 1.0
+    molecules = reactants.sum(axis=1)
+    return np.minimum(np.log(_FASTEST / dt) - (molecules - 1) * np.log(level), _LOG_K_BOUNDS[1])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,8 +119,14 @@ def _solve_with_sensitivities(rates, x0, t, reactants, change):
         return np.concatenate([stoich @ flux, ds.ravel()])
 
     def jac(z, _):
+        # x, then the sensitivities raveled row-major (species i, parameter c): d ds[i, c] / d s[j, c] = J[i, j];
+        # their dependence on x is left out (an approximate Jacobian is enough for the Newton steps)
         _, dmono = monomials(z[:n])
-        return np.kron(np.eye(1 + p), stoich @ (rates[:, None] * dmono))
+        j_x = stoich @ (rates[:, None] * dmono)
+        out = np.zeros((n * (1 + p), n * (1 + p)))
+        out[:n, :n] = j_x
+        out[n:, n:] = np.kron(j_x, np.eye(p))
+        return out
 
     z0 = np.concatenate([x0, np.hstack([np.zeros((n, m)), np.eye(n)]).ravel()])
     # odeint calls LSODA with one Python call per right-hand side, not per step as solve_ivp does
@@ -176,7 +194,8 @@ def fit_trajectories(data: TimeCourses, reactions: Sequence[Reaction], sd: Seque
     reactants = np.array([r.reactants for r in reactions], dtype=float).reshape(m, n)
     change = np.array([np.subtract(r.products, r.reactants) for r in reactions], dtype=float).reshape(m, n)
     starts = [np.maximum(tr.states[0], 0.0) for tr in trajs] if initial_states is None else list(initial_states)
-    k0 = np.clip(np.log(np.maximum([r.rate_constant for r in reactions], 1e-6)), *_LOG_K_BOUNDS)
+    caps = _log_rate_caps(data, reactants)
+    k0 = np.clip(np.log(np.maximum([r.rate_constant for r in reactions], 1e-6)), _LOG_K_BOUNDS[0], caps)
     theta0 = np.concatenate([k0, *starts])
     n_obs = sum(tr.states.size for tr in trajs)
     penalty = 1e3
@@ -210,7 +229,7 @@ def fit_trajectories(data: TimeCourses, reactions: Sequence[Reaction], sd: Seque
         return cache[key]
 
     lower = np.concatenate([np.full(m, _LOG_K_BOUNDS[0]), np.zeros(n * runs)])
-    upper = np.concatenate([np.full(m, _LOG_K_BOUNDS[1]), np.full(n * runs, np.inf)])
+    upper = np.concatenate([caps, np.full(n * runs, np.inf)])
     theta0 = np.clip(theta0, lower, upper)
     # small dense problems: BLAS threads only add overhead (on a loaded machine each SVD inside
     # least_squares took 0.3 s with threads, microseconds without)
