@@ -31,7 +31,12 @@ class ReactionSearch:
     root-mean-square of its values, so residuals are relative to each species' level.
     Networks with a reaction that carries less than ``min_share`` of the signal (its fitted
     contribution's norm over the target's) are not chosen: such reactions fit the weak form's
-    discretisation error, not the data.
+    discretisation error, not the data. ``weighting="noise"`` divides each weak-form row by its
+    own noise instead (:func:`~celltwin.discover.noise_scales` propagated through the weak form).
+
+    With ``trajectories`` the weak-form networks are only starting points, refined by fits to
+    the trajectories (:func:`~celltwin.discover.stepwise_search`: ``n_try`` additions
+    shortlisted per step, extended BIC with ``gamma``).
     """
 
     order: int = 2
