@@ -249,7 +249,7 @@ def main() -> None:
         f1=("f1", "mean"), f1_worst=("f1", "min"), coef_error=("coef_error", "median"),
         heldout_error=("heldout_error", "median"), seconds=("seconds", "median")).reset_index()
     pd.set_option("display.width", 200)
-    print(f"{len(systems)} networks x {seeds} seeds; f1 = mean (worst); errors and seconds = median\n")
+    print(f"{df.network.nunique()} networks x {seeds} seeds; f1 = mean (worst); errors and seconds = median\n")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
