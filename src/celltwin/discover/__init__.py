@@ -29,5 +29,10 @@ from ._knowledge import read_knowledge as read_knowledge
 from ._metrics import coefficient_error as coefficient_error
 from ._metrics import term_f1 as term_f1
 from ._metrics import trajectory_error as trajectory_error
+from ._trajectory_fit import TrajectoryFit as TrajectoryFit
+from ._trajectory_fit import fit_trajectories as fit_trajectories
+from ._trajectory_fit import noise_scales as noise_scales
+from ._trajectory_search import addition_scores as addition_scores
+from ._trajectory_search import stepwise_search as stepwise_search
 from ._symbolic import SymbolicTerm as SymbolicTerm
 from ._symbolic import recover_term as recover_term

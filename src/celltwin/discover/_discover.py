@@ -82,13 +82,26 @@ class Discovery:
         return out
 
     def to_model(self, initial: Mapping[str, float] | None = None, *, name: str = "discovered"):
-        """A :class:`celltwin.model.Model` with one rate rule per species and one parameter per
-        selected coefficient (``c_<species>_<k>``), so it can be fitted and sampled."""
+        """A :class:`celltwin.model.Model`, so the result can be fitted and sampled: where the
+        discovery found a mass-action network, its reactions (``r<k>``, rate
+        ``k<k> * reactants``, one parameter per rate constant, so the SBML export writes
+        reactions); otherwise one rate rule per species and one parameter per selected
+        coefficient (``c_<species>_<k>``)."""
         from ..model import Model
 
         model = Model(name)
         for s in self.species:
             model.add_species(s, float((initial or {}).get(s, 0.0)))
+        if self.reactions is not None:
+            for k, r in enumerate(self.reactions):
+                model.add_parameter(f"k{k}", r.rate_constant)
+                flux = symbol(f"k{k}")
+                for s, count in zip(self.species, r.reactants):
+                    flux *= symbol(s) ** count
+                model.add_reaction(f"r{k}", rate=flux,
+                                   reactants={s: c for s, c in zip(self.species, r.reactants) if c},
+                                   products={s: c for s, c in zip(self.species, r.products) if c})
+            return model
         for i, s in enumerate(self.species):
             rate = sp.Integer(0)
             for k, j in enumerate(np.flatnonzero(self.coefficients[i])):

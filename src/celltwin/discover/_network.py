@@ -11,6 +11,8 @@ import numpy as np
 from ..errors import CelltwinInputError
 from ._data import TimeCourses
 from ._reactions import Reaction, _complexes, equations_of
+from ._trajectory_fit import fit_trajectories, noise_scales
+from ._trajectory_search import stepwise_search
 from .differentiation import AbstractDerivativeEstimate, WeakForm
 from .library import term_function
 from .library.base import monomial
@@ -29,7 +31,12 @@ class ReactionSearch:
     root-mean-square of its values, so residuals are relative to each species' level.
     Networks with a reaction that carries less than ``min_share`` of the signal (its fitted
     contribution's norm over the target's) are not chosen: such reactions fit the weak form's
-    discretisation error, not the data.
+    discretisation error, not the data. ``weighting="noise"`` divides each weak-form row by its
+    own noise instead (:func:`~celltwin.discover.noise_scales` propagated through the weak form).
+
+    With ``trajectories`` the weak-form networks are only starting points, refined by fits to
+    the trajectories (:func:`~celltwin.discover.stepwise_search`: ``n_try`` additions
+    shortlisted per step, extended BIC with ``gamma``).
     """
 
     order: int = 2
@@ -37,6 +44,10 @@ class ReactionSearch:
     beam: int = 40
     rows_per_sample: float = 0.2
     min_share: float = 0.0
+    trajectories: bool = True
+    weighting: str = "level"
+    n_try: int = 6
+    gamma: float = 0.5
 
 
 NETWORK_WEAK_FORM = WeakForm(width=9, refine=8)
@@ -56,10 +67,13 @@ def _grow(gram, moment, total, search: ReactionSearch):
     out = [(np.zeros(0, int), np.zeros(0), total)]
     beam = [np.zeros(0, int)]
     for k in range(1, search.max_reactions + 1):
-        grown = {tuple(sorted((*s, j))) for s in beam for j in range(m) if j not in s}
-        if not grown:
+        base = np.array(beam, dtype=int).reshape(len(beam), k - 1)
+        grown = np.concatenate([np.repeat(base, m, axis=0), np.tile(np.arange(m), len(beam))[:, None]], axis=1)
+        grown = np.sort(grown, axis=1)
+        grown = grown[np.all(np.diff(grown, axis=1) > 0, axis=1)]  # drop those that repeat a reaction
+        if not len(grown):
             break
-        subsets = np.array(sorted(grown), dtype=int)
+        subsets = np.unique(grown, axis=0)
         g = gram[subsets[:, :, None], subsets[:, None, :]] + eye_scale * np.eye(k)
         mo = moment[subsets]
         rates = np.linalg.solve(g, mo[..., None])[..., 0]
@@ -75,39 +89,38 @@ def _grow(gram, moment, total, search: ReactionSearch):
     return out
 
 
-def discover_reactions(data: TimeCourses, *, derivative: AbstractDerivativeEstimate = NETWORK_WEAK_FORM,
-                       search: ReactionSearch = ReactionSearch()) -> tuple[list[Reaction], dict]:
-    """Find a sparse mass-action network that explains the time courses.
+def _weak_form_path(data: TimeCourses, derivative: AbstractDerivativeEstimate, search: ReactionSearch,
+                    sd: list[np.ndarray] | None) -> tuple[list[list[Reaction]], list[float]]:
+    """The weak-form search's best network of each size and its BIC.
 
-    Returns:
-        The reactions (with rate constants) and the search's record: ``"sizes"`` (number of
-        reactions on the path), ``"bic"`` (criterion per size).
-
-    Raises:
-        CelltwinInputError: a trajectory is too short for the derivative estimate.
+    ``sd``: per-sample noise scales; each weak-form row is then divided by its own noise
+    (generalised least squares); without, each species' rows by the RMS of its values.
     """
     species = data.species
-    n_sp = len(species)
-    candidates = _candidates(n_sp, search.order)
+    candidates = _candidates(len(species), search.order)
     reactants = sorted({r for r, _ in candidates})
-    rate_terms = [monomial(species, r) for r in reactants]
-    features_of = term_function(rate_terms, species)
-    a_rows, b_rows = [], []
-    for traj in data.trajectories:
-        if len(traj.t) < derivative.min_samples():
-            raise CelltwinInputError(f"condition {traj.condition!r} has {len(traj.t)} samples; "
-                                     f"{type(derivative).__name__} needs at least {derivative.min_samples()}")
+    features_of = term_function([monomial(species, r) for r in reactants], species)
+    a_rows, b_rows, sd_rows = [], [], []
+    for k, traj in enumerate(data.trajectories):
         a, b = derivative.rows(traj.t, traj.states, features_of)
         a_rows.append(a)
         b_rows.append(b)
+        if sd is not None:
+            # the target rows are linear in the samples (b = L x), so their noise is sqrt(L^2 sd^2)
+            _, op = derivative.rows(traj.t, np.eye(len(traj.t)), lambda x: np.ones((len(x), 1)))
+            sd_rows.append(np.sqrt(op**2 @ sd[k] ** 2))
     fluxes, targets = np.concatenate(a_rows), np.concatenate(b_rows)
-    level = np.sqrt(np.mean(np.concatenate([tr.states for tr in data.trajectories]) ** 2, axis=0))
-    level = np.where(level > 0, level, 1.0)
+    if sd is not None:
+        level = np.concatenate(sd_rows)  # (rows, species)
+        level = np.maximum(level, 0.05 * np.median(level, axis=0))  # a species at zero is not infinitely sure
+    else:
+        level = np.sqrt(np.mean(np.concatenate([tr.states for tr in data.trajectories]) ** 2, axis=0))
+        level = np.where(level > 0, level, 1.0)[None, :]
     col_of = {r: j for j, r in enumerate(reactants)}
     change = np.array([np.subtract(p, r) for r, p in candidates], dtype=float)  # (m, n_sp)
-    # design: rows (species i, window w), column c = change[c, i] * flux_{reactant(c)}(w) / level_i
+    # design: rows (species i, window w), column c = change[c, i] * flux_{reactant(c)}(w) / level_wi
     flux_cols = fluxes[:, [col_of[r] for r, _ in candidates]]  # (w, m)
-    design = (change.T[:, None, :] * flux_cols[None, :, :] / level[:, None, None]).reshape(-1, len(candidates))
+    design = (change.T[:, None, :] * flux_cols[None, :, :] / level.T[:, :, None]).reshape(-1, len(candidates))
     target = (targets / level).T.reshape(-1)
     scale = np.sqrt(np.mean(design**2, axis=0))
     usable = scale > 0
@@ -117,12 +130,68 @@ def discover_reactions(data: TimeCourses, *, derivative: AbstractDerivativeEstim
     path = _grow(design.T @ design, design.T @ target, float(target @ target), search)
     n = max(len(target) * search.rows_per_sample, 2.0)
     norm = float(np.linalg.norm(target)) or 1.0
-    bic = [n * np.log(rss / len(target)) + len(idx) * np.log(n)
+    bic = [float(n * np.log(rss / len(target)) + len(idx) * np.log(n))
            if len(idx) == 0 or np.min(rates * np.linalg.norm(design[:, idx], axis=0)) >= search.min_share * norm
            else np.inf for idx, rates, rss in path]
-    idx, rates, _ = path[int(np.argmin(bic))]
-    reactions = [Reaction(kept[j][0], kept[j][1], float(k / scale[j])) for j, k in zip(idx, rates)]
-    return reactions, {"sizes": [len(p[0]) for p in path], "bic": [float(v) for v in bic]}
+    networks = [[Reaction(kept[j][0], kept[j][1], float(k / scale[j])) for j, k in zip(idx, rates)]
+                for idx, rates, _ in path]
+    return networks, bic
+
+
+def discover_reactions(data: TimeCourses, *, derivative: AbstractDerivativeEstimate = NETWORK_WEAK_FORM,
+                       search: ReactionSearch = ReactionSearch()) -> tuple[list[Reaction], dict]:
+    """Find a sparse mass-action network that explains the time courses.
+
+    With ``search.trajectories`` (the default), the weak-form search proposes starting
+    networks (its BIC's choice of size and the sizes next to it, rows weighted by species
+    level and by estimated noise), each is fitted to the trajectories by solving it, and a
+    :func:`~celltwin.discover.stepwise_search` from the best of them (extended BIC of the
+    trajectory fit) removes, adds and swaps reactions.
+
+    Returns:
+        The reactions (with rate constants) and the search's record: ``"sizes"`` (number of
+        reactions on the weak-form path), ``"bic"`` (its criterion per size), and with
+        ``search.trajectories`` ``"start"`` (the starting network) and ``"moves"``.
+
+    Raises:
+        CelltwinInputError: a trajectory is too short for the derivative estimate.
+    """
+    for traj in data.trajectories:
+        if len(traj.t) < derivative.min_samples():
+            raise CelltwinInputError(f"condition {traj.condition!r} has {len(traj.t)} samples; "
+                                     f"{type(derivative).__name__} needs at least {derivative.min_samples()}")
+    sd = noise_scales(data)
+    networks, bic = _weak_form_path(data, derivative, search, sd if search.weighting == "noise" else None)
+    record = {"sizes": [len(r) for r in networks], "bic": bic}
+    pick = int(np.argmin(bic))
+    if not search.trajectories:
+        return networks[pick], record
+    # hundreds of small dense solves: BLAS threads only add overhead (see fit_trajectories)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _search_trajectories(data, derivative, search, sd, networks, bic, record)
+
+
+def _search_trajectories(data, derivative, search, sd, networks, bic, record):
+    """Start networks from both weightings of the weak form, the best by trajectory fit, then
+    the stepwise search."""
+    pick = int(np.argmin(bic))
+    candidates = _candidates(len(data.species), search.order)
+    starts = {}
+    for weighted in (False, True):
+        if weighted != (search.weighting == "noise"):
+            networks, bic = _weak_form_path(data, derivative, search, sd if weighted else None)
+            pick = int(np.argmin(bic))
+        for net in networks[max(pick - 1, 0): pick + 2]:
+            starts.setdefault(frozenset((r.reactants, r.products) for r in net), net)
+    fits = [(fit_trajectories(data, net, sd), net) for net in starts.values()]
+    scored = [(f.bic(len(candidates), search.gamma) if f.success else np.inf, k) for k, (f, _) in enumerate(fits)]
+    start = fits[min(scored)[1]][1]
+    reactions, fit, moves = stepwise_search(data, start, sd, candidates, n_try=search.n_try, gamma=search.gamma)
+    record.update(start=[r.text(data.species) for r in start], moves=moves,
+                  trajectory_bic=fit.bic(len(candidates), search.gamma))
+    return reactions, record
 
 
 def discover_network(data: TimeCourses, *, derivative: AbstractDerivativeEstimate = NETWORK_WEAK_FORM,
@@ -141,4 +210,6 @@ def discover_network(data: TimeCourses, *, derivative: AbstractDerivativeEstimat
             coef[i, index[name]] = c
     settings = {"derivative": repr(derivative), "optimizer": repr(search), "library": "mass-action reactions",
                 "bic_by_size": ", ".join(f"{k}: {v:.1f}" for k, v in zip(record["sizes"], record["bic"]))}
+    if "moves" in record:
+        settings["trajectory_search"] = ", ".join(record["moves"]) or "no change"
     return Discovery(data.species, tuple(terms), coef, (coef != 0).astype(float), settings, tuple(reactions))
