@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_discover_network import (
+    ENZYME_REACTIONS,  # the enzyme written as its three true reactions
+)
 
 from celltwin.discover import (
     Discovery,
@@ -19,9 +22,6 @@ from celltwin.discover._network import _candidates
 from celltwin.discover._trajectory_fit import _Monomials
 from celltwin.discover.library import MassActionLibrary
 from celltwin.discover.systems import ENZYME
-
-ENZYME_REACTIONS = [Reaction((1, 1, 0, 0), (0, 0, 1, 0), 2.0), Reaction((0, 0, 1, 0), (1, 1, 0, 0), 1.0),
-                    Reaction((0, 0, 1, 0), (1, 0, 0, 1), 1.5)]
 
 
 @pytest.mark.parametrize("reactants", [[[1, 1, 0], [0, 0, 2], [0, 1, 0], [0, 0, 0]], [[1, 1, 1], [0, 2, 1]]])
