@@ -147,6 +147,9 @@ def test_a_case_runs_end_to_end_and_resumes(tmp_path):
     assert {"rmse_baseline", "rmse_augmented", "lppd_baseline", "lppd_augmented"} <= set(written["held_out"])
     for key in ("max_rhat", "min_bulk_ess", "wall_time_s"):
         assert np.isfinite(written[key])
+    assert {"baseline", "augmented", "elpd_diff_augmented_minus_baseline", "elpd_diff_se"} <= set(written["loo"])
+    assert written["loo"]["baseline"]["n_points"] == 4  # m.tsv
+    assert set(written["bootstrap_block_draws"]) == {"baseline", "augmented"}
     # the Kd evidence (sd 0.3 log10) must narrow the posterior of log10 Kd: only kon/koff's
     # ratio is weakly fixed by one time course
     kd = written["kd"][0]
@@ -204,3 +207,72 @@ def test_gain_plot_draws_an_interval_that_leaves_out_the_estimate(monkeypatch):
     assert drawn["labels"] == ["k2", "k3", "k1"]
     assert drawn["bars"] == [(0, 2.0), (1, 1.0), (2, 0.5)]
     assert drawn["lines"] == [[[0, 1.5], [0, 2.5]], [[1, 0.8], [1, 1.1]], [[2, 0.6], [2, 1.2]]]
+
+
+def test_loo_comparison_against_exact_leave_one_out():
+    """Normal data with known sigma and a flat prior on the mean: the posterior is
+    N(mean(y), sigma^2 / n) and leaving y_i out gives the closed form
+    p(y_i | y_-i) = N(y_i; mean(y_-i), sigma^2 (1 + 1 / (n - 1))). PSIS-LOO on exact posterior
+    draws matches the exact sum; the augmented run (a sharper posterior from a second data
+    source, here a narrower draw set around the same mean) changes it as the closed form says."""
+    import arviz as az
+    from scipy import stats
+
+    from celltwin.twin import loo_comparison
+
+    rng = np.random.default_rng(3)
+    sigma, n, draws = 1.0, 20, 4000
+    y = rng.normal(0.5, sigma, n)
+
+    def idata(mu):
+        mu = mu.reshape(4, -1)
+        loglik = stats.norm.logpdf(y[None, None, :], mu[..., None], sigma)
+        return az.from_dict(posterior={"mu": mu}, log_likelihood={"y": loglik}, observed_data={"y": y})
+
+    exact_baseline = sum(stats.norm.logpdf(y[i], np.delete(y, i).mean(), sigma * np.sqrt(1 + 1 / (n - 1)))
+                         for i in range(n))
+    # augmented: the mean also known from elsewhere to sd tau around 0.5 (a normal factor in the posterior)
+    tau = 0.1
+    precision = n / sigma**2 + 1 / tau**2
+    post_mean = (y.sum() / sigma**2 + 0.5 / tau**2) / precision
+    exact_augmented = 0.0
+    for i in range(n):
+        rest = np.delete(y, i)
+        p_rest = (n - 1) / sigma**2 + 1 / tau**2
+        m_rest = (rest.sum() / sigma**2 + 0.5 / tau**2) / p_rest
+        exact_augmented += stats.norm.logpdf(y[i], m_rest, np.sqrt(sigma**2 + 1 / p_rest))
+    result = loo_comparison({"baseline": idata(rng.normal(y.mean(), sigma / np.sqrt(n), draws)),
+                             "augmented": idata(rng.normal(post_mean, 1 / np.sqrt(precision), draws))})
+    assert result["baseline"]["elpd_loo"] == pytest.approx(exact_baseline, abs=0.05)
+    assert result["augmented"]["elpd_loo"] == pytest.approx(exact_augmented, abs=0.05)
+    assert result["elpd_diff_augmented_minus_baseline"] == pytest.approx(exact_augmented - exact_baseline, abs=0.07)
+    assert result["baseline"]["n_points"] == n and result["baseline"]["n_pareto_k_above_0.7"] == 0
+    assert 0 < result["elpd_diff_se"] < 5
+
+
+def test_case_variants_change_priors_weight_and_held_out_observable(tmp_path):
+    """Prior widths of +-1 decade around the nominal values, another evidence weight, and
+    the held-out observable moved: the variant's problems read back with those bounds and
+    measurement rows; the case's own files are untouched."""
+    from celltwin.problem import from_petab
+    from celltwin.twin import case_variant
+
+    case = read_case(write_case(tmp_path))
+    before = {p.name: p.read_text() for p in tmp_path.glob("*.tsv")}
+    variant = case_variant(case, tmp_path / "variant", prior_decades=1, evidence_weight=0.5,
+                           held_out_observable="obs_c")
+    train, test = from_petab(variant.problem), from_petab(variant.held_out)
+    assert variant.evidence_weight == 0.5 and variant.evidence == case.evidence
+    np.testing.assert_allclose(train.to_linear(train.lower), [KON / 10, KOFF / 10])
+    np.testing.assert_allclose(train.to_linear(train.upper), [KON * 10, KOFF * 10])
+    assert set(train.measurement_df["observableId"]) == {"obs_a"} and len(train.measurement_df) == 4
+    assert set(test.measurement_df["observableId"]) == {"obs_c"} and len(test.measurement_df) == 4
+    assert {p.name: p.read_text() for p in tmp_path.glob("*.tsv")} == before
+    # only the weight changed: the case's own PEtab tables are used as they are
+    same = case_variant(case, tmp_path / "same", evidence_weight="score")
+    assert same.evidence_weight == "score"
+    assert len(from_petab(same.problem).measurement_df) == len(from_petab(case.problem).measurement_df)
+    with pytest.raises(CelltwinInputError, match="no measurements of observable 'obs_x'.*obs_a, obs_c"):
+        case_variant(case, tmp_path / "bad", held_out_observable="obs_x")
+    with pytest.raises(CelltwinInputError, match="prior_decades"):
+        case_variant(case, tmp_path / "bad", prior_decades=0)

@@ -45,7 +45,7 @@ def sample(
                                            help="NUTS: stop drawing after the first block where every R-hat <= R "
                                                 "(with --stop-ess, both must hold); --draws is then the most."),
     stop_ess: float | None = typer.Option(None, "--stop-ess", min=0.0, metavar="N",
-                                          help="NUTS: stop drawing after the first block where every bulk ESS >= N."),
+                                          help="NUTS: stop drawing after the first block where every bulk and tail ESS >= N."),
     block: int = typer.Option(100, "--block", min=1,
                               help="Draws (and NUTS warm-up steps) between checkpoints (SMC: every stage)."),
     mcmc_steps: int = typer.Option(10, "--mcmc-steps", min=1, help="SMC: Metropolis steps per particle and stage."),
@@ -71,7 +71,7 @@ def sample(
     the same draws as an uninterrupted run.
 
     --stop-rhat R and/or --stop-ess N (NUTS) end the draws at the first block of --block
-    draws after which every parameter's R-hat is at most R and its bulk ESS at least N: run
+    draws after which every parameter's R-hat is at most R and its bulk and tail ESS at least N: run
     until converged, with --draws as the limit.
 
     --workers N (NUTS) runs the chains in N groups at once, one worker process each (local,

@@ -14,6 +14,7 @@ from ._terms import LogNormalPrior as LogNormalPrior
 from ._terms import RateEvidence as RateEvidence
 from ._terms import binding_rate_constants as binding_rate_constants
 from ._terms import kon_population_prior as kon_population_prior
+from ._information import block_length as block_length
 from ._information import information_gain as information_gain
 from ._information import kl_1d as kl_1d
 from ._information import kl_knn as kl_knn

@@ -72,7 +72,7 @@ class SamplerSettings:
             each next temperature.
         stop_rhat, stop_ess: NUTS: a stopping rule. After each block of ``block`` draws,
             stop drawing if the max rank-normalised R-hat is at most ``stop_rhat`` and the
-            min bulk ESS at least ``stop_ess`` over all parameters (either may be left
+            min bulk and tail ESS at least ``stop_ess`` over all parameters (either may be left
             ``None``); ``draws`` is then the most draws per chain. The result records where
             it stopped (the posterior's attribute ``stopped_after_draws``).
     """
@@ -487,14 +487,15 @@ def _warmup_block(warm: Warmup, wstate, chain_keys, first, length: int, n_steps:
 
 def converged(draws: np.ndarray, max_rhat: float | None, min_ess: float | None) -> bool:
     """Whether draws ``(chains, draws, parameters)`` meet the stopping rule: max rank-normalised
-    R-hat at most ``max_rhat`` and min bulk ESS at least ``min_ess`` (arviz; ``None``: no bound)."""
+    R-hat at most ``max_rhat`` and min bulk and tail ESS at least ``min_ess`` (arviz; ``None``:
+    no bound)."""
     import arviz as az
 
     for k in range(draws.shape[-1]):
         x = draws[..., k]
         if max_rhat is not None and not float(az.rhat(x)) <= max_rhat:  # NaN (too few draws) fails too
             return False
-        if min_ess is not None and not float(az.ess(x, method="bulk")) >= min_ess:
+        if min_ess is not None and not all(float(az.ess(x, method=m)) >= min_ess for m in ("bulk", "tail")):
             return False
     return True
 

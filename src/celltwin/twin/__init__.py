@@ -7,3 +7,5 @@ from ._case import Case as Case
 from ._case import read_case as read_case
 from ._run import CaseFieldError as CaseFieldError
 from ._run import run_case as run_case
+from ._run import loo_comparison as loo_comparison
+from ._variants import case_variant as case_variant

@@ -23,6 +23,8 @@ def write_case_report(path, case, summary, draws, kd, held_out, scenario, proble
                 ("parameters", "All parameters", parameter_table(summary))]
     if held_out is not None:
         sections.insert(3, ("held-out", "Held-out prediction", held_out_section(held_out)))
+    if "loo" in summary:
+        sections.insert(3, ("loo", "Leave-one-out predictive accuracy (PSIS-LOO)", loo_section(summary["loo"])))
     if scenario is not None:
         sections.append(("scenario", "Intervention scenario", scenario_section(scenario, case)))
     nav = " ".join(f'<a href="#{k}">{html.escape(h)}</a>' for k, h, _ in sections)
@@ -74,6 +76,18 @@ def gain_section(summary) -> str:
     ax.set_ylabel("KL(augmented || baseline), bits")
     return note("Per-parameter KL divergence of the augmented from the baseline posterior (1-D kernel density "
                 "estimates, 90 % bootstrap intervals), the 25 largest.") + image(fig, "information gain")
+
+
+def loo_section(loo) -> str:
+    rows = [{"posterior": run, "elpd_loo": v["elpd_loo"], "se": v["se"], "p_loo": v["p_loo"],
+             "max Pareto k": v["pareto_k_max"], "points with k > 0.7": v["n_pareto_k_above_0.7"],
+             "points with 0.5 < k <= 0.7": v["n_pareto_k_0.5_to_0.7"]}
+            for run, v in loo.items() if isinstance(v, dict)]
+    diff, se = loo["elpd_diff_augmented_minus_baseline"], loo["elpd_diff_se"]
+    return note(f"Expected log predictive density of each training measurement left out in turn (Pareto-smoothed "
+                f"importance sampling, arviz). Augmented minus baseline: {diff:.2f} (se {se:.2f}); a difference "
+                "within two standard errors is not a difference. Points with Pareto k above 0.7 have unreliable "
+                "LOO estimates.") + table(pd.DataFrame(rows), index=False)
 
 
 def held_out_section(held_out) -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .._atomic import atomic_path, atomic_write_text
 from ..errors import CelltwinInputError
-from ..evidence import Evidence, information_gain, read_affinity_table, reported_values, to_log10_molar
+from ..evidence import Evidence, block_length, information_gain, read_affinity_table, reported_values, to_log10_molar
 from ..evidence._units import CONCENTRATION_UNITS
 from ._case import Case
 
@@ -93,8 +93,12 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
     draws["prior"] = pd.DataFrame(np.asarray(problem.sample_prior(jax.random.PRNGKey(settings.seed), 4000)),
                                   columns=ids)
     log("information gain (KL divergence, bits)")
-    gain = information_gain(draws["augmented"], draws["baseline"], bootstrap=50, seed=settings.seed)
-    gain_prior = information_gain(draws["baseline"], draws["prior"], bootstrap=50, seed=settings.seed)
+    # Draws are in chain order and autocorrelated: the intervals resample blocks of them.
+    blocks = {run: block_length(len(draws[run]), float(diagnostics[run].table["ess_bulk"].min())) for run in RUNS}
+    gain = information_gain(draws["augmented"], draws["baseline"], bootstrap=50, seed=settings.seed,
+                            block=(blocks["augmented"], blocks["baseline"]))
+    gain_prior = information_gain(draws["baseline"], draws["prior"], bootstrap=50, seed=settings.seed,
+                                  block=(blocks["baseline"], 1))
     kd = kd_table(problem, terms, draws, reported_values(case.evidence))
     held_out = None
     if test_problem is not None:
@@ -116,6 +120,8 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
             scenario_table.to_csv(tmp, sep="\t", index=False)
     summary = build_summary(case, problem, settings, draws, gain, gain_prior, kd, held_out, diagnostics,
                             run_seconds, time.perf_counter() - started + earlier)
+    summary["bootstrap_block_draws"] = blocks
+    summary["loo"] = loo_comparison(posteriors)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     with atomic_path(out / "kd.tsv") as tmp:
         kd.to_csv(tmp, sep="\t", index=False)
@@ -146,6 +152,31 @@ def kd_table(problem, terms, draws: dict, reported: dict) -> pd.DataFrame:
                 row[f"{run}_error"] = abs(q50 - row["reported_log10_kd"])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def loo_comparison(posteriors: dict) -> dict:
+    """PSIS-LOO (arviz) of each run over the training measurements, and the augmented minus
+    baseline difference of expected log predictive density with its standard error (from the
+    pointwise differences). Pareto k above 0.7 marks points whose LOO estimate is unreliable."""
+    import warnings
+
+    import arviz as az
+
+    result, pointwise = {}, {}
+    for run in RUNS:
+        with warnings.catch_warnings():  # high Pareto k is reported below, not printed
+            warnings.simplefilter("ignore")
+            loo = az.loo(posteriors[run], pointwise=True)
+        k = np.asarray(loo.pareto_k)
+        pointwise[run] = np.asarray(loo.loo_i)
+        result[run] = {"elpd_loo": float(loo.elpd_loo), "se": float(loo.se), "p_loo": float(loo.p_loo),
+                       "n_points": int(k.size), "pareto_k_max": float(k.max()),
+                       "n_pareto_k_above_0.7": int(np.sum(k > 0.7)),
+                       "n_pareto_k_0.5_to_0.7": int(np.sum((k > 0.5) & (k <= 0.7)))}
+    diff = pointwise["augmented"] - pointwise["baseline"]
+    result["elpd_diff_augmented_minus_baseline"] = float(diff.sum())
+    result["elpd_diff_se"] = float(np.sqrt(diff.size) * diff.std(ddof=1))
+    return result
 
 
 def held_out_prediction(test_problem, draws: dict, max_draws: int) -> dict:
