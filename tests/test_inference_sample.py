@@ -270,6 +270,20 @@ def test_pooled_mass_matrix_is_the_covariance_of_all_chains_draws(dense):
         assert int(pooled.wc_state.sample_size[chain]) == 0  # a fresh estimate for the next window
 
 
+def test_pooled_warmup_draws_with_the_smallest_adapted_step_size():
+    """Chains that adapted step sizes 0.155, 0.047, 0.076 and 0.072 (the GPCR case's): pooled,
+    all four draw with 0.047; unpooled, each keeps its own."""
+    from celltwin.inference._warmup import Warmup
+
+    adapted = np.array([0.155, 0.047, 0.076, 0.072])
+    for pooled, expected in ((True, np.full(4, 0.047)), (False, adapted)):
+        warm = Warmup(lambda z: -0.5 * jnp.sum(z**2), pooled=pooled)
+        state = warm.init(jnp.zeros((4, 2)))
+        state = state._replace(step_size_state=state.step_size_state._replace(
+            log_step_size_avg=jnp.log(jnp.asarray(adapted))))
+        np.testing.assert_allclose(np.asarray(warm.final(state)[1]), expected, rtol=1e-12)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_pooled_warmup_adapts_one_mass_matrix_near_the_target_covariance(seed):
     """On a strongly correlated Gaussian (correlation 0.95, scales 1 and 10), the pooled
@@ -288,9 +302,10 @@ def test_pooled_warmup_adapts_one_mass_matrix_near_the_target_covariance(seed):
 
     key = jax.random.PRNGKey(seed)
     z0 = 0.1 * jax.random.normal(jax.random.PRNGKey(100 + seed), (4, 2))
-    _, _, inv_mass = Warmup(logdensity, dense_mass=True, pooled=True).run(z0, key, 400)
+    _, step, inv_mass = Warmup(logdensity, dense_mass=True, pooled=True).run(z0, key, 400)
     inv_mass = np.asarray(inv_mass)
     np.testing.assert_array_equal(inv_mass, np.broadcast_to(inv_mass[0], inv_mass.shape))
+    np.testing.assert_array_equal(np.asarray(step), np.asarray(step)[0])  # one step size too
     eig = np.linalg.eigvals(np.linalg.solve(cov, inv_mass[0])).real
     assert eig.max() / eig.min() < 2.0, eig
     settings = SamplerSettings(method="nuts", chains=4, draws=500, warmup=400, dense_mass=True, pooled_mass=True)

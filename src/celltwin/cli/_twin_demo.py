@@ -33,6 +33,11 @@ def demo(
     warmup: int | None = typer.Option(None, "--warmup", min=0, help="Override the case's warm-up."),
     max_tree_depth: int | None = typer.Option(None, "--max-tree-depth", min=1, max=15, help="Override (NUTS)."),
     seed: int | None = typer.Option(None, "--seed", help="Override the case's seed."),
+    stop_rhat: float | None = typer.Option(None, "--stop-rhat", metavar="R",
+                                           help="NUTS: stop each run after the first block where every R-hat <= R."),
+    stop_ess: float | None = typer.Option(None, "--stop-ess", metavar="N",
+                                          help="NUTS: ... and every bulk and tail ESS >= N (--draws is the limit)."),
+    block: int | None = typer.Option(None, "--block", min=1, help="Override the case's draws per checkpoint."),
     workers: int = typer.Option(1, "--workers", min=1,
                                 help="NUTS: run the chains in this many groups at once, one process each."),
 ) -> None:
@@ -47,7 +52,8 @@ def demo(
     writable_folder(out, "--out", parents=True)
     case = read_case(case_yaml or default_case())
     overrides = {k: v for k, v in dict(method=method, chains=chains, draws=draws, warmup=warmup,
-                                       max_tree_depth=max_tree_depth, seed=seed).items() if v is not None}
+                                       max_tree_depth=max_tree_depth, seed=seed, stop_rhat=stop_rhat,
+                                       stop_ess=stop_ess, block=block).items() if v is not None}
     console = err_console()
     try:
         summary = run_case(case, out, sampler=overrides,
@@ -61,7 +67,10 @@ def demo(
     show = out_console()
     show.print(f"{case.name}", markup=False)
     show.print(f"  max R-hat {summary['max_rhat']:.3f}, min bulk ESS {summary['min_bulk_ess']:.0f}, "
-               f"wall time {summary['wall_time_s']:.0f} s", markup=False)
+               f"min tail ESS {summary['min_tail_ess']:.0f}, wall time {summary['wall_time_s']:.0f} s", markup=False)
+    loo = summary["loo"]
+    show.print(f"  PSIS-LOO elpd, augmented - baseline: {loo['elpd_diff_augmented_minus_baseline']:.2f} "
+               f"(se {loo['elpd_diff_se']:.2f})", markup=False)
     held = summary.get("held_out")
     if held:
         show.print(f"  held-out RMSE: baseline {held['rmse_baseline']:.3g}, augmented {held['rmse_augmented']:.3g}",

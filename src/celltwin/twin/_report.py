@@ -42,6 +42,7 @@ def write_case_report(path, case, summary, draws, kd, held_out, scenario, proble
 def overview(summary) -> str:
     rows = [("wall time (s)", f"{summary['wall_time_s']:.0f}"), ("max R-hat", f"{summary['max_rhat']:.3f}"),
             ("min bulk ESS", f"{summary['min_bulk_ess']:.0f}"),
+            ("min tail ESS", f"{summary.get('min_tail_ess', float('nan')):.0f}"),
             ("total information gain, augmented vs baseline (bits)",
              f"{summary['information_gain_total_bits']['augmented_vs_baseline']:.2f}")]
     for key, value in summary.get("held_out", {}).items():

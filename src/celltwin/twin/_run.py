@@ -121,6 +121,9 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
     summary = build_summary(case, problem, settings, draws, gain, gain_prior, kd, held_out, diagnostics,
                             run_seconds, time.perf_counter() - started + earlier)
     summary["bootstrap_block_draws"] = blocks
+    for run in RUNS:  # the stopping rule may end a run before its draw limit
+        summary["diagnostics"][run]["draws_per_chain"] = int(posteriors[run].posterior.sizes["draw"])
+        summary["diagnostics"][run]["chains"] = int(posteriors[run].posterior.sizes["chain"])
     summary["loo"] = loo_comparison(posteriors)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     with atomic_path(out / "kd.tsv") as tmp:
@@ -231,10 +234,12 @@ def build_summary(case, problem, settings, draws, gain, gain_prior, kd, held_out
         "kd": json.loads(kd.to_json(orient="records")),
         "diagnostics": {run: {"max_rhat": float(tables[run]["r_hat"].max()),
                               "min_bulk_ess": float(tables[run]["ess_bulk"].min()),
+                              "min_tail_ess": float(tables[run]["ess_tail"].min()),
                               "converged": diagnostics[run].converged, "warnings": diagnostics[run].warnings,
                               "seconds": run_seconds[run]} for run in RUNS},
         "max_rhat": float(max(tables[run]["r_hat"].max() for run in RUNS)),
         "min_bulk_ess": float(min(tables[run]["ess_bulk"].min() for run in RUNS)),
+        "min_tail_ess": float(min(tables[run]["ess_tail"].min() for run in RUNS)),
         "wall_time_s": wall,
     }
     if held_out is not None:
