@@ -63,8 +63,8 @@ class SamplerSettings:
         dense_mass: NUTS: adapt a dense inverse mass matrix (for strongly correlated
             posteriors) instead of a diagonal one.
         pooled_mass: NUTS: adapt one mass matrix for all chains from their merged warm-up
-            draws (within- and between-chain spread) instead of one per chain, and draw
-            with one step size, the smallest the chains adapted; needs ``workers=1`` (the
+            draws (within- and between-chain spread) instead of one per chain, and one
+            step size, adapted to the chains' mean acceptance; needs ``workers=1`` (the
             chains must run together).
         stretch: the ensemble's stretch scale ``a``.
         init_scale: spread of the initial points around the starting point, in ``z``.

@@ -10,8 +10,12 @@ arrays that the sampler writes to its checkpoint. Step ``i`` of chain ``c`` uses
 ``fold_in(chain_key[c], i)``, so the result does not depend on how the steps are blocked
 or where a run was interrupted.
 
-Each chain adapts its own step size (with ``pooled``, all chains then draw with the smallest
-of them). The mass matrix is each chain's own, or (``pooled``) one for all chains: at the end of each slow window the chains' Welford estimates are merged
+Each chain adapts its own step size and mass matrix, or (``pooled``) all chains share both.
+The pooled step size follows one dual averaging driven by the chains' mean acceptance: a
+chain's own dual averaging sees only the region it spent the last window in, and a chain
+that adapted there to a step too large for the rest of the posterior diverges wherever the
+posterior narrows (on the GPCR case one chain of four adapted 0.155 against 0.047-0.076 and
+then diverged in 180 of 300 draws). The pooled mass matrix: at the end of each slow window the chains' Welford estimates are merged
 (within- plus between-chain scatter) into one covariance. A chain alone sees only the part of
 a slowly mixing posterior it has reached, and a dense 50 x 50 estimate from one chain's few
 dozen warm-up draws is noise; pooled, the estimate has ``chains`` times the draws and includes
@@ -107,6 +111,15 @@ class Warmup:
         da = jax.tree.map(lambda new, old: jnp.where(window_end, new, old), ended_da, state.step_size_state)
         return state._replace(step_size_state=da, mass_state=mm, step_size=jnp.exp(da.log_step_size))
 
+    def _pooled_step_size(self, state: WarmupState, before, acceptance) -> WarmupState:
+        """One dual-averaging update from the chains' mean acceptance, the same for every
+        chain (their step-size states are identical before it)."""
+        _, da_update, _ = self._da
+        one = da_update(jax.tree.map(lambda leaf: leaf[0], before), jnp.mean(acceptance))
+        shared = jax.tree.map(lambda leaf, like: jnp.broadcast_to(leaf, like.shape), one, state.step_size_state)
+        return state._replace(step_size_state=shared, step_size=jnp.broadcast_to(jnp.exp(one.log_step_size),
+                                                                                 state.step_size.shape))
+
     def _pooled_final(self, mass_state):
         """The chains' Welford estimates (leading axis) merged into one, its regularised
         inverse mass matrix computed once and given to every chain."""
@@ -148,7 +161,9 @@ class Warmup:
 
         def all_chains(carry, xs):
             i, st, end = xs
+            before = carry.step_size_state
             carry, info = jax.vmap(self._step_one, in_axes=(0, 0, None, None, None))(carry, chain_keys, i, st, end)
+            carry = self._pooled_step_size(carry, before, info[2])
             ended = self._pooled_final(carry.mass_state)
             carry = jax.vmap(self._end_window, in_axes=(0, None, 0))(carry, end, ended)
             return carry, info
@@ -157,18 +172,9 @@ class Warmup:
         return state, tuple(jnp.swapaxes(a, 0, 1) for a in info)  # (steps, chains) -> (chains, steps)
 
     def final(self, state: WarmupState) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """Positions, step sizes (the dual-averaging average) and inverse mass matrices.
-
-        With a pooled mass matrix every chain also gets one step size, the smallest the
-        chains adapted: each chain's dual averaging sees only the region it spent the last
-        window in, and a chain that adapted there to a step too large for the rest of the
-        posterior diverges wherever the posterior narrows (on the GPCR case one chain of four
-        adapted 0.155 against 0.047-0.076 and then diverged in 180 of 300 draws)."""
+        """Positions, step sizes (the dual-averaging average) and inverse mass matrices."""
         _, _, da_final = self._da
-        step = jax.vmap(da_final)(state.step_size_state)
-        if self.pooled:
-            step = jnp.full_like(step, jnp.min(step))
-        return state.chain.position, step, state.mass_state.inverse_mass_matrix
+        return state.chain.position, jax.vmap(da_final)(state.step_size_state), state.mass_state.inverse_mass_matrix
 
     def run(self, z0: jax.Array, key, n_steps: int) -> tuple[jax.Array, jax.Array, jax.Array]:
         """The whole warm-up in one traceable call (used where no checkpoints are needed)."""
