@@ -15,14 +15,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import require_shared
 from typer.testing import CliRunner
 
 from celltwin.cli import app
 from celltwin.errors import PEtabError
 from celltwin.petab import Issue, lint, read_petab
 from celltwin.problem import from_petab
-
-from conftest import require_shared
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mapk_cascade"
 

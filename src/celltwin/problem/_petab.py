@@ -39,8 +39,8 @@ def from_petab(path: str | os.PathLike | PEtabSource, *, settings: SolverSetting
         model = from_sbml(source.sbml_model)
         if source.version == 1:
             pp = source.library
-            tables = dict(measurements=pp.measurement_df, observables=pp.observable_df,
-                          parameters=pp.parameter_df, conditions=pp.condition_df)
+            tables = {"measurements": pp.measurement_df, "observables": pp.observable_df,
+                      "parameters": pp.parameter_df, "conditions": pp.condition_df}
         else:
             from ._petab_v2 import v1_tables
 
