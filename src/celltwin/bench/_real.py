@@ -58,14 +58,19 @@ class PetabSpec:
 def build_petab(spec: PetabSpec, seed: int, task_id: str) -> Task:
     """The real task ``spec`` (the data are fixed: ``seed`` only seeds the methods)."""
     from ..model import from_sbml
-    from ..problem._petab import _files, load_petab
+    from ..petab import read_petab
+    from ..problem import table_files
 
     path = spec.path()
     if not path.is_file():
         raise CelltwinInputError(f"{task_id}: PEtab problem {path} not found (set CELLTWIN_SHARED_DATA for "
                                  "the shared benchmark collection)")
-    pp, content = load_petab(path)
-    model = from_sbml(pp.model.sbml_model)
+    source = read_petab(path)
+    if source.version != 1:
+        raise CelltwinInputError(f"{path}: a real benchmark task needs a PEtab v1 problem (it holds out "
+                                 "simulation conditions)")
+    pp = source.library
+    model = from_sbml(source.sbml_model)
     meas = pp.measurement_df
     conditions = meas["simulationConditionId"].astype(str)
     unknown = [c for c in spec.heldout if c not in set(conditions)]
@@ -73,7 +78,7 @@ def build_petab(spec: PetabSpec, seed: int, task_id: str) -> Task:
         raise CelltwinInputError(f"{path}: held-out condition(s) {', '.join(unknown)} have no measurements")
     held = conditions.isin(spec.heldout).to_numpy()
     common = {"observables": pp.observable_df, "parameters": pp.parameter_df, "conditions": pp.condition_df,
-              "files": _files(path, content)}
+              "files": table_files(source)}
     problem = Problem.from_tables(model, measurements=meas[~held].reset_index(drop=True), name=task_id, **common)
     heldout = Problem.from_tables(model, measurements=meas[held].reset_index(drop=True),
                                   name=f"{task_id} (held out)", **common)

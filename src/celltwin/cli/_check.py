@@ -63,7 +63,7 @@ def evaluate(problem) -> dict:
 
 
 def check(
-    problem_yaml: Path = typer.Argument(..., metavar="PROBLEM.yaml", help="PEtab v1 problem file."),
+    problem_yaml: Path = typer.Argument(..., metavar="PROBLEM.yaml", help="PEtab problem file (v1 or v2)."),
     format: Format = typer.Option(Format.text, "--format", "-f", help="text: a readable summary; json: one JSON object on stdout."),
     lint: bool = typer.Option(True, "--lint/--no-lint", help="Run the PEtab library's linter first."),
 ) -> None:
@@ -122,7 +122,7 @@ def _print_summary(problem, files, issues, result, linted: bool) -> None:
     table.add_row("time per evaluation", f"{result['llh_ms']:.3g} ms (median of {N_TIMED})")
     console.print(table)
     for issue in issues:
-        console.print(f"  [yellow]{issue.level}[/yellow]: {escape(issue.describe())}")
+        console.print(f"  [yellow]{issue.severity}[/yellow]: {escape(issue.describe())}")
 
 
 check = guarded(check)

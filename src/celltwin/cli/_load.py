@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import PEtabError
-from ._inputs import ProblemFiles, check_problem_files, read_table
-from ._lint import LintIssue, lint, raise_for_errors
+from ..petab import Issue, lint, raise_for_errors, read_petab, read_table
 from ._output import note, status, warn
 
 if TYPE_CHECKING:
@@ -17,29 +16,29 @@ if TYPE_CHECKING:
 
 
 def load_problem(path: str | os.PathLike, *, run_lint: bool = True, warn_lint: bool = True):
-    """Check the files, lint (optionally), and import the problem with celltwin.
+    """Read the problem's files (once), lint (optionally), and import the problem with celltwin.
 
     Lint errors raise :class:`PEtabError`; lint warnings are printed on stderr when
     ``warn_lint`` (``check`` reports them in its own output instead).
 
     Returns:
-        ``(problem, files, lint_issues)``.
+        ``(problem, files, lint_issues)``: files is the :class:`celltwin.petab.ProblemFiles`.
     """
     from ..problem import from_petab
 
     with status(f"Reading {path}"):
-        files: ProblemFiles = check_problem_files(path)
-    issues: list[LintIssue] = []
+        source = read_petab(path)
+    issues: list[Issue] = []
     if run_lint:
         with status("Linting with the PEtab library"):
-            issues = lint(files)
-        raise_for_errors(files, issues)
+            issues = lint(source)
+        raise_for_errors(source, issues)
         for issue in issues if warn_lint else ():
             warn(f"PEtab linter: {issue.describe()}")
     with status("Importing the model and tables"):
-        problem = from_petab(path)
+        problem = from_petab(source)
     note(problem.engine_note)
-    return problem, files, issues
+    return problem, source.files, issues
 
 
 def theta_from_file(problem, path: str | os.PathLike) -> np.ndarray:

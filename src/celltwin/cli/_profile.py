@@ -11,7 +11,7 @@ from .._atomic import atomic_path
 from ..errors import CelltwinInputError
 from ._destinations import writable_folder
 from ._errors import guarded
-from ._inputs import read_table
+from ..petab import read_table
 from ._load import load_problem
 from ._output import err_console, out_console
 

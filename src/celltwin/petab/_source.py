@@ -1,0 +1,168 @@
+"""Read a PEtab problem (v1 or v2) once: the YAML, every table, the SBML model.
+
+Each file is read from disk once. The bytes feed both celltwin's own view of the tables
+(every cell a string, for checks that name file, row and column) and the PEtab library's
+problem object (for its linter), so neither re-reads a file the other has read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import PEtabError
+from ..model import check_math_names
+from ._files import ProblemFiles, problem_files, read_yaml
+from ._tables import check_unique_ids, parse_table, read_bytes, read_sbml
+
+if TYPE_CHECKING:
+    import libsbml
+    import pandas as pd
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PEtabSource:
+    """A PEtab problem as read from its files, before celltwin builds anything from it.
+
+    Attributes:
+        files: the YAML and the files it names.
+        content: the YAML's content.
+        tables: table kind -> ``(file, table)`` pairs; every cell a string as written ('' if empty).
+        sbml: the SBML document of the model.
+        library: the PEtab library's problem (``petab.v1.Problem`` or ``petab.v2.Problem``).
+    """
+
+    files: ProblemFiles
+    content: dict
+    tables: dict[str, list[tuple[Path, pd.DataFrame]]]
+    sbml: libsbml.SBMLDocument
+    library: Any
+
+    @property
+    def version(self) -> int:
+        """The PEtab major version, 1 or 2."""
+        return self.files.version
+
+    @property
+    def path(self) -> Path:
+        return self.files.yaml
+
+    @property
+    def sbml_model(self) -> libsbml.Model:
+        return self.sbml.getModel()
+
+    def table(self, kind: str) -> pd.DataFrame | None:
+        """All files of one table kind as one table (strings), or None where the problem has none."""
+        import pandas as pd
+
+        frames = [df for _, df in self.tables.get(kind, [])]
+        if not frames:
+            return None
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def read_petab(path: str | os.PathLike | PEtabSource) -> PEtabSource:
+    """Read a PEtab problem YAML and everything it names (a :class:`PEtabSource` is returned as is).
+
+    Raises:
+        PEtabError, SBMLError: naming the file (and the row, column or YAML field) at fault.
+        UnsupportedFeatureError: a v2 problem with several models or one that is not SBML.
+    """
+    if isinstance(path, PEtabSource):
+        return path
+    path = Path(path)
+    content = read_yaml(path)
+    files = problem_files(path, content)
+    raw_sbml, document = read_sbml(files.sbml[0])
+    raw_tables: dict[str, list[tuple[Path, bytes]]] = {}
+    tables: dict[str, list[tuple[Path, pd.DataFrame]]] = {}
+    for kind, paths in files.tables.items():
+        what = f"{kind} table"
+        raw_tables[kind] = [(p, read_bytes(p, what)) for p in paths]
+        tables[kind] = [(p, parse_table(p, raw, what)) for p, raw in raw_tables[kind]]
+    check_unique_ids(files.version, tables)
+    # Before the PEtab library reads the model: it sympifies some SBML math.
+    check_math_names(document.getModel(), str(files.sbml[0]))
+    library = _library_problem(files, content, raw_sbml, raw_tables)
+    return PEtabSource(files, content, tables, document, library)
+
+
+def _library_problem(files: ProblemFiles, content: dict, raw_sbml: bytes, raw_tables) -> Any:
+    """The PEtab library's problem object, built from the bytes already read."""
+    logging.getLogger("petab").setLevel(logging.ERROR)
+    try:
+        if files.version == 1:
+            return _v1_problem(files, raw_sbml, raw_tables)
+        return _v2_problem(files, content, raw_sbml, raw_tables)
+    except PEtabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the library raises many types for malformed tables
+        raise PEtabError(f"{files.yaml}: cannot read the PEtab problem: {exc}") from None
+
+
+def _frame(raw: bytes) -> pd.DataFrame:
+    """A table as the PEtab library reads one (numbers as floats, empty cells NaN)."""
+    import pandas as pd
+
+    return pd.read_csv(io.BytesIO(raw), sep="\t", float_precision="round_trip")
+
+
+def _sbml_model(raw_sbml: bytes, path: Path, model_id: str | None = None):
+    from petab.v1.models.sbml_model import SbmlModel
+
+    try:
+        return SbmlModel.from_string(raw_sbml.decode("utf-8"), model_id=model_id)
+    except UnicodeDecodeError:
+        return SbmlModel.from_file(str(path), model_id=model_id)
+
+
+def _v1_problem(files: ProblemFiles, raw_sbml: bytes, raw_tables):
+    import pandas as pd
+    import petab.v1 as petab
+    from petab.v1 import core
+
+    readers = {"condition": petab.get_condition_df, "measurement": petab.get_measurement_df,
+               "observable": petab.get_observable_df, "parameter": petab.get_parameter_df,
+               "visualization": core.get_visualization_df, "mapping": petab.get_mapping_df}
+
+    def table(kind: str):
+        frames = [readers[kind](_frame(raw)) for _, raw in raw_tables.get(kind, [])]
+        if not frames:
+            return None
+        if kind == "parameter":  # indexed by parameterId, unlike the others
+            return frames[0] if len(frames) == 1 else pd.concat(frames)
+        return core.concat_tables(frames)
+
+    return petab.Problem(
+        model=_sbml_model(raw_sbml, files.sbml[0]),
+        condition_df=table("condition"), measurement_df=table("measurement"),
+        parameter_df=table("parameter"), observable_df=table("observable"),
+        visualization_df=table("visualization"), mapping_df=table("mapping"),
+    )
+
+
+def _v2_problem(files: ProblemFiles, content: dict, raw_sbml: bytes, raw_tables):
+    from petab.v2 import core
+    from petab.v2.core import ProblemConfig
+
+    classes = {"condition": core.ConditionTable, "experiment": core.ExperimentTable,
+               "measurement": core.MeasurementTable, "observable": core.ObservableTable,
+               "parameter": core.ParameterTable, "mapping": core.MappingTable}
+    base = files.yaml.parent
+
+    def tables(kind: str):
+        return [classes[kind].from_df(_frame(raw), rel_path=p.relative_to(base) if p.is_relative_to(base) else p,
+                                      base_path=base) for p, raw in raw_tables.get(kind, [])] or None
+
+    config = ProblemConfig(**content, base_path=base, filepath=files.yaml)
+    (model_id,) = content["model_files"]
+    return core.Problem(
+        config=config, models=[_sbml_model(raw_sbml, files.sbml[0], model_id)],
+        condition_tables=tables("condition"), experiment_tables=tables("experiment"),
+        observable_tables=tables("observable"), measurement_tables=tables("measurement"),
+        parameter_tables=tables("parameter"), mapping_tables=tables("mapping"),
+    )
