@@ -19,10 +19,12 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(VENV)/bin/python -m pip install --quiet -e '.[test,chem]'
 	touch $@
 
-# The EGFR twin case end to end (examples/egfr_kholodenko/case.yaml): writes demo/report.html
-# and demo/summary.json. `make quickstart` is the one-minute fit of the small bundled example.
+# The GPCR twin case end to end, each posterior sampled until converged
+# (examples/gpcr_yi/case.yaml): writes demo/report.html and demo/summary.json. The EGFR case
+# takes hours: `celltwin demo examples/egfr_kholodenko/case.yaml --out egfr`.
+# `make quickstart` is the one-minute fit of the small bundled example.
 demo: $(STAMP)
-	$(VENV)/bin/celltwin demo --out demo
+	$(VENV)/bin/celltwin demo examples/gpcr_yi/case.yaml --out demo
 
 quickstart: $(STAMP)
 	$(VENV)/bin/celltwin quickstart examples/mapk_cascade/mapk_cascade.yaml

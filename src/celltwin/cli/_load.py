@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import PEtabError
-from ..petab import Issue, lint, raise_for_errors, read_petab, read_table
 from ._output import note, status, warn
 
 if TYPE_CHECKING:
@@ -24,11 +23,13 @@ def load_problem(path: str | os.PathLike, *, run_lint: bool = True, warn_lint: b
     Returns:
         ``(problem, files, lint_issues)``: files is the :class:`celltwin.petab.ProblemFiles`.
     """
+    # not at the top: `celltwin --help` must not wait for the model package and JAX
+    from ..petab import lint, raise_for_errors, read_petab
     from ..problem import from_petab
 
     with status(f"Reading {path}"):
         source = read_petab(path)
-    issues: list[Issue] = []
+    issues: list = []
     if run_lint:
         with status("Linting with the PEtab library"):
             issues = lint(source)
@@ -54,6 +55,8 @@ def theta_from_file(problem, path: str | os.PathLike) -> np.ndarray:
         PEtabError: naming the file, row and column of an unknown id or a bad value.
     """
     import numpy as np
+
+    from ..petab import read_table
 
     path = Path(path)
     df = read_table(path, "parameter values")

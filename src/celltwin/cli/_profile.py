@@ -11,7 +11,6 @@ from .._atomic import atomic_path
 from ..errors import CelltwinInputError
 from ._destinations import writable_folder
 from ._errors import guarded
-from ..petab import read_table
 from ._load import load_problem
 from ._output import err_console, out_console
 
@@ -23,6 +22,8 @@ def best_from_fits(problem, path: Path) -> np.ndarray:
     """The best row of a `celltwin fit` table, as theta; errors name the file and column."""
     import numpy as np
     import pandas as pd
+
+    from ..petab import read_table  # not at the top: `--help` must not import JAX
 
     df = read_table(path, "fit results")
     missing = [c for c in ["objective", *problem.parameter_ids] if c not in df.columns]

@@ -1,4 +1,5 @@
-"""``celltwin demo``: a twin case end to end (default: the bundled EGFR case)."""
+"""``celltwin demo``: a twin case end to end (default: the bundled GPCR case, which converges in
+minutes; the EGFR case, ``examples/egfr_kholodenko/case.yaml``, takes hours)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,20 @@ from ._destinations import writable_folder
 from ._errors import guarded
 from ._output import err_console, out_console
 
-CASE = Path("examples") / "egfr_kholodenko" / "case.yaml"
+CASE = Path("examples") / "gpcr_yi" / "case.yaml"
 
 
 def default_case() -> Path:
     for root in (Path.cwd(), Path(__file__).resolve().parents[3]):
         if (root / CASE).is_file():
             return root / CASE
-    raise CelltwinInputError(f"{CASE}: the bundled EGFR case was not found (run from the celltwin checkout, or "
+    raise CelltwinInputError(f"{CASE}: the bundled GPCR case was not found (run from the celltwin checkout, or "
                              "pass a case file: `celltwin demo CASE.yaml --out DIR`)")
 
 
 def demo(
     case_yaml: Path | None = typer.Argument(None, metavar="[CASE.yaml]",
-                                            help="Twin case file (default: examples/egfr_kholodenko/case.yaml)."),
+                                            help="Twin case file (default: examples/gpcr_yi/case.yaml)."),
     out: Path = typer.Option(Path("celltwin-demo"), "--out", "-o", metavar="DIR",
                              help="Folder for report.html, summary.json and the posteriors."),
     method: str | None = typer.Option(None, "--method", help="Override the case's sampler: nuts, ensemble or smc."),
