@@ -28,7 +28,7 @@ import sympy as sp
 
 from ..errors import CelltwinInputError
 from ._calibration import PredictorCalibration
-from ._units import BODY_TEMPERATURE, CONCENTRATION_UNITS, to_log10_molar
+from ..units import BODY_TEMPERATURE, CONCENTRATION_UNITS, to_log10_molar
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -277,7 +277,7 @@ class Evidence:
     def __reduce__(self):
         """Pickled as the problem's ``source`` and the terms, so that worker processes
         (``sample(..., workers=2)``) rebuild it (the problem once per process)."""
-        from ..inference._executor import problem_handle
+        from ..inference import problem_handle
 
         key, source = problem_handle(self.problem)
         return _evidence_in_worker, (key, source, self.terms, self.enabled)
@@ -312,7 +312,7 @@ class Evidence:
 def _evidence_in_worker(problem_key: str, source, terms, enabled: bool) -> Evidence:
     """:class:`Evidence` unpickled in a worker: bound to the worker's copy of the problem
     (built once per process), without repeating the checks made when it was created."""
-    from ..inference._executor import problem_in_worker
+    from ..inference import problem_in_worker
 
     evidence = Evidence.__new__(Evidence)
     evidence._bind(problem_in_worker(problem_key, source), terms, enabled)

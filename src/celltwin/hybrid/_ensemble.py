@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..inference._executor import Executor, problem_handle, problem_in_worker
+from ..inference import Executor, problem_handle, problem_in_worker
 from ._problem import HybridProblem
 from ._train import TrainingResult, TrainingSettings, initial_theta, train
 

@@ -61,7 +61,7 @@ def _pieces(problem):
     """Experiments, observables, parameter rows and measurements of ``problem`` for a
     :class:`~celltwin.hybrid.HybridProblem` (see the module docstring for what is refused)."""
     from ...hybrid import Experiment, Observable, ParameterRow
-    from ...model._model import as_expr
+    from ...model import as_expr
 
     tables = problem.tables
     if tables is None:
@@ -123,7 +123,7 @@ def hybrid_problem(problem, module, *, state_scale: dict[str, float], dose_scale
         nominal: starting values (linear scale) of estimated parameters by id.
     """
     from ...hybrid import HybridProblem, NeuralTerm
-    from ...model._model import as_expr, symbol
+    from ...model import as_expr, symbol
 
     experiments, observables, rows, measurements = _pieces(problem)
     if nominal:
