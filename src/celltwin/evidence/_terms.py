@@ -21,14 +21,18 @@ import dataclasses
 import functools
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
 from ..errors import CelltwinInputError
-from ._calibration import PredictorCalibration
 from ..units import BODY_TEMPERATURE, CONCENTRATION_UNITS, to_log10_molar
+from ._calibration import PredictorCalibration
+
+if TYPE_CHECKING:
+    from ..problem import Problem
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -249,7 +253,7 @@ class Evidence:
         enabled: ``False`` gives the baseline (the problem's posterior alone).
     """
 
-    def __init__(self, problem, terms: Sequence, *, enabled: bool = True):
+    def __init__(self, problem: Problem, terms: Sequence, *, enabled: bool = True):
         import warnings
 
         for message in detailed_balance_violations(problem.model, terms):
@@ -262,7 +266,7 @@ class Evidence:
                                          f"{problem.name!r} (add it to the problem's parameter table)")
         self._bind(problem, terms, enabled)
 
-    def _bind(self, problem, terms: Sequence, enabled: bool) -> None:
+    def _bind(self, problem: Problem, terms: Sequence, enabled: bool) -> None:
         ids = list(problem.parameters.ids)
         self.problem = problem
         self.terms = tuple(terms)
