@@ -154,7 +154,8 @@ class _HybridEnsemble(FittedMethod):
 
         problem = self.build_heldout(heldout)
         y, sigma, status = jax.jit(jax.vmap(problem.simulate))(jnp.asarray(self.thetas))
-        y, sigma, ok = np.asarray(y), np.asarray(sigma), np.asarray(status) == 0
+        y, sigma = np.asarray(y), np.asarray(sigma)
+        ok = np.all(np.asarray(status) == 0, axis=1)  # every experiment of the member solved
         ok &= np.all(np.isfinite(y), axis=1)
         if not ok.any():
             raise MethodFailure("no member of the hybrid ensemble can be solved on the held-out condition")
