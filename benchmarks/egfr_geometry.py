@@ -114,7 +114,7 @@ def fisher_whitened_hessians(problem, evidence, space, points: np.ndarray, neg_h
         theta = space.theta(z)
         return problem.log_prior(theta) + evidence.log_evidence_terms(theta) + space.log_jacobian(z)
 
-    if np.any(np.asarray(problem._transform) != 0) or np.any(np.asarray(problem._laplace)):
+    if not problem.measurement_model.is_normal_on_linear_scale:
         raise SystemExit("--fisher handles Gaussian observables on the linear scale only")
     jacobian, rest_hessian = jax.jit(jax.jacrev(observables, has_aux=True)), jax.jit(jax.hessian(rest))
     out = []

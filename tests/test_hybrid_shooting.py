@@ -69,7 +69,7 @@ def oscillator(t_end=5.0, n=20, noise=0.0, seed=0, weight=0.0):
 def test_layout_partitions_the_times_into_segments():
     problem = oscillator(n=10)
     layout = shooting_layout(problem, 3)
-    ts = problem._exp_times[0]
+    ts = problem.experiment_times[0]
     assert layout.n_nodes == 2
     np.testing.assert_array_equal(layout.start_times[0], [0.0, ts[4], ts[7]])  # groups of 4, 3, 3 times
     out = layout.output_times[0]
@@ -101,7 +101,7 @@ def test_segments_started_on_the_trajectory_reproduce_it():
     ll, _, residual = jax.jit(lambda th, nd: shooting_terms(problem, layout, th, nd))(theta, jnp.asarray(nodes))
     np.testing.assert_allclose(residual, 0.0, atol=1e-7)
     y, sigma, _ = jax.jit(problem.simulate)(theta)
-    x_true, y_true = closed_form(problem._exp_times[0], W_TRUE, a)
+    x_true, y_true = closed_form(problem.experiment_times[0], W_TRUE, a)
     np.testing.assert_allclose(y, np.concatenate([x_true, y_true]), atol=1e-7)
     np.testing.assert_allclose(ll, jax.jit(problem.pointwise_log_likelihood)(theta), atol=1e-6)
 

@@ -25,6 +25,7 @@ from ._runner import RunSummary as RunSummary
 from ._runner import cells as cells
 from ._runner import run as run
 from ._runner import run_cell as run_cell
+from ._leaderboard import write_leaderboard as write_leaderboard
 from ._lock import StoreBusyError as StoreBusyError
 from ._store import ResultStore as ResultStore
 from ._synthetic import SyntheticSpec as SyntheticSpec

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import atomic_write_text
-from ..inference._report import CSS, image, note, table
+from ..report_html import CSS, image, note, table
 from ._store import ResultStore
 from ._synthetic import SyntheticSpec
 

@@ -19,8 +19,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from ..inference import Executor
-from ..inference._progress import progress_bar
+from ..inference import Executor, progress_bar
 from ._lock import exclusive_run
 from ._metrics import parameter_log10_error, prediction_metrics, structure_f1
 from ._real import CaseSpec, PetabSpec

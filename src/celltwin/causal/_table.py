@@ -8,7 +8,7 @@ Format (comma-separated; tab-separated when the file name ends in ``.tsv``), one
 * ``predicted``: the predictor's affinity, in ``unit``.
 * ``measured``: the measured affinity, in ``unit``.
 * ``unit`` (optional): the unit of ``predicted`` and ``measured`` on that row, one of
-  :data:`celltwin.evidence._units.UNITS` (``nM``, ``uM``, ``M``, ``pKd``, ``log10_M``,
+  :data:`celltwin.units.UNITS` (``nM``, ``uM``, ``M``, ``pKd``, ``log10_M``,
   ``kcal/mol``, ...). Without the column every row is in the table's default unit
   (``pKd`` unless told otherwise).
 * any further columns: candidate hidden mechanisms (strata), e.g. ``kinase_family``,
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CelltwinInputError
-from ..evidence._units import CONCENTRATION_UNITS, UNITS, to_log10_molar
+from ..units import CONCENTRATION_UNITS, UNITS, to_log10_molar
 
 REQUIRED_COLUMNS = ("compound", "target", "predicted", "measured")
 MAX_LISTED_PROBLEMS = 10

@@ -45,9 +45,13 @@ def predict(
         if not reaction:
             raise CelltwinInputError("--out: name the model reaction this Kd is evidence for with --reaction ID")
         writable_file(out, "--out", suffixes=(".tsv", ".csv", ".txt"))
-    from ..evidence._error_models import shipped_error_model
-    from ..evidence._structure import parse_chains, predict_structure_affinity
-    from ..evidence._table import append_prediction_row, check_prediction_table
+    from ..evidence import (
+        append_prediction_row,
+        check_prediction_table,
+        parse_chains,
+        predict_structure_affinity,
+        shipped_error_model,
+    )
 
     groups = parse_chains(chains)  # before the slow imports and the structure
     if out is not None:

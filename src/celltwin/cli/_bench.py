@@ -74,7 +74,7 @@ def check_selection(chosen_suite, tasks: str | None, methods: list[str] | None, 
     """A selection of no cells, or a scheduler address that cannot be one, is an error before
     the result store is created."""
     from ..bench import cells
-    from ..inference._executor import check_scheduler
+    from ..inference import check_scheduler
 
     if not cells(chosen_suite, tasks=tasks, methods=methods, seeds=seeds):
         raise CelltwinInputError(f"suite {chosen_suite.name}: no cells match --tasks {tasks!r} and "
@@ -87,7 +87,7 @@ def report(
     out: Path = typer.Option(..., "--out", "-o", metavar="LEADERBOARD.html", help="Where to write the leaderboard."),
 ) -> None:
     """Write the leaderboard: ranking, method x challenge heat map, per-axis curves and all rows."""
-    from ..bench._leaderboard import write_leaderboard
+    from ..bench import write_leaderboard
 
     writable_file(out, "--out")
     with status(f"writing the leaderboard of {results}"):

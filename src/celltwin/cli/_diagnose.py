@@ -91,7 +91,7 @@ def diagnose(
     """
     from ..causal import diagnose as run_diagnosis
     from ..causal import read_predictions, write_html
-    from ..inference._progress import progress_bar
+    from ..inference import progress_bar
 
     for path in out:
         writable_file(path, "--out", suffixes=OUT_SUFFIXES)

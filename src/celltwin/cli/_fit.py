@@ -53,8 +53,7 @@ def fit(
     """
     import numpy as np
 
-    from ..inference import multistart
-    from ..inference._optimize import OPTIMIZERS
+    from ..inference import OPTIMIZERS, multistart
 
     if optimizer not in OPTIMIZERS:
         raise CelltwinInputError(f"--optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")

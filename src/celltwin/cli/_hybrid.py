@@ -59,10 +59,10 @@ def hybrid(
         mechanistic_table,
         train,
         train_ensemble,
+        write_network_weights,
     )
-    from ..hybrid._results import write_network_weights
     from ..hybrid.sciml import from_petab_sciml
-    from ..inference._progress import progress_bar
+    from ..inference import progress_bar
 
     if split not in ("random", "time"):
         raise CelltwinInputError(f"--split {split!r}: choose 'random' or 'time'")

@@ -80,9 +80,8 @@ def sample(
     one-process run up to floating-point rounding. R-hat, bulk/tail ESS, divergences and E-BFMI
     are reported at the end, with a warning when the run has not converged.
     """
-    from ..inference import SamplerSettings, checkpoint_files, describe_checkpoint, diagnose
+    from ..inference import SamplerSettings, checkpoint_files, describe_checkpoint, diagnose, progress_interval
     from ..inference import sample as run_sample
-    from ..inference._progress import progress_interval
 
     progress_interval()  # a bad $CELLTWIN_PROGRESS_INTERVAL fails now, not after an ensemble's burn-in
     writable_file(out, "--out")

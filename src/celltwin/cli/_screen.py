@@ -81,11 +81,18 @@ def fit(
     intervals of the model against each baseline; split-half noise floors; the cross-validation
     curves), DIR/report.md and DIR/heldout.png.
     """
-    from ..inference._progress import progress_bar
-    from ..perturb import evaluate_holdout, read_screen
-    from ..perturb._anndata import _anndata, default_context
-    from ..perturb._holdout import default_settings, heldout_folds, planned_fits, settings_grid
-    from ..perturb._report import summary_table, write_holdout
+    from ..inference import progress_bar
+    from ..perturb import (
+        default_context_of_file,
+        default_settings,
+        evaluate_holdout,
+        heldout_folds,
+        planned_fits,
+        read_screen,
+        settings_grid,
+        summary_table,
+        write_holdout,
+    )
 
     writable_folder(out, "--out", parents=True)
     selection = _where(where)
@@ -94,15 +101,7 @@ def fit(
         raise CelltwinInputError("--holdout cell-type reads the cell type as the context (--context-key); "
                                  "drop --medium-key")
     if not selection and not by_context and data.is_file():
-        try:
-            backed = _anndata().read_h5ad(data, backed="r")
-        except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
-            raise CelltwinInputError(f"{data}: not a readable AnnData (.h5ad) file: {exc}") from exc
-        obs = backed.obs.copy()
-        backed.file.close()
-        if perturbation_key not in obs.columns:
-            raise CelltwinInputError(f"{data}: obs has no column {perturbation_key!r} (set --perturbation-key)")
-        selection = default_context(obs, perturbation_key) or {}
+        selection = default_context_of_file(data, perturbation_key) or {}
         if selection:
             err_console().print(f"several cell types: using {selection} (choose with --where)", markup=False)
     screen = read_screen(data, perturbation_key=perturbation_key, control=control, batch_key=batch_key,

@@ -9,7 +9,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import CelltwinInputError
-from ..model._model import symbol
+from ..model import symbol
 from ._data import TimeCourses
 from ._knowledge import Knowledge
 from ._reactions import Reaction

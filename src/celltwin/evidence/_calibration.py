@@ -129,7 +129,7 @@ class PredictorCalibration:
 def calibrate_predictor(predicted_log10, measured_log10, noise: str = "gaussian", *, seed: int = 0,
                         draws: int = 1000, slope: float | None = None) -> PredictorCalibration:
     """Fit ``measured = a + b * predicted + noise`` (both log10 Kd / M; see
-    :mod:`celltwin.evidence._units` to convert Kd, pKd or dG).
+    :mod:`celltwin.units` to convert Kd, pKd or dG).
 
     ``slope``: hold ``b`` at this value and fit only the bias ``a`` and the noise (for a
     handful of pairs whose measured values span too narrow a range to identify a slope)."""

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from .._atomic import atomic_write_text
-from ._units import R_KCAL
+from ..units import R_KCAL
 
 FEATURES = ("ICs_charged-charged", "ICs_charged-polar", "ICs_charged-apolar", "ICs_polar-polar",
             "ICS_polar-apolar", "ICs_apolar-apolar", "NIS_polar", "NIS_charged")

@@ -33,9 +33,9 @@ import pandas as pd
 
 from .._textfile import read_text
 from ..errors import CelltwinInputError
+from ..units import BODY_TEMPERATURE, CONCENTRATION_UNITS, UNITS
 from ._error_models import ERROR_MODELS, shipped_error_model
 from ._terms import AffinityEvidence, binding_rate_constants
-from ._units import BODY_TEMPERATURE, CONCENTRATION_UNITS, UNITS
 
 REQUIRED = ("reaction", "value", "unit")
 

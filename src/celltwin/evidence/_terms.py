@@ -21,14 +21,18 @@ import dataclasses
 import functools
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
 from ..errors import CelltwinInputError
+from ..units import BODY_TEMPERATURE, CONCENTRATION_UNITS, to_log10_molar
 from ._calibration import PredictorCalibration
-from ._units import BODY_TEMPERATURE, CONCENTRATION_UNITS, to_log10_molar
+
+if TYPE_CHECKING:
+    from ..problem import Problem
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -249,7 +253,7 @@ class Evidence:
         enabled: ``False`` gives the baseline (the problem's posterior alone).
     """
 
-    def __init__(self, problem, terms: Sequence, *, enabled: bool = True):
+    def __init__(self, problem: Problem, terms: Sequence, *, enabled: bool = True):
         import warnings
 
         for message in detailed_balance_violations(problem.model, terms):
@@ -262,7 +266,7 @@ class Evidence:
                                          f"{problem.name!r} (add it to the problem's parameter table)")
         self._bind(problem, terms, enabled)
 
-    def _bind(self, problem, terms: Sequence, enabled: bool) -> None:
+    def _bind(self, problem: Problem, terms: Sequence, enabled: bool) -> None:
         ids = list(problem.parameters.ids)
         self.problem = problem
         self.terms = tuple(terms)
@@ -277,7 +281,7 @@ class Evidence:
     def __reduce__(self):
         """Pickled as the problem's ``source`` and the terms, so that worker processes
         (``sample(..., workers=2)``) rebuild it (the problem once per process)."""
-        from ..inference._executor import problem_handle
+        from ..inference import problem_handle
 
         key, source = problem_handle(self.problem)
         return _evidence_in_worker, (key, source, self.terms, self.enabled)
@@ -312,7 +316,7 @@ class Evidence:
 def _evidence_in_worker(problem_key: str, source, terms, enabled: bool) -> Evidence:
     """:class:`Evidence` unpickled in a worker: bound to the worker's copy of the problem
     (built once per process), without repeating the checks made when it was created."""
-    from ..inference._executor import problem_in_worker
+    from ..inference import problem_in_worker
 
     evidence = Evidence.__new__(Evidence)
     evidence._bind(problem_in_worker(problem_key, source), terms, enabled)

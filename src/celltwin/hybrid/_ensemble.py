@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..inference._executor import Executor, problem_handle, problem_in_worker
+from ..inference import Executor, problem_handle, problem_in_worker
 from ._problem import HybridProblem
 from ._train import TrainingResult, TrainingSettings, initial_theta, train
 
@@ -40,7 +40,7 @@ def _member(key: str, source, settings: TrainingSettings, k: int) -> TrainingRes
     return _train_member(problem, settings, k)
 
 
-def _train_member(problem, settings: TrainingSettings, k: int) -> TrainingResult:
+def _train_member(problem: HybridProblem, settings: TrainingSettings, k: int) -> TrainingResult:
     theta0 = initial_theta(problem, settings.seed + k) if k else initial_theta(problem, None)
     return train(problem, settings, theta0=theta0)
 

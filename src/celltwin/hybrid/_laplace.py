@@ -20,7 +20,6 @@ prior this is exact Bayesian linear regression.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Sequence
 
@@ -82,9 +81,7 @@ def last_layer(problem: HybridProblem, network_id: str) -> list[str]:
 def _forward_mode(problem: HybridProblem) -> HybridProblem:
     """The problem differentiated in forward mode (the default checkpointed adjoint is
     reverse-only): Jacobians of few parameters and Hessians (forward over forward)."""
-    clone = copy.copy(problem)
-    clone.adjoint = diffrax.ForwardMode()
-    return clone
+    return problem.with_adjoint(diffrax.ForwardMode())
 
 
 def _row_jacobian(problem: HybridProblem, theta, index) -> tuple[np.ndarray, np.ndarray]:
@@ -142,7 +139,7 @@ def laplace(problem: HybridProblem, theta, *, parameters: Sequence[str] | None =
     prior = np.diag(_prior_precision(problem, index, prior_precision))
     jacobian = None
     if curvature == "ggn":
-        if np.any(np.asarray(problem._transform) != 0) or np.any(np.asarray(problem._laplace)):
+        if not problem.measurement_model.is_normal_on_linear_scale:
             raise ValueError("the Gauss-Newton curvature needs normal noise on linear scale; use curvature='hessian'")
         jacobian, sigma = _row_jacobian(problem, theta, index)
         g = jacobian[mask] / sigma[mask, None]

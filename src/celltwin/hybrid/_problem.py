@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import Sequence
+from typing import final
 
 import diffrax
 import jax
@@ -19,11 +21,8 @@ import pandas as pd
 import sympy as sp
 
 from ..errors import CelltwinInputError, UnsupportedFeatureError
-from ..model import Model, compile_model
-from ..model._jaxify import vector_function
-from ..model._model import TIME, symbol
-from ..problem._noise import log_densities
-from ..problem._parameters import unscale
+from ..model import TIME, Model, compile_model, symbol, vector_function
+from ..problem import AbstractProblem, GradientMode, MeasurementModel, ParameterSpace, Simulation
 from ..simulate import SolverSettings, Status, solve_time_course
 from ._spec import (
     ArrayInput,
@@ -33,9 +32,8 @@ from ._spec import (
     Observable,
     ParameterRow,
 )
+from ._vector_field import HybridVectorField
 from ._weights import WeightLayout
-
-SCALE_CODES = {"lin": 0, "log": 1, "log10": 2}
 
 # Hybrid right-hand sides hold networks: an explicit solver needs no Jacobian of them, which
 # makes compilation and training steps several times cheaper than the Rosenbrock default of
@@ -60,8 +58,10 @@ def _outputs(term: NeuralTerm, out, ids: Sequence[str]) -> list:
     return [jnp.ravel(out[term.outputs[i][0]])[term.outputs[i][1]] for i in ids]
 
 
-class HybridProblem:
-    """Score a hybrid model's parameters (mechanistic and network weights) against data.
+@final
+class HybridProblem(AbstractProblem):
+    """Score a hybrid model's parameters (mechanistic and network weights) against data (a
+    final :class:`~celltwin.problem.AbstractProblem`).
 
     Arguments:
         model: the mechanistic skeleton.
@@ -92,6 +92,7 @@ class HybridProblem:
         self.observables = list(observables)
         self.parameter_rows = list(parameters)
         self.weights = WeightLayout(terms, network_arrays)
+        self._vector_fields: dict[int, HybridVectorField] = {}
         self._setup_parameters()
         self._setup_hybridization(hybridization or {})
         self._setup_measurements(measurements)
@@ -102,33 +103,27 @@ class HybridProblem:
         rows = self.parameter_rows
         self.table_ids = [r.id for r in rows]
         self.table_syms = [symbol(i) for i in self.table_ids]
-        est = [k for k, r in enumerate(rows) if r.estimate]
-        self._est_index = np.array(est, dtype=int)
-        self._scale_codes = np.array([SCALE_CODES[rows[k].scale] for k in est], dtype=int)
-        self._table_values = np.array([r.nominal for r in rows], dtype=float)
-        mech_ids = [rows[k].id for k in est]
-        self.parameter_ids = mech_ids + self.weights.labels
-        self.n_mechanistic = len(mech_ids)
-        nominal = [self._to_scale(rows[k].nominal, rows[k].scale) for k in est]
-        self.x_nominal = np.concatenate([np.array(nominal, dtype=float), self.weights.values[self.weights.index]])
-        self.lower = np.concatenate([[self._to_scale(rows[k].lower, rows[k].scale) for k in est],
-                                     np.full(self.weights.n_estimated, -np.inf)]).astype(float)
-        self.upper = np.concatenate([[self._to_scale(rows[k].upper, rows[k].scale) for k in est],
-                                     np.full(self.weights.n_estimated, np.inf)]).astype(float)
+        # The scalar parameters on the scale model Problem uses (PEtab parameter table semantics).
+        self.parameters = ParameterSpace(
+            ids=tuple(self.table_ids), estimate=np.array([r.estimate for r in rows], dtype=bool),
+            scales=tuple(r.scale for r in rows), nominal=np.array([r.nominal for r in rows], dtype=float),
+            lower=np.array([r.lower for r in rows], dtype=float), upper=np.array([r.upper for r in rows], dtype=float),
+            priors={r.id: r.prior for r in rows if r.estimate and r.prior is not None})
+        space, weights = self.parameters, self.weights
+        self.parameter_ids = space.theta_ids + weights.labels
+        self.parameter_scales = space.theta_scales + ["lin"] * weights.n_estimated
+        self.n_mechanistic = len(space.theta_ids)
+        self.x_nominal = np.concatenate([space.theta_nominal, weights.values[weights.index]]).astype(float)
+        self.lower = np.concatenate([space.theta_lower, np.full(weights.n_estimated, -np.inf)]).astype(float)
+        self.upper = np.concatenate([space.theta_upper, np.full(weights.n_estimated, np.inf)]).astype(float)
         pid = self.cm.parameter_ids
         self._table_to_model = np.array([[k, pid.index(i)] for k, i in enumerate(self.table_ids) if i in pid],
                                         dtype=int).reshape(-1, 2)
 
-    @staticmethod
-    def _to_scale(v, scale):
-        with np.errstate(divide="ignore"):
-            return float({"lin": v, "log": np.log(v), "log10": np.log10(v)}[scale])
-
     def split(self, theta):
         """``(table values on linear scale, full weight vector)`` for ``theta``."""
         theta = jnp.asarray(theta)
-        mech = unscale(theta[: self.n_mechanistic], self._scale_codes)
-        table = jnp.asarray(self._table_values).at[self._est_index].set(mech)
+        table = self.parameters.values(theta[: self.n_mechanistic])
         return table, self.weights.full(theta[self.n_mechanistic:])
 
     # --- where network outputs go -----------------------------------------------------
@@ -218,7 +213,7 @@ class HybridProblem:
         self.measurement_df = df.reset_index(drop=True)
         obs_ids = [o.id for o in self.observables]
         exp_ids = [e.id for e in self.experiments]
-        rows, self._exp_times = [], []
+        rows, self.experiment_times = [], []
         for col in ("observableId", "experimentId", "time", "measurement"):
             if col not in df.columns:
                 raise CelltwinInputError(f"{self.name}: measurement table has no column {col!r}")
@@ -229,18 +224,18 @@ class HybridProblem:
                 raise CelltwinInputError(f"{self.name}: measurement row {k + 2}: unknown experimentId {r.experimentId!r}")
         for e in self.experiments:
             ts = np.unique(self.measurement_df.loc[self.measurement_df.experimentId == e.id, "time"].astype(float))
-            self._exp_times.append(ts if ts.size else np.array([0.0]))
-        offsets = np.cumsum([0] + [len(t) for t in self._exp_times])
+            self.experiment_times.append(ts if ts.size else np.array([0.0]))
+        offsets = np.cumsum([0] + [len(t) for t in self.experiment_times])
         for r in self.measurement_df.itertuples():
             e = exp_ids.index(r.experimentId)
-            t = int(np.searchsorted(self._exp_times[e], float(r.time)))
+            t = int(np.searchsorted(self.experiment_times[e], float(r.time)))
             rows.append((offsets[e] + t, obs_ids.index(r.observableId)))
         self._row_point = np.array([a for a, _ in rows], dtype=int)
         self._row_obs = np.array([b for _, b in rows], dtype=int)
-        self._measured = jnp.asarray(self.measurement_df["measurement"].to_numpy(float))
-        codes = {"lin": 0, "log": 1, "log10": 2}
-        self._transform = jnp.asarray([codes[self.observables[o].transformation] for o in self._row_obs])
-        self._laplace = jnp.asarray([self.observables[o].distribution == "laplace" for o in self._row_obs])
+        self.measurement_model = MeasurementModel.from_names(
+            self.measurement_df["measurement"].to_numpy(float),
+            [self.observables[o].transformation for o in self._row_obs],
+            [self.observables[o].distribution for o in self._row_obs])
 
     def _setup_observables(self):
         cm = self.cm
@@ -266,36 +261,23 @@ class HybridProblem:
             outs.extend(_outputs(term, _call(modules[term.id], args), list(term.outputs)))
         return jnp.stack(outs) if outs else jnp.zeros((0,))
 
-    def _hybrid_model(self, e_i: int):
-        """The compiled model with the dynamic networks inside: its ``p`` is ``[model p, weights]``."""
-        if not hasattr(self, "_hybrid_cms"):
-            self._hybrid_cms = {}
-        if e_i in self._hybrid_cms:
-            return self._hybrid_cms[e_i]
-        cm, n_p = self.cm, self.cm.n_parameters
-        arrays = self._experiment_setup[e_i][3]
-        idx = self._dyn_target_idx
+    def vector_field(self, e_i: int) -> HybridVectorField:
+        """The right-hand side of experiment ``e_i`` with the dynamic networks inside (its
+        parameter vector is ``[model p, full weight vector]``); built once per experiment."""
+        if e_i not in self._vector_fields:
+            arrays = self._experiment_setup[e_i][3]
+            idx = self._dyn_target_idx
 
-        def rhs(t, x, pe, d):
-            p = pe[:n_p]
-            if len(idx):
-                modules = self.weights.modules(pe[n_p:])
-                outs = self._dyn_outputs(t, x, p, modules, arrays)
-                p = p.at[idx].set(self._dyn_target_fn(jnp.reshape(t, (1,)), x, p, outs))
-            return cm.rhs(t, x, p, cm.derived(p))
+            def neural_parameters(t, x, p, w):
+                if not len(idx):
+                    return p
+                outs = self._dyn_outputs(t, x, p, self.weights.modules(w), arrays)
+                return p.at[idx].set(self._dyn_target_fn(jnp.reshape(t, (1,)), x, p, outs))
 
-        def jacobian(t, x, pe, d):
-            J = jax.jacfwd(lambda y: rhs(t, y, pe, d))(x)
-            dfdt = jax.jvp(lambda s: rhs(s, x, pe, d), (t,), (jnp.ones_like(t),))[1]
-            return J, dfdt
+            self._vector_fields[e_i] = HybridVectorField(self.cm, neural_parameters)
+        return self._vector_fields[e_i]
 
-        n = cm.n_states
-        hcm = dataclasses.replace(cm, _derived=lambda pe: (), _rhs=rhs, _jacobian=jacobian,
-                                  jacobian_sparsity=np.ones((n, n), dtype=bool), n_jacobian_colours=n)
-        self._hybrid_cms[e_i] = hcm
-        return hcm
-
-    def _experiment_start(self, e_i: int, table, modules):
+    def experiment_start(self, e_i: int, table, modules):
         """``(p, x0, env, pre)``: the experiment's model parameters, initial state, static
         environment (table values and upstream network outputs) and upstream outputs."""
         cm = self.cm
@@ -320,7 +302,7 @@ class HybridProblem:
                 x0 = x0.at[cm.state_ids.index(target)].set(static[k])
         return p, x0, env, pre
 
-    def _observe(self, e_i: int, ts, xs, p, env, modules, pre):
+    def observe(self, e_i: int, ts, xs, p, env, modules, pre):
         """Observables and noise at states ``xs`` (times ``ts``), and ``(sum of squared network
         outputs, count)`` over them."""
         arrays = self._experiment_setup[e_i][3]
@@ -336,15 +318,15 @@ class HybridProblem:
 
     def _solve(self, e_i: int, table, w, modules):
         """``(ts, states, status, (p, env, pre))`` of experiment ``e_i`` at its measurement times."""
-        p, x0, env, pre = self._experiment_start(e_i, table, modules)
-        ts = jnp.asarray(self._exp_times[e_i])
-        xs, status = solve_time_course(self._hybrid_model(e_i), jnp.concatenate([p, w]), x0, ts,
+        p, x0, env, pre = self.experiment_start(e_i, table, modules)
+        ts = jnp.asarray(self.experiment_times[e_i])
+        xs, status = solve_time_course(self.vector_field(e_i), jnp.concatenate([p, w]), x0, ts,
                                        settings=self.settings, adjoint=self.adjoint)
         return ts, xs, status, (p, env, pre)
 
     def _experiment(self, e_i: int, table, w, modules):
         ts, xs, status, (p, env, pre) = self._solve(e_i, table, w, modules)
-        values, sigmas, contribution = self._observe(e_i, ts, xs, p, env, modules, pre)
+        values, sigmas, contribution = self.observe(e_i, ts, xs, p, env, modules, pre)
         return values, sigmas, status, contribution
 
     def states(self, theta) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -360,14 +342,14 @@ class HybridProblem:
         modules = self.weights.modules(w)
         return [self._experiment(e_i, table, w, modules) for e_i in range(len(self.experiments))]
 
-    def _rows(self, runs):
+    def _rows(self, runs) -> Simulation:
         ys = jnp.concatenate([r[0] for r in runs])
         sig = jnp.concatenate([r[1] for r in runs])
-        status = jnp.max(jnp.stack([r[2] for r in runs]))
-        return ys[self._row_point, self._row_obs], sig[self._row_point, self._row_obs], status
+        status = jnp.stack([jnp.asarray(r[2], dtype=jnp.int32) for r in runs])
+        return Simulation(ys[self._row_point, self._row_obs], sig[self._row_point, self._row_obs], status)
 
-    def simulate(self, theta):
-        """``(simulated, sigma, status)`` per measurement row (status: worst over experiments)."""
+    def simulate(self, theta) -> Simulation:
+        """Simulated observables and noise levels per measurement row, and a status per experiment."""
         return self._rows(self.simulate_experiments(theta))
 
     def pointwise_log_likelihood(self, theta):
@@ -375,9 +357,10 @@ class HybridProblem:
         return self.terms_of_runs(self.simulate_experiments(theta))[0]
 
     def log_likelihood(self, theta):
+        """Log-likelihood of the measurements at ``theta`` (-inf where a solve failed)."""
         y, sigma, status = self.simulate(theta)
-        llh = jnp.sum(log_densities(y, self._measured, sigma, self._transform, self._laplace))
-        return jnp.where(status == Status.OK, llh, -jnp.inf)
+        llh = jnp.sum(self.measurement_model.log_densities(y, sigma))
+        return jnp.where(jnp.all(status == Status.OK), llh, -jnp.inf)
 
     def training_terms(self, theta):
         """``(pointwise log-likelihood, mean squared network output)`` from one simulation: what
@@ -389,23 +372,45 @@ class HybridProblem:
         gives them): pointwise log-likelihood (NaN where a solve failed), mean squared network
         output."""
         y, sigma, status = self._rows(runs)
-        ll = log_densities(y, self._measured, sigma, self._transform, self._laplace)
+        ll = self.measurement_model.log_densities(y, sigma)
         total = sum(r[3][0] for r in runs)
         count = max(1, sum(r[3][1] for r in runs))
-        return jnp.where(status == Status.OK, ll, jnp.nan), total / count
+        return jnp.where(jnp.all(status == Status.OK), ll, jnp.nan), total / count
 
     def log_prior(self, theta):
+        """The weights' priors plus the scalar parameters' objective priors."""
         theta = jnp.asarray(theta)
-        total = self.weights.log_prior(theta[self.n_mechanistic:])
-        table, _ = self.split(theta)
-        for j, k in enumerate(self._est_index):
-            prior = self.parameter_rows[k].prior
-            if prior is not None:
-                total = total + prior.log_density(theta[j], table[k])
-        return total
+        return self.weights.log_prior(theta[self.n_mechanistic:]) + self.parameters.log_prior(theta[: self.n_mechanistic])
 
-    def log_posterior(self, theta):
-        return self.log_likelihood(theta) + self.log_prior(theta)
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one compiled function per problem and mode
+    def value_and_grad(self, mode: GradientMode = "auto"):
+        """A jitted ``theta -> (log_likelihood, gradient)`` (reverse mode through the solver:
+        networks bring many parameters; ``forward`` uses forward sensitivities)."""
+        if mode == "forward":
+            forward = self.with_adjoint(diffrax.ForwardMode())
+
+            def f(theta):
+                value = forward.log_likelihood(theta)
+                return value, value
+
+            def value_and_grad_forward(theta):
+                grad, value = jax.jacfwd(f, has_aux=True)(theta)
+                return value, grad
+
+            return jax.jit(value_and_grad_forward)
+        return jax.jit(jax.value_and_grad(self.log_likelihood))
+
+    def differentiable_log_posterior(self, mode: GradientMode = "auto"):
+        """:meth:`log_posterior`, differentiated in reverse mode (``mode`` is accepted for the
+        interface; forward sensitivities pay off only for few parameters, not for networks)."""
+        return self.log_posterior
+
+    def with_adjoint(self, adjoint: diffrax.AbstractAdjoint) -> HybridProblem:
+        """The same problem differentiated through its solves with ``adjoint`` (e.g.
+        ``diffrax.ForwardMode()`` for forward-mode Jacobians and Hessians)."""
+        clone = copy.copy(self)
+        clone.adjoint = adjoint
+        return clone
 
     def simulation_table(self, theta) -> pd.DataFrame:
         """The measurement table with a ``simulation`` column instead of ``measurement``."""
@@ -418,11 +423,9 @@ class HybridProblem:
         """The same problem with every network weight set to 0 and frozen: the mechanistic
         skeleton alone where network outputs add to rates (the usual hybrid design)."""
         clone = copy.copy(self)
-        clone.weights = copy.copy(self.weights)
-        clone.weights.values = np.zeros_like(self.weights.values)
-        clone.weights.estimated = np.zeros_like(self.weights.estimated)
-        clone.weights.index = np.zeros(0, dtype=int)
-        clone.weights.labels = []
+        clone.weights = self.weights.frozen_at_zero()
+        clone._vector_fields = {}  # theirs read the original's weight layout
+        clone.__dict__.pop("jit_log_prior_value_and_grad", None)  # compiled for the original's priors
         clone._setup_parameters()
         clone.source = None
         return clone

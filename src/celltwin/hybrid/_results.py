@@ -19,8 +19,8 @@ from ._problem import HybridProblem
 def mechanistic_table(problem: HybridProblem, theta) -> pd.DataFrame:
     """``parameterId, value`` of the estimated scalar parameters, on linear scale."""
     table, _ = problem.split(jnp.asarray(theta))
-    ids = [problem.parameter_rows[k].id for k in problem._est_index]
-    return pd.DataFrame({"parameterId": ids, "value": np.asarray(table)[problem._est_index]})
+    space = problem.parameters
+    return pd.DataFrame({"parameterId": space.theta_ids, "value": np.asarray(table)[space.estimated_index]})
 
 
 def write_network_weights(problem: HybridProblem, theta, path: Path) -> None:

@@ -61,7 +61,7 @@ def shooting_layout(problem: HybridProblem, segments: int) -> ShootingLayout:
         raise ValueError(f"segments must be >= 1, got {segments}")
     starts, outputs, seg_of, slot_of, end_slots, offsets = [], [], [], [], [], []
     n_nodes = 0
-    for ts in problem._exp_times:
+    for ts in problem.experiment_times:
         groups = np.array_split(np.arange(len(ts)), min(segments, len(ts)))
         width = max(len(g) for g in groups) + 1
         out = np.empty((len(groups), width))
@@ -91,8 +91,8 @@ def shooting_terms(problem: HybridProblem, layout: ShootingLayout, theta, nodes)
     modules = problem.weights.modules(w)
     runs, residuals = [], []
     for e_i in range(len(problem.experiments)):
-        p, x0, env, pre = problem._experiment_start(e_i, table, modules)
-        hcm, pw = problem._hybrid_model(e_i), jnp.concatenate([p, w])
+        p, x0, env, pre = problem.experiment_start(e_i, table, modules)
+        hcm, pw = problem.vector_field(e_i), jnp.concatenate([p, w])
         lo = layout.node_offset[e_i]
         n_seg = len(layout.start_times[e_i])
         x_starts = jnp.concatenate([x0[None], nodes[lo:lo + n_seg - 1]])
@@ -106,8 +106,8 @@ def shooting_terms(problem: HybridProblem, layout: ShootingLayout, theta, nodes)
         xs = xs_seg[layout.time_segment[e_i], layout.time_slot[e_i]]
         ends = xs_seg[np.arange(n_seg - 1), layout.end_slot[e_i]]
         residuals.append(ends - x_starts[1:])
-        ts = jnp.asarray(problem._exp_times[e_i])
-        values, sigmas, contribution = problem._observe(e_i, ts, xs, p, env, modules, pre)
+        ts = jnp.asarray(problem.experiment_times[e_i])
+        values, sigmas, contribution = problem.observe(e_i, ts, xs, p, env, modules, pre)
         runs.append((values, sigmas, jnp.max(status), contribution))
     ll, contribution = problem.terms_of_runs(runs)
     return ll, contribution, jnp.concatenate(residuals)

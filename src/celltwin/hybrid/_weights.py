@@ -7,6 +7,7 @@ parameter-table rows can freeze or re-initialise a layer or one array of it.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -116,6 +117,15 @@ class WeightLayout:
                     self.prior_kind[a:b] = PRIOR_KINDS[prior.kind]
                     self.prior_a[a:b] = prior.a
                     self.prior_b[a:b] = prior.b
+
+    def frozen_at_zero(self) -> WeightLayout:
+        """A copy with every weight set to 0 and none estimated."""
+        clone = copy.copy(self)
+        clone.values = np.zeros_like(self.values)
+        clone.estimated = np.zeros_like(self.estimated)
+        clone.index = np.zeros(0, dtype=int)
+        clone.labels = []
+        return clone
 
     @property
     def n_estimated(self) -> int:

@@ -5,10 +5,16 @@ from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/_
 from ._diagnostics import Diagnostics as Diagnostics
 from ._diagnostics import diagnose as diagnose
 from ._executor import Executor as Executor
+from ._executor import check_scheduler as check_scheduler
+from ._executor import problem_handle as problem_handle
+from ._executor import problem_in_worker as problem_in_worker
+from ._optimize import OPTIMIZERS as OPTIMIZERS
 from ._optimize import MultistartResult as MultistartResult
 from ._optimize import latin_hypercube as latin_hypercube
 from ._optimize import multistart as multistart
 from ._profile import ProfileResult as ProfileResult
+from ._progress import progress_bar as progress_bar
+from ._progress import progress_interval as progress_interval
 from ._profile import profile as profile
 from ._report import write_report as write_report
 from ._resume import describe_checkpoint as describe_checkpoint

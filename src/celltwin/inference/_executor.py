@@ -23,9 +23,12 @@ import runpy
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CelltwinInputError
+
+if TYPE_CHECKING:
+    from ..problem import AbstractProblem
 
 _WORKER_PROBLEMS: dict[str, Any] = {}
 
@@ -38,7 +41,7 @@ def problem_in_worker(key: str, source: Callable[[], Any]):
     return _WORKER_PROBLEMS[key]
 
 
-def problem_handle(problem) -> tuple[str, Callable[[], Any]]:
+def problem_handle(problem: AbstractProblem) -> tuple[str, Callable[[], Any]]:
     """``(key, source)`` to send to workers; raises if the problem cannot be rebuilt there."""
     source = getattr(problem, "source", None)
     if source is None:
@@ -160,7 +163,7 @@ class Executor:
                 poll()
 
     @contextlib.contextmanager
-    def share(self, problem) -> Iterator[tuple[str, Callable[[], Any] | None]]:
+    def share(self, problem: AbstractProblem) -> Iterator[tuple[str, Callable[[], Any] | None]]:
         """``(key, source)`` that tasks pass to :func:`problem_in_worker`. In-process the
         problem itself is registered (and removed afterwards, also on errors); other
         executors get its picklable ``source``."""

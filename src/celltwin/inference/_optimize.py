@@ -11,6 +11,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,9 @@ import pandas as pd
 from .._atomic import atomic_path
 from ._executor import Executor, problem_in_worker
 from ._progress import progress_bar
+
+if TYPE_CHECKING:  # the problem package pulls in the PEtab library; consumers need only the name
+    from ..problem import AbstractProblem
 
 # L-BFGS-B needs a finite value at every trial point: where the ODE solve fails the
 # objective is this (the line search then backtracks).
@@ -35,16 +39,13 @@ def latin_hypercube(lower, upper, n: int, seed: int) -> np.ndarray:
     return qmc.scale(unit, lower, upper) if len(lower) else unit
 
 
-def objective_function(problem) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
-    """``theta -> (negative log-posterior, its gradient)`` as numpy, compiled once per problem."""
-    cached = getattr(problem, "_neg_log_posterior", None)
-    if cached is not None:
-        return cached
-    import jax
+def objective_function(problem: AbstractProblem) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """``theta -> (negative log-posterior, its gradient)`` as numpy (the problem compiles its
+    parts once, so a worker that fits many starts compiles them once)."""
     import jax.numpy as jnp
 
     llh_and_grad = problem.value_and_grad()
-    prior_and_grad = jax.jit(jax.value_and_grad(problem.log_prior))
+    prior_and_grad = problem.jit_log_prior_value_and_grad
 
     def f(theta):
         theta = jnp.asarray(theta, dtype=float)
@@ -56,7 +57,6 @@ def objective_function(problem) -> Callable[[np.ndarray], tuple[float, np.ndarra
             return FAILED_OBJECTIVE, np.zeros_like(grad)
         return value, grad
 
-    problem._neg_log_posterior = f
     return f
 
 
@@ -130,14 +130,15 @@ class MultistartResult:
         return waterfall_plot(self.table["objective"].to_numpy(dtype=float), path=path, reference=reference)
 
 
-def multistart(problem, n_starts: int = 20, *, seed: int = 0, executor=None, workers: int | None = None,
+def multistart(problem: AbstractProblem, n_starts: int = 20, *, seed: int = 0, executor=None, workers: int | None = None,
                starts: np.ndarray | None = None, max_iterations: int = 1000, ftol: float = 1e-12,
                gtol: float = 1e-6, optimizer: str = "L-BFGS-B", progress: bool = True,
                on_result: Callable | None = None) -> MultistartResult:
     """Fit ``problem`` from ``n_starts`` starting points and return all results, best first.
 
     Arguments:
-        problem: a :class:`~celltwin.problem.Problem`.
+        problem: a :class:`~celltwin.problem.Problem` or any other
+            :class:`~celltwin.problem.AbstractProblem`.
         n_starts: number of local optimisations.
         seed: seed of the Latin-hypercube starting points (same seed, same starts).
         executor: ``None``/``"local"`` (worker processes), ``"serial"``, a Dask scheduler
@@ -172,7 +173,7 @@ def multistart(problem, n_starts: int = 20, *, seed: int = 0, executor=None, wor
     return _table(problem, rows, seed)
 
 
-def _table(problem, rows: list[dict], seed: int) -> MultistartResult:
+def _table(problem: AbstractProblem, rows: list[dict], seed: int) -> MultistartResult:
     import jax.numpy as jnp
 
     ids = list(problem.parameter_ids)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ import pandas as pd
 from ._executor import Executor, problem_in_worker
 from ._optimize import FAILED_OBJECTIVE, objective_function
 from ._progress import progress_bar
+
+if TYPE_CHECKING:
+    from ..problem import AbstractProblem
 
 
 def _reoptimise(f, theta, i, value, lower, upper, max_iterations):
@@ -125,7 +129,7 @@ def _crossing(side: pd.DataFrame, best: float, threshold: float) -> float:
     return math.nan
 
 
-def profile(problem, theta_hat, *, parameters: list[str] | None = None, alpha: float = 0.95, executor=None,
+def profile(problem: AbstractProblem, theta_hat, *, parameters: list[str] | None = None, alpha: float = 0.95, executor=None,
             workers: int | None = None, max_points: int = 60, initial_step: float = 0.01, max_step: float = 0.1,
             max_iterations: int = 500, progress: bool = True) -> ProfileResult:
     """Profile likelihoods of ``parameters`` (default: all) around the optimum ``theta_hat``.

@@ -9,10 +9,8 @@ taken from the result file is HTML-escaped.
 
 from __future__ import annotations
 
-import base64
 import datetime
 import html
-import io
 import json
 import warnings
 from pathlib import Path
@@ -22,6 +20,7 @@ import pandas as pd
 
 from .._atomic import atomic_write_text
 from ..errors import CelltwinInputError
+from ..report_html import CSS, image, note, table
 from . import _report_figures as figures
 
 PANELS_PER_OBSERVABLE = 24
@@ -33,21 +32,6 @@ SETTINGS_ORDER = ("problem", "method", "chains", "draws", "warmup", "thin", "see
                   "created", "inference_library")
 SETTINGS_HIDDEN = ("priors", "parameters", "parameter_scales", "created_at")  # shown elsewhere, or arviz's copy
 
-CSS = """
-body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1400px; padding: 0 1em; color: #222; }
-h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 1.8em; }
-nav a { margin-right: 1em; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
-table.settings td { text-align: left; }
-.warnings { background: #fdecea; border: 2px solid #d93025; border-radius: 4px; padding: 0.6em 1em; }
-.warnings h3 { margin: 0.2em 0; color: #b3261e; }
-.ok { background: #e6f4ea; border: 2px solid #1e8e3e; border-radius: 4px; padding: 0.6em 1em; }
-.note { color: #555; font-style: italic; }
-figure { margin: 0.8em 0; } img { max-width: 100%; height: auto; }
-footer { margin-top: 3em; color: #777; font-size: 0.85em; }
-"""
 
 
 def write_report(idata, path, *, title: str | None = None) -> Path:
@@ -129,23 +113,6 @@ def divergent_mask(idata) -> np.ndarray | None:
     if stats is None or "diverging" not in stats or tuple(stats["diverging"].dims) != ("chain", "draw"):
         return None
     return np.asarray(stats["diverging"].values).astype(bool)
-
-
-def image(fig, alt: str) -> str:
-    """``fig`` as an embedded PNG."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=96)
-    fig.clear()
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"></figure>'
-
-
-def table(df: pd.DataFrame, **kwargs) -> str:
-    return df.to_html(escape=True, border=0, na_rep="", float_format=lambda v: f"{v:.4g}", **kwargs)
-
-
-def note(text: str) -> str:
-    return f'<p class="note">{html.escape(text)}</p>'
 
 
 def settings_table(attrs: dict, names: list[str]) -> str:
@@ -327,7 +294,7 @@ def prior_pdf(spec: dict):
     the bounds; None where it cannot be evaluated (unknown kind, infinite bounds)."""
     import jax.numpy as jnp
 
-    from ..problem._parameters import SCALES, Prior, effective_prior, unscale
+    from ..problem import SCALES, Prior, effective_prior, unscale
 
     if not _finite_bounds(spec):
         return None

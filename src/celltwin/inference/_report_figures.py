@@ -5,25 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..report_html import figure, hide_unused
+
 BAND_COLOR = "tab:blue"
 DATA_COLOR = "black"
 PRIOR_COLOR = "tab:orange"
 DIVERGENT_COLOR = "tab:red"
 SCATTER_POINTS = 2000  # draws shown per pair-plot panel
-
-
-def figure(rows: int, cols: int, *, panel: tuple[float, float] = (3.4, 2.6), **kwargs):
-    """A ``rows`` x ``cols`` grid of axes (always a 2-d array) in a constrained layout."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(panel[0] * cols, panel[1] * rows), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False, **kwargs)
-    return fig, axes
-
-
-def hide_unused(axes, used: int) -> None:
-    for ax in list(axes.flat)[used:]:
-        ax.axis("off")
 
 
 def short(label: str, width: int = 40) -> str:

@@ -13,6 +13,7 @@ batches): the data enter the log-density as an argument
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +23,9 @@ from scipy import stats
 
 from ._progress import progress_bar
 from ._sample import BoundedSpace, SamplerSettings, _safe, nuts_draws
+
+if TYPE_CHECKING:
+    from ..problem import Problem
 
 N_BINS = 10
 
@@ -83,7 +87,7 @@ def rank_tests(ranks: pd.DataFrame, n_draws: int, seed: int = 0) -> pd.DataFrame
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def calibrate(problem, replicates: int = 100, settings: SamplerSettings | None = None, *, thin: int = 4,
+def calibrate(problem: Problem, replicates: int = 100, settings: SamplerSettings | None = None, *, thin: int = 4,
               batch: int = 1, seed: int = 0, progress: bool = True) -> CalibrationResult:
     """Run simulation-based calibration of NUTS on ``problem``.
 

@@ -8,6 +8,7 @@ from ._compile import CompiledModel as CompiledModel
 from ._compile import compile_model as compile_model
 from ._compile import rhs_expressions as rhs_expressions
 from ._formula import parse_formula as parse_formula
+from ._jaxify import vector_function as vector_function
 from ._model import TIME as TIME
 from ._model import as_expr as as_expr
 from ._model import is_identifier as is_identifier
@@ -17,6 +18,7 @@ from ._model import Model as Model
 from ._model import Parameter as Parameter
 from ._model import Reaction as Reaction
 from ._model import Species as Species
+from ._model import symbol as symbol
 from ._sbml import from_sbml as from_sbml
 from ._sbml_math import check_math_names as check_math_names
 from ._sbml_export import to_sbml as to_sbml

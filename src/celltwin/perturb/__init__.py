@@ -2,6 +2,8 @@
 perturbation and measurement operators), held-out prediction with baselines, simulation."""
 
 from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
+from ._anndata import default_context as default_context
+from ._anndata import default_context_of_file as default_context_of_file
 from ._anndata import read_screen as read_screen
 from ._baselines import LinearBaseline as LinearBaseline
 from ._baselines import additive_baseline as additive_baseline
@@ -26,6 +28,8 @@ from ._holdout import HoldoutResult as HoldoutResult
 from ._holdout import default_settings as default_settings
 from ._holdout import evaluate_holdout as evaluate_holdout
 from ._holdout import heldout_doubles as heldout_doubles
+from ._holdout import heldout_folds as heldout_folds
+from ._holdout import planned_fits as planned_fits
 from ._holdout import observed_deltas as observed_deltas
 from ._holdout import settings_grid as settings_grid
 from ._metrics import delta_scores as delta_scores
@@ -33,6 +37,7 @@ from ._model import ScreenLayout as ScreenLayout
 from ._recovery import average_precision as average_precision
 from ._recovery import effect_rmse as effect_rmse
 from ._recovery import network_auprc as network_auprc
+from ._report import summary_table as summary_table
 from ._report import write_holdout as write_holdout
 from ._screen import Screen as Screen
 from ._screen import parse_condition as parse_condition

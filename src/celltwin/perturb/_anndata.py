@@ -33,6 +33,24 @@ def default_context(obs, perturbation_key: str, *, context_key: str = "cell_type
     return {context_key: str(best)}
 
 
+def default_context_of_file(path, perturbation_key: str) -> dict[str, str] | None:
+    """:func:`default_context` of the cells of an ``.h5ad`` file (reads only its ``obs`` table).
+
+    Raises:
+        CelltwinInputError: the file is no readable AnnData file, or ``obs`` has no column
+            ``perturbation_key``.
+    """
+    try:
+        backed = _anndata().read_h5ad(path, backed="r")
+    except Exception as exc:
+        raise CelltwinInputError(f"{path}: not a readable AnnData (.h5ad) file: {exc}") from exc
+    obs = backed.obs.copy()
+    backed.file.close()
+    if perturbation_key not in obs.columns:
+        raise CelltwinInputError(f"{path}: obs has no column {perturbation_key!r} (set --perturbation-key)")
+    return default_context(obs, perturbation_key)
+
+
 def read_screen(path, *, perturbation_key: str = "perturbation", control: str = CONTROL,
                 batch_key: str | None = None, where: dict[str, str] | None = None, layer: str | None = None,
                 kind: str = "auto", separator: str = "+", medium_key: str | None = None,
@@ -62,7 +80,7 @@ def read_screen(path, *, perturbation_key: str = "perturbation", control: str = 
         raise CelltwinInputError(f"{path}: no such file")
     try:
         adata = _anndata().read_h5ad(path)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+    except Exception as exc:
         raise CelltwinInputError(f"{path}: not a readable AnnData (.h5ad) file: {exc}") from exc
     if adata.n_vars == 0:
         raise CelltwinInputError(f"{path}: no genes: the expression matrix has no columns (var is empty)")

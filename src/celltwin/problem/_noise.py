@@ -12,12 +12,61 @@ samplers reject the point), never the density of |sigma|.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Sequence
 
+import jax
 import jax.numpy as jnp
 
 TRANSFORMS = ("lin", "log", "log10")
 DISTRIBUTIONS = ("normal", "laplace")
+
+
+@dataclasses.dataclass(frozen=True)
+class MeasurementModel:
+    """Measured values and their noise model, one entry per measurement row.
+
+    Attributes:
+        measured: the measured values.
+        transform_codes: observable transformation per row (0 lin, 1 log, 2 log10).
+        laplace: per row, Laplace noise (``True``) or normal noise (``False``).
+    """
+
+    measured: jax.Array
+    transform_codes: jax.Array
+    laplace: jax.Array
+
+    @classmethod
+    def from_names(cls, measured, transformations: Sequence[str], distributions: Sequence[str]) -> MeasurementModel:
+        """From per-row PEtab names: ``observableTransformation`` and ``noiseDistribution``."""
+        return cls(jnp.asarray(measured, dtype=float), jnp.asarray([TRANSFORMS.index(t) for t in transformations]),
+                   jnp.asarray([d == "laplace" for d in distributions]))
+
+    def log_densities(self, simulated, sigma):
+        """Log-density of each measurement given the simulation (see :func:`log_densities`)."""
+        return log_densities(simulated, self.measured, sigma, self.transform_codes, self.laplace)
+
+    def residuals(self, simulated, sigma):
+        """Weighted residuals ``(transform(m) - transform(y)) / sigma``."""
+        return residuals(simulated, self.measured, sigma, self.transform_codes)
+
+    def sample(self, key, simulated, sigma):
+        """Measurements drawn around ``simulated`` with this noise model."""
+        return sample_measurements(key, simulated, sigma, self.transform_codes, self.laplace)
+
+    def with_measured(self, values) -> MeasurementModel:
+        """The same noise model for other measured values (may be traced)."""
+        return dataclasses.replace(self, measured=values)
+
+    def take(self, rows) -> MeasurementModel:
+        """The rows ``rows`` (an index array), e.g. to reorder."""
+        return MeasurementModel(self.measured[rows], self.transform_codes[rows], self.laplace[rows])
+
+    @property
+    def is_normal_on_linear_scale(self) -> bool:
+        """Every row has normal noise on an untransformed observable (least squares)."""
+        return not (bool(jnp.any(self.transform_codes != 0)) or bool(jnp.any(self.laplace)))
 
 
 def transform(values, codes):
@@ -57,8 +106,6 @@ def valid_sigma(sigma):
 
 def sample_measurements(key, simulated, sigma, transform_codes, laplace_mask):
     """Draw measurements from the noise model: noise added on the transformed scale."""
-    import jax
-
     k1, k2 = jax.random.split(key)
     eps = jnp.where(laplace_mask, jax.random.laplace(k1, simulated.shape), jax.random.normal(k2, simulated.shape))
     noisy = transform(simulated, transform_codes) + sigma * eps

@@ -19,7 +19,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import PEtabError
-from ..model._model import symbol
+from ..model import symbol
 from ._parameters import ParameterSpace
 
 

@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import logging
 import time
-from typing import Literal, NamedTuple
+from typing import Literal, final
 
 import diffrax
 import jax
@@ -21,14 +21,13 @@ import pandas as pd
 from ..errors import PEtabError
 from ..model import CompiledModel, Model, compile_model
 from ..simulate import SolverSettings, Status, resolve_backend, solve_steady_state, solve_time_course
-from ._noise import log_densities, residuals, sample_measurements, valid_sigma
+from ._base import AbstractProblem, GradientMode, Simulation
+from ._noise import MeasurementModel, valid_sigma
 from ._noise_checks import check_noise_levels
-from ._parameters import SCALES, effective_prior, unscale
+from ._parameters import effective_prior
 from ._tables import Files, ProblemArrays, build_arrays
 
 logger = logging.getLogger("celltwin")
-
-GradientMode = Literal["auto", "forward", "reverse"]
 
 # Forward sensitivities carry one tangent per parameter through every solver step, reverse
 # mode pays a fixed multiple of one solve. Measured with the sparse Jacobian
@@ -46,16 +45,9 @@ def _over_conditions(fn, args, batching: str):
     return jax.lax.map(lambda a: fn(*a), args)
 
 
-class Simulation(NamedTuple):
-    """Simulated observables and noise levels, in the measurement table's row order."""
-
-    observables: jax.Array
-    sigmas: jax.Array
-    status: jax.Array  # one Status code per simulation context
-
-
-class Problem:
-    """Score parameters of a model against data.
+@final
+class Problem(AbstractProblem):
+    """Score parameters of a model against data (a final :class:`AbstractProblem`).
 
     Build from PEtab with :func:`celltwin.problem.from_petab`, or from a :class:`Model`
     and PEtab-style DataFrames with :meth:`Problem.from_tables`.
@@ -87,9 +79,9 @@ class Problem:
         self.lower = np.asarray(space.theta_lower, dtype=float)
         self.upper = np.asarray(space.theta_upper, dtype=float)
         self._constants = jnp.asarray(arrays.constants)
-        self._measured = jnp.asarray(arrays.measured)
-        self._transform = jnp.asarray(arrays.transform_codes)
-        self._laplace = jnp.asarray(arrays.laplace)
+        # In the sorted row order of the arrays (``arrays.order``), as _evaluate simulates them.
+        self.measurement_model = MeasurementModel(jnp.asarray(arrays.measured), jnp.asarray(arrays.transform_codes),
+                                                  jnp.asarray(arrays.laplace))
         self._petab_only = np.array([space.ids.index(i) for i in arrays.petab_only_ids], dtype=np.int32)
         # How to build this problem again in another process (a picklable callable), so
         # that parallel fits and profiles can send it to workers; set by the constructors.
@@ -131,14 +123,6 @@ class Problem:
         return Problem.from_tables(model or self.model, **{**self.tables, **tables})
 
     # --- sizes ------------------------------------------------------------------------
-    @property
-    def n_parameters(self) -> int:
-        return len(self.parameter_ids)
-
-    @property
-    def n_measurements(self) -> int:
-        return len(self.arrays.measured)
-
     @property
     def n_conditions(self) -> int:
         return len(self.arrays.contexts)
@@ -223,7 +207,7 @@ class Problem:
 
     def _log_likelihood(self, theta, adjoint):
         y, sigma, status = self._evaluate(theta, adjoint)
-        llh = jnp.sum(log_densities(y, self._measured, sigma, self._transform, self._laplace))
+        llh = jnp.sum(self.measurement_model.log_densities(y, sigma))
         ok = jnp.all(status == Status.OK) & jnp.isfinite(llh)
         return jnp.where(ok, llh, -jnp.inf)
 
@@ -242,14 +226,10 @@ class Problem:
         """Sum of the parameter table's objective priors (0 for parameters without one)."""
         return self.parameters.log_prior(theta)
 
-    def log_posterior(self, theta) -> jax.Array:
-        """Unnormalised log-posterior: log-likelihood + log-prior."""
-        return self.log_likelihood(theta) + self.log_prior(theta)
-
     def prior_distributions(self) -> list:
         """The prior of each estimated parameter on its parameter scale, within the bounds,
         as numpyro distributions (flat on the bounds where the table gives none); see
-        :func:`celltwin.problem._parameters.effective_prior` for what is supported."""
+        :func:`celltwin.problem.effective_prior` for what is supported."""
         space = self.parameters
         out = []
         for k, pid in enumerate(self.parameter_ids):
@@ -276,13 +256,15 @@ class Problem:
         """The same problem with other measured values (measurement table order), e.g.
         simulated data; ``values`` may be a traced JAX array, so one compiled function can
         serve many data sets."""
-        return self._copy(_measured=jnp.asarray(values)[jnp.asarray(self.arrays.order)], source=None)
+        measured = jnp.asarray(values)[jnp.asarray(self.arrays.order)]
+        return self._copy(measurement_model=self.measurement_model.with_measured(measured), source=None)
 
     def _copy(self, **changes) -> "Problem":
         """A shallow copy with some attributes changed and the compiled functions dropped."""
         new = object.__new__(type(self))
         new.__dict__.update({k: v for k, v in self.__dict__.items()
-                             if k not in ("jit_log_likelihood", "jit_simulate", "_neg_log_posterior", "_diffrax")})
+                             if k not in ("jit_log_likelihood", "jit_simulate", "jit_log_prior_value_and_grad",
+                                          "_diffrax")})
         new.__dict__.update(changes)
         return new
 
@@ -297,18 +279,11 @@ class Problem:
         order = self.arrays.order
         return self._pointwise(simulation.observables[order], simulation.sigmas[order], simulation.status)
 
-    def to_linear(self, theta) -> np.ndarray:
-        """Parameter-scale values (last axis: the estimated parameters, any leading axes) on
-        linear scale."""
-        codes = np.array([SCALES.index(s) for s in self.parameter_scales])
-        return np.asarray(unscale(jnp.asarray(theta, dtype=float), codes))
-
     def noisy_measurements(self, simulation: Simulation, key) -> jax.Array:
         """Measurements drawn around ``simulation`` (from :meth:`simulate`, table order) with
         the problem's noise model, in table order."""
         inverse = np.argsort(self.arrays.order)
-        return sample_measurements(key, simulation.observables, simulation.sigmas, self._transform[inverse],
-                                   self._laplace[inverse])
+        return self.measurement_model.take(inverse).sample(key, simulation.observables, simulation.sigmas)
 
     def predictive_sample(self, theta, key) -> jax.Array:
         """Measurements drawn from the model at ``theta`` with its noise model
@@ -318,23 +293,23 @@ class Problem:
     def pointwise_and_replicate(self, theta, key) -> tuple[jax.Array, jax.Array]:
         """:meth:`pointwise_log_likelihood` and :meth:`predictive_sample` from one simulation."""
         y, sigma, status = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
-        draws = sample_measurements(key, y, sigma, self._transform, self._laplace)
+        draws = self.measurement_model.sample(key, y, sigma)
         return self._pointwise(y, sigma, status), draws[np.argsort(self.arrays.order)]
 
     def _pointwise(self, y, sigma, status) -> jax.Array:
-        dens = log_densities(y, self._measured, sigma, self._transform, self._laplace)
+        dens = self.measurement_model.log_densities(y, sigma)
         dens = jnp.where(jnp.all(status == Status.OK), dens, jnp.nan)
         return dens[np.argsort(self.arrays.order)]
 
     @property
     def measurements(self) -> np.ndarray:
         """The measured values in measurement table order."""
-        return np.asarray(self._measured)[np.argsort(self.arrays.order)]
+        return np.asarray(self.measurement_model.measured)[np.argsort(self.arrays.order)]
 
     def chi2(self, theta) -> jax.Array:
         """Sum of squared weighted residuals (NaN where a noise level is not positive)."""
         y, sigma, _ = self._evaluate(jnp.asarray(theta), diffrax.RecursiveCheckpointAdjoint())
-        squares = residuals(y, self._measured, sigma, self._transform) ** 2
+        squares = self.measurement_model.residuals(y, sigma) ** 2
         return jnp.sum(jnp.where(valid_sigma(sigma), squares, jnp.nan))
 
     def check_noise_levels(self, simulation: Simulation) -> None:

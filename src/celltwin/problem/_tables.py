@@ -20,9 +20,7 @@ import pandas as pd
 import sympy as sp
 
 from ..errors import PEtabError
-from ..model import TIME, CompiledModel
-from ..model._jaxify import vector_function
-from ..model._model import as_expr, symbol
+from ..model import TIME, CompiledModel, as_expr, symbol, vector_function
 from ._cells import as_float, is_missing, shown
 from ._noise import DISTRIBUTIONS, TRANSFORMS
 from ._noise_checks import NoiseDefinition, NoiseParameterChecks, check_constant_sigma

@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CelltwinInputError
-from ..evidence._units import CONCENTRATION_UNITS
-from ..model import as_expr
-from ..model._model import symbol
+from ..model import as_expr, symbol
+from ..units import CONCENTRATION_UNITS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
@@ -12,10 +13,13 @@ import pandas as pd
 from ..errors import CelltwinInputError
 from ._interventions import apply
 
+if TYPE_CHECKING:
+    from ..problem import Problem
+
 BASELINE = "baseline"
 
 
-def check_interventions(problem, interventions: Sequence) -> None:
+def check_interventions(problem: Problem, interventions: Sequence) -> None:
     """Raise :class:`CelltwinInputError` now if ``interventions`` cannot be applied to ``problem``
     (an id the model lacks, an estimated parameter given a dose, ...): before any simulation."""
     if problem.tables is None:
@@ -23,7 +27,7 @@ def check_interventions(problem, interventions: Sequence) -> None:
     apply(list(interventions), problem.model, problem.tables["conditions"], problem.tables["parameters"])
 
 
-def posterior_draws(posterior, problem, *, max_draws: int | None = 400) -> np.ndarray:
+def posterior_draws(posterior, problem: Problem, *, max_draws: int | None = 400) -> np.ndarray:
     """``(n, n_parameters)`` draws on the parameter scale, in ``problem.parameter_ids`` order,
     from an ``InferenceData`` (posterior group), a DataFrame with one column per parameter,
     or an array; thinned evenly to at most ``max_draws``."""
@@ -45,7 +49,7 @@ def posterior_draws(posterior, problem, *, max_draws: int | None = 400) -> np.nd
     return draws
 
 
-def predict(problem, draws, scenarios: Mapping[str, Sequence] | Sequence = (), *, times=None,
+def predict(problem: Problem, draws, scenarios: Mapping[str, Sequence] | Sequence = (), *, times=None,
             conditions: Sequence[str] | None = None, observables: Sequence[str] | None = None,
             quantiles: Sequence[float] = (0.05, 0.5, 0.95), seed: int = 0, batch: int = 64,
             include_baseline: bool = True) -> pd.DataFrame:
@@ -87,7 +91,7 @@ def predict(problem, draws, scenarios: Mapping[str, Sequence] | Sequence = (), *
     return pd.concat(frames, ignore_index=True)
 
 
-def prediction_grid(problem, times=None, conditions=None, observables=None) -> pd.DataFrame:
+def prediction_grid(problem: Problem, times=None, conditions=None, observables=None) -> pd.DataFrame:
     """A PEtab measurement table (measurement 0) for every observable x condition x time."""
     if problem.tables is None:
         raise CelltwinInputError(f"{problem!r} was not built from tables; scenarios need its PEtab tables")
@@ -115,7 +119,7 @@ def prediction_grid(problem, times=None, conditions=None, observables=None) -> p
     return pd.DataFrame(rows)
 
 
-def _simulate_scenario(problem, draws, interventions, grid, rng, batch) -> np.ndarray:
+def _simulate_scenario(problem: Problem, draws, interventions, grid, rng, batch) -> np.ndarray:
     """``(n_draws, n_rows)`` predicted observables (NaN where a simulation failed)."""
     tables = problem.tables
     model, conditions, parameters, inhibitors = apply(interventions, problem.model, tables["conditions"],

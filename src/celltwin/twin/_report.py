@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import atomic_write_text
-from ..inference._report import CSS, image, note, table
-from ..inference._report_figures import figure, hide_unused
+from ..report_html import CSS, figure, hide_unused, image, note, table
 
 COLOURS = {"prior": "#bbbbbb", "baseline": "#1f77b4", "augmented": "#d62728"}
 

@@ -16,7 +16,7 @@ import pandas as pd
 from .._atomic import atomic_path, atomic_write_text
 from ..errors import CelltwinInputError
 from ..evidence import Evidence, block_length, information_gain, read_affinity_table, reported_values, to_log10_molar
-from ..evidence._units import CONCENTRATION_UNITS
+from ..units import CONCENTRATION_UNITS
 from ._case import Case
 
 RUNS = ("baseline", "augmented")

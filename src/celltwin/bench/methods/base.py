@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+if TYPE_CHECKING:
+    from ...problem import AbstractProblem
 
 
 class MethodFailure(RuntimeError):
@@ -88,7 +91,7 @@ class ParameterDraws(FittedMethod):
     """A fit given by parameter vectors of ``problem`` (one: a point estimate; many:
     posterior draws); predictions simulate the held-out problem at them and add its noise."""
 
-    problem: object
+    problem: AbstractProblem
     thetas: np.ndarray  # (n, n_parameters) on the parameter scales
 
     def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:

@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import dataclasses
 import types
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import sympy as sp
 
 from ._observed import ObservedDesign, observed_design, predict_table, training_runs
 from .base import AbstractMethod, FittedMethod, MethodFailure
+
+if TYPE_CHECKING:
+    from ...problem import Problem
 
 BLOW_UP = 100.0  # a solution this many times its species' training range has blown up
 EXACT_DEPENDENCE = 1e-6  # IndependentLibrary tolerance: columns dependent up to rounding
@@ -131,12 +134,12 @@ class EquationsModel(FittedMethod):
 
     what: ClassVar[str] = "the discovered equations"
 
-    def training_residuals(self, problem, runs) -> np.ndarray:
+    def training_residuals(self, problem: Problem, runs) -> np.ndarray:
         """Simulation minus data at every training time but the first, all conditions."""
         return np.concatenate([self.simulate(states[0], self.design.input_values(problem, condition), t)[1:]
                                - states[1:] for condition, t, states in runs])
 
-    def finish(self, problem, residuals: np.ndarray, equations) -> EquationsModel:
+    def finish(self, problem: Problem, residuals: np.ndarray, equations) -> EquationsModel:
         """Set the residual sd (from the chosen fit's training residuals) and the reactions
         found (``equations``: ``terms``, ``species``, ``coefficients``)."""
         self.residual_sd = np.maximum(np.sqrt(np.mean(residuals**2, axis=0)), 1e-12)
@@ -243,7 +246,7 @@ class SparseDiscovery(AbstractMethod):
                                           coefficients=fitted.full_coefficients())
         return fitted.finish(problem, residuals, equations)
 
-    def _candidates(self, problem, design, runs, smooth_runs, scale, reduction, seed) -> list:
+    def _candidates(self, problem: Problem, design, runs, smooth_runs, scale, reduction, seed) -> list:
         """``(fitted, training residuals, cross-validated?, error)`` of every sparsity level
         whose equations can be solved over the training conditions."""
         from ...discover import TimeCourses, discover

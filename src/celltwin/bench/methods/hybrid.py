@@ -61,7 +61,7 @@ def _pieces(problem):
     """Experiments, observables, parameter rows and measurements of ``problem`` for a
     :class:`~celltwin.hybrid.HybridProblem` (see the module docstring for what is refused)."""
     from ...hybrid import Experiment, Observable, ParameterRow
-    from ...model._model import as_expr
+    from ...model import as_expr
 
     tables = problem.tables
     if tables is None:
@@ -123,7 +123,7 @@ def hybrid_problem(problem, module, *, state_scale: dict[str, float], dose_scale
         nominal: starting values (linear scale) of estimated parameters by id.
     """
     from ...hybrid import HybridProblem, NeuralTerm
-    from ...model._model import as_expr, symbol
+    from ...model import as_expr, symbol
 
     experiments, observables, rows, measurements = _pieces(problem)
     if nominal:
@@ -154,7 +154,8 @@ class _HybridEnsemble(FittedMethod):
 
         problem = self.build_heldout(heldout)
         y, sigma, status = jax.jit(jax.vmap(problem.simulate))(jnp.asarray(self.thetas))
-        y, sigma, ok = np.asarray(y), np.asarray(sigma), np.asarray(status) == 0
+        y, sigma = np.asarray(y), np.asarray(sigma)
+        ok = np.all(np.asarray(status) == 0, axis=1)  # every experiment of the member solved
         ok &= np.all(np.isfinite(y), axis=1)
         if not ok.any():
             raise MethodFailure("no member of the hybrid ensemble can be solved on the held-out condition")

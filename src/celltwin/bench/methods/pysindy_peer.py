@@ -30,7 +30,7 @@ from .discovery import BLOW_UP, EquationsModel, _smooth_dense, blow_up_event, tr
 
 def _term(name: str) -> types.SimpleNamespace:
     """A pysindy feature name (``'K1 L'``, ``'X^2'``, ``'1'``) as a term with a sympy expression."""
-    from ...model._model import as_expr
+    from ...model import as_expr
 
     text = re.sub(r"\^", "**", name.strip()).replace(" ", "*")
     return types.SimpleNamespace(name=name.strip().replace(" ", "*"), expr=sp.expand(as_expr(text)))

@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from ...errors import CelltwinInputError
-from ...model._model import symbol
+from ...model import symbol
 
 
 @dataclasses.dataclass(frozen=True)

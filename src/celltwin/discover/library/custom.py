@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-from ...model._model import as_expr
+from ...model import as_expr
 from .base import AbstractLibrary, Term
 
 

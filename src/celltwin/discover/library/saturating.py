@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-from ...model._model import symbol
+from ...model import symbol
 from .base import AbstractLibrary, Term, number
 
 

@@ -11,8 +11,7 @@ import pandas as pd
 import sympy as sp
 
 from ...errors import UnsupportedFeatureError
-from ...model import from_sbml
-from ...model._model import symbol
+from ...model import from_sbml, symbol
 from .._problem import HybridProblem
 from .._spec import (
     ArrayInput,
