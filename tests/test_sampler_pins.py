@@ -131,7 +131,7 @@ def test_resumed_runs_give_the_pinned_draws(name, saves, pins, tmp_path, monkeyp
 
 def record_pins() -> None:
     """Write ``tests/data/sampler_pins.json`` from the code as it is now."""
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], check=True, capture_output=True, text=True,
                             cwd=PINS.parent).stdout.strip()
     cases = {name: _record(_run(name)) for name in CASES}
     cases["nuts_groups"] = _record(_run(GROUPS["nuts_groups"][0], workers=GROUPS["nuts_groups"][1],

@@ -1,10 +1,12 @@
 """Inference: multi-start optimisation, profile likelihoods, posterior sampling and diagnostics."""
 
 from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
-
+from ._checkpoint import checkpoint_files as checkpoint_files
 from ._diagnostics import Diagnostics as Diagnostics
 from ._diagnostics import diagnose as diagnose
+from ._driver import converged as converged
 from ._executor import Executor as Executor
+from ._nuts import nuts_draws as nuts_draws
 from ._optimize import MultistartResult as MultistartResult
 from ._optimize import latin_hypercube as latin_hypercube
 from ._optimize import multistart as multistart
@@ -12,9 +14,10 @@ from ._profile import ProfileResult as ProfileResult
 from ._profile import profile as profile
 from ._report import write_report as write_report
 from ._resume import describe_checkpoint as describe_checkpoint
-from ._sample import SamplerSettings as SamplerSettings
-from ._sample import nuts_draws as nuts_draws
-from ._sample import checkpoint_files as checkpoint_files
 from ._sample import sample as sample
 from ._sbc import CalibrationResult as CalibrationResult
 from ._sbc import calibrate as calibrate
+from ._settings import EnsembleSettings as EnsembleSettings
+from ._settings import NUTSSettings as NUTSSettings
+from ._settings import SamplerSettings as SamplerSettings
+from ._settings import SMCSettings as SMCSettings

@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._nuts import nuts_draws
 from ._progress import progress_bar
-from ._sample import BoundedSpace, SamplerSettings, _safe, nuts_draws
+from ._settings import SamplerSettings
+from ._space import BoundedSpace, finite_or_minus_inf
 
 N_BINS = 10
 
@@ -113,7 +115,7 @@ def calibrate(problem, replicates: int = 100, settings: SamplerSettings | None =
     starts = problem.sample_prior(key_init, replicates * s.chains).reshape(replicates, s.chains, -1)
 
     def one_replicate(y, theta0, key):
-        target = _safe(problem.with_measurements(y).differentiable_log_posterior())
+        target = finite_or_minus_inf(problem.with_measurements(y).differentiable_log_posterior())
 
         def logdensity_z(z):
             return target(space.theta(z)) + space.log_jacobian(z)
