@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from celltwin.inference import SamplerSettings, nuts_draws, sample
+from celltwin.inference import EnsembleSettings, NUTSSettings, SamplerSettings, SMCSettings, nuts_draws, sample
 
 PINS = Path(__file__).resolve().parent / "data" / "sampler_pins.json"
 RTOL = ATOL = 1e-12
@@ -103,6 +103,23 @@ def test_sampler_draws_are_pinned(name, pins):
 def test_nuts_chain_groups_are_pinned(pins):
     name, workers = GROUPS["nuts_groups"]
     _assert_close(_record(_run(name, workers=workers, executor="serial")), pins["nuts_groups"], "nuts_groups")
+
+
+# The typed settings of each algorithm name the same run as the flat SamplerSettings.
+TYPED = {"nuts_dense": NUTSSettings(chains=2, draws=12, warmup=12, seed=2, block=6, max_tree_depth=4, dense_mass=True),
+         "ensemble": EnsembleSettings(walkers=6, draws=15, burn_in=10, seed=6, thin=2, block=6, stretch=2.5,
+                                      init_scale=0.2),
+         "smc": SMCSettings(runs=2, particles=40, seed=7, mcmc_steps=3, target_ess=0.6)}
+
+
+@pytest.mark.parametrize("name", sorted(TYPED))
+def test_typed_settings_give_the_pinned_draws(name, pins):
+    problem, beta = _problem()
+    typed = TYPED[name]
+    assert SamplerSettings.of(typed) == CASES[name] and CASES[name].algorithm == typed
+    idata = sample(problem, typed, init=None if name == "smc" else beta, predictive=name in PREDICTIVE,
+                   progress=False)
+    _assert_close(_record(idata), pins[name], f"{name} (typed settings)")
 
 
 def test_nuts_draws_function_is_pinned(pins):
