@@ -133,7 +133,7 @@ def main() -> None:
                 float(np.max(np.abs(theta.reshape(-1, n).mean(0) - beta) / (np.sqrt(np.diag(cov)) / np.sqrt(ess))))
             calls = []
 
-            def counted(zz, calls=calls):
+            def counted(zz, calls=calls, logdensity_z=logdensity_z):
                 jax.debug.callback(lambda x: calls.append(1), zz)
                 return logdensity_z(zz)
 

@@ -9,7 +9,12 @@ import dataclasses
 import pytest
 
 from celltwin.errors import CelltwinInputError
-from celltwin.inference import EnsembleSettings, NUTSSettings, SamplerSettings, SMCSettings
+from celltwin.inference import (
+    EnsembleSettings,
+    NUTSSettings,
+    SamplerSettings,
+    SMCSettings,
+)
 
 
 def test_flat_and_typed_settings_translate_field_by_field():

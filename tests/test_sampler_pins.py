@@ -21,7 +21,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from celltwin.inference import EnsembleSettings, NUTSSettings, SamplerSettings, SMCSettings, nuts_draws, sample
+from celltwin.inference import (
+    EnsembleSettings,
+    NUTSSettings,
+    SamplerSettings,
+    SMCSettings,
+    nuts_draws,
+    sample,
+)
 
 PINS = Path(__file__).resolve().parent / "data" / "sampler_pins.json"
 RTOL = ATOL = 1e-12

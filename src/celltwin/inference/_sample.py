@@ -33,7 +33,7 @@ from ._smc import SMCKernel
 from ._space import BoundedSpace, finite_or_minus_inf, z_target
 
 
-def sample(problem, settings: SamplerSettings | AlgorithmSettings = SamplerSettings(), *,
+def sample(problem, settings: SamplerSettings | AlgorithmSettings | None = None, *,
            init: np.ndarray | None = None, log_density: Callable | None = None,
            checkpoint: str | os.PathLike | None = None, resume: bool = False, predictive: bool = True,
            progress: bool = True, workers: int = 1, executor=None):
@@ -43,7 +43,7 @@ def sample(problem, settings: SamplerSettings | AlgorithmSettings = SamplerSetti
         problem: a :class:`~celltwin.problem.Problem`.
         settings: method, chains, draws, warm-up, seed, ... (:class:`SamplerSettings`), or
             the typed settings of one algorithm (:class:`NUTSSettings`,
-            :class:`EnsembleSettings`, :class:`SMCSettings`).
+            :class:`EnsembleSettings`, :class:`SMCSettings`); default ``SamplerSettings()``.
         init: starting point(s) on the parameter scale: one ``(n_parameters,)`` point that
             chains start around (``settings.init_scale`` in ``z``), or one row per chain.
             Default: the nominal parameters. SMC starts from prior draws and ignores it.
@@ -74,7 +74,7 @@ def sample(problem, settings: SamplerSettings | AlgorithmSettings = SamplerSetti
             after another in this process), a Dask scheduler address or client
             (:class:`~celltwin.inference.Executor`).
     """
-    s = SamplerSettings.of(settings)
+    s = SamplerSettings.of(settings or SamplerSettings())
     n = problem.n_parameters
     if workers < 1:
         raise CelltwinInputError(f"workers must be at least 1, got {workers}")
