@@ -56,12 +56,12 @@ def main() -> None:
     import jax.numpy as jnp
     import optax
 
-    from celltwin.inference._sample import BoundedSpace, _safe, _z_target
+    from celltwin.inference._space import BoundedSpace, finite_or_minus_inf, z_target
 
     start = time.perf_counter()
     problem, evidence = augmented_problem()
     space = BoundedSpace(problem.lower, problem.upper)
-    logdensity_z = _z_target(space, _safe(evidence.log_density))
+    logdensity_z = z_target(space, finite_or_minus_inf(evidence.log_density))
     key_init, key_warm, key_draw = jax.random.split(jax.random.PRNGKey(args.seed), 3)
     z_nominal = space.z(jnp.asarray(problem.x_nominal))
     z0 = z_nominal + args.init_scale * jax.random.normal(key_init, (args.chains, problem.n_parameters))

@@ -5,7 +5,7 @@ global spread, under the mass matrices NUTS can adapt.
 
 POSTERIOR.nc is a run of the EGFR example's augmented posterior (e.g. from
 ``benchmarks/egfr_posterior.py`` or ``celltwin sample``). In the sampler's unconstrained
-space ``z`` (``celltwin.inference._sample.BoundedSpace``), the script takes the draws'
+space ``z`` (``celltwin.inference._space.BoundedSpace``), the script takes the draws'
 covariance C (the global spread) and, at ``--points`` random draws, the Hessian H of the
 log density (central differences of the exact gradient, step 1e-4). For an inverse mass
 matrix M^-1 = L L^T, NUTS's step size is bounded by the stiffest local direction, sd_local
@@ -71,11 +71,11 @@ def main() -> None:
     import jax.numpy as jnp
     from egfr_posterior import augmented_problem
 
-    from celltwin.inference._sample import BoundedSpace, _safe, _z_target
+    from celltwin.inference._space import BoundedSpace, finite_or_minus_inf, z_target
 
     problem, evidence = augmented_problem(args.backend)
     space = BoundedSpace(problem.lower, problem.upper)
-    gradient = jax.jit(jax.vmap(jax.grad(_z_target(space, _safe(evidence.log_density)))))
+    gradient = jax.jit(jax.vmap(jax.grad(z_target(space, finite_or_minus_inf(evidence.log_density)))))
     post = az.from_netcdf(args.posterior).posterior
     theta = np.stack([post[p].values for p in problem.parameter_ids], axis=-1).reshape(-1, problem.n_parameters)
     z = np.asarray(space.z(jnp.asarray(theta)))

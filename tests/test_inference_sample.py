@@ -22,7 +22,7 @@ import pytest
 from test_inference_profile import SIGMA, TIMES, production_problem
 
 from celltwin.inference import SamplerSettings, diagnose, sample
-from celltwin.inference import _sample as sampler_module
+from celltwin.inference import _checkpoint as checkpoint_module
 from celltwin.model import Model
 from celltwin.problem import Problem
 from celltwin.simulate import SolverSettings
@@ -161,7 +161,7 @@ def stop_after_saves(monkeypatch, n: int) -> list:
     """Make the sampler's n-th checkpoint write raise KeyboardInterrupt once written (an
     interruption right after a checkpoint); returns the list of (file name, array names)
     written, and ``monkeypatch.undo()`` restores the real writer."""
-    real_save = sampler_module._save_checkpoint
+    real_save = checkpoint_module.save_checkpoint
     seen = []
 
     def interrupted_save(path, arrays, meta):
@@ -170,7 +170,7 @@ def stop_after_saves(monkeypatch, n: int) -> list:
         if len(seen) == n:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(sampler_module, "_save_checkpoint", interrupted_save)
+    monkeypatch.setattr(checkpoint_module, "save_checkpoint", interrupted_save)
     return seen
 
 
@@ -298,7 +298,7 @@ def test_pooled_warmup_adapts_one_step_size_to_the_mean_acceptance():
             da = init(float(final(da)))
     assert float(step[0]) == pytest.approx(float(final(da)), rel=1e-9)
     settings = SamplerSettings(method="nuts", chains=4, draws=200, warmup=n, pooled_mass=True)
-    from celltwin.inference._sample import nuts_draws
+    from celltwin.inference import nuts_draws
 
     _, stats = nuts_draws(logdensity, z0, settings, jax.random.PRNGKey(0))
     assert 0.7 < float(np.mean(np.asarray(stats["acceptance_rate"]))) < 0.95
@@ -310,7 +310,7 @@ def test_pooled_warmup_adapts_one_mass_matrix_near_the_target_covariance(seed):
     dense warm-up gives every chain the same inverse mass matrix, close to the covariance:
     the relative condition number of M^-1 against the covariance stays below 2 (the unit
     matrix: 1044), and the chains' draws after it recover the covariance within 25 %."""
-    from celltwin.inference._sample import nuts_draws
+    from celltwin.inference import nuts_draws
     from celltwin.inference._warmup import Warmup
 
     sd = np.array([1.0, 10.0])
@@ -348,7 +348,7 @@ def test_stopping_rule_judges_r_hat_and_bulk_ess():
     about 1, bulk ESS about the number of draws) meet R-hat <= 1.01 and ESS >= 400; one chain
     shifted by 3 sd fails R-hat <= 1.01 (its R-hat is about 1.5); AR(1) chains with rho = 0.99
     (ESS ~ n (1 - rho) / (1 + rho), about 4 of 800) fail ESS >= 400 but meet ESS >= 1."""
-    from celltwin.inference._sample import converged
+    from celltwin.inference import converged
 
     rng = np.random.default_rng(0)
     iid = rng.normal(size=(4, 500, 3))
@@ -369,7 +369,7 @@ def test_stopping_rule_judges_tail_ess_too():
     is stuck for 40 draws at a time (tail ESS about 130), so ESS >= 400 is not met; the same
     draws without the excursions meet it."""
     import arviz as az
-    from celltwin.inference._sample import converged
+    from celltwin.inference import converged
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4, 1000, 1))

@@ -1,7 +1,7 @@
 """``celltwin report``: the HTML report of a sampling result.
 
 The results are built from synthetic draws (a known Gaussian around the true parameters)
-with the sampler's own ``_inference_data``, so no sampler runs here. Checked: the page is
+with the sampler's own ``inference_data``, so no sampler runs here. Checked: the page is
 self-contained (no external resource, every image embedded), has every section and every
 parameter, degrades gracefully without posterior predictive, priors, measurement labels or
 sampler statistics, caps the panels per observable, and renders in headless Chromium
@@ -29,8 +29,9 @@ from typer.testing import CliRunner
 
 from celltwin.cli import app
 from celltwin.inference import write_report
+from celltwin.inference._idata import inference_data
+from celltwin.inference._nuts import NUTS_STATS
 from celltwin.inference._report import most_correlated, prior_pdf
-from celltwin.inference._sample import NUTS_STATS, _inference_data
 from celltwin.model import Model
 from celltwin.problem import Problem
 
@@ -112,7 +113,7 @@ def rich_idata():
         * rng.normal(size=problem.n_measurements)
     problem = two_observable_problem(measured)
     draws = synthetic_draws([TRUE[p] for p in problem.parameter_ids], [0.02, 0.03, 0.05], draws=150)
-    return _inference_data(problem, draws, nuts_stats(4, 150), meta(problem, "nuts", 4, 150), predictive=True, seed=0)
+    return inference_data(problem, draws, nuts_stats(4, 150), meta(problem, "nuts", 4, 150), predictive=True, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +123,7 @@ def plain_idata():
     draws = synthetic_draws([1.3, 0.7], [0.3, 0.06], chains=8, draws=200)
     rng = np.random.default_rng(2)
     stats = {"acceptance_rate": rng.uniform(0.2, 0.5, (8, 200)), "lp": rng.normal(-3, 1, (8, 200))}
-    return _inference_data(problem, draws, stats, meta(problem, "ensemble", 8, 200), predictive=False, seed=0)
+    return inference_data(problem, draws, stats, meta(problem, "ensemble", 8, 200), predictive=False, seed=0)
 
 
 class Page(html.parser.HTMLParser):

@@ -1,13 +1,15 @@
 """Inference: multi-start optimisation, profile likelihoods, posterior sampling and diagnostics."""
 
 from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
-
+from ._checkpoint import checkpoint_files as checkpoint_files
 from ._diagnostics import Diagnostics as Diagnostics
 from ._diagnostics import diagnose as diagnose
+from ._driver import converged as converged
 from ._executor import Executor as Executor
 from ._executor import check_scheduler as check_scheduler
 from ._executor import problem_handle as problem_handle
 from ._executor import problem_in_worker as problem_in_worker
+from ._nuts import nuts_draws as nuts_draws
 from ._optimize import OPTIMIZERS as OPTIMIZERS
 from ._optimize import MultistartResult as MultistartResult
 from ._optimize import latin_hypercube as latin_hypercube
@@ -18,9 +20,10 @@ from ._progress import progress_interval as progress_interval
 from ._profile import profile as profile
 from ._report import write_report as write_report
 from ._resume import describe_checkpoint as describe_checkpoint
-from ._sample import SamplerSettings as SamplerSettings
-from ._sample import nuts_draws as nuts_draws
-from ._sample import checkpoint_files as checkpoint_files
 from ._sample import sample as sample
 from ._sbc import CalibrationResult as CalibrationResult
 from ._sbc import calibrate as calibrate
+from ._settings import EnsembleSettings as EnsembleSettings
+from ._settings import NUTSSettings as NUTSSettings
+from ._settings import SamplerSettings as SamplerSettings
+from ._settings import SMCSettings as SMCSettings

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CelltwinInputError
-from ._sample import checkpoint_files, load_checkpoint
+from ._checkpoint import checkpoint_files, load_checkpoint
 
 
 def describe_checkpoint(path: str | os.PathLike) -> str:

@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._nuts import nuts_draws
 from ._progress import progress_bar
-from ._sample import BoundedSpace, SamplerSettings, _safe, nuts_draws
+from ._settings import SamplerSettings
+from ._space import BoundedSpace, finite_or_minus_inf
 
 if TYPE_CHECKING:
     from ..problem import Problem
@@ -117,7 +119,7 @@ def calibrate(problem: Problem, replicates: int = 100, settings: SamplerSettings
     starts = problem.sample_prior(key_init, replicates * s.chains).reshape(replicates, s.chains, -1)
 
     def one_replicate(y, theta0, key):
-        target = _safe(problem.with_measurements(y).differentiable_log_posterior())
+        target = finite_or_minus_inf(problem.with_measurements(y).differentiable_log_posterior())
 
         def logdensity_z(z):
             return target(space.theta(z)) + space.log_jacobian(z)
