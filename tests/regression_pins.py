@@ -63,7 +63,8 @@ def _problem_numbers(problem, prefix: str) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from celltwin.inference._sample import BoundedSpace, _z_target
+    from celltwin.inference._space import BoundedSpace
+    from celltwin.inference._space import z_target as _z_target
 
     out = {}
     for label, theta in (("nominal", problem.x_nominal), ("shifted", problem.x_nominal + SHIFT)):
