@@ -248,6 +248,15 @@ def test_loo_comparison_against_exact_leave_one_out():
     assert result["elpd_diff_augmented_minus_baseline"] == pytest.approx(exact_augmented - exact_baseline, abs=0.07)
     assert result["baseline"]["n_points"] == n and result["baseline"]["n_pareto_k_above_0.7"] == 0
     assert 0 < result["elpd_diff_se"] < 5
+    # a measurement fitted exactly in every draw (log-likelihood 0.5): its LOO term is exact,
+    # arviz's k for it (inf) is not counted as unreliable
+    mu = rng.normal(y.mean(), sigma / np.sqrt(n), draws).reshape(4, -1)
+    loglik = stats.norm.logpdf(y[None, None, :], mu[..., None], sigma)
+    loglik = np.concatenate([loglik, np.full(loglik.shape[:2] + (1,), 0.5)], axis=-1)
+    exact = az.from_dict(posterior={"mu": mu}, log_likelihood={"y": loglik}, observed_data={"y": np.append(y, 0.0)})
+    with_constant = loo_comparison({"baseline": exact, "augmented": exact})
+    assert with_constant["baseline"]["n_constant_points"] == 1
+    assert with_constant["baseline"]["n_pareto_k_above_0.7"] == 0 and np.isfinite(with_constant["baseline"]["pareto_k_max"])
 
 
 def test_case_variants_change_priors_weight_and_held_out_observable(tmp_path):

@@ -87,7 +87,8 @@ def loo_section(loo) -> str:
     return note(f"Expected log predictive density of each training measurement left out in turn (Pareto-smoothed "
                 f"importance sampling, arviz). Augmented minus baseline: {diff:.2f} (se {se:.2f}); a difference "
                 "within two standard errors is not a difference. Points with Pareto k above 0.7 have unreliable "
-                "LOO estimates.") + table(pd.DataFrame(rows), index=False)
+                "LOO estimates; points whose log-likelihood is the same in every draw are exact and not "
+                "counted.") + table(pd.DataFrame(rows), index=False)
 
 
 def held_out_section(held_out) -> str:

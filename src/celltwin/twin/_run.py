@@ -172,9 +172,15 @@ def loo_comparison(posteriors: dict) -> dict:
             loo = az.loo(posteriors[run], pointwise=True)
         k = np.asarray(loo.pareto_k)
         pointwise[run] = np.asarray(loo.loo_i)
+        # A point whose log-likelihood is the same in every draw (a measurement the model fits
+        # exactly by construction, e.g. a ratio to itself) has equal importance weights: its LOO
+        # term is exact, though arviz reports k = inf for it.
+        loglik = np.asarray(posteriors[run].log_likelihood["y"]).reshape(-1, k.size)
+        constant = np.ptp(loglik, axis=0) == 0
+        k = np.where(constant, -np.inf, k)
         result[run] = {"elpd_loo": float(loo.elpd_loo), "se": float(loo.se), "p_loo": float(loo.p_loo),
-                       "n_points": int(k.size), "pareto_k_max": float(k.max()),
-                       "n_pareto_k_above_0.7": int(np.sum(k > 0.7)),
+                       "n_points": int(k.size), "n_constant_points": int(constant.sum()),
+                       "pareto_k_max": float(k.max()), "n_pareto_k_above_0.7": int(np.sum(k > 0.7)),
                        "n_pareto_k_0.5_to_0.7": int(np.sum((k > 0.5) & (k <= 0.7)))}
     diff = pointwise["augmented"] - pointwise["baseline"]
     result["elpd_diff_augmented_minus_baseline"] = float(diff.sum())
