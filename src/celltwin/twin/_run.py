@@ -180,7 +180,8 @@ def loo_comparison(posteriors: dict) -> dict:
         k = np.where(constant, -np.inf, k)
         result[run] = {"elpd_loo": float(loo.elpd_loo), "se": float(loo.se), "p_loo": float(loo.p_loo),
                        "n_points": int(k.size), "n_constant_points": int(constant.sum()),
-                       "pareto_k_max": float(k.max()), "n_pareto_k_above_0.7": int(np.sum(k > 0.7)),
+                       "pareto_k_max": float(k.max()) if np.isfinite(k.max()) else None,  # all exact: none
+                       "n_pareto_k_above_0.7": int(np.sum(k > 0.7)),
                        "n_pareto_k_0.5_to_0.7": int(np.sum((k > 0.5) & (k <= 0.7)))}
     diff = pointwise["augmented"] - pointwise["baseline"]
     result["elpd_diff_augmented_minus_baseline"] = float(diff.sum())
