@@ -10,26 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import jax
 import jax.numpy as jnp
 
+from ..problem import BoundedTransform
 
-class BoundedSpace:
-    """``theta = lower + (upper - lower) * sigmoid(z)`` and its log-Jacobian."""
-
-    def __init__(self, lower, upper):
-        self.lower = jnp.asarray(lower, dtype=float)
-        self.width = jnp.asarray(upper, dtype=float) - self.lower
-
-    def theta(self, z):
-        return self.lower + self.width * jax.nn.sigmoid(z)
-
-    def z(self, theta):
-        u = jnp.clip((jnp.asarray(theta) - self.lower) / self.width, 1e-12, 1 - 1e-12)
-        return jnp.log(u) - jnp.log1p(-u)
-
-    def log_jacobian(self, z):
-        return jnp.sum(jnp.log(self.width) + jax.nn.log_sigmoid(z) + jax.nn.log_sigmoid(-z), axis=-1)
+# The problem's own transform (``AbstractProblem.bounded_transform``): one implementation of
+# the map and its log-Jacobian for samplers and problems alike.
+BoundedSpace = BoundedTransform
 
 
 def finite_or_minus_inf(logdensity: Callable) -> Callable:
