@@ -381,6 +381,26 @@ def test_stopping_rule_judges_tail_ess_too():
     assert not converged(x, None, 400)
 
 
+def test_convergence_progress_note_names_the_worst_measures_and_their_bounds():
+    """The note shown after every block of a run with the stopping rule: independent normal
+    draws (R-hat about 1, ESS about the number of draws, 2000 here) against one chain shifted
+    by 3 sd (R-hat about 1.5); too few draws give NaN, which meets no bound."""
+    from celltwin.inference._driver import convergence
+
+    rng = np.random.default_rng(1)
+    iid = rng.normal(size=(4, 500, 2))
+    good = convergence(iid)
+    assert good.max_rhat < 1.01 and 1500 < good.min_bulk_ess and 1000 < good.min_tail_ess
+    shifted = iid.copy()
+    shifted[0, :, 1] += 3.0
+    bad = convergence(shifted)
+    assert 1.3 < bad.max_rhat < 1.8 and not bad.meets(1.01, None) and bad.meets(2.0, 1)
+    note = bad.note(1.01, 400)
+    assert note.startswith(f"R-hat {bad.max_rhat:.3f} (<= 1.01), ESS bulk ") and note.endswith("(>= 400)")
+    assert bad.note(None, 400).startswith("ESS bulk") and "ESS" not in bad.note(1.01, None)
+    assert not convergence(iid[:, :2]).meets(1.01, None)
+
+
 STOP_PLAIN = SamplerSettings(method="nuts", chains=4, draws=300, warmup=50, seed=2, block=25, max_tree_depth=3)
 STOP_RULE = dataclasses.replace(STOP_PLAIN, stop_rhat=1.05, stop_ess=100)
 

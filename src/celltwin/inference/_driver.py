@@ -104,16 +104,45 @@ def drawn(record: dict, stat_names: tuple[str, ...]) -> tuple[np.ndarray, dict]:
     return record["draws_z"], {k: record[f"stat_{k}"] for k in stat_names}
 
 
+class Convergence(NamedTuple):
+    """Where draws stand against the stopping rule: the largest rank-normalised R-hat and
+    the smallest bulk and tail ESS over the parameters (arviz; NaN with too few draws)."""
+
+    max_rhat: float
+    min_bulk_ess: float
+    min_tail_ess: float
+
+    def meets(self, max_rhat: float | None, min_ess: float | None) -> bool:
+        """Whether the rule holds (``None``: no bound; NaN never meets a bound)."""
+        return ((max_rhat is None or self.max_rhat <= max_rhat)
+                and (min_ess is None or min(self.min_bulk_ess, self.min_tail_ess) >= min_ess))
+
+    def note(self, max_rhat: float | None, min_ess: float | None) -> str:
+        """For the progress display: the measures the rule bounds, each with its bound."""
+        parts = []
+        if max_rhat is not None:
+            parts.append(f"R-hat {self.max_rhat:.3f} (<= {max_rhat:g})")
+        if min_ess is not None:
+            parts.append(f"ESS bulk {self.min_bulk_ess:.0f}, tail {self.min_tail_ess:.0f} (>= {min_ess:g})")
+        return ", ".join(parts)
+
+
+def convergence(draws: np.ndarray) -> Convergence:
+    """:class:`Convergence` of draws ``(chains, draws, parameters)``."""
+    import arviz as az
+
+    rhat, bulk, tail = [], [], []
+    for k in range(draws.shape[-1]):
+        x = draws[..., k]
+        rhat.append(float(az.rhat(x)))
+        bulk.append(float(az.ess(x, method="bulk")))
+        tail.append(float(az.ess(x, method="tail")))
+    worst = lambda values, pick: np.nan if np.isnan(values).any() else pick(values)  # noqa: E731
+    return Convergence(worst(rhat, max), worst(bulk, min), worst(tail, min))
+
+
 def converged(draws: np.ndarray, max_rhat: float | None, min_ess: float | None) -> bool:
     """Whether draws ``(chains, draws, parameters)`` meet the stopping rule: max rank-normalised
     R-hat at most ``max_rhat`` and min bulk and tail ESS at least ``min_ess`` (arviz; ``None``:
     no bound)."""
-    import arviz as az
-
-    for k in range(draws.shape[-1]):
-        x = draws[..., k]
-        if max_rhat is not None and not float(az.rhat(x)) <= max_rhat:  # NaN (too few draws) fails too
-            return False
-        if min_ess is not None and not all(float(az.ess(x, method=m)) >= min_ess for m in ("bulk", "tail")):
-            return False
-    return True
+    return convergence(draws).meets(max_rhat, min_ess)

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._driver import AbstractKernel, Block, Phase, converged, draw_phase, drawn
+from ._driver import AbstractKernel, Block, Phase, convergence, draw_phase, drawn
 from ._settings import NUTSSettings, SamplerSettings
 from ._space import finite_or_minus_inf
 from ._warmup import Warmup, from_arrays, to_arrays
@@ -124,9 +124,23 @@ class NUTSKernel(AbstractKernel):
             record["position"] = np.asarray(state.position)
             return positions, stats
 
-        stop = (lambda draws: converged(draws, s.stop_rhat, s.stop_ess)) if s.stops_early else None
+        stop, note = None, _divergences
+        if s.stops_early:  # the rule's measures are shown as they are checked, after every block
+            measured: dict[int, object] = {}  # draws per chain -> their Convergence (one at a time)
+
+            def measure(draws):
+                if draws.shape[1] not in measured:
+                    measured.clear()
+                    measured[draws.shape[1]] = convergence(draws)
+                return measured[draws.shape[1]]
+
+            def stop(draws):
+                return measure(draws).meets(s.stop_rhat, s.stop_ess)
+
+            def note(record):
+                return f"{_divergences(record)}; {measure(record['draws_z']).note(s.stop_rhat, s.stop_ess)}"
         yield draw_phase(record, draw_block, NUTS_STATS, title=f"nuts: {len(self.ids)} chains x {s.draws} draws",
-                         draws=s.draws, block=s.block, stop=stop, note=_divergences)
+                         draws=s.draws, block=s.block, stop=stop, note=note)
 
     def _warmup_phase(self, record: dict) -> Phase:
         """Warm-up blocks, each checkpointed (``warmup_done`` and the adaptation state); at
