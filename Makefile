@@ -8,7 +8,7 @@ STAMP := $(VENV)/.celltwin-installed
 # XLA's C++ log notes (e.g. "algebraic simplifier ... circular simplification loop") are noise here.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: setup demo quickstart test test-slow bench amici-peer solver-peers
+.PHONY: setup demo quickstart test test-slow lint bench amici-peer solver-peers
 
 setup: $(STAMP)
 
@@ -16,7 +16,7 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/python -m pip install --quiet -e '.[test,chem]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,chem,lint]'
 	touch $@
 
 # The GPCR twin case end to end, each posterior sampled until converged
@@ -36,6 +36,12 @@ test: $(STAMP)
 # The slow tests: the large benchmark problems (Chen, Smith) and the long gradient checks.
 test-slow: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2 -m slow tests/
+
+# The static checks: ruff over the code, tests and benchmarks; mypy over src/ (settings in
+# pyproject.toml). A few seconds each (mypy's first run ~20 s, then cached in .mypy_cache).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/llh_gradient.py

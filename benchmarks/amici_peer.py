@@ -142,7 +142,7 @@ def import_model(problem, name: str, model_root: Path):
     try:
         amici.import_model_module(name, output_dir)
         cached = True
-    except Exception:
+    except Exception:  # noqa: BLE001  (no compiled module yet, whatever AMICI raises: compile it)
         cached = False
     model = import_petab_problem(problem, output_dir, model_name=name,
                                  compile_=not cached)
@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     with stdout_to_stderr() as stdout_fd:
         try:
             (accuracy if args.accuracy else benchmark)(args, report)
-        except (Exception, Terminated) as err:  # reported in the output
+        except (Exception, Terminated) as err:  # noqa: BLE001  (reported in the output)
             traceback.print_exc()
             report["status"] = f"error: {type(err).__name__}: {err}"
         if args.json:

@@ -34,8 +34,8 @@ from pathlib import Path
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # small problems, and --jobs processes side by side
 
-import numpy as np
-import pandas as pd
+import numpy as np  # noqa: E402  (the thread limits above must precede numpy)
+import pandas as pd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 THRESHOLDS = np.geomspace(0.01, 1.0, 13)

@@ -25,7 +25,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from linear_solve import EGFR
+from linear_solve import EGFR  # noqa: E402
 
 DEFAULT = ["Bertozzi_PNAS2020", "Beer_MolBioSystems2014", "Crauste_CellSystems2017", "Weber_BMC2015",
            "Bruno_JExpBot2016", "Boehm_JProteomeRes2014", "Elowitz_Nature2000", "Brannmark_JBC2010", "Schwen_PONE2014",

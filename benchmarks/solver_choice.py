@@ -98,7 +98,7 @@ def bench_problem(yaml: Path, cands: list[Candidate], repeats: int, grad: bool, 
                 row["grad_first_call_s"] = time.perf_counter() - start
                 fns["grad"] = lambda vg=vg, th=theta: _block(vg(th))
             runs.append((row, fns))
-        except Exception as exc:  # report and go on with the other candidates
+        except Exception as exc:  # noqa: BLE001  (report and go on with the other candidates)
             row["error"] = f"{type(exc).__name__}: {exc}"[:200]
         rows.append(row)
     # Round-robin timing: every candidate sees the same background load.

@@ -46,7 +46,7 @@ def test_gaussian_predictive_matches_monte_carlo_over_the_exact_posterior():
     # Draw (a, b, sigma) from the exact posterior under p ~ 1/sigma, then y* | x*.
     rng = np.random.default_rng(1)
     X = np.column_stack([np.ones_like(x), x])
-    n, dof = len(x), len(x) - 2
+    dof = len(x) - 2
     sigma = cal.params["s"] * np.sqrt(dof / rng.chisquare(dof, 200_000))
     beta = np.array([cal.params["a"], cal.params["b"]]) + sigma[:, None] * (
         rng.normal(size=(200_000, 2)) @ np.linalg.cholesky(np.linalg.inv(X.T @ X)).T)

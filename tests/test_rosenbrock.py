@@ -129,7 +129,7 @@ def _decay_loss(solver, theta, controller, adjoint):
 
     def rhs(t, y, th):
         kf, kr = jnp.exp(th[0]), jnp.exp(th[1])
-        a, b, c = y[0], y[1], y[2]
+        a, b = y[0], y[1]
         return jnp.stack([-kf * a + kr * b, kf * a - kr * b - 2.0 * b + 0.1 * jnp.sin(t), 2.0 * b])
 
     ts = jnp.asarray([0.5, 1.0, 3.0])

@@ -90,9 +90,9 @@ def axis_curves(df: pd.DataFrame, axis: str, label: str):
     others = [a for a in DEFAULTS if a != axis]
     at_default = np.ones(len(syn), dtype=bool)
     for a in others:
-        col = syn[a]
-        at_default &= np.isclose(col.astype(float), DEFAULTS[a]) if isinstance(DEFAULTS[a], (int, float)) \
-            else (col == DEFAULTS[a]).to_numpy()
+        col, default = syn[a], DEFAULTS[a]
+        at_default &= np.isclose(col.astype(float), default) if isinstance(default, (int, float)) \
+            else (col == default).to_numpy()
     sub = syn[at_default]
     models = [m for m, g in sub.groupby("model") if g[axis].nunique() > 1]
     if not models:

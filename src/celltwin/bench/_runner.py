@@ -18,6 +18,7 @@ import re
 import socket
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..inference import Executor, progress_bar
 from ._lock import exclusive_run
@@ -25,6 +26,9 @@ from ._metrics import parameter_log10_error, prediction_metrics, structure_f1
 from ._real import CaseSpec, PetabSpec
 from ._registry import REGISTRY_VERSION, Suite, build_task, task_registry
 from ._task import AXES
+
+if TYPE_CHECKING:
+    from .methods.base import AbstractMethod
 
 PREDICTIVE_DRAWS = 200
 
@@ -35,7 +39,7 @@ class Cell:
 
     suite: str
     task_id: str
-    method: object
+    method: AbstractMethod
     seed: int
 
     @property
@@ -78,7 +82,7 @@ def cells(suite: Suite, *, tasks: str | None = None, methods: list[str] | None =
                     overrides = spec.settings_for(method.name)
                     if overrides is None:
                         continue
-                    method = dataclasses.replace(method, **overrides)
+                    method = dataclasses.replace(method, **overrides)  # type: ignore[type-var]  # methods are dataclasses
                 out.append(Cell(suite.name, task_id, method, seed))
     return out
 
@@ -87,9 +91,11 @@ def run_cell(cell: Cell) -> dict:
     """Build the task, fit, predict and score; never raises (a failure is a row)."""
     start = time.perf_counter()
     spec = task_registry().get(cell.task_id)
-    row = {"suite": cell.suite, "task_id": cell.task_id, "method": cell.method.name, "seed": cell.seed,
-           "registry_version": REGISTRY_VERSION, "settings": json.dumps(dataclasses.asdict(cell.method), sort_keys=True),
-           "worker": f"{socket.gethostname()}:{os.getpid()}", "status": "failed", "error": None}
+    settings = dataclasses.asdict(cell.method)  # type: ignore[call-overload]  # methods are dataclasses
+    row: dict[str, Any] = {
+        "suite": cell.suite, "task_id": cell.task_id, "method": cell.method.name, "seed": cell.seed,
+        "registry_version": REGISTRY_VERSION, "settings": json.dumps(settings, sort_keys=True),
+        "worker": f"{socket.gethostname()}:{os.getpid()}", "status": "failed", "error": None}
     if spec is not None:
         row.update({k: v for k, v in spec.axes().items() if k in AXES})
         row["kind"] = "real" if isinstance(spec, PetabSpec | CaseSpec) else "synthetic"

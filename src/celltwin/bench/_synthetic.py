@@ -162,6 +162,8 @@ def build_synthetic(spec: SyntheticSpec, seed: int, task_id: str) -> Task:
 def _evidence(cm: CuratedModel, spec: SyntheticSpec, seed: int) -> tuple:
     if spec.prior == "none":
         return ()
+    if cm.binding is None:
+        raise ValueError(f"model {cm.name!r} has no binding reaction for a Kd prior ({spec.prior!r})")
     kon, koff = cm.binding
     offset, sd = KD_PRIOR[spec.prior]
     if offset is None:  # noisy: the prediction's error is a draw from its own stated spread

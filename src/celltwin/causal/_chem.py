@@ -32,10 +32,10 @@ def morgan_fingerprints(smiles: Sequence[str], *, radius: int = 2, n_bits: int =
         from rdkit.Chem import rdFingerprintGenerator
     except ImportError:
         raise ImportError(RDKIT_MISSING) from None
-    RDLogger.DisableLog("rdApp.*")
+    RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]  # rdkit's stubs omit it
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
     out = np.zeros((len(smiles), n_bits))
-    bad = []
+    bad: list[str] = []
     for i, s in enumerate(smiles):
         mol = Chem.MolFromSmiles(s)
         if mol is None:

@@ -125,7 +125,7 @@ def table_from_frame(df: pd.DataFrame, *, default_unit: str = "pKd", source: str
     problems: list[str] = []
     for column in ("compound", "target", *([] if strata is None else strata)):
         for i in np.flatnonzero(df[column].to_numpy() == ""):
-            problems.append(f"{source}: line {_line(i)}, column {column!r}: empty")
+            problems.append(f"{source}: line {_line(int(i))}, column {column!r}: empty")
     predicted = _numeric(df, "predicted", problems, source)
     measured = _numeric(df, "measured", problems, source)
     units = df["unit"].to_numpy() if "unit" in df.columns else np.full(len(df), default_unit)

@@ -54,11 +54,11 @@ def predict(
     )
 
     groups = parse_chains(chains)  # before the slow imports and the structure
-    if out is not None:
+    if out is not None and reaction:  # --out needs --reaction (checked above)
         check_prediction_table(out, reaction)  # an existing table that cannot take the row, before the prediction
     result = predict_structure_affinity(structure, groups, temperature)
     summary = result.summary(shipped_error_model("prodigy"))
-    if out is not None:
+    if out is not None and reaction:
         append_prediction_row(out, reaction, summary)
     if format is Format.json:
         typer.echo(json.dumps(summary, indent=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -22,7 +23,7 @@ def build_library(spec: str, degree: int):
     """The library named by a comma-separated list such as ``mass-action,hill``."""
     from ..discover import library as lib
 
-    makers = {"mass-action": lib.MassActionLibrary, "polynomial": lambda: lib.PolynomialLibrary(degree),
+    makers: dict[str, Callable[[], lib.AbstractLibrary]] = {"mass-action": lib.MassActionLibrary, "polynomial": lambda: lib.PolynomialLibrary(degree),
               "michaelis-menten": lib.MichaelisMentenLibrary, "hill": lib.HillLibrary}
     names = [n.strip() for n in spec.split(",") if n.strip()]
     unknown = [n for n in names if n not in makers]

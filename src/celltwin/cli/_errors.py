@@ -32,7 +32,7 @@ class _State:
 STATE = _State()
 
 
-def one_paragraph(text: str) -> str:
+def one_paragraph(text: object) -> str:
     """Collapse blank lines and line breaks: messages must read as one paragraph."""
     return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 

@@ -106,7 +106,9 @@ def hybrid(
     stack = np.stack([np.asarray(problem.simulation_table(m.theta)["simulation"]) for m in members])
     sims["simulation"] = stack.mean(axis=0)
     sims["simulation_sd"] = stack.std(axis=0)
-    sims["set"] = np.where(members[0].test_mask, "test", np.where(members[0].validation_mask, "validation", "train"))
+    validation_mask = members[0].validation_mask
+    test_mask = members[0].test_mask if members[0].test_mask is not None else np.zeros_like(validation_mask)
+    sims["set"] = np.where(test_mask, "test", np.where(validation_mask, "validation", "train"))
     if baseline and problem.weights.n_estimated:
         mech = problem.mechanistic_only()
         with progress_bar("mechanistic-only baseline", epochs, enabled=True) as advance:

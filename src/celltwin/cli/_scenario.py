@@ -43,7 +43,7 @@ def _inhibitor(text: str):
 def interventions_from_options(knockout, overexpress, dose, inhibitor) -> list:
     from ..scenario import Dose, Knockout, Overexpression
 
-    items = [Knockout(s) for s in knockout]
+    items: list = [Knockout(s) for s in knockout]
     items += [Overexpression(*_pair(t, "--overexpress")) for t in overexpress]
     items += [Dose(*_pair(t, "--dose")) for t in dose]
     items += [_inhibitor(t) for t in inhibitor]

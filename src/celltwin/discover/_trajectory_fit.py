@@ -203,7 +203,7 @@ def fit_trajectories(data: TimeCourses, reactions: Sequence[Reaction], sd: Seque
     def split(theta):
         return np.exp(theta[:m]), [theta[m + k * n: m + (k + 1) * n] for k in range(runs)]
 
-    cache = {}
+    cache: dict[bytes, object] = {}
 
     def evaluate(theta):
         key = theta.tobytes()

@@ -18,8 +18,12 @@ import dataclasses
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import CelltwinInputError
+
+if TYPE_CHECKING:  # imported where used: it imports jax
+    from ._calibration import PredictorCalibration
 
 FOLDER = Path(__file__).with_name("error_models")
 ERROR_MODELS = ("prodigy", "ppi_affinity")
@@ -42,7 +46,7 @@ class PredictorErrorModel:
     predictor: str
     temperature: float
     pairs: str
-    calibration: object
+    calibration: PredictorCalibration
     cross_validation: dict
 
     def interval(self, predicted_log10: float, level: float = 0.9) -> tuple[float, float]:

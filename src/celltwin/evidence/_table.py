@@ -65,7 +65,8 @@ def read_affinity_table(path, model, *, default_sd: float | None = None, calibra
         raise CelltwinInputError(f"{path}: weight='score' needs a 'score' column")
     if table.empty:  # an evidence-augmented posterior without evidence would silently equal the baseline
         raise CelltwinInputError(f"{path}: no rows below the header; the affinity table needs at least one Kd")
-    errors, terms, seen = [], [], {}
+    errors, terms = [], []
+    seen: dict[str, int] = {}
     lines = _data_lines(path)
     for i, row in table.iterrows():
         where = f"{path}, line {lines[i]}"

@@ -53,7 +53,8 @@ def binding_rate_constants(model, reaction_id: str) -> tuple[str, str]:
     reaction = model.reactions[reaction_id]
     rate = sp.expand(reaction.rate)
     params = set(model.parameters)
-    forward, backward = [], []
+    forward: list[list[str]] = []
+    backward: list[list[str]] = []
     for term in sp.Add.make_args(rate):
         names = sorted(str(s) for s in term.free_symbols if str(s) in params)
         (backward if term.could_extract_minus_sign() else forward).append(names)
@@ -239,6 +240,7 @@ def detailed_balance_violations(model, terms: Sequence, tolerance: float = 2.0) 
 def _log10_sd(term: AffinityEvidence) -> float:
     if term.sd is not None:
         return term.sd
+    assert term.calibration is not None, "an AffinityEvidence has an sd or a calibration"
     draws = term.calibration.predictive_draws(term.predicted_log10_molar, 4000)
     return float(np.std(draws))
 

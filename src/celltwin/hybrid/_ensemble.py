@@ -57,17 +57,17 @@ def train_ensemble(problem: HybridProblem, n: int, settings: TrainingSettings | 
         on_member: called with ``(index, result)`` as each member finishes.
     """
     settings = settings or TrainingSettings()
-    results: list[TrainingResult | None] = [None] * n
+    results: dict[int, TrainingResult] = {}
     if executor == "serial":
         for k in range(n):
             results[k] = _train_member(problem, settings, k)
             if on_member is not None:
                 on_member(k, results[k])
-        return Ensemble(results)
+        return Ensemble([results[k] for k in range(n)])
     key, source = problem_handle(problem)
     with Executor(executor, workers=workers or min(n, 2)) as pool:
         for k, result in pool.map_unordered(_member, [(key, source, settings, k) for k in range(n)]):
             results[k] = result
             if on_member is not None:
                 on_member(k, result)
-    return Ensemble(results)
+    return Ensemble([results[k] for k in range(n)])

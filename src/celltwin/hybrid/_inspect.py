@@ -46,6 +46,7 @@ def neural_term_map(problem: HybridProblem, theta, network_id: str) -> Callable[
             raise CelltwinInputError(f"neural term {network_id!r} takes {sum(sizes)} inputs, got {X.shape[1]} columns")
         return np.asarray(batched(jnp.asarray(X)))
 
-    f.input_names = [str(e) for a in term.inputs for e in a]
-    f.output_names = out_ids
+    # The function carries its column names (documented above) as attributes.
+    f.input_names = [str(e) for a in term.inputs for e in a]  # type: ignore[attr-defined]
+    f.output_names = out_ids  # type: ignore[attr-defined]
     return f

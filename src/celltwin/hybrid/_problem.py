@@ -86,7 +86,7 @@ class HybridProblem(AbstractProblem):
         if self.cm.events:
             raise CelltwinInputError(f"{name}: hybrid models with events are not supported")
         self.settings = _diffrax_engine(settings or DEFAULT_SETTINGS)
-        self.adjoint = diffrax.RecursiveCheckpointAdjoint()
+        self.adjoint: diffrax.AbstractAdjoint = diffrax.RecursiveCheckpointAdjoint()
         self.terms = {t.id: t for t in terms}
         self.experiments = list(experiments)
         self.observables = list(observables)
@@ -135,7 +135,8 @@ class HybridProblem(AbstractProblem):
         self.dyn_out_ids = [o for t in self.dyn_terms for o in t.outputs]
         dyn_syms = {symbol(o) for o in self.dyn_out_ids}
         self.static_syms = self.table_syms + [symbol(o) for o in self.pre_out_ids]
-        self.static_targets, self.dynamic_targets = [], []
+        self.static_targets: list[tuple[str, sp.Expr]] = []
+        self.dynamic_targets: list[tuple[str, sp.Expr]] = []
         for target, expr in hybridization.items():
             dynamic = bool(expr.free_symbols & dyn_syms)
             if target not in cm.parameter_ids and target not in cm.state_ids:
@@ -291,7 +292,7 @@ class HybridProblem(AbstractProblem):
         if len(self._table_to_model):
             p = p.at[self._table_to_model[:, 1]].set(table[self._table_to_model[:, 0]])
         p = p.at[pidx].set(pfn(env)) if len(pidx) else p
-        static = self._static_target_fn(env) if self.static_targets else None
+        static = self._static_target_fn(env) if self.static_targets else jnp.zeros(0)
         for k, (target, _) in enumerate(self.static_targets):
             if target in cm.parameter_ids:
                 p = p.at[cm.parameter_index(target)].set(static[k])
@@ -320,7 +321,8 @@ class HybridProblem(AbstractProblem):
         """``(ts, states, status, (p, env, pre))`` of experiment ``e_i`` at its measurement times."""
         p, x0, env, pre = self.experiment_start(e_i, table, modules)
         ts = jnp.asarray(self.experiment_times[e_i])
-        xs, status = solve_time_course(self.vector_field(e_i), jnp.concatenate([p, w]), x0, ts,
+        # The solver needs only a vector field's rhs and Jacobian; its annotation names CompiledModel.
+        xs, status = solve_time_course(self.vector_field(e_i), jnp.concatenate([p, w]), x0, ts,  # type: ignore[arg-type]
                                        settings=self.settings, adjoint=self.adjoint)
         return ts, xs, status, (p, env, pre)
 
@@ -333,7 +335,8 @@ class HybridProblem(AbstractProblem):
         """Per experiment ``(times, states)``: the simulated state vectors at its measurement times."""
         table, w = self.split(theta)
         modules = self.weights.modules(w)
-        return [tuple(map(np.asarray, self._solve(e_i, table, w, modules)[:2])) for e_i in range(len(self.experiments))]
+        solves = [self._solve(e_i, table, w, modules) for e_i in range(len(self.experiments))]
+        return [(np.asarray(ts), np.asarray(xs)) for ts, xs, _, _ in solves]
 
     def simulate_experiments(self, theta):
         """Per experiment ``(observables, sigmas, status, (sum of squared network outputs, count))``

@@ -92,7 +92,7 @@ class WeightLayout:
         return out
 
     def _element_labels(self, t_i: int) -> list[str]:
-        labels = []
+        labels: list[str] = []
         for name, a, b in self._leaf_ranges(t_i):
             labels.extend(f"{self.ids[t_i]}.{name}[{k}]" for k in range(b - a))
         return [label for label, est in zip(labels, self.estimated[self.slices[t_i]]) if est]

@@ -126,29 +126,43 @@ class Executor:
         if self.kind == "serial":
             for i, task in enumerate(tasks):
                 yield i, fn(*task)
-            return
-        if self.kind == "local":
-            if threading.current_thread() is not self._pool_thread:  # see _new_pool
-                self._pool.shutdown()
-                self._pool = self._new_pool()
-            chunk = len(tasks) if self._quota is None else self.workers * self._quota
-            for first in range(0, len(tasks), max(chunk, 1)):
-                if first > 0:  # the quota is used up: fresh worker processes
-                    self._pool.shutdown()
-                    self._pool = self._new_pool()
-                futures = {self._pool.submit(fn, *task): first + i for i, task in enumerate(tasks[first:first + chunk])}
-                pending = set(futures)
-                while pending:
-                    done, pending = cf.wait(pending, timeout=poll_seconds if poll else None,
-                                            return_when=cf.FIRST_COMPLETED)
-                    for future in done:
-                        yield futures[future], future.result()
-                    if poll is not None and pending:
-                        poll()
-            return
+        elif self.kind == "local":
+            yield from self._map_local(fn, tasks, poll, poll_seconds)
+        else:
+            yield from self._map_dask(fn, tasks, poll, poll_seconds)
+
+    def _replace_pool(self) -> cf.ProcessPoolExecutor:
+        if self._pool is not None:
+            self._pool.shutdown()
+        self._pool = self._new_pool()
+        return self._pool
+
+    def _map_local(self, fn: Callable, tasks: list[tuple], poll: Callable[[], None] | None,
+                   poll_seconds: float) -> Iterator[tuple[int, Any]]:
+        pool = self._pool
+        if pool is None or threading.current_thread() is not self._pool_thread:  # see _new_pool
+            pool = self._replace_pool()
+        chunk = len(tasks) if self._quota is None else self.workers * self._quota
+        for first in range(0, len(tasks), max(chunk, 1)):
+            if first > 0:  # the quota is used up: fresh worker processes
+                pool = self._replace_pool()
+            futures = {pool.submit(fn, *task): first + i for i, task in enumerate(tasks[first:first + chunk])}
+            pending = set(futures)
+            while pending:
+                done, pending = cf.wait(pending, timeout=poll_seconds if poll else None,
+                                        return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    yield futures[future], future.result()
+                if poll is not None and pending:
+                    poll()
+
+    def _map_dask(self, fn: Callable, tasks: list[tuple], poll: Callable[[], None] | None,
+                  poll_seconds: float) -> Iterator[tuple[int, Any]]:
         import distributed
 
-        futures = [self._client.submit(fn, *task, pure=False) for task in tasks]
+        client = self._client
+        assert client is not None, "a dask executor always holds a client"
+        futures: list[Any] = [client.submit(fn, *task, pure=False) for task in tasks]
         index = {f.key: i for i, f in enumerate(futures)}
         pending = list(futures)
         while pending:

@@ -51,4 +51,4 @@ def exit_with_parent(parent_pid: int, set_death_signal: bool) -> None:
 
 
 if __name__ == RUN_NAME:  # run by the executor, with these two names given
-    exit_with_parent(PARENT_PID, SET_DEATH_SIGNAL)  # noqa: F821
+    exit_with_parent(PARENT_PID, SET_DEATH_SIGNAL)  # type: ignore[name-defined]  # noqa: F821  (given by runpy's init_globals)

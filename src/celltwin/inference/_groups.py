@@ -24,7 +24,7 @@ from ._checkpoint import group_checkpoint, load_checked
 from ._executor import Executor, problem_in_worker
 from ._nuts import NUTSKernel
 from ._progress import progress_bar
-from ._settings import SamplerSettings
+from ._settings import NUTSSettings, SamplerSettings
 from ._space import BoundedSpace, finite_or_minus_inf, z_target
 
 
@@ -47,7 +47,10 @@ def _nuts_group(problem_key: str, source, log_density, s: SamplerSettings, ids: 
             _checkpoint.save_checkpoint(path, record, group_meta)
 
     warm_key, sample_key, _ = _driver.run_keys(s.seed)
-    kernel = NUTSKernel(logdensity_z, s.algorithm, jnp.asarray(z0), warm_key, sample_key, chain_ids=ids)
+    algorithm = s.algorithm
+    if not isinstance(algorithm, NUTSSettings):
+        raise ValueError(f"chain groups run NUTS, not {s.method}")
+    kernel = NUTSKernel(logdensity_z, algorithm, jnp.asarray(z0), warm_key, sample_key, chain_ids=ids)
     _driver.run(kernel, record, save, progress=False)
     return record
 

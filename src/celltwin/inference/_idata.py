@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +26,7 @@ def inference_data(problem, draws: np.ndarray, stats: dict, meta: dict, *, predi
     sample_stats = dict(stats)
     if "diverging" in sample_stats:
         sample_stats["diverging"] = sample_stats["diverging"].astype(bool)
-    groups = {"posterior": posterior, "sample_stats": sample_stats}
+    groups: dict[str, Any] = {"posterior": posterior, "sample_stats": sample_stats}
     coords = {"measurement": np.arange(problem.n_measurements)}
     dims = {"y": ["measurement"]}
     if predictive:

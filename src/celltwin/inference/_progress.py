@@ -120,6 +120,9 @@ def progress_bar(label: str, total: int, *, unit: str = "", completed: int = 0,
         task = bar.add_task(label, total=total, completed=completed, note="")
 
         def advance(n: int = 1, note: str | None = None) -> None:
-            bar.update(task, advance=n, **({} if note is None else {"note": note}))
+            if note is None:
+                bar.update(task, advance=n)
+            else:
+                bar.update(task, advance=n, note=note)
 
         yield advance

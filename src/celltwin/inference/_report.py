@@ -258,7 +258,7 @@ def marginal_section(idata, names: list[str]) -> str:
         spec = priors.get(name)
         scale = spec.get("scale") if spec else (scales[k] if isinstance(scales, list) and k < len(scales) else None)
         pdf = prior_pdf(spec) if spec else None
-        marginals.append((name, draws[:, k], prior_curve(pdf, spec, draws[:, k]) if pdf else None,
+        marginals.append((name, draws[:, k], prior_curve(pdf, spec, draws[:, k]) if pdf and spec else None,
                           f"{name} ({scale} scale)" if scale else ""))
         rows.append(parameter_row(name, scale, spec, draws[:, k]))
     parts.append(table(pd.DataFrame(rows).set_index("parameter")))

@@ -28,7 +28,7 @@ from ._ensemble import EnsembleKernel
 from ._groups import chain_groups, run_in_groups
 from ._idata import inference_data
 from ._nuts import NUTSKernel
-from ._settings import AlgorithmSettings, SamplerSettings
+from ._settings import AlgorithmSettings, NUTSSettings, SamplerSettings, SMCSettings
 from ._smc import SMCKernel
 from ._space import BoundedSpace, finite_or_minus_inf, z_target
 
@@ -113,7 +113,7 @@ def sample(problem, settings: SamplerSettings | AlgorithmSettings | None = None,
             _checkpoint.save_checkpoint(path, record, meta)  # looked up at call time: tests interrupt it
 
     kernel = _kernel(problem, s, space, target, init)
-    if in_groups:
+    if in_groups and isinstance(kernel, NUTSKernel):  # in_groups: NUTS (above)
         run_in_groups(problem, log_density, kernel.z0, s, meta, path, resume, workers, executor, record, save,
                       progress)
     else:
@@ -126,11 +126,13 @@ def sample(problem, settings: SamplerSettings | AlgorithmSettings | None = None,
 def _kernel(problem, s: SamplerSettings, space: BoundedSpace, target: Callable, init) -> AbstractKernel:
     """The kernel of ``s.method`` for the target ``target`` (on the parameter scale)."""
     warm_key, sample_key, init_key = _driver.run_keys(s.seed)
-    if s.method == "smc":
-        return SMCKernel(problem, space, target, s.algorithm, init_key, sample_key)
+    algorithm = s.algorithm  # the typed settings of s.method
+    if isinstance(algorithm, SMCSettings):
+        return SMCKernel(problem, space, target, algorithm, init_key, sample_key)
     z0 = starting_points(space, problem, init, s.chains, s.init_scale, init_key)
-    kernel = NUTSKernel if s.method == "nuts" else EnsembleKernel
-    return kernel(z_target(space, target), s.algorithm, z0, warm_key, sample_key)
+    if isinstance(algorithm, NUTSSettings):
+        return NUTSKernel(z_target(space, target), algorithm, z0, warm_key, sample_key)
+    return EnsembleKernel(z_target(space, target), algorithm, z0, warm_key, sample_key)
 
 
 def starting_points(space: BoundedSpace, problem, init, chains: int, init_scale: float, init_key) -> jax.Array:

@@ -38,13 +38,14 @@ MAX_STAGES = 1000
 
 class SMCState(NamedTuple):
     """Every run's particles ``(runs, N, d)``, weights ``(runs, N)``, temperature ``lam``,
-    log evidence so far and proposal scale (each ``(runs,)``)."""
+    log evidence so far and proposal scale (each ``(runs,)``): numpy arrays from :func:`init`
+    and in checkpoints, jax arrays after a step."""
 
-    particles: jax.Array
-    weights: jax.Array
-    lam: jax.Array
-    log_evidence: jax.Array
-    proposal_scale: jax.Array
+    particles: jax.Array | np.ndarray
+    weights: jax.Array | np.ndarray
+    lam: jax.Array | np.ndarray
+    log_evidence: jax.Array | np.ndarray
+    proposal_scale: jax.Array | np.ndarray
 
 
 def init(prior_draws_z: np.ndarray) -> SMCState:

@@ -152,13 +152,15 @@ class _Parser:
 
     # --- tokens ------------------------------------------------------------------------
     def _tokenize(self) -> list[tuple[str, str, int]]:
-        tokens, pos = [], 0
+        tokens: list[tuple[str, str, int]] = []
+        pos = 0
         while pos < len(self.text):
             match = _TOKENS.match(self.text, pos)
             if match is None:
                 raise self.error(f"unexpected character {self.text[pos]!r}", pos)
-            if match.lastgroup != "space":
-                tokens.append((match.lastgroup, match.group(), pos))
+            kind = match.lastgroup
+            if kind is not None and kind != "space":  # every token pattern is a named group
+                tokens.append((kind, match.group(), pos))
             pos = match.end()
         tokens.append(("end", "", len(self.text)))
         return tokens

@@ -112,7 +112,7 @@ class _Evaluator:
                 return jnp.exp(self(exp))
             return jnp.power(self(base), self(exp))
         if isinstance(e, sp.Piecewise):
-            result = jnp.nan
+            result: jax.Array | float = jnp.nan
             for value, cond in reversed(e.args):
                 if cond is sp.true:
                     result = self(value)

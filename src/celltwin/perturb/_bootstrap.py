@@ -84,14 +84,17 @@ def paired_bootstrap(units: list[HeldoutCells], reference: str = "model", *, rep
     for u in units:
         if u.context not in control_weights:
             control_weights[u.context] = _resampling_weights(rng, len(u.control), replicates)
-    per_unit, pooled_samples, pooled_points = [], {}, {}
+    per_unit: list[dict] = []
+    pooled_samples: dict[tuple[str, str], list[np.ndarray]] = {}
+    pooled_points: dict[tuple[str, str], list[float]] = {}
     for u in units:
         obs_b = _resampling_weights(rng, len(u.perturbed), replicates) @ u.perturbed \
             - control_weights[u.context] @ u.control
         obs = u.observed
         ref_point = delta_scores(u.predictions[reference], obs, u.top)
         ref_boot = delta_scores(u.predictions[reference], obs_b, u.top)
-        row = {"unit": u.label, "context": u.context, "baselines": {}}
+        baselines: dict[str, dict] = {}
+        row = {"unit": u.label, "context": u.context, "baselines": baselines}
         for m in methods:
             point = delta_scores(u.predictions[m], obs, u.top)
             boot = delta_scores(u.predictions[m], obs_b, u.top)
@@ -104,9 +107,9 @@ def paired_bootstrap(units: list[HeldoutCells], reference: str = "model", *, rep
                                  "verdict": _verdict(interval, metric)}
                 pooled_samples.setdefault((m, metric), []).append(samples)
                 pooled_points.setdefault((m, metric), []).append(diff)
-            row["baselines"][m] = entry
+            baselines[m] = entry
         per_unit.append(row)
-    pooled = {}
+    pooled: dict[str, dict] = {}
     for m in methods:
         pooled[m] = {}
         for metric in METRICS:

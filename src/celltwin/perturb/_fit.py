@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 from dataclasses import dataclass, replace
 
 import jax
@@ -131,7 +132,7 @@ def screen_loss(params, arrays: dict, layout: ScreenLayout, settings: ScreenFitS
     v = guide_inputs(params, layout, arrays["condition_guides"])
     media = medium_inputs(params)
     mi = media[arrays["condition_medium"]]
-    options = {"nonlinearity": settings.nonlinearity, "iterations": settings.iterations, "bound": settings.max_row_sum}
+    options: dict[str, Any] = {"nonlinearity": settings.nonlinearity, "iterations": settings.iterations, "bound": settings.max_row_sum}
     if "condition_time" in arrays:
         timed = _with_time_rate(params, settings)
         d = jax.vmap(lambda vi, ti, m: transient_change(timed, layout, vi, ti, medium_input=m,

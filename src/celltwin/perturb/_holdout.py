@@ -256,7 +256,7 @@ def evaluate_holdout(screen: Screen, *, holdout: str = "doubles", n_genes: int =
             scores.append(float(delta_scores(pred, cells.observed, cells.top)["mse_top_de"]))
         return float(np.mean(scores))
 
-    crossval = {"grid": [_grid_label(s) for s in grid], "folds": {}}
+    crossval: dict[str, object] = {"grid": [_grid_label(s) for s in grid], "folds": {}}
     chosen = [0] * len(folds)
     if len(grid) > 1:
         def score_pair(a, b, g):
@@ -274,7 +274,7 @@ def evaluate_holdout(screen: Screen, *, holdout: str = "doubles", n_genes: int =
 
     units, test_curve = [], np.zeros((len(folds), len(grid)))
     for i, fold in enumerate(folds):
-        fits = []
+        fits: list[FoldFit | None] = []
         for g, s in enumerate(grid):
             try:
                 fits.append(fit_fold(screen, contexts, fold.held, s, n_genes))
@@ -286,13 +286,14 @@ def evaluate_holdout(screen: Screen, *, holdout: str = "doubles", n_genes: int =
                 test_curve[i, g] = np.inf
             tick()
         best = fits[chosen[i]]
+        assert best is not None, "the chosen setting's fit failing is raised above"
         no_steady_state = replace(grid[chosen[i]], steady_state_weight=0.0)
         baselines = _baselines(holdout, best)
         for key in fold.units:
             predictions = {"model": model_prediction(best, screen, contexts, key, by_context)}
-            if len(grid) > 1 and no_steady_state in grid and fits[grid.index(no_steady_state)] is not None:
-                predictions[NO_STEADY_STATE] = model_prediction(fits[grid.index(no_steady_state)], screen,
-                                                                contexts, key, by_context)
+            no_steady_fit = fits[grid.index(no_steady_state)] if len(grid) > 1 and no_steady_state in grid else None
+            if no_steady_fit is not None:
+                predictions[NO_STEADY_STATE] = model_prediction(no_steady_fit, screen, contexts, key, by_context)
             predictions.update({name: f(*key) for name, f in baselines.items()})
             units.append(_unit_cells(screen, contexts, y, key, best.genes,
                                      training_top_de(best.deltas, key, top_de), predictions))

@@ -42,6 +42,8 @@ class SimulatedScreen:
             drive[gi[t]] += self.amplitude[t]
         base = np.zeros(len(gi))
         if medium is not None:
+            if self.medium_effects is None:
+                raise ValueError(f"medium {medium!r}: this screen has one medium")
             base = self.medium_effects[int(medium.lstrip("m"))]
         start = _steady(self.network, base[None, :])[0]
         if np.isfinite(time):
@@ -123,7 +125,7 @@ def simulate_screen(seed: int = 0, *, n_genes: int = 20, n_targets: int = 10, n_
     for t in targets:
         for k in range(guides_per_target):
             efficiency[f"{t}_sg{k}"] = 1.0 if k == 0 else float(rng.uniform(0.3, 0.8))
-    pairs = set()
+    pairs: set[tuple[str, str]] = set()
     while len(pairs) < n_doubles:
         a, b = sorted(rng.choice(len(targets), 2, replace=False))
         pairs.add((targets[a], targets[b]))
@@ -135,7 +137,8 @@ def simulate_screen(seed: int = 0, *, n_genes: int = 20, n_targets: int = 10, n_
     medium_effects = np.zeros((n_media, n_genes))
     medium_effects[1:] = extra.normal(0.0, medium_sd, (n_media - 1, n_genes))
 
-    rows_guides, rows_batch, rows_medium, rows_time = [], [], [], []
+    rows_guides: list[tuple[str, ...]] = []
+    rows_batch, rows_medium, rows_time = [], [], []
     for cond in conditions:
         if not cond:
             for k in range(n_batches):

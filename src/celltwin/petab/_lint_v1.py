@@ -195,6 +195,7 @@ def lint_v1(source: PEtabSource) -> list[Issue]:
     logger.addHandler(collector)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    crashed: Exception | None
     try:
         petab.lint_problem(source.library)
     except Exception as exc:  # noqa: BLE001 - a check that crashed instead of logging

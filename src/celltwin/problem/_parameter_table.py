@@ -44,7 +44,9 @@ def read_parameter_space(df, where: str) -> tuple[ParameterSpace, dict[str, int]
     for col in REQUIRED:
         if col not in df.columns:
             raise PEtabError(f"{where}: required column {col!r} is missing")
-    ids, estimate, scales, nominal, lower, upper, priors, rows = [], [], [], [], [], [], {}, {}
+    ids, estimate, scales, nominal, lower, upper = [], [], [], [], [], []
+    priors: dict[str, Prior] = {}
+    rows: dict[str, int] = {}
     for row_no, row in enumerate(df.itertuples(index=False), start=2):
         row = row._asdict()
         pid = "" if is_missing(row["parameterId"]) else str(row["parameterId"]).strip()
@@ -127,9 +129,10 @@ def _prior(row: dict, at: str) -> Prior | None:
             raise PEtabError(f"{at}, column 'objectivePriorParameters': a {kind} prior needs two numbers 'a;b'")
     column = f"{at}, column 'objectivePriorParameters'"
     values = [as_float(v) for v in str(pars_cell).split(";")]
-    if len(values) != 2 or any(v is None or not math.isfinite(v) for v in values):
+    numbers = [v for v in values if v is not None and math.isfinite(v)]
+    if len(values) != 2 or len(numbers) != 2:
         raise PEtabError(f"{column}: need two finite numbers 'a;b', got {shown(pars_cell)}")
-    a, b = values
+    a, b = numbers
     if kind in _SCALE_PRIORS and b <= 0:
         raise PEtabError(f"{column}: the second parameter of a {kind} prior is its scale and must be positive, "
                          f"got {b:g}")

@@ -163,7 +163,7 @@ def effective_prior(prior: Prior | None, scale_: str, lower: float, upper: float
 
     kind = None if prior is None else prior.kind
     theta_scale = kind is not None and (kind.startswith("parameterScale") or scale_ == "lin")
-    if kind is None:
+    if prior is None:
         return dist.Uniform(lower, upper)
     a, b = prior.a, prior.b
     if kind == "uniform" and not theta_scale:

@@ -222,6 +222,8 @@ def v1_tables(source: PEtabSource, state_ids: Iterable[str]) -> dict[str, pd.Dat
 def measurement_table(source: PEtabSource) -> pd.DataFrame:
     """The v2 measurement table as the simulation table reports it (numbers as floats)."""
     frame = source.table("measurement")
+    if frame is None:  # every v2 problem has one (checked when it is read)
+        raise PEtabError(f"{source.path}: no measurement table")
     frame = frame.copy()
     for column in frame.columns:
         frame[column] = frame[column].where(frame[column] != "")  # empty cells as NaN, as pandas reads them

@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import logging
 import time
-from typing import Literal, final
+from typing import Literal, cast, final
 
 import diffrax
 import jax
@@ -324,7 +324,7 @@ class Problem(AbstractProblem):
     @property
     def engine(self) -> Literal["native", "diffrax"]:
         """The engine that solves this problem's ODEs (see :mod:`celltwin.simulate._backend`)."""
-        return self.settings.backend
+        return cast(Literal["native", "diffrax"], self.settings.backend)  # resolved from "auto" in __init__
 
     def gradient_mode(self, mode: GradientMode = "auto") -> Literal["forward", "reverse"]:
         if self.engine == "native":

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -48,7 +48,7 @@ class ObservableArrays:
     rows: np.ndarray
     observable_refs: np.ndarray  # (n_rows, n_observable_parameters) pool indices
     noise_refs: np.ndarray  # (n_rows, n_noise_parameters) pool indices
-    function: object  # f(t, x, p, obs_values, noise_values, petab_values) -> [y, sigma]
+    function: Callable  # f(t, x, p, obs_values, noise_values, petab_values) -> [y, sigma]
     noise_formula: str = ""  # as the table gives it, for messages
     defined_at: str = ""  # file and row of the observable's definition
 

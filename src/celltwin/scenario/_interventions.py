@@ -129,7 +129,7 @@ def apply(interventions, model, conditions: pd.DataFrame, parameters: pd.DataFra
             conditions[item.target] = float(item.value)
         elif isinstance(item, Inhibitor):
             _add_inhibitor(model, conditions, item)
-            row = {c: np.nan for c in parameters.columns}
+            row: dict[str, object] = {c: np.nan for c in parameters.columns}
             row.update(parameterScale="lin", lowerBound=0.0, upperBound=1.0, nominalValue=1.0, estimate=1)
             parameters.loc[item.fraction_parameter] = pd.Series(row)
             inhibitors.append(item)

@@ -122,6 +122,8 @@ def prediction_grid(problem: Problem, times=None, conditions=None, observables=N
 def _simulate_scenario(problem: Problem, draws, interventions, grid, rng, batch) -> np.ndarray:
     """``(n_draws, n_rows)`` predicted observables (NaN where a simulation failed)."""
     tables = problem.tables
+    if tables is None:
+        raise ValueError(f"{problem!r} was not built from tables")  # as Problem.with_tables says
     model, conditions, parameters, inhibitors = apply(interventions, problem.model, tables["conditions"],
                                                       tables["parameters"])
     scenario = problem.with_tables(model=model, measurements=grid, conditions=conditions, parameters=parameters)

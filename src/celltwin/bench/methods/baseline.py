@@ -10,16 +10,19 @@ leaderboard shows as "no learning".
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from .base import AbstractMethod, FittedMethod
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 @dataclasses.dataclass
 class _TrainingCurves(FittedMethod):
-    table: object  # the training measurement table
+    table: pd.DataFrame  # the training measurement table
 
     def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:
         train = self.table

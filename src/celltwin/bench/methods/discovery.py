@@ -26,6 +26,7 @@ truth that the skeleton lacks can therefore never be found by id.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import types
 from typing import TYPE_CHECKING, ClassVar
@@ -37,6 +38,7 @@ from ._observed import ObservedDesign, observed_design, predict_table, training_
 from .base import AbstractMethod, FittedMethod, MethodFailure
 
 if TYPE_CHECKING:
+    from ...discover import Discovery
     from ...problem import Problem
 
 BLOW_UP = 100.0  # a solution this many times its species' training range has blown up
@@ -123,7 +125,7 @@ def blow_up_event(bound: np.ndarray):
     def escaped(_, x):
         return float(np.min(bound - np.abs(x[:m])))
 
-    escaped.terminal = True
+    escaped.terminal = True  # type: ignore[attr-defined]  # solve_ivp reads events' attributes
     return escaped
 
 
@@ -133,6 +135,13 @@ class EquationsModel(FittedMethod):
     simulation plus Gaussian noise of the training residuals' sd per observable."""
 
     what: ClassVar[str] = "the discovered equations"
+    design: ObservedDesign
+    residual_sd: np.ndarray  # set by finish()
+    reactions: frozenset[str]  # set by finish()
+
+    @abc.abstractmethod
+    def simulate(self, x0, inputs, times) -> np.ndarray:
+        """The observed species at ``times`` from ``x0`` under the dose ``inputs``."""
 
     def training_residuals(self, problem: Problem, runs) -> np.ndarray:
         """Simulation minus data at every training time but the first, all conditions."""
@@ -161,7 +170,7 @@ class EquationsModel(FittedMethod):
 @dataclasses.dataclass
 class _DiscoveredModel(EquationsModel):
     design: ObservedDesign
-    result: object  # the Discovery over observed species + dose inputs
+    result: Discovery  # the Discovery over observed species + dose inputs
     residual_sd: np.ndarray  # per observed species
     reactions: frozenset[str]
     scale: np.ndarray  # largest training magnitude per observed species

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,10 @@ from .base import (
     reactions_present,
 )
 from .mechanistic import _map_fit
+
+if TYPE_CHECKING:
+    from ...hybrid import HybridProblem
+    from ...problem import Problem
 
 NETWORK = "flux_net"
 
@@ -108,7 +113,7 @@ def flux_network(n_inputs: int, n_outputs: int, width: int, depth: int, key, out
     mlp = eqx.nn.MLP(n_inputs, n_outputs, width, depth, activation=jnp.tanh, key=key)
     last = mlp.layers[-1]
     return eqx.tree_at(lambda m: (m.layers[-1].weight, m.layers[-1].bias), mlp,
-                       (last.weight * output_scale, last.bias * output_scale))
+                       (last.weight * output_scale, last.bias * output_scale))  # type: ignore[operator]  # MLP layers have biases
 
 
 def hybrid_problem(problem, module, *, state_scale: dict[str, float], dose_scale: dict[str, float],
@@ -144,8 +149,8 @@ def hybrid_problem(problem, module, *, state_scale: dict[str, float], dose_scale
 
 @dataclasses.dataclass
 class _HybridEnsemble(FittedMethod):
-    build_heldout: object  # heldout Problem -> HybridProblem with the same neural term
-    skeleton: object  # the task's Problem (parameter ids, scales, bounds)
+    build_heldout: Callable[[Problem], HybridProblem]  # heldout Problem -> HybridProblem with the same neural term
+    skeleton: Problem  # the task's Problem (parameter ids, scales, bounds)
     thetas: np.ndarray  # (members, hybrid parameters)
 
     def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:

@@ -17,7 +17,7 @@ No parameters, no structure.
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -103,7 +103,7 @@ def _train(ensemble, data, learning_rate, *, iterations, steps):
 @dataclasses.dataclass
 class _NeuralODE(FittedMethod):
     design: ObservedDesign
-    ensemble: object  # equinox MLPs with a leading member axis
+    ensemble: Any  # equinox MLPs with a leading member axis
     state_scale: np.ndarray
     input_scale: np.ndarray
     time_scale: float
@@ -126,8 +126,10 @@ class _NeuralODE(FittedMethod):
     def predict(self, heldout, n_draws: int, seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
         members = self.residual_sd.shape[0]
-        per_member = [predict_table(heldout, self.design, lambda x0, u, t, k=k: self.simulate_members(x0, u, t)[k])
-                      for k in range(members)]
+        def member(k: int):
+            return lambda x0, u, t: self.simulate_members(x0, u, t)[k]
+
+        per_member = [predict_table(heldout, self.design, member(k)) for k in range(members)]
         per_member = np.asarray(per_member)
         if not np.all(np.isfinite(per_member)):
             raise MethodFailure("the neural ODE cannot be solved on the held-out condition")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import types
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import sympy as sp
@@ -40,7 +40,7 @@ def _term(name: str) -> types.SimpleNamespace:
 class _SINDyModel(EquationsModel):
     what: ClassVar[str] = "the PySINDy equations"
     design: ObservedDesign
-    model: object  # a fitted pysindy.SINDy
+    model: Any  # a fitted pysindy.SINDy
     scale: np.ndarray
     residual_sd: np.ndarray
     reactions: frozenset[str] = frozenset()

@@ -56,7 +56,8 @@ class AbstractSparseOptimizer(abc.ABC):
         if nonnegative is not None and np.any(nonnegative):
             if not self.sign_constrained:
                 raise ValueError(f"{type(self).__name__} does not take sign constraints")
-            fit = self.fit_normalized(features / col, target / scale, penalty, rng, nonnegative=nonnegative)
+            fit = self.fit_normalized(features / col, target / scale, penalty, rng,  # type: ignore[call-arg]
+                                          nonnegative=nonnegative)  # only sign-constrained optimizers take it
         else:
             fit = self.fit_normalized(features / col, target / scale, penalty, rng)
         return SparseFit(fit.coefficients * scale / col, fit.inclusion)

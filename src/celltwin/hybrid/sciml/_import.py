@@ -142,7 +142,8 @@ def _term(nid, spec, mapping, hybrid, array_inputs, weights, pre, path) -> Neura
             (elements[e.arg].__setitem__(e.index, pid) if e.index is not None else whole.__setitem__(e.arg, pid))
         elif e.kind == "outputs":
             outputs[pid] = (e.arg, e.index or 0)
-    inputs, input_ids = [], []
+    inputs: list[ArrayInput | tuple] = []
+    input_ids: list[tuple[str, ...]] = []
     for a in range(spec.n_inputs):
         if a in whole:
             pid = whole[a]

@@ -22,8 +22,6 @@ LayerFn = Callable[[dict, tuple, dict], jax.Array]
 
 
 def _tuple(value, n: int) -> tuple[int, ...]:
-    if value is None:
-        return None
     if isinstance(value, (list, tuple)):
         return tuple(int(v) for v in value)
     return (int(value),) * n
@@ -92,7 +90,7 @@ def _pool(n: int, kind: str) -> LayerFn:
     def apply(params, inputs, args):
         (x,) = inputs
         k = _tuple(args["kernel_size"], n)
-        stride = _tuple(args.get("stride"), n) or k
+        stride = (() if args.get("stride") is None else _tuple(args["stride"], n)) or k
         if args.get("ceil_mode", False):
             raise NotImplementedError("ceil_mode=True")
         pad = _tuple(args.get("padding", 0), n)
