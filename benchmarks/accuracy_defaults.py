@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from llh_gradient import AMICI_PYTHON, BENCH, fmt, problem_yaml, run_child  # noqa: E402
+from _common import AMICI_PYTHON, BENCH, fmt, problem_yaml, run_child  # noqa: E402
 
 TIGHT = {"rtol": 1e-12, "atol": 1e-14, "max_steps": 10**6}
 GOAL = 1e-3

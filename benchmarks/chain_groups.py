@@ -2,7 +2,7 @@
 
     python benchmarks/chain_groups.py [--workers 2] [--warmup 40] [--draws 40] [--max-tree-depth 4]
 
-The target is the augmented EGFR log-posterior of issue 3 (``egfr_posterior.augmented_problem``:
+The target is the augmented EGFR log-posterior of issue 3 (``_problems.augmented_problem``:
 the example's PEtab problem plus its nine Kd evidence terms, 50 parameters). The same NUTS
 settings (4 chains, seed 0) run once in one process and once with the chains split into
 ``--workers`` groups, one worker process each; wall times include compilation (each worker
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))  # egfr_posterior
+sys.path.insert(0, str(ROOT / "benchmarks"))  # _problems
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
     # Both runs compile from scratch (worker processes inherit this before celltwin is imported).
     os.environ["CELLTWIN_NO_JAX_CACHE"] = "1"
 
-    from egfr_posterior import augmented_problem
+    from _problems import augmented_problem
 
     from celltwin.inference import SamplerSettings, sample
 

@@ -67,7 +67,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))  # llh_gradient, egfr_step_cost
+sys.path.insert(0, str(ROOT / "benchmarks"))  # _common
 PEERS_PYTHON = Path(os.environ.get("CELLTWIN_SOLVERS_PYTHON", ROOT / ".venv-solvers" / "bin" / "python"))
 EGFR = "egfr_kholodenko (example)"
 # Autonomous, no events, no pre-equilibration, finite measurement times (Blasi's are at
@@ -84,14 +84,14 @@ BUDGET_S = 90.0  # per problem, for the timed repeats after the first
 
 # --- the problem, from celltwin ----------------------------------------------------------
 def load_problem(name: str):
-    from llh_gradient import problem_yaml
+    from _common import problem_yaml
 
     from celltwin.problem import from_petab
     from celltwin.simulate import SolverSettings
 
     settings = SolverSettings(backend="native", rtol=RTOL, atol=ATOL, max_steps=MAX_STEPS)
     if name == EGFR:
-        from egfr_step_cost import CASE
+        from _common import EGFR_CASE as CASE
 
         from celltwin.twin import read_case
 

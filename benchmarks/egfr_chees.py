@@ -10,7 +10,7 @@ diagonal mass matrix from the chains' pooled draws) gives every chain the same n
 leapfrog steps per iteration, and measured on this machine a batch of chains costs far
 less than that many single chains (docs/inference.md, "Chains on several cores").
 
-Target: ``egfr_posterior.augmented_problem`` (50 parameters: the EGFR example's
+Target: ``_problems.augmented_problem`` (50 parameters: the EGFR example's
 log-posterior plus its nine Kd evidence terms), in the unconstrained space ``z`` that
 ``celltwin.inference.sample`` uses (bounds by a logistic transform, log-Jacobian added).
 Chains start at the nominal parameters plus ``--init-scale`` noise in ``z``. The warm-up
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from egfr_posterior import augmented_problem
+from _problems import augmented_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -69,7 +69,7 @@ def main() -> None:
     import arviz as az
     import jax
     import jax.numpy as jnp
-    from egfr_posterior import augmented_problem
+    from _problems import augmented_problem
 
     from celltwin.inference._space import BoundedSpace, finite_or_minus_inf, z_target
 

@@ -27,20 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-CASE = ROOT / "examples" / "egfr_kholodenko" / "case.yaml"
-
-
-def augmented_problem(backend: str = "diffrax"):
-    from celltwin.evidence import Evidence, read_affinity_table
-    from celltwin.problem import from_petab
-    from celltwin.simulate import SolverSettings
-    from celltwin.twin import read_case
-
-    case = read_case(CASE)
-    problem = from_petab(case.problem, settings=SolverSettings(**{"backend": backend, **case.solver}))
-    evidence = Evidence(problem, read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight))
-    return problem, evidence
+from _common import RESULTS
+from _problems import augmented_problem
 
 
 def throughput(problem, evidence, batches=(1, 16, 64, 256, 1024), repeats=3) -> pd.DataFrame:
@@ -84,7 +72,7 @@ def main() -> None:
     parser.add_argument("--throughput-only", action="store_true")
     parser.add_argument("--backend", choices=("diffrax", "native"), default="diffrax",
                         help="the solver backend of both samplers' log density (SolverSettings.backend)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "egfr_posterior.tsv"))
+    parser.add_argument("--out", default=str(RESULTS / "egfr_posterior.tsv"))
     args = parser.parse_args()
 
     import arviz as az

@@ -16,26 +16,12 @@ size (``linear_solve="auto"``, ``benchmarks/linear_solve.py``). Results:
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-CASE = ROOT / "examples" / "egfr_kholodenko" / "case.yaml"
-
-
-def median_ms(fn, *args, repeats=5) -> float:
-    import jax
-
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(times))
+from _common import EGFR_CASE as CASE  # noqa: F401  (also read by native_backend.py)
+from _common import RESULTS, median_ms
 
 
 def main() -> None:
@@ -97,7 +83,7 @@ def main() -> None:
     table = pd.DataFrame(rows, columns=["quantity", "unit", "value"])
     table.insert(0, "device", str(jax.devices()[0]))
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    out = ROOT / "benchmarks" / "results" / "egfr_step_cost.tsv"
+    out = RESULTS / "egfr_step_cost.tsv"
     table.to_csv(out, sep="\t", index=False, float_format="%.4g")
 
 

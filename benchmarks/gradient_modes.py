@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 def _time(fn, x, repeats: int) -> tuple[float, float]:
     """Seconds of the first call (compilation included) and the median ms of later calls."""
     import jax
-    from egfr_step_cost import median_ms
+    from _common import median_ms
 
     start = time.perf_counter()
     jax.block_until_ready(fn(x))
@@ -39,7 +39,7 @@ def _time(fn, x, repeats: int) -> tuple[float, float]:
 
 def problems():
     """(name, problem) pairs, smallest first."""
-    from sbc import conversion_problem
+    from _problems import conversion_problem
 
     from celltwin.bench import build_task, task_registry
     from celltwin.problem import from_petab

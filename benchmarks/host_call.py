@@ -37,7 +37,7 @@ def child(use_ffi: bool, problems: list[str], repeats: int) -> list[tuple[str, f
 
     from celltwin.problem import from_petab
     from celltwin.simulate import _host_call
-    from llh_gradient import problem_yaml
+    from _common import problem_yaml
 
     _host_call.USE_FFI = use_ffi
 

@@ -19,18 +19,17 @@ slow problems get at least 3 repeats within a time budget). ``INVERSE_MAX_STATES
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))  # egfr_step_cost, llh_gradient
-EGFR = "egfr_kholodenko (example)"
+sys.path.insert(0, str(ROOT / "benchmarks"))  # _common
+from _common import EGFR, EGFR_CASE, compare_main, problem_yaml  # noqa: E402  (EGFR, compare_main: also read by native_backend.py)
+
 DEFAULT = [EGFR, "Bertozzi_PNAS2020", "Boehm_JProteomeRes2014", "Brannmark_JBC2010", "Blasi_CellSystems2016",
            "Raimundez_PCB2020", "Bachmann_MSB2011", "Lucarelli_CellSystems2018", "Smith_BMCSystBiol2013"]
 MODES = ("lu", "inverse")
@@ -39,9 +38,6 @@ GRADIENT_MAX_STATES = 64  # Smith 2013 (109 states): log-likelihood only (its gr
 
 
 def build(name: str, linear_solve: str, tolerances: dict | None = None):
-    from egfr_step_cost import CASE
-    from llh_gradient import problem_yaml
-
     from celltwin.problem import from_petab
     from celltwin.simulate import Rodas5P, SolverSettings
 
@@ -49,7 +45,7 @@ def build(name: str, linear_solve: str, tolerances: dict | None = None):
     if name == EGFR:
         from celltwin.twin import read_case
 
-        case = read_case(CASE)
+        case = read_case(EGFR_CASE)
         return from_petab(case.problem, settings=SolverSettings(solver=solver, **(tolerances or case.solver)))
     return from_petab(problem_yaml(name), settings=SolverSettings(solver=solver, **(tolerances or {})))
 
@@ -88,29 +84,6 @@ def measure(name: str, repeats: int, tolerances: dict | None = None) -> dict:
         "llh_abs_diff": abs(values["lu"][0] - values["inverse"][0]),
         "grad_rel_diff": float(np.max(np.abs(g_lu - g_inv)) / max(np.max(np.abs(g_lu)), 1e-300)),
     }
-
-
-def compare_main(doc: str, measure, problems: list[str], default_out: str, columns: list[str]) -> None:
-    """The command line of a two-variant comparison script: measure each ``--problems``
-    entry (default ``problems``; ``measure(name, repeats, tolerances)`` returns a row), write the rows to
-    ``--out`` (default ``benchmarks/results/<default_out>``) and print ``columns``."""
-    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
-    parser.add_argument("--problems", nargs="*", default=problems)
-    parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / default_out)
-    parser.add_argument("--tolerances", nargs=2, type=float, metavar=("RTOL", "ATOL"),
-                        help="solver tolerances for every problem (default: as described above)")
-    args = parser.parse_args()
-    tolerances = dict(zip(("rtol", "atol"), args.tolerances)) if args.tolerances else None
-    rows = []
-    for name in args.problems:
-        rows.append(measure(name, args.repeats, tolerances))
-        print({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
-    table = pd.DataFrame(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out, sep="\t", index=False, float_format="%.4g")
-    print()
-    print(table[[c for c in columns if c in table]].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
 def main() -> None:

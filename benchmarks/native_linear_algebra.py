@@ -25,7 +25,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from linear_solve import EGFR  # noqa: E402
+from _common import EGFR  # noqa: E402
 
 DEFAULT = ["Bertozzi_PNAS2020", "Beer_MolBioSystems2014", "Crauste_CellSystems2017", "Weber_BMC2015",
            "Bruno_JExpBot2016", "Boehm_JProteomeRes2014", "Elowitz_Nature2000", "Brannmark_JBC2010", "Schwen_PONE2014",
@@ -39,12 +39,12 @@ def jacobian(name: str):
     """``n``, the Jacobian's non-zeros ``(rows, cols)`` and their values at the nominal
     parameters and the initial state plus 0.1 (at ``t = 1``)."""
     import jax.numpy as jnp
-    from llh_gradient import problem_yaml
+    from _common import problem_yaml
 
     from celltwin.problem import from_petab
 
     if name == EGFR:
-        from egfr_step_cost import CASE
+        from _common import EGFR_CASE as CASE
 
         from celltwin.twin import read_case
 

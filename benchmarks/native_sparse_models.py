@@ -43,7 +43,7 @@ def autonomous_model(name: str):
     import jax.numpy as jnp
     import pandas as pd
     import sympy as sp
-    from llh_gradient import problem_yaml
+    from _common import problem_yaml
 
     from celltwin.model import TIME
     from celltwin.problem import from_petab

@@ -15,45 +15,21 @@ p > 0.01 in 99 % of runs) and writes ``sbc.tsv`` (ranks), ``sbc_tests.tsv`` and
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-TIMES = np.array([0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0])
-PRIORS = {"k1": (0.0, 0.3), "k2": (-0.7, 0.3), "sigma": (-1.3, 0.2)}  # log10 scale: mean, sd
-
-
-def conversion_problem():
-    """The SBC problem (measured values are placeholders: calibration simulates its own)."""
-    from celltwin.model import Model
-    from celltwin.problem import Problem
-
-    m = Model("conversion")
-    m.add_species("A", 1.0)
-    m.add_species("B", 0.0)
-    m.add_parameter("k1", 1.0)
-    m.add_parameter("k2", 0.2)
-    m.add_reaction("convert", "A -> B", rate="k1 * A")
-    m.add_reaction("degrade", "B ->", rate="k2 * B")
-    obs = pd.DataFrame({"observableFormula": ["B"], "noiseFormula": ["noiseParameter1_B_obs"]},
-                       index=pd.Index(["B_obs"], name="observableId"))
-    meas = pd.DataFrame({"observableId": "B_obs", "simulationConditionId": "c", "time": TIMES,
-                         "measurement": 0.0, "noiseParameters": "sigma"})
-    rows = [[pid, "log10", 10 ** (mu - 6 * sd), 10 ** (mu + 6 * sd), 10**mu, 1, "parameterScaleNormal", f"{mu};{sd}"]
-            for pid, (mu, sd) in PRIORS.items()]
-    par = pd.DataFrame(rows, columns=["parameterId", "parameterScale", "lowerBound", "upperBound", "nominalValue",
-                                      "estimate", "objectivePriorType", "objectivePriorParameters"]).set_index("parameterId")
-    return Problem.from_tables(m, measurements=meas, observables=obs, parameters=par, name="conversion")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when a test loads this file by path
+from _common import RESULTS  # noqa: E402
+from _problems import conversion_problem  # noqa: E402, F401  (this script's problem, for the tests too)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--replicates", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sbc"))
+    parser.add_argument("--out", default=str(RESULTS / "sbc"))
     args = parser.parse_args()
 
     import jax

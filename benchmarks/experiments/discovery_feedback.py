@@ -1,6 +1,6 @@
 """The missing feedback: a neural term trained inside the model learns it, symbolic recovery names it.
 
-    python benchmarks/discovery_feedback.py [--seeds 3] [--noise 0.01 0.05 0.10] [--epochs 600]
+    python benchmarks/experiments/discovery_feedback.py [--seeds 3] [--noise 0.01 0.05 0.10] [--epochs 600]
 
 The signalling cascade of ``celltwin.discover.systems.CASCADE`` has the feedback
 ``dX1/dt = ... - 2*X1*X3``. The skeleton has every other term, with its 8 rate constants
@@ -21,13 +21,16 @@ hybrid. Prints a table; writes ``benchmarks/results/discovery_feedback.tsv``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import RESULTS  # noqa: E402
+
 # X1: k1 - k2 X1 (+ the unknown feedback); X2: k3 X1 - k4 X1 X2 - k5 X2; X3: k6 X2 - k7 X2 X3 - k8 X3
 SKELETON = {"X1": {"1": "k1", "X1": "-k2"}, "X2": {"X1": "k3", "X1*X2": "-k4", "X2": "-k5"},
             "X3": {"X2": "k6", "X2*X3": "-k7", "X3": "-k8"}}
@@ -82,7 +85,7 @@ def main() -> None:
     parser.add_argument("--noise", type=float, nargs="*", default=[0.01, 0.05, 0.10])
     parser.add_argument("--epochs", type=int, default=600)
     parser.add_argument("--every", type=int, default=4, help="keep every n-th sample of the 201")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "discovery_feedback.tsv"))
+    parser.add_argument("--out", default=str(RESULTS / "discovery_feedback.tsv"))
     args = parser.parse_args()
 
     from scipy.integrate import solve_ivp

@@ -1,7 +1,7 @@
 """Multi-start optimisation on PEtab benchmark problems: does the best fit reach the
 reference log-likelihood at the nominal parameters?
 
-    python benchmarks/multistart.py [--problems Boehm_JProteomeRes2014 ...] [--starts 50] [--workers 2]
+    python benchmarks/experiments/multistart.py [--problems Boehm_JProteomeRes2014 ...] [--starts 50] [--workers 2]
 
 Prints, per problem, the reference llh (``reference_llh.tsv``, at the nominal parameters,
 which are published fits), the best llh reached, how many starts came within 0.1 of the
@@ -11,14 +11,14 @@ best, and the wall time; writes ``benchmarks/results/multistart.tsv``.
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = Path(os.environ.get("CELLTWIN_SHARED_DATA", ROOT.parent / "shared" / "data")) / "petab-benchmark"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import BENCH, RESULTS, problem_yaml  # noqa: E402
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=50)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "multistart.tsv"))
+    parser.add_argument("--out", default=str(RESULTS / "multistart.tsv"))
     args = parser.parse_args()
 
     from celltwin.inference import multistart
@@ -37,7 +37,7 @@ def main() -> None:
     reference = pd.read_csv(BENCH / "reference_llh.tsv", sep="\t", index_col=0)["llh"]
     rows = []
     for name in args.problems:
-        problem = from_petab(sorted((BENCH / name).glob("*.yaml"))[0])
+        problem = from_petab(problem_yaml(name))
         start = time.perf_counter()
         result = multistart(problem, args.starts, seed=args.seed, workers=args.workers)
         wall = time.perf_counter() - start

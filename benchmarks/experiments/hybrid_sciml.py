@@ -1,6 +1,6 @@
 """Time celltwin on PEtab SciML problems: compile, log-likelihood and gradient per call.
 
-    PYTHONPATH=src python benchmarks/hybrid_sciml.py [CASE ...] [--repeats 20]
+    PYTHONPATH=src python benchmarks/experiments/hybrid_sciml.py [CASE ...] [--repeats 20]
 
 Cases are ``sciml_problem_import`` folders of the PEtab SciML test suite (default: 001 a
 network in the right-hand side, 002 upstream of the ODE, 004 in an observable) under
@@ -17,11 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import SHARED  # noqa: E402
 
 
 def main() -> None:
@@ -31,10 +35,9 @@ def main() -> None:
     args = parser.parse_args()
     from celltwin.hybrid.sciml import from_petab_sciml
 
-    root = Path(os.environ.get("CELLTWIN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     print("case\tn_theta\tread_s\tcompile_llh_s\tcompile_grad_s\tllh_ms\tgrad_ms\tload_avg")
     for case in args.cases:
-        path = root / "petab-sciml-test-suite" / "sciml_problem_import" / case / "petab" / "problem.yaml"
+        path = SHARED / "petab-sciml-test-suite" / "sciml_problem_import" / case / "petab" / "problem.yaml"
         t0 = time.perf_counter()
         problem = from_petab_sciml(path)
         read = time.perf_counter() - t0

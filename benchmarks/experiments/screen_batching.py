@@ -1,6 +1,6 @@
 """Error of estimated perturbation effects under different batching designs (issue 7, item 3).
 
-    PYTHONPATH=src python benchmarks/screen_batching.py
+    PYTHONPATH=src python benchmarks/experiments/screen_batching.py
 
 A fixed budget: 24 perturbations x 96 cells and 192 control cells, split over 1, 4 or 8
 batches; controls in every batch or all in batch 0; each perturbation in one batch or spread

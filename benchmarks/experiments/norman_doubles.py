@@ -1,7 +1,7 @@
 """Leave-one-double-out on the Norman 2019 K562 CRISPRa cells, over seeds of the model's
 initial network (issue 7, issue 27).
 
-    PYTHONPATH=src python benchmarks/norman_doubles.py [DATA.h5ad] [--seeds 0 1 2] [--steady-state-weight 0.2 ...]
+    PYTHONPATH=src python benchmarks/experiments/norman_doubles.py [DATA.h5ad] [--seeds 0 1 2] [--steady-state-weight 0.2 ...]
 
 The same pipeline as ``celltwin screen fit DATA.h5ad --holdout doubles --where cell_type=k562
 --out DIR`` (which also writes the intervals and the report); by default one steady-state
@@ -13,7 +13,7 @@ depend on it).
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 import time
 from pathlib import Path
 
@@ -22,12 +22,13 @@ import pandas as pd
 from celltwin.perturb import default_settings, evaluate_holdout, read_screen, settings_grid
 from celltwin.perturb._report import comparison_table, summary_table
 
-DEFAULT = Path(os.environ.get("CELLTWIN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import SHARED  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", nargs="?", default=str(DEFAULT / "perturbseq" / "perturbench_devel.h5ad"))
+    parser.add_argument("data", nargs="?", default=str(SHARED / "perturbseq" / "perturbench_devel.h5ad"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steady-state-weight", type=float, nargs="+", default=[0.2])
     parser.add_argument("--batch-key", default=None)

@@ -1,0 +1,96 @@
+"""What the benchmark scripts share: paths, the PEtab benchmark collection, timing and
+child-process helpers, and the command line of two-variant comparisons.
+
+Scripts import it by name (``from _common import ...``): ``python benchmarks/x.py`` puts
+``benchmarks/`` on ``sys.path``; scripts in ``benchmarks/experiments/`` add it first. Scripts
+never import each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SHARED = Path(os.environ.get("CELLTWIN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+BENCH = SHARED / "petab-benchmark"
+AMICI_PYTHON = Path(os.environ.get("CELLTWIN_AMICI_PYTHON", ROOT / ".venv-amici" / "bin" / "python"))
+EGFR_CASE = ROOT / "examples" / "egfr_kholodenko" / "case.yaml"
+EGFR = "egfr_kholodenko (example)"  # the EGFR example's row name next to benchmark problems
+
+
+def problem_yaml(name: str) -> Path:
+    """The PEtab YAML of the benchmark collection's problem ``name``."""
+    folder = BENCH / name
+    candidates = sorted(folder.glob("*.yaml"))
+    if not candidates:
+        raise SystemExit(f"{folder}: no PEtab YAML file")
+    return candidates[0]
+
+
+def median_ms(fn, *args, repeats=5) -> float:
+    """Median milliseconds of ``fn(*args)`` (a JAX function; one call first, not timed)."""
+    import jax
+    import numpy as np
+
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(times))
+
+
+def fmt(value, spec: str) -> str:
+    """``spec.format(value)``, or the value as text where it is not a number."""
+    try:
+        return spec.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def run_child(args: list[str], env: dict, timeout: float) -> dict:
+    """Run a measuring subprocess; its result is the last JSON line it prints (``status``
+    ``ok``), or a row whose ``status`` says why there is none."""
+    try:
+        out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": f"timeout after {timeout:.0f} s"}
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode != 0 or not lines:
+        tail = (out.stderr or out.stdout).strip().splitlines()[-3:]
+        return {"status": "error: " + " | ".join(tail)}
+    result = json.loads(lines[-1])
+    result.setdefault("status", "ok")
+    return result
+
+
+def compare_main(doc: str, measure, problems: list[str], default_out: str, columns: list[str]) -> None:
+    """The command line of a two-variant comparison script: measure each ``--problems``
+    entry (default ``problems``; ``measure(name, repeats, tolerances)`` returns a row), write the rows to
+    ``--out`` (default ``benchmarks/results/<default_out>``) and print ``columns``."""
+    import pandas as pd
+
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--problems", nargs="*", default=problems)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--out", type=Path, default=RESULTS / default_out)
+    parser.add_argument("--tolerances", nargs=2, type=float, metavar=("RTOL", "ATOL"),
+                        help="solver tolerances for every problem (default: as described above)")
+    args = parser.parse_args()
+    tolerances = dict(zip(("rtol", "atol"), args.tolerances)) if args.tolerances else None
+    rows = []
+    for name in args.problems:
+        rows.append(measure(name, args.repeats, tolerances))
+        print({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
+    table = pd.DataFrame(rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, sep="\t", index=False, float_format="%.4g")
+    print()
+    print(table[[c for c in columns if c in table]].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
