@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
@@ -13,42 +12,6 @@ from ._destinations import writable_folder
 from ._errors import guarded
 from ._load import load_problem
 from ._output import err_console, out_console
-
-if TYPE_CHECKING:
-    import numpy as np
-
-
-def best_from_fits(problem, path: Path) -> np.ndarray:
-    """The best row of a `celltwin fit` table, as theta; errors name the file and column."""
-    import numpy as np
-    import pandas as pd
-
-    from ..petab import read_table  # not at the top: `--help` must not import JAX
-
-    df = read_table(path, "fit results")
-    missing = [c for c in ["objective", *problem.parameter_ids] if c not in df.columns]
-    if missing:
-        raise CelltwinInputError(f"{path}: not a `celltwin fit` table of this problem: column(s) "
-                                 f"{', '.join(missing)} missing")
-    objective = pd.to_numeric(df["objective"].str.strip(), errors="coerce")
-    bad = [k + 2 for k, (raw, value) in enumerate(zip(df["objective"], objective))
-           if np.isnan(value) and raw.strip().lower() not in ("nan", "inf", "-inf", "")]
-    if bad:
-        raise CelltwinInputError(f"{path}, row {bad[0]}, column 'objective': must be a number, "
-                                 f"got {df['objective'].iloc[bad[0] - 2]!r}")
-    if not np.isfinite(objective).any():
-        raise CelltwinInputError(f"{path}: no start with a finite objective")
-    best = int(np.nanargmin(np.where(np.isfinite(objective), objective, np.nan)))
-    row = df.iloc[best]
-    theta = []
-    for p in problem.parameter_ids:
-        try:
-            theta.append(float(row[p]))
-        except ValueError:
-            raise CelltwinInputError(f"{path}, row {best + 2}, column {p!r}: must be a number, got {row[p]!r}") from None
-        if not np.isfinite(theta[-1]):
-            raise CelltwinInputError(f"{path}, row {best + 2}, column {p!r}: must be a finite number, got {row[p]!r}")
-    return np.array(theta)
 
 
 def profile(
@@ -72,7 +35,7 @@ def profile(
     """
     import numpy as np
 
-    from ..inference import multistart
+    from ..inference import multistart, read_best_fit
     from ..inference import profile as run_profile
 
     writable_folder(out, "--out")
@@ -85,7 +48,7 @@ def profile(
             raise CelltwinInputError(f"--parameters: unknown or fixed parameter(s) {', '.join(unknown)} "
                                      f"(estimated: {', '.join(problem.parameter_ids)})")
     if fits is not None:
-        theta = best_from_fits(problem, fits)
+        theta = read_best_fit(problem, fits)
     else:
         err_console().print(f"no --fits: fitting first with {starts} start(s)", markup=False)
         theta = multistart(problem, starts, seed=seed, executor=scheduler, workers=workers).best_theta

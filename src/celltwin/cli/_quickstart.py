@@ -16,7 +16,7 @@ import typer
 
 from ..errors import CelltwinInputError
 from ._errors import guarded
-from ._load import load_problem, theta_from_file
+from ._load import load_problem
 from ._output import err_console, out_console, status
 
 EXAMPLE = Path("examples") / "mapk_cascade" / "mapk_cascade.yaml"
@@ -53,12 +53,14 @@ def quickstart(
     from rich.table import Table
     from scipy.optimize import minimize
 
+    from ..problem import read_parameter_values
+
     started = time.perf_counter()
     path = problem_yaml or default_problem()
     console = out_console()
     problem, files, issues = load_problem(path)
     true_file = Path(path).parent / TRUE_VALUES  # read before the compile, so that a bad one fails at once
-    theta_true = theta_from_file(problem, true_file) if true_file.is_file() else None
+    theta_true = read_parameter_values(problem, true_file) if true_file.is_file() else None
     console.print(f"[bold]celltwin quickstart[/bold]: {_shown(path)}")
     console.print(f"  model {problem.model.name!r}: {problem.compiled.n_states} states, "
                   f"{len(problem.model.reactions)} reactions", markup=False)

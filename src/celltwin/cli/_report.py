@@ -9,23 +9,8 @@ import typer
 from ..errors import CelltwinInputError
 from ._destinations import writable_file
 from ._errors import guarded
+from ._load import load_posterior
 from ._output import out_console, status
-
-
-def load_posterior(path: Path):
-    """The ``InferenceData`` in ``path``; a clear error naming the file where it is missing,
-    unreadable or has no posterior."""
-    import arviz as az
-
-    if not path.is_file():
-        raise CelltwinInputError(f"{path}: no such file (give the NetCDF file written by `celltwin sample --out`)")
-    try:
-        idata = az.from_netcdf(str(path))
-    except (OSError, ValueError) as exc:
-        raise CelltwinInputError(f"{path}: not a NetCDF file that arviz can read ({exc})") from None
-    if "posterior" not in idata.groups():
-        raise CelltwinInputError(f"{path}: no posterior group; is it a `celltwin sample` result?")
-    return idata
 
 
 def report(

@@ -12,7 +12,6 @@ from ._destinations import writable_file
 from ._errors import guarded
 from ._load import load_problem
 from ._output import err_console, out_console, warn
-from ._profile import best_from_fits
 
 
 def checkpoint_path(out: Path) -> Path:
@@ -80,7 +79,14 @@ def sample(
     one-process run up to floating-point rounding. R-hat, bulk/tail ESS, divergences and E-BFMI
     are reported at the end, with a warning when the run has not converged.
     """
-    from ..inference import SamplerSettings, checkpoint_files, describe_checkpoint, diagnose, progress_interval
+    from ..inference import (
+        SamplerSettings,
+        checkpoint_files,
+        describe_checkpoint,
+        diagnose,
+        progress_interval,
+        read_best_fit,
+    )
     from ..inference import sample as run_sample
 
     progress_interval()  # a bad $CELLTWIN_PROGRESS_INTERVAL fails now, not after an ensemble's burn-in
@@ -102,7 +108,7 @@ def sample(
     if method == "smc" and init is not None:
         raise CelltwinInputError("--init: SMC starts from draws of the prior; leave --init out with --method smc")
     problem, _, _ = load_problem(problem_yaml, run_lint=False)
-    theta0 = None if init is None else best_from_fits(problem, init)
+    theta0 = None if init is None else read_best_fit(problem, init)
     err_console().print(f"{problem!r}: {method}, {chains} chains x {draws} draws, seed {seed}", markup=False)
     if resume:
         err_console().print(f"resuming from checkpoint {ckpt}: {describe_checkpoint(ckpt)}", markup=False)

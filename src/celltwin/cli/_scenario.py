@@ -10,9 +10,8 @@ from .._atomic import atomic_path
 from ..errors import CelltwinInputError
 from ._destinations import writable_file
 from ._errors import guarded
-from ._load import load_problem
+from ._load import load_posterior, load_problem
 from ._output import out_console, status
-from ._report import load_posterior
 
 
 def _pair(text: str, option: str) -> tuple[str, float]:

@@ -10,7 +10,7 @@ from .._atomic import atomic_path
 from ..errors import CelltwinInputError
 from ._destinations import writable_file
 from ._errors import guarded
-from ._load import load_problem, theta_from_file
+from ._load import load_problem
 from ._output import err_console, status, warn
 
 
@@ -47,9 +47,11 @@ def simulate(
 
     The table is the measurement table with a `simulation` column in place of `measurement`.
     """
+    from ..problem import read_parameter_values  # not at the top: `--help` must not import JAX
+
     writable_file(out, "--out")
     problem, _, _ = load_problem(problem_yaml, run_lint=False)
-    theta = problem.x_nominal if parameters is None else theta_from_file(problem, parameters)
+    theta = problem.x_nominal if parameters is None else read_parameter_values(problem, parameters)
     with status(f"Simulating {problem.n_conditions} condition(s)"):
         table, failed = simulation_table(problem, theta)
     for k, code in failed:
