@@ -137,8 +137,12 @@ def convergence(draws: np.ndarray) -> Convergence:
         rhat.append(float(az.rhat(x)))
         bulk.append(float(az.ess(x, method="bulk")))
         tail.append(float(az.ess(x, method="tail")))
-    worst = lambda values, pick: np.nan if np.isnan(values).any() else pick(values)  # noqa: E731
-    return Convergence(worst(rhat, max), worst(bulk, min), worst(tail, min))
+    return Convergence(_worst(rhat, max), _worst(bulk, min), _worst(tail, min))
+
+
+def _worst(values: list[float], pick) -> float:
+    """``pick`` of ``values``, NaN if any is NaN (too few draws: no bound can be met)."""
+    return float("nan") if np.isnan(values).any() else pick(values)
 
 
 def converged(draws: np.ndarray, max_rhat: float | None, min_ess: float | None) -> bool:

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._driver import AbstractKernel, Block, Phase, convergence, draw_phase, drawn
+from ._driver import AbstractKernel, Block, Convergence, Phase, convergence, draw_phase, drawn
 from ._settings import NUTSSettings, SamplerSettings
 from ._space import finite_or_minus_inf
 from ._warmup import Warmup, from_arrays, to_arrays
@@ -126,7 +126,7 @@ class NUTSKernel(AbstractKernel):
 
         stop, note = None, _divergences
         if s.stops_early:  # the rule's measures are shown as they are checked, after every block
-            measured: dict[int, object] = {}  # draws per chain -> their Convergence (one at a time)
+            measured: dict[int, Convergence] = {}  # draws per chain -> their Convergence (one at a time)
 
             def measure(draws):
                 if draws.shape[1] not in measured:
