@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from _common import EGFR_CASE as CASE  # noqa: F401  (also read by native_backend.py)
+from _common import EGFR_CASE as CASE
 from _common import RESULTS, median_ms
 
 

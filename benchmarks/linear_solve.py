@@ -28,7 +28,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # _common
-from _common import EGFR, EGFR_CASE, compare_main, problem_yaml  # noqa: E402  (EGFR, compare_main: also read by native_backend.py)
+from _common import EGFR, EGFR_CASE, compare_main, problem_yaml  # noqa: E402
 
 DEFAULT = [EGFR, "Bertozzi_PNAS2020", "Boehm_JProteomeRes2014", "Brannmark_JBC2010", "Blasi_CellSystems2016",
            "Raimundez_PCB2020", "Bachmann_MSB2011", "Lucarelli_CellSystems2018", "Smith_BMCSystBiol2013"]

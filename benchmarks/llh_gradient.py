@@ -19,24 +19,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CELLTWIN_SHARED_DATA", ROOT.parent / "shared" / "data"))
-BENCH = SHARED / "petab-benchmark"
-AMICI_PYTHON = Path(os.environ.get("CELLTWIN_AMICI_PYTHON", ROOT / ".venv-amici" / "bin" / "python"))
-
-
-def problem_yaml(name: str) -> Path:
-    folder = BENCH / name
-    candidates = sorted(folder.glob("*.yaml"))
-    if not candidates:
-        raise SystemExit(f"{folder}: no PEtab YAML file")
-    return candidates[0]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common
+from _common import AMICI_PYTHON, BENCH, ROOT, fmt, problem_yaml, run_child  # noqa: E402
 
 
 # Each timed quantity gets at most this much wall time: slow problems (Chen, Smith) are
@@ -100,20 +89,6 @@ def measure_celltwin(name: str, repeats: int, batch: int, modes: list[str], comp
     }
 
 
-def run_child(args: list[str], env: dict, timeout: float) -> dict:
-    try:
-        out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"status": f"timeout after {timeout:.0f} s"}
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    if out.returncode != 0 or not lines:
-        tail = (out.stderr or out.stdout).strip().splitlines()[-3:]
-        return {"status": "error: " + " | ".join(tail)}
-    result = json.loads(lines[-1])
-    result.setdefault("status", "ok")
-    return result
-
-
 def celltwin_row(name: str, repeats: int, batch: int, timeout: float, modes: list[str]) -> dict:
     # Cold: empty JAX and native-code caches (the native engine's kernels compile too);
     # warm: a second process that finds both.
@@ -167,13 +142,6 @@ def combine(ours: dict, peer: dict) -> dict:
     row["throughput_ratio"] = ratio("batch_llh_ms_per_eval", "batch_llh_ms_per_eval")
     row["status"] = f"{ours.get('status', '?')} / amici: {peer.get('status', '?')}"
     return row
-
-
-def fmt(value, spec: str) -> str:
-    try:
-        return spec.format(value)
-    except (ValueError, TypeError):
-        return str(value)
 
 
 def main() -> None:

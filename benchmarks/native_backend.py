@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))  # linear_solve, llh_gradient
-from linear_solve import EGFR, compare_main  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common
+from _common import EGFR, EGFR_CASE, compare_main, problem_yaml  # noqa: E402
 
 DEFAULT = [EGFR, "Bertozzi_PNAS2020", "Boehm_JProteomeRes2014", "Blasi_CellSystems2016", "Crauste_CellSystems2017",
            "Brannmark_JBC2010", "Bachmann_MSB2011"]
@@ -34,16 +33,13 @@ BUDGET_S = 120.0  # per problem, after the first 3 repeats
 
 
 def build(name: str, backend: str, tolerances: dict | None = None):
-    from egfr_step_cost import CASE
-    from llh_gradient import problem_yaml
-
     from celltwin.problem import from_petab
     from celltwin.simulate import SolverSettings
 
     if name == EGFR:
         from celltwin.twin import read_case
 
-        case = read_case(CASE)
+        case = read_case(EGFR_CASE)
         return from_petab(case.problem, settings=SolverSettings(backend=backend, **(tolerances or case.solver)))
     tol = tolerances or {"rtol": 1e-8, "atol": 1e-10}
     return from_petab(problem_yaml(name), settings=SolverSettings(backend=backend, **tol))
