@@ -1,4 +1,5 @@
-"""The problem YAML of PEtab v1 and v2: its format version and the files it names."""
+"""The problem YAML of PEtab v1 and v2: its format version and the files it names (with those
+of a v2 extension's section, where one is read)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from .._textfile import read_yaml as read_yaml_file
 from ..errors import PEtabError, UnsupportedFeatureError
+from ._extension import Extension, extension_section
 
 # Table files the YAML names: (field, table kind). v1 lists them under problems[0], v2 at the top.
 _V1_TABLES = {
@@ -36,13 +38,16 @@ class ProblemFiles:
         yaml: the problem file.
         version: the PEtab major version, 1 or 2.
         sbml: the model files (one).
-        tables: table kind (``"measurement"``, ``"parameter"``, ...) -> its files.
+        tables: table kind (``"measurement"``, ``"parameter"``, ...) -> its files, with the
+            tables of an extension (``"hybridization"``, ...) where one was read.
+        extension: the other files an extension's section lists, by its field (``"array_files"``).
     """
 
     yaml: Path
     version: int
     sbml: list[Path]
     tables: dict[str, list[Path]]
+    extension: dict[str, list[Path]] = dataclasses.field(default_factory=dict)
 
     def names(self, kind: str) -> str:
         """The files of one kind (``"model"`` or a table kind), comma-separated, for messages."""
@@ -64,8 +69,13 @@ def format_version(path: Path, content: dict) -> int:
     raise PEtabError(f"{path}: format_version {version!r}: only PEtab v1 (1) and v2 (2.0.0) problems are supported")
 
 
-def read_yaml(path: str | os.PathLike) -> dict:
-    """Read a PEtab problem YAML file (v1 or v2), with errors that name the file and field."""
+def read_yaml(path: str | os.PathLike, extension: Extension | None = None) -> dict:
+    """Read a PEtab problem YAML file (v1 or v2), with errors that name the file and field.
+
+    Arguments:
+        path: the problem file.
+        extension: a v2 extension the problem must declare (its section is checked).
+    """
     path = Path(path)
     if path.is_dir():
         raise PEtabError(f"{path}: is a folder; pass the PEtab problem YAML file inside it")
@@ -74,6 +84,8 @@ def read_yaml(path: str | os.PathLike) -> dict:
     content = read_yaml_file(path, "PEtab problem file", PEtabError)
     if not isinstance(content, dict):
         raise PEtabError(f"{path}: not a PEtab problem file (a YAML mapping was expected)")
+    if extension is not None:
+        extension_section(path, content, format_version(path, content), extension)
     if format_version(path, content) == 2:
         if "problems" in content:
             raise PEtabError(f"{path}: format_version {content['format_version']!r} is PEtab v2, but the file "
@@ -100,8 +112,8 @@ def _file_list(value, field: str, where: Path) -> list[str]:
     return values
 
 
-def problem_files(path: str | os.PathLike, content: dict) -> ProblemFiles:
-    """The files that a problem YAML (read by :func:`read_yaml`) names.
+def problem_files(path: str | os.PathLike, content: dict, extension: Extension | None = None) -> ProblemFiles:
+    """The files that a problem YAML (read by :func:`read_yaml`) names, and those of ``extension``'s section.
 
     Raises:
         PEtabError: a required field is missing or is not a list of file names.
@@ -109,7 +121,8 @@ def problem_files(path: str | os.PathLike, content: dict) -> ProblemFiles:
     """
     path = Path(path)
     if format_version(path, content) == 2:
-        return _v2_files(path, content)
+        files = _v2_files(path, content)
+        return files if extension is None else _with_extension(files, content, extension)
     base = path.parent
     sub = content["problems"][0]
     param_files = _file_list(content.get("parameter_file"), "parameter_file", path)
@@ -152,3 +165,15 @@ def _v2_files(path: Path, content: dict) -> ProblemFiles:
         if not tables[kind] and kind in _V2_REQUIRED:
             raise PEtabError(f"{path}: field {key!r} is missing")
     return ProblemFiles(path, 2, [base / model["location"]], tables)
+
+
+def _with_extension(files: ProblemFiles, content: dict, extension: Extension) -> ProblemFiles:
+    """``files`` with the tables and other files that ``extension``'s section lists."""
+    path, base = files.yaml, files.yaml.parent
+    section = extension_section(path, content, files.version, extension)
+    tables = dict(files.tables)
+    for key, kind in extension.tables.items():
+        tables[kind] = [base / f for f in _file_list(section.get(key), f"extensions.{extension.name}.{key}", path)]
+    other = {key: [base / f for f in _file_list(section.get(key), f"extensions.{extension.name}.{key}", path)]
+             for key in extension.files}
+    return dataclasses.replace(files, tables=tables, extension=other)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import PEtabError
+from ..errors import PEtabError, UnsupportedFeatureError
 from ._issue import Issue
 from ._source import PEtabSource, read_petab
 
@@ -21,8 +21,13 @@ def lint(problem: str | os.PathLike | PEtabSource) -> list[Issue]:
 
     Raises:
         PEtabError, SBMLError: the problem cannot be read at all (file, row and column named).
+        UnsupportedFeatureError: a problem read with an extension, which the library does not read.
     """
     source = read_petab(problem)
+    if source.library is None:
+        name = source.extension.name if source.extension is not None else "an"
+        raise UnsupportedFeatureError(f"{source.path}: the PEtab library does not lint problems with the {name} "
+                                      "extension")
     if source.version == 1:
         from ._lint_v1 import lint_v1
 

@@ -3,6 +3,10 @@
 Each file is read from disk once. The bytes feed both celltwin's own view of the tables
 (every cell a string, for checks that name file, row and column) and the PEtab library's
 problem object (for its linter), so neither re-reads a file the other has read.
+
+A v2 problem may be read with an :class:`Extension` (PEtab SciML): its section's tables are
+read with the base tables, and the library's problem is not built (its v2 tables refuse the
+extension's values, e.g. a ``nominalValue`` of ``array``).
 """
 
 from __future__ import annotations
@@ -14,14 +18,17 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PEtabError
+from ..errors import PEtabError, SBMLError, UnsupportedFeatureError
 from ..model import check_math_names
+from ._extension import Extension
 from ._files import ProblemFiles, problem_files, read_yaml
 from ._tables import check_unique_ids, parse_table, read_bytes, read_sbml
 
 if TYPE_CHECKING:
     import libsbml
     import pandas as pd
+
+    from ..model import Model
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -33,7 +40,9 @@ class PEtabSource:
         content: the YAML's content.
         tables: table kind -> ``(file, table)`` pairs; every cell a string as written ('' if empty).
         sbml: the SBML document of the model.
-        library: the PEtab library's problem (``petab.v1.Problem`` or ``petab.v2.Problem``).
+        library: the PEtab library's problem (``petab.v1.Problem`` or ``petab.v2.Problem``);
+            None for a problem read with an extension.
+        extension: the extension the problem was read with, or None.
     """
 
     files: ProblemFiles
@@ -41,6 +50,7 @@ class PEtabSource:
     tables: dict[str, list[tuple[Path, pd.DataFrame]]]
     sbml: libsbml.SBMLDocument
     library: Any
+    extension: Extension | None = None
 
     @property
     def version(self) -> int:
@@ -55,6 +65,27 @@ class PEtabSource:
     def sbml_model(self) -> libsbml.Model:
         return self.sbml.getModel()
 
+    @property
+    def extension_section(self) -> dict:
+        """The YAML section of the extension the problem was read with ({} for none)."""
+        return self.content["extensions"][self.extension.name] if self.extension is not None else {}
+
+    def model(self) -> Model:
+        """celltwin's model of the problem's SBML model; errors name the model file.
+
+        Raises:
+            SBMLError, UnsupportedFeatureError: the model uses something celltwin cannot simulate.
+        """
+        from ..model import from_sbml
+
+        label = str(self.files.sbml[0])
+        try:
+            return from_sbml(self.sbml_model)
+        except (SBMLError, UnsupportedFeatureError) as exc:  # the model's elements: say which file holds them
+            if label in str(exc) or str(self.path.parent) in str(exc):
+                raise
+            raise type(exc)(f"{label}: {exc}") from None
+
     def table(self, kind: str) -> pd.DataFrame | None:
         """All files of one table kind as one table (strings), or None where the problem has none."""
         import pandas as pd
@@ -65,18 +96,23 @@ class PEtabSource:
         return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
-def read_petab(path: str | os.PathLike | PEtabSource) -> PEtabSource:
+def read_petab(path: str | os.PathLike | PEtabSource, *, extension: Extension | None = None) -> PEtabSource:
     """Read a PEtab problem YAML and everything it names (a :class:`PEtabSource` is returned as is).
+
+    Arguments:
+        path: the problem YAML file.
+        extension: a v2 extension the problem declares, whose tables are read too.
 
     Raises:
         PEtabError, SBMLError: naming the file (and the row, column or YAML field) at fault.
-        UnsupportedFeatureError: a v2 problem with several models or one that is not SBML.
+        UnsupportedFeatureError: a v2 problem with several models or one that is not SBML; a
+            problem read with an extension that is not PEtab v2.
     """
     if isinstance(path, PEtabSource):
         return path
     path = Path(path)
-    content = read_yaml(path)
-    files = problem_files(path, content)
+    content = read_yaml(path, extension)
+    files = problem_files(path, content, extension)
     raw_sbml, document = read_sbml(files.sbml[0])
     raw_tables: dict[str, list[tuple[Path, bytes]]] = {}
     tables: dict[str, list[tuple[Path, pd.DataFrame]]] = {}
@@ -87,8 +123,8 @@ def read_petab(path: str | os.PathLike | PEtabSource) -> PEtabSource:
     check_unique_ids(files.version, tables)
     # Before the PEtab library reads the model: it sympifies some SBML math.
     check_math_names(document.getModel(), str(files.sbml[0]))
-    library = _library_problem(files, content, raw_sbml, raw_tables)
-    return PEtabSource(files, content, tables, document, library)
+    library = _library_problem(files, content, raw_sbml, raw_tables) if extension is None else None
+    return PEtabSource(files, content, tables, document, library, extension)
 
 
 def _library_problem(files: ProblemFiles, content: dict, raw_sbml: bytes, raw_tables) -> Any:

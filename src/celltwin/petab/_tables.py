@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,6 +86,32 @@ _ID_COLUMNS = {1: {"parameter": "parameterId", "condition": "conditionId", "obse
                2: {"parameter": "parameterId", "observable": "observableId"}}
 
 
+def require_columns(path: Path, df: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Raise a :class:`PEtabError` naming the file and the first of ``columns`` the table lacks."""
+    for column in columns:
+        if column not in df.columns:
+            raise PEtabError(f"{path}, column {column!r}: this required column is missing")
+
+
+def check_ids(path: Path, df: pd.DataFrame, column: str, *, unique: bool = False) -> None:
+    """Each non-empty cell of ``column`` is a PEtab id (ids become symbol names), defined once
+    where ``unique``.
+
+    Raises:
+        PEtabError: naming the file, the row and the column.
+    """
+    first: dict[str, int] = {}
+    for row, value in enumerate(df[column], start=2):
+        value = value.strip()
+        if value and not is_identifier(value):
+            raise PEtabError(f"{path}, row {row}, column {column!r}: {value!r} is not a PEtab id (a letter "
+                             "or '_', then letters, digits or '_')")
+        if unique and value in first:
+            raise PEtabError(f"{path}, row {row}, column {column!r}: {value!r} is duplicated (first in "
+                             f"row {first[value]}); each id must be defined once")
+        first.setdefault(value, row)
+
+
 def check_unique_ids(version: int, tables: dict[str, list[tuple[Path, pd.DataFrame]]]) -> None:
     """Each parameter, condition and observable table has its id column, and each id is a PEtab
     id defined once (the PEtab library's own messages for these name neither the file nor the row).
@@ -94,15 +121,5 @@ def check_unique_ids(version: int, tables: dict[str, list[tuple[Path, pd.DataFra
     """
     for kind, column in _ID_COLUMNS[version].items():
         for table, df in tables.get(kind, []):
-            if column not in df.columns:
-                raise PEtabError(f"{table}, column {column!r}: this required column is missing")
-            first: dict[str, int] = {}
-            for row, value in enumerate(df[column], start=2):
-                value = value.strip()
-                if value and not is_identifier(value):
-                    raise PEtabError(f"{table}, row {row}, column {column!r}: {value!r} is not a PEtab id (a letter "
-                                     "or '_', then letters, digits or '_')")
-                if value in first:
-                    raise PEtabError(f"{table}, row {row}, column {column!r}: {value!r} is duplicated (first in "
-                                     f"row {first[value]}); each id must be defined once")
-                first[value] = row
+            require_columns(table, df, (column,))
+            check_ids(table, df, column, unique=True)

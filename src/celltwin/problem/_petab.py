@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 from ..errors import SBMLError, UnsupportedFeatureError
-from ..model import from_sbml
 from ..petab import PEtabSource, read_petab
 from ..simulate import SolverSettings
 from ._problem import Problem
@@ -36,7 +35,7 @@ def from_petab(path: str | os.PathLike | PEtabSource, *, settings: SolverSetting
     source = read_petab(path)
     label = str(source.files.sbml[0])
     try:
-        model = from_sbml(source.sbml_model)
+        model = source.model()
         if source.version == 1:
             pp = source.library
             tables = {"measurements": pp.measurement_df, "observables": pp.observable_df,

@@ -9,3 +9,4 @@ from ._network import NetworkSpec as NetworkSpec
 from ._network import parse_network as parse_network
 from ._network import read_network as read_network
 from ._network import read_parameters as read_parameters
+from ._tables import SCIML as SCIML

@@ -1,4 +1,6 @@
-"""Build a :class:`~celltwin.hybrid.HybridProblem` from a PEtab SciML problem directory."""
+"""Build a :class:`~celltwin.hybrid.HybridProblem` from a PEtab SciML problem: the PEtab v2
+problem read by :func:`celltwin.petab.read_petab` with the SciML extension, and the networks,
+mapping, hybridization and arrays that the extension adds."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import pandas as pd
 import sympy as sp
 
 from ...errors import UnsupportedFeatureError
-from ...model import from_sbml, symbol
+from ...model import symbol
+from ...petab import PEtabSource, read_petab
 from .._problem import HybridProblem
 from .._spec import (
     ArrayInput,
@@ -24,13 +27,13 @@ from .._spec import (
 from ._errors import SciMLError
 from ._network import Network, read_network
 from ._tables import (
+    SCIML,
     expression,
     parse_mapping,
     parse_number,
     parse_prior,
     read_array_files,
-    read_problem_yaml,
-    read_table,
+    tables,
 )
 
 _NOISE = {"normal": ("lin", "normal"), "laplace": ("lin", "laplace"), "log-normal": ("log", "normal"),
@@ -41,40 +44,29 @@ def from_petab_sciml(path: str | Path, *, settings=None) -> HybridProblem:
     """Read a PEtab SciML problem (``problem.yaml`` of format v2 with a ``sciml`` extension).
 
     Raises:
-        SciMLError: a file is missing or inconsistent (named with row and column).
+        PEtabError, SBMLError: a file is missing or malformed (named with row and column);
+            SciMLError (a PEtabError) for the SciML files and the SciML meaning of the tables.
         UnsupportedFeatureError: the problem uses a layer or feature celltwin does not support.
     """
     path = Path(path)
-    raw = read_problem_yaml(path)
-    root = path.parent
-    sciml = raw["extensions"]["sciml"]
-
-    def files(key, section=raw):
-        return [root / f for f in (section.get(key) or [])]
-
-    models = raw.get("model_files") or {}
-    if len(models) != 1:
-        raise UnsupportedFeatureError(f"{path}: exactly one model file is supported, got {len(models)}")
-    (model_entry,) = models.values()
-    if str(model_entry.get("language", "sbml")).lower() != "sbml":
-        raise UnsupportedFeatureError(f"{path}: model language {model_entry.get('language')!r} (only sbml)")
-    model = from_sbml(root / model_entry["location"])
+    source = read_petab(path, extension=SCIML)
+    sciml = source.extension_section
+    model = source.model()
     networks = sciml.get("neural_networks") or {}
     if not isinstance(networks, dict) or not all(isinstance(e, dict) and "location" in e for e in networks.values()):
         raise SciMLError(f"{path}: extensions.sciml.neural_networks must map each network id to a mapping with "
                          "its 'location' (the network's YAML file)")
-    specs = {nid: read_network(root / entry["location"]) for nid, entry in networks.items()}
+    specs = {nid: read_network(path.parent / entry["location"]) for nid, entry in networks.items()}
     pre = {nid: bool(entry.get("pre_initialization", False)) for nid, entry in networks.items()}
-    weights, array_inputs = read_array_files(files("array_files", sciml))
+    weights, array_inputs = read_array_files(source.files.extension["array_files"])
 
     mapping = {}
-    for f in files("mapping_files"):
-        mapping.update(parse_mapping(read_table(f, ("petabEntityId", "modelEntityId")), f, networks=list(specs)))
+    for f, df in tables(source, "mapping", ("petabEntityId", "modelEntityId")):
+        mapping.update(parse_mapping(df, f, networks=list(specs)))
     net_inputs = {pid for pid, e in mapping.items() if e.kind == "inputs"}
     model_ids = {*model.parameters, *model.species, *model.compartments}
     hybrid = {}
-    for f in files("hybridization_files", sciml):
-        df = read_table(f, ("targetId", "targetValue"))
+    for f, df in tables(source, "hybridization", ("targetId", "targetValue")):
         for k, r in df.iterrows():
             target, value = r["targetId"].strip(), r["targetValue"].strip()
             if target not in net_inputs and target not in model_ids:
@@ -82,7 +74,7 @@ def from_petab_sciml(path: str | Path, *, settings=None) -> HybridProblem:
                                  "mapping table nor a parameter, species or compartment of the model")
             hybrid[target] = value if value == "array" else expression(value, f"{f}, row {k + 2}, column targetValue")
 
-    parameters, network_rows = _parameters(files("parameter_files"), mapping)
+    parameters, network_rows = _parameters(source, mapping)
     terms = [_term(nid, spec, mapping, hybrid, array_inputs, weights.get(nid), pre[nid], path)
              for nid, spec in specs.items()]
     model_targets = {k: v for k, v in hybrid.items() if k not in net_inputs}
@@ -90,10 +82,12 @@ def from_petab_sciml(path: str | Path, *, settings=None) -> HybridProblem:
         if isinstance(v, str):
             raise SciMLError(f"{path}: hybridization target {k!r} = 'array' is not a network input")
     array_conditions = {c for per_condition in array_inputs.values() for c in per_condition}
-    experiments = _experiments(files("experiment_files"), files("condition_files"), array_conditions)
-    observables = _observables(files("observable_files"))
+    experiments = _experiments(source, array_conditions)
+    observables = _observables(source)
     ids = {o.id for o in observables}, {e.id for e in experiments}
-    measurements = pd.concat([_measurements(f, *ids) for f in files("measurement_files")], ignore_index=True)
+    measurements = pd.concat([_measurements(f, df, *ids) for f, df in
+                              tables(source, "measurement", ("observableId", "experimentId", "time", "measurement"))],
+                             ignore_index=True)
     arrays = [NetworkArrays(nid, tuple(rows)) for nid, rows in network_rows.items()]
     problem = HybridProblem(model, terms, parameters, experiments, observables, measurements,
                             hybridization=model_targets, network_arrays=arrays, settings=settings, name=str(path))
@@ -101,16 +95,14 @@ def from_petab_sciml(path: str | Path, *, settings=None) -> HybridProblem:
     return problem
 
 
-def _parameters(paths, mapping):
-    rows, network_rows, seen = [], defaultdict(list), {}
-    for path in paths:
-        df = read_table(path, ("parameterId", "nominalValue", "estimate"))
+def _parameters(source: PEtabSource, mapping):
+    """Parameter rows (ids are unique: checked when the tables are read) and each network's
+    weight rows, most specific last."""
+    rows, network_rows = [], defaultdict(list)
+    for path, df in tables(source, "parameter", ("parameterId", "nominalValue", "estimate")):
         for k, r in df.iterrows():
             where = f"{path}, row {k + 2}"
             pid = r["parameterId"].strip()
-            if pid in seen:
-                raise SciMLError(f"{where}, column parameterId: {pid!r} is listed twice (first in {seen[pid]})")
-            seen[pid] = where
             estimate = r["estimate"].strip().lower() in ("true", "1")
             prior = parse_prior(r, where)
             entity = mapping.get(pid)
@@ -171,18 +163,16 @@ def _term(nid, spec, mapping, hybrid, array_inputs, weights, pre, path) -> Neura
     return NeuralTerm(nid, module, tuple(inputs), outputs, "pre" if pre else "dynamic", tuple(input_ids))
 
 
-def _experiments(exp_paths, cond_paths, array_conditions=frozenset()):
+def _experiments(source: PEtabSource, array_conditions=frozenset()):
     """Experiments with their condition's targets; a condition may also be defined only by
     condition-specific arrays in the array files."""
     conditions: dict[str, dict] = defaultdict(dict)
-    for path in cond_paths:
-        df = read_table(path, ("conditionId", "targetId", "targetValue"))
+    for path, df in tables(source, "condition", ("conditionId", "targetId", "targetValue")):
         for k, r in df.iterrows():
             conditions[r["conditionId"].strip()][r["targetId"].strip()] = expression(
                 r["targetValue"], f"{path}, row {k + 2}, column targetValue")
     out, seen = [], set()
-    for path in exp_paths:
-        df = read_table(path, ("experimentId", "time"))
+    for path, df in tables(source, "experiment", ("experimentId", "time")):
         for k, r in df.iterrows():
             eid = r["experimentId"].strip()
             where = f"{path}, row {k + 2}"
@@ -195,20 +185,17 @@ def _experiments(exp_paths, cond_paths, array_conditions=frozenset()):
             cid = (r.get("conditionId") or "").strip() or None
             if cid is not None and cid not in conditions and cid not in array_conditions:
                 raise SciMLError(f"{where}, column conditionId: unknown condition {cid!r}")
-            out.append(Experiment(eid, cid, dict(conditions.get(cid, {}))))
+            out.append(Experiment(eid, cid, dict(conditions.get(cid, {})) if cid is not None else {}))
     return out
 
 
-def _observables(paths):
-    out, seen = [], {}
-    for path in paths:
-        df = read_table(path, ("observableId", "observableFormula", "noiseFormula"))
+def _observables(source: PEtabSource):
+    """The observables (ids are unique: checked when the tables are read)."""
+    out = []
+    for path, df in tables(source, "observable", ("observableId", "observableFormula", "noiseFormula")):
         for k, r in df.iterrows():
             where = f"{path}, row {k + 2}"
             oid = r["observableId"].strip()
-            if oid in seen:
-                raise SciMLError(f"{where}, column observableId: {oid!r} is defined twice (first in {seen[oid]})")
-            seen[oid] = where
             for col in ("observablePlaceholders", "noisePlaceholders"):
                 if (r.get(col) or "").strip():
                     raise UnsupportedFeatureError(f"{where}, column {col}: placeholders are not supported")
@@ -230,8 +217,7 @@ def _observables(paths):
     return out
 
 
-def _measurements(path, observable_ids, experiment_ids) -> pd.DataFrame:
-    df = read_table(path, ("observableId", "experimentId", "time", "measurement"))
+def _measurements(path, df, observable_ids, experiment_ids) -> pd.DataFrame:
     for col in ("observableParameters", "noiseParameters"):
         if col in df.columns and (df[col].str.strip() != "").any():
             raise UnsupportedFeatureError(f"{path}, column {col}: per-measurement parameters are not supported")

@@ -1,4 +1,6 @@
-"""Read the files of a PEtab SciML problem (PEtab v2 tables + the SciML extension) into typed rows.
+"""The SciML side of a PEtab SciML problem's files: the extension (:data:`SCIML`) that
+:func:`celltwin.petab.read_petab` reads with the PEtab v2 tables, and the typed rows of the
+mapping, hybridization and array files.
 
 Validation problems name the file, the row (as a spreadsheet shows it: header = row 1)
 and the column.
@@ -9,15 +11,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 
-from ..._textfile import read_yaml
 from ...errors import UnsupportedFeatureError
-from ...model import as_expr, is_identifier
+from ...model import as_expr
+from ...petab import Extension, PEtabSource, check_ids, require_columns
 from ...problem import Prior
 from ._errors import SciMLError
 
@@ -38,23 +41,21 @@ class NetworkEntity:
     where: str = dataclasses.field(default="", compare=False)  # file, row and column, for messages
 
 
-_ID_COLUMNS = {"parameterId", "conditionId", "experimentId", "observableId", "petabEntityId", "targetId"}
+# The extension's section lists hybridization tables (read like the v2 tables) and HDF5 array files.
+SCIML = Extension("sciml", tables={"hybridization_files": "hybridization"}, files=("array_files",))
+
+_ID_COLUMNS = ("parameterId", "conditionId", "experimentId", "observableId", "petabEntityId", "targetId")
 
 
-def read_table(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError) as exc:
-        raise SciMLError(f"{path}: cannot read the table: {exc}") from exc
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise SciMLError(f"{path}: missing column(s) {', '.join(missing)}")
-    for column in _ID_COLUMNS.intersection(df.columns):  # ids become symbol names
-        for row, value in enumerate(df[column], start=2):
-            if value.strip() and not is_identifier(value.strip()):
-                raise SciMLError(f"{path}, row {row}, column {column}: {value!r} is not a PEtab id "
-                                 "(a letter or '_', then letters, digits or '_')")
-    return df
+def tables(source: PEtabSource, kind: str, required: tuple[str, ...]) -> Iterator[tuple[Path, pd.DataFrame]]:
+    """The files of one table kind with ``required`` columns; the cells of id columns are PEtab
+    ids (they become symbol names)."""
+    for path, df in source.tables.get(kind, []):
+        require_columns(path, df, required)
+        for column in _ID_COLUMNS:
+            if column in df.columns:
+                check_ids(path, df, column)
+        yield path, df
 
 
 def parse_number(text: str, where: str) -> float:
@@ -131,17 +132,3 @@ def read_array_files(paths: list[Path]) -> tuple[dict, dict]:
             for pid, group in (f.get("inputs") or {}).items():
                 inputs[pid] = {cond: np.asarray(d[()], dtype=float) for cond, d in group.items()}
     return weights, inputs
-
-
-def read_problem_yaml(path: Path) -> dict:
-    raw = read_yaml(path, "PEtab SciML problem file", SciMLError)
-    if not isinstance(raw, dict):
-        raise SciMLError(f"{path}: not a PEtab problem (a YAML mapping)")
-    version = str(raw.get("format_version", ""))
-    if not version.startswith("2"):
-        raise UnsupportedFeatureError(f"{path}: PEtab SciML problems are PEtab v2 (format_version 2.0.0); "
-                                      f"got {version!r}")
-    sciml = (raw.get("extensions") or {}).get("sciml")
-    if sciml is None:
-        raise SciMLError(f"{path}: no extensions.sciml section: not a PEtab SciML problem")
-    return raw
