@@ -52,3 +52,22 @@ def test_flat_and_typed_settings_translate_field_by_field():
 def test_typed_settings_refuse_bad_values_by_their_own_names(make, words):
     with pytest.raises(CelltwinInputError, match=words):
         make()
+
+
+@pytest.mark.parametrize("method, flat, typed, field, bad, must", [
+    ("nuts", "chains", NUTSSettings, "chains", 0, "must be at least 1, got 0"),
+    ("nuts", "warmup", NUTSSettings, "warmup", -1, "must be >= 0, got -1"),
+    ("nuts", "stop_ess", NUTSSettings, "stop_ess", 0, "must be positive, got 0"),
+    ("ensemble", "chains", EnsembleSettings, "walkers", 0, "must be at least 1, got 0"),
+    ("ensemble", "thin", EnsembleSettings, "thin", 0, "must be at least 1, got 0"),
+    ("smc", "target_ess", SMCSettings, "target_ess", 1.5, r"must be in \(0, 1\), got 1.5"),
+    ("smc", "draws", SMCSettings, "particles", 9, "must be at least 10, got 9"),
+])
+def test_flat_and_typed_settings_refuse_the_same_values(method, flat, typed, field, bad, must):
+    """The flat settings refuse a value exactly where the typed settings of the method do,
+    each in its own words."""
+    with pytest.raises(CelltwinInputError, match=f"^sampler setting {flat}.* {must}$"):
+        SamplerSettings(method=method, **{flat: bad})
+    owner = {"nuts": "NUTS", "ensemble": "ensemble", "smc": "SMC"}[method]
+    with pytest.raises(CelltwinInputError, match=f"^{owner} setting {field} {must}$"):
+        typed(**{field: bad})

@@ -8,15 +8,41 @@ typed object; ``SamplerSettings.of`` the flat one, which the checkpoint records.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import CelltwinInputError
 
 METHODS = ("nuts", "ensemble", "smc")
 
+_COUNT = (lambda v: v >= 1, "at least 1")
+_DISCARDED = (lambda v: v >= 0, ">= 0")
+# The bounds of every settings field: field -> (test, what the value must be). The typed
+# settings and the flat SamplerSettings check their fields against this one table, each
+# naming itself in the message ("NUTS setting chains ...", "sampler setting chains ...").
+_BOUNDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **dict.fromkeys(("chains", "walkers", "runs", "draws", "block", "thin", "max_tree_depth", "mcmc_steps"), _COUNT),
+    **dict.fromkeys(("warmup", "burn_in"), _DISCARDED),
+    "particles": (lambda v: v >= 10, "at least 10"),
+    "target_ess": (lambda v: 0 < v < 1, "in (0, 1)"),
+    "stop_rhat": (lambda v: v > 1, "above 1"),  # None: no stopping rule
+    "stop_ess": (lambda v: v > 0, "positive"),
+}
 
-def _at_least(owner: str, name: str, value, low) -> None:
-    if value < low:
-        raise CelltwinInputError(f"{owner} setting {name} must be {'at least' if low else '>='} {low}, got {value}")
+
+def _check(owner: str, name: str, value, bound: str | None = None) -> None:
+    """Raise naming ``{owner} setting {name}`` where ``value`` is outside the bounds of field
+    ``bound`` (by default ``name``); None (an optional setting left unset) passes."""
+    test, words = _BOUNDS[bound or name]
+    if value is not None and not test(value):
+        raise CelltwinInputError(f"{owner} setting {name} must be {words}, got {value}")
+
+
+def _check_fields(owner: str, settings) -> None:
+    """Check each field of a settings dataclass that has bounds, in field order."""
+    for field in dataclasses.fields(settings):
+        if field.name in _BOUNDS:
+            _check(owner, field.name, getattr(settings, field.name))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,13 +80,7 @@ class NUTSSettings:
     method = "nuts"
 
     def __post_init__(self):
-        for name in ("chains", "draws", "block", "max_tree_depth"):
-            _at_least("NUTS", name, getattr(self, name), 1)
-        _at_least("NUTS", "warmup", self.warmup, 0)
-        if self.stop_rhat is not None and not self.stop_rhat > 1:
-            raise CelltwinInputError(f"NUTS setting stop_rhat must be above 1, got {self.stop_rhat}")
-        if self.stop_ess is not None and not self.stop_ess > 0:
-            raise CelltwinInputError(f"NUTS setting stop_ess must be positive, got {self.stop_ess}")
+        _check_fields("NUTS", self)
 
     @property
     def stops_early(self) -> bool:
@@ -92,9 +112,7 @@ class EnsembleSettings:
     method = "ensemble"
 
     def __post_init__(self):
-        for name in ("walkers", "draws", "thin", "block"):
-            _at_least("ensemble", name, getattr(self, name), 1)
-        _at_least("ensemble", "burn_in", self.burn_in, 0)
+        _check_fields("ensemble", self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,11 +137,7 @@ class SMCSettings:
     method = "smc"
 
     def __post_init__(self):
-        for name in ("runs", "mcmc_steps"):
-            _at_least("SMC", name, getattr(self, name), 1)
-        _at_least("SMC", "particles", self.particles, 10)
-        if not 0 < self.target_ess < 1:
-            raise CelltwinInputError(f"SMC setting target_ess must be in (0, 1), got {self.target_ess}")
+        _check_fields("SMC", self)
 
 
 AlgorithmSettings = NUTSSettings | EnsembleSettings | SMCSettings
@@ -190,21 +204,12 @@ class SamplerSettings:
     def __post_init__(self):
         if self.method not in METHODS:
             raise CelltwinInputError(f"sampling method {self.method!r}: choose one of {', '.join(METHODS)}")
-        for name in ("chains", "draws", "thin", "block", "mcmc_steps", "max_tree_depth"):
-            if getattr(self, name) < 1:
-                raise CelltwinInputError(f"sampler setting {name} must be at least 1, got {getattr(self, name)}")
-        if self.warmup < 0:
-            raise CelltwinInputError(f"sampler setting warmup must be >= 0, got {self.warmup}")
-        if not 0 < self.target_ess < 1:
-            raise CelltwinInputError(f"sampler setting target_ess must be in (0, 1), got {self.target_ess}")
+        # Every field, whichever the method: a case file's value for another method is still checked.
+        _check_fields("sampler", self)
         if self.stops_early and self.method != "nuts":
             raise CelltwinInputError(f"stop_rhat / stop_ess stop NUTS runs; the {self.method} sampler runs to its draws")
-        if self.stop_rhat is not None and not self.stop_rhat > 1:
-            raise CelltwinInputError(f"sampler setting stop_rhat must be above 1, got {self.stop_rhat}")
-        if self.stop_ess is not None and not self.stop_ess > 0:
-            raise CelltwinInputError(f"sampler setting stop_ess must be positive, got {self.stop_ess}")
-        if self.method == "smc" and self.draws < 10:
-            raise CelltwinInputError(f"SMC needs at least 10 particles per run (draws), got {self.draws}")
+        if self.method == "smc":
+            _check("sampler", "draws (SMC particles per run)", self.draws, bound="particles")
 
     @property
     def algorithm(self) -> AlgorithmSettings:
