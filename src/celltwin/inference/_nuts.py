@@ -83,6 +83,8 @@ def nuts_draws(logdensity: Callable, z0, settings: SamplerSettings | NUTSSetting
         statistics of :data:`NUTS_STATS` (each ``(chains, draws)``).
     """
     s = settings.algorithm if isinstance(settings, SamplerSettings) else settings
+    if not isinstance(s, NUTSSettings):
+        raise TypeError(f"nuts_draws runs NUTS; the settings are for the {s.method} sampler")
     target = finite_or_minus_inf(logdensity)
     warm_key, draw_key = jax.random.split(key)
     if s.warmup == 0:
@@ -124,7 +126,8 @@ class NUTSKernel(AbstractKernel):
             record["position"] = np.asarray(state.position)
             return positions, stats
 
-        stop, note = None, _divergences
+        stop: Callable[[np.ndarray], bool] | None = None
+        note: Callable[[dict], str] = _divergences
         if s.stops_early:  # the rule's measures are shown as they are checked, after every block
             measured: dict[int, Convergence] = {}  # draws per chain -> their Convergence (one at a time)
 
@@ -134,11 +137,13 @@ class NUTSKernel(AbstractKernel):
                     measured[draws.shape[1]] = convergence(draws)
                 return measured[draws.shape[1]]
 
-            def stop(draws):
+            def meets(draws) -> bool:
                 return measure(draws).meets(s.stop_rhat, s.stop_ess)
 
-            def note(record):
+            def note_with_measures(record) -> str:
                 return f"{_divergences(record)}; {measure(record['draws_z']).note(s.stop_rhat, s.stop_ess)}"
+
+            stop, note = meets, note_with_measures
         yield draw_phase(record, draw_block, NUTS_STATS, title=f"nuts: {len(self.ids)} chains x {s.draws} draws",
                          draws=s.draws, block=s.block, stop=stop, note=note)
 

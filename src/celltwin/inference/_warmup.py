@@ -25,7 +25,7 @@ the spread between chains, the directions that most need long trajectories.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import blackjax
 import jax
@@ -35,15 +35,20 @@ from blackjax.adaptation.mass_matrix import WelfordAlgorithmState, mass_matrix_a
 from blackjax.adaptation.step_size import dual_averaging_adaptation
 from blackjax.adaptation.window_adaptation import build_schedule
 
+if TYPE_CHECKING:
+    from blackjax.adaptation.mass_matrix import MassMatrixAdaptationState
+    from blackjax.adaptation.step_size import DualAveragingAdaptationState
+    from blackjax.mcmc.hmc import HMCState
+
 INITIAL_STEP_SIZE = 1.0  # blackjax's default
 
 
 class WarmupState(NamedTuple):
     """One chain's warm-up state (leading axis = chains when vectorised)."""
 
-    chain: object  # blackjax HMCState: position, logdensity, logdensity_grad
-    step_size_state: object  # dual averaging
-    mass_state: object  # Welford estimator and the current inverse mass matrix
+    chain: HMCState  # position, logdensity, logdensity_grad
+    step_size_state: DualAveragingAdaptationState
+    mass_state: MassMatrixAdaptationState  # Welford estimator and the current inverse mass matrix
     step_size: jax.Array
 
 

@@ -86,7 +86,7 @@ try:  # numba is a dependency, but keep import errors readable where it is missi
     import numba
     import numba.experimental.function_type  # noqa: F401 - types function addresses as first-class functions
 except ImportError:  # pragma: no cover - numba is in the package's dependencies
-    numba = None
+    numba = None  # type: ignore[assignment]  # absent only where the dependency is broken
 
 
 # --- code generation ---------------------------------------------------------------------
@@ -201,13 +201,15 @@ def _source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: 
     return "\n".join(lines)
 
 
-class _CFunction(numba.core.types.WrapperAddressProtocol if numba is not None else object):
+# The base is chosen at import time (numba may be missing); mypy cannot check a conditional base.
+class _CFunction(numba.core.types.WrapperAddressProtocol if numba is not None else object):  # type: ignore[misc]
     """A compiled C function the kernels call through its address (numba's first-class
     function protocol)."""
 
     def __init__(self, library, name: str, n_args: int):
         self.library = library  # keeps the shared library loaded
-        self.address = ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+        # c_void_p.value is None only for a NULL pointer; an exported symbol's address is not NULL.
+        self.address: int = ctypes.cast(getattr(library, name), ctypes.c_void_p).value  # type: ignore[assignment]
         pointer = numba.core.types.CPointer(numba.core.types.float64)
         self._signature = numba.core.types.void(*([pointer] * n_args))
 
@@ -267,11 +269,12 @@ def _load_module(source: str):
         tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(source)
         os.replace(tmp, path)  # atomic: concurrent processes see a whole file
+    # A path ending in .py always gets a spec with a source loader (None is for unknown suffixes).
     spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules[name] = module  # before running it: numba's cache records the module by name
     try:
-        spec.loader.exec_module(module)
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
     except BaseException:
         del sys.modules[name]
         raise
@@ -345,7 +348,8 @@ class _Generated:
         by_parameter: dict[int, list[sp.Expr]] = {}
         p_index = {q: k for k, q in enumerate(ps)}
         for a in range(n):
-            for q in sorted(f[a].free_symbols & p_index.keys(), key=p_index.get):
+            # every symbol sorted is a key of p_index (the intersection), so get never gives None
+            for q in sorted(f[a].free_symbols & p_index.keys(), key=p_index.get):  # type: ignore[arg-type]
                 by_parameter.setdefault(p_index[q], []).append(lam[a] * _diff(f[a], q))
         vjp += [(f"out_p[{k}]", sp.Add(*terms)) for k, terms in sorted(by_parameter.items())]
         # d/d(x, p) of sum_q m_q J_{rows[q], cols[q]}(x, p), accumulated into out_x and out_p.

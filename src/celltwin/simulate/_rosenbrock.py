@@ -200,8 +200,10 @@ class RosenbrockInterpolation(AbstractLocalInterpolation):
     ``(1 - s) y0 + s (y1 + (1 - s)(k[0] + s (k[1] + s k[2] ...)))``, ``s = (t - t0)/h``.
     """
 
-    t0: RealScalarLike
-    t1: RealScalarLike
+    # Fields that fill AbstractPath's equinox AbstractVars, as diffrax's own interpolations do;
+    # mypy reads an AbstractVar as a class variable.
+    t0: RealScalarLike  # type: ignore[misc]
+    t1: RealScalarLike  # type: ignore[misc]
     y0: Y
     y1: Y
     k: Y  # the PyTree of y, each leaf with a leading axis (m,)

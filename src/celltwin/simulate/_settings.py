@@ -61,8 +61,10 @@ class SolverSettings(eqx.Module):
         if self.condition_batching not in ("vmap", "map"):
             raise ValueError(f"condition_batching={self.condition_batching!r}: choose 'vmap' or 'map'")
 
-    def controller(self, jump_ts=None) -> diffrax.PIDController:
-        return diffrax.PIDController(
+    def controller(self, jump_ts=None) -> diffrax.AbstractStepSizeController:
+        # diffrax takes jump_ts through PIDController's **kwargs (returning a ClipStepSizeController
+        # around it), which its signature does not declare.
+        return diffrax.PIDController(  # type: ignore[call-arg]
             rtol=self.rtol, atol=self.atol, pcoeff=self.pcoeff, icoeff=self.icoeff,
             dcoeff=self.dcoeff, jump_ts=jump_ts,
         )

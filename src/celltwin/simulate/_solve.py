@@ -105,9 +105,9 @@ def solve_time_course(
     t_end = ts[-1]
     bounds = [jnp.asarray(t0, dtype=float)]
     raw_times = []
-    for k in event_order:
-        raw_times.append(event_times[k])
-        bounds.append(jnp.clip(event_times[k], t0, t_end))
+    for k in event_order:  # empty where the model has no events (event_times None)
+        raw_times.append(event_times[k])  # type: ignore[index]
+        bounds.append(jnp.clip(event_times[k], t0, t_end))  # type: ignore[index]
     bounds.append(t_end)
     controller = settings.controller(jump_ts)
     xs = jnp.zeros((ts.shape[0], x0.shape[0]), dtype=x0.dtype)

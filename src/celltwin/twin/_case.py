@@ -131,7 +131,8 @@ def _check_settings(path: Path, field: str, values: dict) -> dict:
         if kind in _TYPES and not _TYPES[kind](value):
             raise CelltwinInputError(f"{path}: field {field!r}, setting {name!r}: expected {KIND_WORDS[kind]}, "
                                      f"got {value!r}")
-        if kind == "float" and not (math.isfinite(value) and (value > 0 or name.endswith("coeff"))):
+        if kind == "float" and isinstance(value, int | float) and not (  # a number: checked just above
+                math.isfinite(value) and (value > 0 or name.endswith("coeff"))):
             raise CelltwinInputError(f"{path}: field {field!r}, setting {name!r}: must be a positive finite number, "
                                      f"got {value!r}")
     try:

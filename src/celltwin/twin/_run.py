@@ -165,7 +165,8 @@ def loo_comparison(posteriors: dict) -> dict:
 
     import arviz as az
 
-    result, pointwise = {}, {}
+    result: dict[str, dict[str, float | None] | float] = {}  # per run, then the difference
+    pointwise = {}
     for run in RUNS:
         with warnings.catch_warnings():  # high Pareto k is reported below, not printed
             warnings.simplefilter("ignore")

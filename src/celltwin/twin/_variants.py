@@ -72,7 +72,7 @@ def _petab_files(path: Path) -> dict:
     content = read_yaml(path, "PEtab problem file")
     try:
         part = content["problems"][0]
-        files = {key: [str((path.parent / v).resolve()) for v in part[key]]
+        files: dict[str, object] = {key: [str((path.parent / v).resolve()) for v in part[key]]
                  for key in ("sbml_files", "condition_files", "observable_files", "measurement_files")}
         files["parameter_file"] = str((path.parent / content["parameter_file"]).resolve())
         files["format_version"] = content.get("format_version", 1)
