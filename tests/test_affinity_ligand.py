@@ -47,6 +47,17 @@ def test_pdb_and_mmcif_give_the_same_answer():
     assert predict_ligand_affinity(CIF, "B:FRH").contacts == pdb.contacts
 
 
+def test_a_ligand_in_the_protein_chain(tmp_path):
+    """Crystal structures often put the ligand's HETATM records in the protein's chain: the
+    published value holds with FRH moved into chain A (--chains A --ligand A:FRH)."""
+    lines = PDB.read_text().splitlines()
+    moved = tmp_path / "1PY2_one_chain.pdb"
+    moved.write_text("\n".join(f"{x[:21]}A{x[22:72]}A{x[73:]}" if x[17:20] == "FRH" else x for x in lines) + "\n")
+    r = predict_ligand_affinity(moved, "A:FRH", "A")
+    assert f"{r.dg_kcal_per_mol:.2f}" == PUBLISHED_DG
+    assert r.contacts == predict_ligand_affinity(PDB, "B:FRH", "A").contacts
+
+
 def test_kd_follows_the_temperature_not_the_free_energy():
     cold, hot = (predict_ligand_affinity(PDB, "B:FRH", "A", t) for t in (298.15, 310.0))
     assert hot.dg_kcal_per_mol == cold.dg_kcal_per_mol
