@@ -314,6 +314,14 @@ class Inputs:
             return path
         return self._once(f"complex{suffix}", make)
 
+    # affinity predict --ligand: chain A of that complex with a small ligand LIG in chain L
+    def ligand_complex(self, suffix: str = ".pdb") -> Path:
+        def make(path: Path) -> Path:
+            atoms = [a for a in two_strands() if a[0] == "A"] + ligand_atoms()
+            path.write_text(pdb_text(atoms) if suffix == ".pdb" else mmcif_text(atoms), encoding="utf-8")
+            return path
+        return self._once(f"ligand{suffix}", make)
+
     def file_in_the_way(self) -> Path:
         """A regular file, to be used as if it were a folder."""
         path = self.path("plain_file")
@@ -340,10 +348,18 @@ def two_strands() -> list[tuple]:
     return atoms
 
 
+def ligand_atoms() -> list[tuple]:
+    """A four-atom ligand LIG (C, N, O, Cl) in chain L, 4-6 A above chain A's strand: PRODIGY-LIG
+    finds contacts of every element class."""
+    return [("L", 1, "LIG", atom, element, x, 0.0, 4.5) for atom, element, x in
+            (("C1", "C", 3.0), ("N1", "N", 4.4), ("O1", "O", 5.6), ("CL1", "CL", 1.5))]
+
+
 def pdb_text(atoms: list[tuple]) -> str:
     lines = ["HEADER    TWO STRANDS"]
     for serial, (chain, number, residue, atom, element, x, y, z) in enumerate(atoms, start=1):
-        lines.append(f"ATOM  {serial:5d} {atom:<4s} {residue} {chain}{number:4d}    {x:8.3f}{y:8.3f}{z:8.3f}"
+        record = "HETATM" if residue == "LIG" else "ATOM  "
+        lines.append(f"{record}{serial:5d} {atom:<4s} {residue} {chain}{number:4d}    {x:8.3f}{y:8.3f}{z:8.3f}"
                      f"  1.00 20.00          {element:>2s}")
     return "\n".join([*lines, "END"]) + "\n"
 
@@ -356,8 +372,9 @@ MMCIF_COLUMNS = ("group_PDB", "id", "type_symbol", "label_atom_id", "label_alt_i
 def mmcif_text(atoms: list[tuple]) -> str:
     lines = ["data_complex", "#", "loop_", *(f"_atom_site.{c}" for c in MMCIF_COLUMNS)]
     for serial, (chain, number, residue, atom, element, x, y, z) in enumerate(atoms, start=1):
-        lines.append(f"ATOM {serial} {element} {atom} . {residue} {chain} {number} ? {x:.3f} {y:.3f} {z:.3f} 1.00 20.00 "
-                     f"{number} {chain} 1")
+        record = "HETATM" if residue == "LIG" else "ATOM"
+        lines.append(f"{record} {serial} {element} {atom} . {residue} {chain} {number} ? {x:.3f} {y:.3f} {z:.3f} 1.00 "
+                     f"20.00 {number} {chain} 1")
     return "\n".join([*lines, "#"]) + "\n"
 
 
@@ -1430,10 +1447,32 @@ def _residues(chain: str, resname: str) -> Callable[[Path], None]:
 def _moved(chain: str, dx: float) -> Callable[[Path], None]:
     """Move ``chain`` of a PDB file by ``dx`` A along x."""
     def edit(path: Path) -> None:
-        lines = [f"{line[:30]}{float(line[30:38]) + dx:8.3f}{line[38:]}" if line.startswith("ATOM") and line[21] == chain
+        lines = [f"{line[:30]}{float(line[30:38]) + dx:8.3f}{line[38:]}"
+                 if line.startswith(("ATOM", "HETATM")) and line[21] == chain
                  else line for line in path.read_text(encoding="utf-8").splitlines()]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return edit
+
+
+LIG_PDB, LIG_CIF = "ligand.pdb", "ligand.cif"
+
+
+def _ligand(edit: Callable[[Path], None] | None = None, *options, suffix: str = ".pdb") -> Callable[[Inputs], list]:
+    """``affinity predict ligand.pdb --chains A --ligand L:LIG`` after ``edit(structure file)``;
+    ``options`` come after and override."""
+    def build(io: Inputs) -> list:
+        path = io.ligand_complex(suffix)
+        if edit is not None:
+            edit(path)
+        return [path, "--chains", "A", "--ligand", "L:LIG", *options]
+    return build
+
+
+def _second_ligand(path: Path) -> None:
+    """A second copy of LIG in chain L (residue 2), as in a structure with two bound copies."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    copies = [f"{line[:22]}   2{line[26:]}" for line in lines if line.startswith("HETATM")]
+    path.write_text("\n".join([*lines[:-1], *copies, lines[-1]]) + "\n", encoding="utf-8")
 
 
 def _table(content: str | bytes) -> Callable[[Inputs], list]:
@@ -1527,6 +1566,34 @@ AFFINITY = [
     BadInput("affinity predict", "--out", "duplicated id", "an existing table with a row for the reaction",
              _table("reaction\tvalue\tunit\terror_model\n# a comment\nbind\t-6\tlog10_M\t\n"),
              ("evidence.tsv", "line 3", "bind")),
+    # --ligand: a small molecule bound to a protein (PRODIGY-LIG)
+    BadInput("affinity predict", "--ligand", "unknown id referenced", "a ligand residue its chain lacks",
+             _ligand(None, "--ligand", "L:ATP"), (LIG_PDB, "no residue ATP in chain L", "L:LIG", "--ligand")),
+    BadInput("affinity predict", "--ligand", "unknown id referenced", "a ligand residue the mmCIF lacks",
+             _ligand(None, "--ligand", "L:ATP", suffix=".cif"), (LIG_CIF, "no residue ATP", "L:LIG")),
+    BadInput("affinity predict", "--ligand", "unknown id referenced", "a ligand chain the structure lacks",
+             _ligand(None, "--ligand", "Z:LIG"), (LIG_PDB, "no chain Z", "A, L", "L:LIG")),
+    BadInput("affinity predict", "--chains", "unknown id referenced", "a protein chain the structure lacks",
+             _ligand(None, "--chains", "C"), (LIG_PDB, "no chain C", "--chains")),
+    BadInput("affinity predict", "--chains", "wrong kind of file", "--chains names the ligand's chain (no amino acids)",
+             _ligand(None, "--chains", "L"), (LIG_PDB, "chain L", "amino-acid")),
+    BadInput("affinity predict", "--ligand", "inconsistent inputs", "the ligand 200 A from the protein: no contact",
+             _ligand(_moved("L", 200.0)), (LIG_PDB, "within 10.5 A", "L:LIG")),
+    BadInput("affinity predict", "--ligand", "duplicated id", "two copies of the ligand in its chain",
+             _ligand(_second_ligand), (LIG_PDB, "2 times", "residues 1, 2")),
+    BadInput("affinity predict", "--ligand", "bad option value", "--ligand LIG (no chain)",
+             _ligand(None, "--ligand", "LIG"), ("--ligand", "CHAIN:RESNAME")),
+    BadInput("affinity predict", "--ligand", "bad option value", "--ligand l:lig (lower case)",
+             _ligand(None, "--ligand", "l:lig"), ("--ligand", "upper case")),
+    BadInput("affinity predict", "--chains", "bad option value", "--chains A:L (two sides) with --ligand",
+             _ligand(None, "--chains", "A:L"), ("--chains", "protein chain")),
+    BadInput("affinity predict", "--electrostatics", "inconsistent inputs", "--electrostatics without --ligand",
+             _affinity(None, "--electrostatics", -40), ("--electrostatics", "--ligand")),
+    BadInput("affinity predict", "--electrostatics", "NaN or infinite value", "--electrostatics nan",
+             _ligand(None, "--electrostatics", "nan"), ("--electrostatics", "finite")),
+    BadInput("affinity predict", LIG_PDB, "non-numeric value", "a HADDOCK 'REMARK energies' line without numbers",
+             _ligand(lambda p: p.write_text("REMARK energies: a, b\n" + p.read_text(encoding="utf-8"),
+                                            encoding="utf-8")), (LIG_PDB, "REMARK energies", "--electrostatics")),
 ]
 
 

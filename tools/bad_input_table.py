@@ -31,7 +31,8 @@ training first, and no output is written.
 
 The tables below are the malformed-input corpus of the test suite: {n} cases, each a small valid
 input (the bundled `examples/mapk_cascade`, the PEtab SciML test case, a twin case, small CSV,
-AnnData and DuckDB files, a two-chain protein structure of a few residues) with one defect, run
+AnnData and DuckDB files, a two-chain protein structure of a few residues, one of its chains with a
+small ligand) with one defect, run
 through the command line by `tests/test_bad_input_corpus.py`. Each case also checks that a code payload in a formula does
 not run and that values are shown as plain values (no numpy or pandas reprs).
 """

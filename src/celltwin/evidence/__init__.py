@@ -20,6 +20,10 @@ from ._information import kl_1d as kl_1d
 from ._information import kl_knn as kl_knn
 from ._terms import detailed_balance_violations as detailed_balance_violations
 from ._error_models import shipped_error_model as shipped_error_model
+from ._ligand import LigandAffinity as LigandAffinity
+from ._ligand import parse_ligand as parse_ligand
+from ._ligand import parse_protein_chains as parse_protein_chains
+from ._ligand import predict_ligand_affinity as predict_ligand_affinity
 from ._structure import parse_chains as parse_chains
 from ._structure import predict_structure_affinity as predict_structure_affinity
 from ._table import append_prediction_row as append_prediction_row

@@ -225,7 +225,10 @@ def append_prediction_row(path, reaction: str, prediction: dict) -> None:
     header, if missing): ``value`` the predicted log10 Kd (unit ``log10_M``), ``sd`` the
     Gaussian spread with the same 90 % interval as the error model (for readers that do not
     use it), ``error_model`` its name (:func:`read_affinity_table` then uses that model's
-    predictive distribution). ``prediction`` is :meth:`StructureAffinity.summary`'s dict.
+    predictive distribution). ``prediction`` is :meth:`StructureAffinity.summary`'s or
+    :meth:`LigandAffinity.summary`'s dict. A prediction without an error model (PRODIGY-LIG)
+    gets empty ``sd`` and ``error_model`` and a comment line saying so: no spread is made up,
+    the reader gives one (``default_sd``) or the user fills in ``sd``.
 
     Raises:
         CelltwinInputError: the existing table lacks a column this row needs, or already has
@@ -235,10 +238,13 @@ def append_prediction_row(path, reaction: str, prediction: dict) -> None:
 
     path = Path(path)
     z90 = 1.6448536269514722  # the standard normal's 95th percentile
+    calibrated = prediction["error_model"] is not None
+    sd = (prediction["upper_log10_kd"] - prediction["lower_log10_kd"]) / (2 * z90) if calibrated else None
+    site = f"ligand {prediction['ligand']} on {prediction['chains']}" if "ligand" in prediction else prediction["chains"]
     values = {"reaction": reaction, "value": f"{prediction['log10_kd_molar']:.4f}", "unit": "log10_M",
-              "sd": f"{(prediction['upper_log10_kd'] - prediction['lower_log10_kd']) / (2 * z90):.4f}",
-              "error_model": prediction["error_model"], "predictor": prediction["predictor"],
-              "structure": f"{prediction['structure']} ({prediction['chains']}, {prediction['temperature_k']:g} K)"}
+              "sd": "" if sd is None else f"{sd:.4f}", "error_model": prediction["error_model"] or "",
+              "predictor": prediction["predictor"],
+              "structure": f"{prediction['structure']} ({site}, {prediction['temperature_k']:g} K)"}
     if any(c in values[k] for k in ("predictor", "structure") for c in "\t\n"):
         raise CelltwinInputError(f"{prediction['structure']}: tabs or line breaks in the file name cannot go "
                                  "into a tab-separated table; rename the file")
@@ -256,5 +262,8 @@ def append_prediction_row(path, reaction: str, prediction: dict) -> None:
             text += "\n"
     if sep == "," and any("," in values[k] for k in values):
         values = {k: f'"{v}"' if "," in v else v for k, v in values.items()}
+    if not calibrated:
+        text += (f"# {reaction}: no calibrated error model for {prediction['predictor']}; sd left empty: fill it in "
+                 "or read the table with a default spread\n")
     text += sep.join(values.get(c, "") for c in columns) + "\n"
     atomic_write_text(path, text)
