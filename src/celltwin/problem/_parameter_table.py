@@ -15,22 +15,30 @@ import numpy as np
 
 from ..errors import PEtabError
 from ._cells import as_float, is_missing, shown
-from ._parameters import PRIOR_TYPES, SCALES, ParameterSpace, Prior
+from ._parameters import PRIOR_PARAMETERS, PRIOR_TYPES, SCALES, V2_PRIOR_TYPES, ParameterSpace, Prior
 
 REQUIRED = ("parameterId", "parameterScale", "lowerBound", "upperBound", "nominalValue", "estimate")
 
 # The second prior parameter is a standard deviation or scale (must be > 0); for the uniform
-# priors the two parameters are an interval (must have a < b).
-_SCALE_PRIORS = ("normal", "laplace", "logNormal", "logLaplace", "parameterScaleNormal", "parameterScaleLaplace")
-_INTERVAL_PRIORS = ("uniform", "parameterScaleUniform")
+# priors the two parameters are an interval (must have a < b); the v2 types' parameters are
+# all positive (log-uniform's interval too, as it is an interval of logarithms).
+_SCALE_PRIORS = ("normal", "laplace", "logNormal", "logLaplace", "parameterScaleNormal", "parameterScaleLaplace",
+                 "cauchy")
+_INTERVAL_PRIORS = ("uniform", "parameterScaleUniform", "logUniform")
+_POSITIVE_PRIORS = ("chisquare", "exponential", "gamma", "logUniform", "rayleigh")
+_V1_PRIOR_TYPES = tuple(t for t in PRIOR_TYPES if t not in V2_PRIOR_TYPES)
 
 
-def read_parameter_space(df, where: str) -> tuple[ParameterSpace, dict[str, int]]:
+def read_parameter_space(df, where: str, petab_version: int = 1) -> tuple[ParameterSpace, dict[str, int]]:
     """Check a PEtab parameter table and build the parameter space.
 
     Arguments:
         df: the table (``parameterId`` as a column or as the index).
         where: the file name, for messages.
+        petab_version: 2 for a table in v1 form read from a PEtab v2 problem: it may use
+            v2's prior types (:data:`V2_PRIOR_TYPES`), and an estimated parameter's nominal
+            value may lie outside its bounds (v2 takes it as a reference value only, and the
+            PEtab library's v2 checks accept it).
 
     Returns:
         ``(space, rows)``: the parameters, and the file row of each parameter id.
@@ -63,7 +71,7 @@ def read_parameter_space(df, where: str) -> tuple[ParameterSpace, dict[str, int]
         nom = _nominal(row["nominalValue"], bool(est), at)
         lo, hi = as_float(row["lowerBound"]), as_float(row["upperBound"])
         if est:
-            _check_bounds(lo, hi, nom, scale, row, at)
+            _check_bounds(lo, hi, nom if petab_version == 1 else math.nan, scale, row, at)
         ids.append(pid)
         rows[pid] = row_no
         estimate.append(bool(est))
@@ -71,7 +79,7 @@ def read_parameter_space(df, where: str) -> tuple[ParameterSpace, dict[str, int]
         nominal.append(nom)
         lower.append(lo if lo is not None else -np.inf)
         upper.append(hi if hi is not None else np.inf)
-        prior = _prior(row, at) if est else None
+        prior = _prior(row, at, PRIOR_TYPES if petab_version == 2 else _V1_PRIOR_TYPES) if est else None
         if prior is not None:
             priors[pid] = prior
     space = ParameterSpace(tuple(ids), np.array(estimate), tuple(scales), np.array(nominal, dtype=float),
@@ -115,7 +123,7 @@ def _check_bounds(lo, hi, nom, scale: str, row: dict, at: str) -> None:
                          "estimated parameter; change the nominal value or the bounds")
 
 
-def _prior(row: dict, at: str) -> Prior | None:
+def _prior(row: dict, at: str, types: tuple[str, ...]) -> Prior | None:
     kind_cell, pars_cell = row.get("objectivePriorType"), row.get("objectivePriorParameters")
     if is_missing(kind_cell):
         if is_missing(pars_cell):
@@ -123,19 +131,24 @@ def _prior(row: dict, at: str) -> Prior | None:
         kind = "parameterScaleUniform"  # PEtab's default type when only the parameters are given
     else:
         kind = str(kind_cell).strip()
-        if kind not in PRIOR_TYPES:
-            raise PEtabError(f"{at}, column 'objectivePriorType': {kind!r} is not one of {', '.join(PRIOR_TYPES)}")
-        if is_missing(pars_cell):
-            raise PEtabError(f"{at}, column 'objectivePriorParameters': a {kind} prior needs two numbers 'a;b'")
+        if kind not in types:
+            raise PEtabError(f"{at}, column 'objectivePriorType': {kind!r} is not one of {', '.join(types)}")
+    names = PRIOR_PARAMETERS.get(kind, ("a", "b"))
+    needed = f"{len(names)} finite number{'s' if len(names) > 1 else ''} '{';'.join(names)}'"
     column = f"{at}, column 'objectivePriorParameters'"
+    if is_missing(pars_cell):
+        raise PEtabError(f"{column}: a {kind} prior needs {needed}")
     values = [as_float(v) for v in str(pars_cell).split(";")]
     numbers = [v for v in values if v is not None and math.isfinite(v)]
-    if len(values) != 2 or len(numbers) != 2:
-        raise PEtabError(f"{column}: need two finite numbers 'a;b', got {shown(pars_cell)}")
-    a, b = numbers
+    if len(values) != len(names) or len(numbers) != len(names):
+        raise PEtabError(f"{column}: a {kind} prior needs {needed}, got {shown(pars_cell)}")
+    a, b = (*numbers, math.nan)[:2]
     if kind in _SCALE_PRIORS and b <= 0:
         raise PEtabError(f"{column}: the second parameter of a {kind} prior is its scale and must be positive, "
                          f"got {b:g}")
+    if kind in _POSITIVE_PRIORS and any(v <= 0 for v in numbers):
+        raise PEtabError(f"{column}: the parameters of a {kind} prior ({', '.join(names)}) must be positive, "
+                         f"got {shown(pars_cell)}")
     if kind in _INTERVAL_PRIORS and not a < b:
         raise PEtabError(f"{column}: a {kind} prior needs a < b (its interval), got {a:g};{b:g}")
     return Prior(kind, a, b)

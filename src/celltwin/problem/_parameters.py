@@ -7,13 +7,24 @@ import math
 
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import xlogy
 
 SCALES = ("lin", "log", "log10")
+
+# PEtab v2's prior types that v1 does not have (v2 spelling; ``logUniform`` for v2's
+# ``log-uniform``, in v1's camel case). Like all priors without ``parameterScale`` they are
+# densities of the linear-scale value.
+V2_PRIOR_TYPES = ("cauchy", "chisquare", "exponential", "gamma", "logUniform", "rayleigh")
 
 PRIOR_TYPES = (
     "uniform", "normal", "laplace", "logNormal", "logLaplace",
     "parameterScaleUniform", "parameterScaleNormal", "parameterScaleLaplace",
+    *V2_PRIOR_TYPES,
 )
+
+# The names of each prior type's parameters, in table order (two unless listed).
+PRIOR_PARAMETERS = {"chisquare": ("degrees of freedom",), "exponential": ("scale",), "rayleigh": ("scale",),
+                    "gamma": ("shape", "scale"), "cauchy": ("location", "scale"), "logUniform": ("low", "high")}
 
 
 def unscale(theta, scale_codes):
@@ -32,14 +43,18 @@ def scale(values, scale_codes):
 class Prior:
     """An objective prior of one estimated parameter, as in the PEtab parameter table.
 
-    ``kind`` is a PEtab ``objectivePriorType``; ``a``, ``b`` its two parameters. Priors
-    without ``parameterScale`` act on the linear-scale value; the density is of that value
-    (no Jacobian of the parameter transformation), as PEtab and pyPESTO define it.
+    ``kind`` is a PEtab ``objectivePriorType`` (or a PEtab v2 type, :data:`V2_PRIOR_TYPES`);
+    ``a``, ``b`` its parameters (``b`` is NaN for the one-parameter types ``chisquare``,
+    ``exponential`` and ``rayleigh``). Priors without ``parameterScale`` act on the
+    linear-scale value; the density is of that value (no Jacobian of the parameter
+    transformation), as PEtab and pyPESTO define it. The density is not renormalised to the
+    parameter's bounds (PEtab v1's definition; PEtab v2 truncates to the bounds, which adds a
+    constant per parameter).
     """
 
     kind: str
     a: float
-    b: float
+    b: float = math.nan
 
     def log_density(self, theta_i, linear_i):
         a, b = self.a, self.b
@@ -60,7 +75,7 @@ class Prior:
             return _normal(jnp.log(linear_i), a, b) - jnp.log(linear_i)
         if k == "logLaplace":
             return _laplace(jnp.log(linear_i), a, b) - jnp.log(linear_i)
-        raise AssertionError(k)
+        return _V2_DENSITIES[k](linear_i, a, b)
 
 
 def _uniform(v, a, b):
@@ -73,6 +88,42 @@ def _normal(v, mu, sd):
 
 def _laplace(v, mu, scale_):
     return -math.log(2 * scale_) - jnp.abs(v - mu) / scale_
+
+
+def _on_support(v, inside, log_density):
+    """``log_density(v)`` where ``inside``, else -inf; evaluated at a point of the support
+    elsewhere, so that neither the value nor its gradient is NaN outside."""
+    return jnp.where(inside, log_density(jnp.where(inside, v, 1.0)), -jnp.inf)
+
+
+def _cauchy(v, loc, scale_, _=None):
+    return -math.log(math.pi * scale_) - jnp.log1p(((v - loc) / scale_) ** 2)
+
+
+def _chisquare(v, dof, _=None):
+    half = dof / 2
+    return _on_support(v, v >= 0, lambda u: xlogy(half - 1, u) - u / 2 - half * math.log(2) - math.lgamma(half))
+
+
+def _exponential(v, scale_, _=None):
+    return _on_support(v, v >= 0, lambda u: -math.log(scale_) - u / scale_)
+
+
+def _gamma(v, shape, scale_):
+    return _on_support(v, v >= 0, lambda u: xlogy(shape - 1, u) - u / scale_ - math.lgamma(shape)
+                       - shape * math.log(scale_))
+
+
+def _log_uniform(v, low, high):
+    return _on_support(v, (v >= low) & (v <= high), lambda u: -jnp.log(u) - math.log(math.log(high / low)))
+
+
+def _rayleigh(v, scale_, _=None):
+    return _on_support(v, v >= 0, lambda u: jnp.log(u) - 2 * math.log(scale_) - u**2 / (2 * scale_**2))
+
+
+_V2_DENSITIES = {"cauchy": _cauchy, "chisquare": _chisquare, "exponential": _exponential, "gamma": _gamma,
+                 "logUniform": _log_uniform, "rayleigh": _rayleigh}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +208,8 @@ def effective_prior(prior: Prior | None, scale_: str, lower: float, upper: float
     named distribution in these cases: no prior (flat on the bounds), the parameterScale
     priors, ``uniform`` on any scale, ``normal``/``laplace`` on ``lin`` scale, and
     ``logNormal(mu, s)`` on ``log`` scale (``N(theta; mu, s) e^-theta``, i.e.
-    ``N(mu - s^2, s)``). Other combinations raise ``ValueError``.
+    ``N(mu - s^2, s)``), and the PEtab v2 types ``cauchy`` and ``logUniform`` on ``lin``
+    scale. Other combinations raise ``ValueError``.
     """
     import numpyro.distributions as dist
 
@@ -176,5 +228,12 @@ def effective_prior(prior: Prior | None, scale_: str, lower: float, upper: float
         return dist.TruncatedNormal(a, b, low=lower, high=upper)
     if theta_scale and kind in ("laplace", "parameterScaleLaplace"):
         return dist.TruncatedDistribution(dist.Laplace(a, b), low=lower, high=upper)
+    if theta_scale and kind == "cauchy":
+        return dist.TruncatedDistribution(dist.Cauchy(a, b), low=lower, high=upper)
+    if theta_scale and kind == "logUniform":
+        return dist.LogUniform(max(a, lower), min(b, upper))
+    if kind in V2_PRIOR_TYPES:
+        raise ValueError(f"drawing from a {kind} prior restricted to the bounds is not supported (its density is); "
+                         "samplers that start from prior draws need another prior for this parameter")
     raise ValueError(f"a {kind} prior on a {scale_}-scale parameter has no named distribution on the parameter "
                      "scale; use a parameterScale prior to draw from it")

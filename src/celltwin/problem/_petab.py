@@ -43,7 +43,7 @@ def from_petab(path: str | os.PathLike | PEtabSource, *, settings: SolverSetting
         else:
             from ._petab_v2 import v1_tables
 
-            tables = v1_tables(source, model.state_ids())
+            model, tables = v1_tables(source, model)
         problem = Problem.from_tables(model, **tables, settings=settings, files=table_files(source),
                                       name=source.path.stem)
     except (SBMLError, UnsupportedFeatureError) as exc:  # the model's elements: say which file holds them

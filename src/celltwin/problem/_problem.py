@@ -91,7 +91,8 @@ class Problem(AbstractProblem):
     @classmethod
     def from_tables(cls, model: Model | CompiledModel, *, measurements: pd.DataFrame, observables: pd.DataFrame,
                     parameters: pd.DataFrame, conditions: pd.DataFrame | None = None,
-                    settings: SolverSettings | None = None, files: Files = Files(), name: str = "problem") -> "Problem":
+                    settings: SolverSettings | None = None, files: Files = Files(), name: str = "problem",
+                    start_times: dict[str, float] | None = None, petab_version: int = 1) -> "Problem":
         """Build a problem from a model and PEtab-style tables.
 
         Arguments:
@@ -103,15 +104,23 @@ class Problem(AbstractProblem):
             parameters: indexed by ``parameterId``: ``parameterScale, lowerBound, upperBound,
                 nominalValue, estimate`` and optionally the objective prior columns.
             conditions: indexed by ``conditionId``; columns are model ids to override.
+            start_times: simulation condition id -> the time its simulation starts (the
+                model's initial state holds then; default 0). Measurement times must not
+                be earlier.
+            petab_version: 2 where the tables come from a PEtab v2 problem: the parameter
+                table may use v2's prior types, and an estimated parameter's nominal value
+                may lie outside its bounds.
         """
         cm = model if isinstance(model, CompiledModel) else compile_model(model)
         if conditions is None:
             ids = sorted(set(measurements["simulationConditionId"].astype(str)))
             conditions = pd.DataFrame(index=pd.Index(ids, name="conditionId"))
-        arrays = build_arrays(cm, measurements, observables, conditions, parameters, files)
+        arrays = build_arrays(cm, measurements, observables, conditions, parameters, files, start_times,
+                              petab_version)
         problem = cls(cm, arrays, measurements.reset_index(drop=True), settings=settings, name=name)
         problem.tables = dict(measurements=measurements, observables=observables, parameters=parameters,
-                              conditions=conditions, settings=settings, files=files, name=name)
+                              conditions=conditions, settings=settings, files=files, name=name,
+                              start_times=start_times, petab_version=petab_version)
         problem.source = functools.partial(cls.from_tables, cm.model, **problem.tables)
         return problem
 
@@ -149,7 +158,7 @@ class Problem(AbstractProblem):
     def _simulate_group(self, g, g_index, pool, steady, adjoint):
         cm, settings, arrays = self.compiled, self.settings, self.arrays
 
-        def one(ts, p_refs, x_mask, x_refs, pre_index):
+        def one(ts, t0, p_refs, x_mask, x_refs, pre_index):
             p = pool[p_refs]
             status = jnp.asarray(Status.OK, dtype=jnp.int32)
             if g.preequilibrate:
@@ -159,7 +168,7 @@ class Problem(AbstractProblem):
                 x0 = jnp.where(x_mask, pool[x_refs], cm.x0(p))
             jump = arrays.jump_time_fn(p) if cm.jump_time_exprs else None
             events = arrays.event_time_fn(p) if cm.events else None
-            xs, st = solve_time_course(cm, p, x0, ts, event_times=events, event_order=g.event_order,
+            xs, st = solve_time_course(cm, p, x0, ts, t0=t0, event_times=events, event_order=g.event_order,
                                        jump_ts=None if jump is None else jnp.sort(jump), settings=settings,
                                        adjoint=adjoint, site=g_index)
             status = jnp.where(status == Status.OK, st, status)
@@ -170,7 +179,7 @@ class Problem(AbstractProblem):
                 status = jnp.where(status == Status.OK, st, status)
             return xs, p, status
 
-        args = (jnp.asarray(g.ts), g.p_refs, g.x0_mask, g.x0_refs, g.pre_index)
+        args = (jnp.asarray(g.ts), jnp.asarray(g.t0), g.p_refs, g.x0_mask, g.x0_refs, g.pre_index)
         return _over_conditions(one, args, settings.condition_batching)
 
     def _evaluate(self, theta, adjoint) -> tuple[jax.Array, jax.Array, jax.Array]:

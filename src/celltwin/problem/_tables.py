@@ -62,6 +62,7 @@ class GroupArrays:
     event_order: tuple[int, ...]
     steady_state_output: bool
     ts: np.ndarray  # (n_ctx, T) padded output times
+    t0: np.ndarray  # (n_ctx,) the time each simulation starts
     p_refs: np.ndarray  # (n_ctx, n_p)
     x0_mask: np.ndarray  # (n_ctx, n_x) bool: state re-initialised by the condition
     x0_refs: np.ndarray  # (n_ctx, n_x)
@@ -102,16 +103,18 @@ class ProblemArrays:
 
 
 class _Builder:
-    def __init__(self, cm: CompiledModel, measurements, observables, conditions, parameters, files: Files):
+    def __init__(self, cm: CompiledModel, measurements, observables, conditions, parameters, files: Files,
+                 start_times: Mapping[str, float], petab_version: int):
         self.cm = cm
         self.files = files
+        self.start_times = start_times
         self.measurements = measurements.reset_index(drop=True) if measurements is not None else None
         self.observables = observables
         self.conditions = conditions if conditions is not None else pd.DataFrame()
         self.parameter_df = parameters
         self.constants: list[float] = []
         self._const_index: dict[float, int] = {}
-        self.space, self.parameter_rows = read_parameter_space(parameters, files.parameters)
+        self.space, self.parameter_rows = read_parameter_space(parameters, files.parameters, petab_version)
         self.n_petab = len(self.space.ids)
         self.petab_index = {pid: i for i, pid in enumerate(self.space.ids)}
         model_ids = set(cm.state_ids) | set(cm.parameter_ids) | {s.name for s in cm.substitutions}
@@ -305,9 +308,10 @@ class _Builder:
                 if cid is not None and cid not in self.conditions.index:
                     raise PEtabError(f"{at}, column {col!r}: condition {cid!r} is not in the {self.files.conditions}")
             t = as_float(row["time"])
-            if t is None or math.isnan(t) or t < 0:
-                raise PEtabError(f"{at}, column 'time': must be a number >= 0 or 'inf' (steady state), "
-                                 f"got {shown(row['time'])}")
+            start = self.start_times.get(sim, 0.0)
+            if t is None or math.isnan(t) or t < start:
+                raise PEtabError(f"{at}, column 'time': must be a number >= {start:g} (the simulation's start) or "
+                                 f"'inf' (steady state), got {shown(row['time'])}")
             m = as_float(row["measurement"])
             if m is None or not math.isfinite(m):
                 raise PEtabError(f"{at}, column 'measurement': must be a finite number, got {shown(row['measurement'])}")
@@ -388,14 +392,22 @@ class _Builder:
             finite = sorted(t for t in times[c] if math.isfinite(t))
             has_inf = any(math.isinf(t) for t in times[c])
             pre_index = pre_ids.index(pre) if pre is not None else 0
-            per_ctx.append([pre is not None, (), has_inf, finite, p_refs, x_mask, x_refs, pre_index])
+            per_ctx.append([pre is not None, (), has_inf, finite, p_refs, x_mask, x_refs, pre_index,
+                            self.start_times.get(sim, 0.0)])
         if cm.events:
-            # Events fire in the order of their times at the nominal parameters.
+            # Events fire in the order of their times at the nominal parameters. An event at
+            # +inf that no estimated parameter moves never fires, so it is left out (a PEtab v2
+            # experiment's periods are events at times only that experiment sets finite).
             nominal_pool = np.concatenate([self.space.nominal, np.array(self.constants, dtype=float)])
-            event_times = vector_function([cm.resolve(ev.time) for ev in cm.events], [cm.parameter_symbols])
+            times = [cm.resolve(ev.time) for ev in cm.events]
+            event_times = vector_function(times, [cm.parameter_symbols])
+            estimated = set(np.flatnonzero(self.space.estimate).tolist())
+            uses = [[i for i, s in enumerate(cm.parameter_symbols) if s in t.free_symbols] for t in times]
             for info in per_ctx:
                 ev_t = np.asarray(event_times(nominal_pool[info[4]]))
-                info[1] = tuple(int(i) for i in np.argsort(ev_t, kind="stable"))
+                fires = [k for k in range(len(times))
+                         if ev_t[k] != np.inf or any(int(info[4][i]) in estimated for i in uses[k])]
+                info[1] = tuple(sorted(fires, key=lambda k: ev_t[k]))
         keys: dict[tuple, list[int]] = {}
         for c, info in enumerate(per_ctx):
             keys.setdefault(tuple(info[:3]), []).append(c)
@@ -404,7 +416,7 @@ class _Builder:
             width = max(max(len(per_ctx[c][3]) for c in members), 1)
             ts = np.zeros((len(members), width))
             for local, c in enumerate(members):
-                finite = per_ctx[c][3] or [0.0]
+                finite = per_ctx[c][3] or [per_ctx[c][8]]
                 ts[local, : len(finite)] = finite
                 ts[local, len(finite):] = finite[-1]
                 slots = {t: i for i, t in enumerate(per_ctx[c][3])}
@@ -413,7 +425,8 @@ class _Builder:
             stack = lambda k: np.stack([per_ctx[c][k] for c in members])  # noqa: E731
             groups.append(GroupArrays(
                 contexts=np.array(members), preequilibrate=key[0], event_order=key[1], steady_state_output=key[2],
-                ts=ts, p_refs=stack(4), x0_mask=stack(5), x0_refs=stack(6),
+                ts=ts, t0=np.array([per_ctx[c][8] for c in members], dtype=float),
+                p_refs=stack(4), x0_mask=stack(5), x0_refs=stack(6),
                 pre_index=np.array([per_ctx[c][7] for c in members], dtype=np.int32),
             ))
         preequilibrations = None
@@ -424,6 +437,11 @@ class _Builder:
         return groups, placement, preequilibrations
 
 
-def build_arrays(cm: CompiledModel, measurements, observables, conditions, parameters, files: Files = Files()) -> ProblemArrays:
-    """Check the tables against the compiled model and build the evaluation arrays."""
-    return _Builder(cm, measurements, observables, conditions, parameters, files).build()
+def build_arrays(cm: CompiledModel, measurements, observables, conditions, parameters, files: Files = Files(),
+                 start_times: Mapping[str, float] | None = None, petab_version: int = 1) -> ProblemArrays:
+    """Check the tables against the compiled model and build the evaluation arrays.
+
+    ``start_times`` maps a simulation condition id to the time its simulation starts (0
+    where absent); ``petab_version`` is that of :func:`read_parameter_space`."""
+    return _Builder(cm, measurements, observables, conditions, parameters, files, start_times or {},
+                    petab_version).build()
