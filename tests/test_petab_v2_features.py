@@ -209,5 +209,6 @@ def test_prior_without_draws_is_refused_with_the_parameter_named(tmp_path):
     table = pd.read_csv(path.parent / "parameters.tsv", sep="\t").assign(priorDistribution="gamma",
                                                                          priorParameters="3;5")
     table.to_csv(path.parent / "parameters.tsv", sep="\t", index=False)
-    with pytest.raises(PEtabError, match="parameter 'p_gamma': drawing from a gamma prior"):
+    with pytest.raises(PEtabError, match=r"parameters.tsv, row 2, column 'objectivePriorType': parameter 'p_gamma': "
+                                         "drawing from a gamma prior"):
         from_petab(path).sample_prior(jax.random.PRNGKey(0), 3)

@@ -253,7 +253,8 @@ class Problem(AbstractProblem):
         """Where ``pid`` is defined, for messages: file and row of the parameter table."""
         tables = self.tables or {}
         where = tables.get("files", Files()).parameters
-        ids = list(tables["parameters"].index) if "parameters" in tables else []
+        table = tables.get("parameters")
+        ids = [] if table is None else list(table["parameterId"] if "parameterId" in table.columns else table.index)
         return f"{where}, row {ids.index(pid) + 2}" if pid in ids else where
 
     def sample_prior(self, key, n: int) -> jax.Array:
