@@ -111,7 +111,7 @@ V2_PASSING = {"0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0
               "0013", "0014", "0015", "0017", "0020", "0021", "0023", "0032"}
 V2_DEFAULT = {"0001", "0002", "0005", "0007", "0009", "0012", "0021"}  # one per kind of feature; others slow
 V2_REFUSED = {
-    "0016": "a size that changes over time",  # an event (triggered by a state) that changes a compartment's size
+    "0016": "'C + S' is a formula",  # (also a period at t = 10; its event triggered by the state resizes a compartment)
     "0018": "a period starting at t = 10",  # condition changes during the time course
     "0022": "a period starting at t = 10",
     "0024": "the prior 'cauchy'",  # priors without a celltwin type
@@ -120,7 +120,7 @@ V2_REFUSED = {
     "0027": "'offset_A1_c0 + offset_A2_c0' is a formula",
     "0028": "'A + 5.0' is a formula",
     "0029": "a period starting at t = 5",  # a start time other than 0
-    "0030": "a size that changes over time",
+    "0030": "'C + S' is a formula",  # (also a period at t = 10; its event resizes a compartment)
     "0031": "'A + 5.0' is a formula",
 }
 

@@ -659,6 +659,28 @@ def test_rate_of_is_rejected():
     _raises(doc(body), "rateOf")
 
 
+def test_compartment_resized_by_an_event_keeps_the_amounts(simulate):
+    """cv goes from 1 to 4 at t = 2: the concentration species A keeps its amount (its
+    concentration drops 4x); A's production k*cv (amount per time) keeps d[A]/dt = k; an
+    amount species B and a species C set by the same event are not rescaled."""
+    k = 0.3
+    body = (
+        '<listOfCompartments><compartment id="cv" size="1" constant="false"/></listOfCompartments>'
+        + params(k=k)
+        + species(sp_("A", "cv", conc=1.0), sp_("B", "cv", amount=5.0, hosu=True), sp_("C", "cv", conc=2.0))
+        + reactions(reaction("make", {}, {"A": 1}, "k*cv"))
+        + "<listOfEvents>" + _event("grow", "time >= 2", {"cv": "4", "C": "7"}) + "</listOfEvents>"
+    )
+    ts = np.array([0.0, 1.0, 1.999, 2.0, 3.0])
+    states, _ = simulate(doc(body), ts)
+    a_before = 1 + k * np.minimum(ts, 2.0)
+    expected_a = np.where(ts < 2, a_before, (1 + 2 * k) / 4 + k * (ts - 2))
+    close(states["A"], expected_a)
+    close(states["B"], np.full(len(ts), 5.0))
+    close(states["C"], np.where(ts < 2, 2.0, 7.0))
+    close(states["cv"], np.where(ts < 2, 1.0, 4.0))
+
+
 def test_variable_compartment_with_concentration_species_is_rejected():
     body = (
         '<listOfCompartments><compartment id="cv" size="1" constant="false"/></listOfCompartments>'

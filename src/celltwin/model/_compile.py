@@ -452,6 +452,16 @@ class _Compiler:
                 raise UnsupportedFeatureError(f"{where}: assignment to {var!r}, which is not a state of the model")
             targets.append(self.state_ids.index(var))
             exprs.append(self.resolve(e, f"{where}, assignment to {var!r}"))
+        # A compartment resized by the event keeps the amounts of its concentration species
+        # (SBML): their concentrations scale by old size / new size, unless the event sets them.
+        for var, new_size in list(zip(ev.assignments, exprs)):
+            if var in self.model.compartments:
+                old_size = self.x_syms[self.state_ids.index(var)]
+                for s in self.model.species.values():
+                    if (s.compartment == var and not s.amount_based and s.id not in ev.assignments
+                            and s.id in self.state_ids):
+                        targets.append(self.state_ids.index(s.id))
+                        exprs.append(self.x_syms[self.state_ids.index(s.id)] * old_size / new_size)
         f = vector_function(exprs, [[TIME], self.x_syms, self.p_syms])
         crossing = None
         if condition is not None:

@@ -192,15 +192,17 @@ class _Importer:
         }
 
     def check_compartments(self, model: Model) -> None:
+        # Sizes changed by events are supported (the compiled event rescales the concentrations);
+        # sizes that change continuously are not.
         changing = set(model.rate_rules) | set(model.assignment_rules)
-        changing |= {v for ev in model.events.values() for v in ev.assignments}
         for c in model.compartments.values():
             if c.id in changing:
                 inside = [s.id for s in model.species.values() if s.compartment == c.id and not s.amount_based]
                 if inside:
                     raise self.unsupported(
                         f"compartment {c.id!r}",
-                        f"a size that changes over time while it holds concentration species ({', '.join(inside[:3])})",
+                        f"a size that changes continuously (a rate or assignment rule) while it holds concentration "
+                        f"species ({', '.join(inside[:3])})",
                     )
 
 
