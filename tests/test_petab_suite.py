@@ -108,20 +108,19 @@ def test_simulation_table_method():
 # PEtab v2 cases that celltwin simulates, and those it refuses with the feature named (the
 # refusal's words are checked). docs/support_matrix.md lists both.
 V2_PASSING = {"0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012",
-              "0013", "0014", "0015", "0017", "0020", "0021", "0032"}
+              "0013", "0014", "0015", "0017", "0020", "0021", "0023", "0032"}
 V2_DEFAULT = {"0001", "0002", "0005", "0007", "0009", "0012", "0021"}  # one per kind of feature; others slow
 V2_REFUSED = {
-    "0016": "trigger S >= 14",  # an event triggered by a state
+    "0016": "'C + S' is a formula",  # (also a period at t = 10; its event triggered by the state resizes a compartment)
     "0018": "a period starting at t = 10",  # condition changes during the time course
     "0022": "a period starting at t = 10",
-    "0023": "trigger p >= 500",
     "0024": "the prior 'cauchy'",  # priors without a celltwin type
     "0025": "the prior 'cauchy'",
     "0026": "'initial_A1 + initial_A2' is a formula",  # formulas as condition target values
     "0027": "'offset_A1_c0 + offset_A2_c0' is a formula",
     "0028": "'A + 5.0' is a formula",
     "0029": "a period starting at t = 5",  # a start time other than 0
-    "0030": "a size that changes over time",
+    "0030": "'C + S' is a formula",  # (also a period at t = 10; its event resizes a compartment)
     "0031": "'A + 5.0' is a formula",
 }
 
