@@ -42,6 +42,15 @@ def test_sciml_problem_is_read_with_its_extension_tables_and_files():
         lint(source)
 
 
+def test_a_sciml_problem_read_as_plain_petab_points_to_the_hybrid_reader():
+    """Plain PEtab (``celltwin check``, ``from_petab``) cannot read SciML tables; the message
+    names the file and where it can be read, instead of the library's pydantic error."""
+    path = _sciml_case() / "problem.yaml"
+    with pytest.raises(UnsupportedFeatureError) as info:
+        read_petab(path)
+    assert str(path) in str(info.value) and "celltwin hybrid" in str(info.value)
+
+
 def test_an_extension_needs_a_v2_problem_with_its_section(tmp_path):
     with pytest.raises(UnsupportedFeatureError, match="format_version.*PEtab sciml problems are PEtab v2"):
         read_petab(EXAMPLE / "mapk_cascade.yaml", extension=SCIML)

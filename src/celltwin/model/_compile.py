@@ -33,12 +33,17 @@ from ._model import TIME, Model, symbol
 
 @dataclasses.dataclass(frozen=True)
 class CompiledEvent:
-    """An event of the compiled model: fires at ``time(p)``, sets ``x[targets] = values(t, x, p)``."""
+    """An event of the compiled model: fires at ``time(p)``, or, for a state event
+    (``condition`` not None; ``time`` is then infinite), whenever ``condition(t, x, p)``
+    crosses zero upward (and at the start if it holds there and ``initial_value`` is
+    False); sets ``x[targets] = values(t, x, p)``."""
 
     id: str
     time: sp.Expr
     targets: np.ndarray
     values: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+    condition: Callable[[jax.Array, jax.Array, jax.Array], jax.Array] | None = None
+    initial_value: bool = True
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -430,18 +435,40 @@ class _Compiler:
 
     def _event(self, ev) -> CompiledEvent:
         where = f"event {ev.id!r}"
-        at = self.resolve(ev.trigger_time, f"trigger of {where}")
-        if at.free_symbols - set(self.p_syms):
-            raise UnsupportedFeatureError(f"{where}: the trigger time depends on the state; only fixed times are supported")
+        condition = None
+        if ev.condition is not None:
+            at, condition = sp.oo, self.resolve(ev.condition, f"trigger of {where}")
+        else:
+            at = self.resolve(ev.trigger_time, f"trigger of {where}")
+            if at.free_symbols - set(self.p_syms):  # a time that moves with the state (through a rule)
+                at, condition = sp.oo, TIME - at
+        if condition is not None and condition.free_symbols - {TIME, *self.x_syms, *self.p_syms}:
+            unknown = sorted(str(s) for s in condition.free_symbols - {TIME, *self.x_syms, *self.p_syms})
+            raise UnsupportedFeatureError(f"{where}: the trigger uses {', '.join(unknown)}, which is not a state, "
+                                          "parameter or time")
         targets, exprs = [], []
         for var, e in ev.assignments.items():
             if var not in self.state_ids:
                 raise UnsupportedFeatureError(f"{where}: assignment to {var!r}, which is not a state of the model")
             targets.append(self.state_ids.index(var))
             exprs.append(self.resolve(e, f"{where}, assignment to {var!r}"))
+        # A compartment resized by the event keeps the amounts of its concentration species
+        # (SBML): their concentrations scale by old size / new size, unless the event sets them.
+        for var, new_size in list(zip(ev.assignments, exprs)):
+            if var in self.model.compartments:
+                old_size = self.x_syms[self.state_ids.index(var)]
+                for s in self.model.species.values():
+                    if (s.compartment == var and not s.amount_based and s.id not in ev.assignments
+                            and s.id in self.state_ids):
+                        targets.append(self.state_ids.index(s.id))
+                        exprs.append(self.x_syms[self.state_ids.index(s.id)] * old_size / new_size)
         f = vector_function(exprs, [[TIME], self.x_syms, self.p_syms])
+        crossing = None
+        if condition is not None:
+            g = vector_function([condition], [[TIME], self.x_syms, self.p_syms])
+            crossing = lambda t, x, p: g(jnp.reshape(t, (1,)), x, p)[0]  # noqa: E731
         return CompiledEvent(ev.id, at, np.array(targets, dtype=np.int32),
-                             lambda t, x, p: f(jnp.reshape(t, (1,)), x, p))
+                             lambda t, x, p: f(jnp.reshape(t, (1,)), x, p), crossing, ev.initial_value)
 
 
 def _monomials(rate: sp.Expr, x_index: dict[sp.Symbol, int]):

@@ -52,6 +52,21 @@ def as_expr(value: float | str | sp.Basic, *, where: str = "expression") -> sp.E
     raise CelltwinInputError(f"{where} must be a number or a formula, got {value!r}")
 
 
+def crossing_function(trigger: sp.Basic) -> sp.Expr | None:
+    """The function whose crossing from negative to zero or positive makes ``trigger`` true:
+    ``a >= b`` and ``a > b`` give ``a - b``, ``a <= b`` and ``a < b`` give ``b - a``; None for
+    other triggers (``and``/``or`` of comparisons, equalities). A comparison read by the
+    formula grammar (``Piecewise((1, a >= b), (0, True))``) counts as the comparison."""
+    if (isinstance(trigger, sp.Piecewise) and len(trigger.args) == 2 and trigger.args[0].expr == 1
+            and trigger.args[1].expr == 0 and trigger.args[1].cond is sp.true):
+        trigger = trigger.args[0].cond
+    if isinstance(trigger, (sp.Ge, sp.Gt)):
+        return trigger.lhs - trigger.rhs
+    if isinstance(trigger, (sp.Le, sp.Lt)):
+        return trigger.rhs - trigger.lhs
+    return None
+
+
 def is_identifier(name) -> bool:
     """Whether ``name`` is an SBML/PEtab identifier (a letter or ``_``, then letters, digits, ``_``)."""
     return isinstance(name, str) and _ID.match(name) is not None
@@ -110,15 +125,22 @@ class Reaction:
 
 @dataclasses.dataclass(frozen=True)
 class Event:
-    """A discontinuous change of state at a fixed time (``time >= trigger_time``).
+    """A discontinuous change of state, at a fixed time or when a condition on the state
+    becomes true.
 
-    ``assignments`` map a species, compartment or parameter id to an expression that is
-    evaluated just before the event fires.
+    A time event (``condition`` None) fires when ``time >= trigger_time``. A state event
+    (``trigger_time`` None) fires whenever ``condition`` goes from negative to zero or
+    positive (``S >= 14`` is ``condition = S - 14``); ``initial_value`` is the trigger's
+    value before the start (SBML's ``initialValue``): if False and the condition already
+    holds at the start, the event fires there. ``assignments`` map a species, compartment
+    or parameter id to an expression that is evaluated just before the event fires.
     """
 
     id: str
-    trigger_time: sp.Expr
+    trigger_time: sp.Expr | None
     assignments: Mapping[str, sp.Expr]
+    condition: sp.Expr | None = None
+    initial_value: bool = True
 
 
 @dataclasses.dataclass
@@ -237,15 +259,25 @@ class Model:
             raise CelltwinInputError(f"rate rule: unknown variable {variable!r}")
         self.rate_rules[variable] = as_expr(expression, where=f"rate rule for {variable}")
 
-    def add_event(self, id: str, at: float | str, assignments: Mapping[str, float | str]) -> Event:
-        """Add an event that fires once when time reaches ``at`` and applies ``assignments``."""
+    def add_event(self, id: str, at: float | str | None, assignments: Mapping[str, float | str], *,
+                  when: str | None = None, initial_value: bool = True) -> Event:
+        """Add an event that applies ``assignments``: once when time reaches ``at``, or,
+        with ``at=None``, whenever the condition ``when`` (``"S >= 14"``; ``>``, ``<=``
+        and ``<`` too) becomes true (see :class:`Event` for ``initial_value``)."""
         for var in assignments:
             if var not in self.all_ids():
                 raise CelltwinInputError(f"event {id!r}: unknown variable {var!r}")
+        if (at is None) == (when is None):
+            raise CelltwinInputError(f"event {id!r}: give either a time (at) or a condition (when), not both or neither")
+        condition = None if when is None else crossing_function(as_expr(when, where=f"trigger of event {id}"))
+        if when is not None and condition is None:
+            raise CelltwinInputError(f"event {id!r}: the trigger {when!r} is not a comparison such as 'S >= 14'")
         ev = Event(
             self._new_id(id, "event"),
-            as_expr(at, where=f"trigger time of event {id}"),
+            None if at is None else as_expr(at, where=f"trigger time of event {id}"),
             {k: as_expr(v, where=f"assignment to {k} in event {id}") for k, v in assignments.items()},
+            condition,
+            bool(initial_value),
         )
         self.events[id] = ev
         return ev

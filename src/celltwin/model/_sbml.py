@@ -1,7 +1,7 @@
 """SBML import through python-libsbml into a :class:`Model`.
 
 Everything the simulator cannot reproduce faithfully raises an error that names the SBML
-element and what is unsupported: algebraic rules, delays, non-time event triggers,
+element and what is unsupported: algebraic rules, delays, event triggers other than one comparison,
 stoichiometry that changes over time, compartments whose size changes while they hold
 concentration species.
 """
@@ -15,7 +15,7 @@ import libsbml
 import sympy as sp
 
 from ..errors import SBMLError, UnsupportedFeatureError
-from ._model import TIME, Compartment, Event, Model, Parameter, Reaction, Species, symbol
+from ._model import TIME, Compartment, Event, Model, Parameter, Reaction, Species, crossing_function, symbol
 from ._sbml_math import ast_to_sympy, check_math_names, function_definitions
 
 
@@ -168,31 +168,41 @@ class _Importer:
         trigger = e.getTrigger()
         cond = self.math(trigger.getMath(), f"trigger of {where}")
         at = _time_trigger(cond)
+        initial_value = trigger.getInitialValue() if trigger.isSetInitialValue() else True
         if at is None:
-            raise self.unsupported(
-                where, f"the trigger {cond} (only 'time >= expression' triggers without state are supported)"
-            )
+            condition = crossing_function(cond)
+            if condition is None:
+                raise self.unsupported(
+                    where, f"the trigger {cond} (a comparison such as 'S >= 14' or 'time >= t1' is supported; "
+                           "and/or of comparisons, equalities and other conditions are not)"
+                )
+            assignments = self.event_assignments(e, where)
+            return Event(eid, None, assignments, condition, bool(initial_value))
         true_at_zero = at.is_number and (at < 0 or (at == 0 and isinstance(cond, (sp.Ge, sp.Le))))
         if true_at_zero and trigger.isSetInitialValue() and trigger.getInitialValue():
             # SBML time starts at 0: an initially true trigger that is already true there never
             # goes from false to true, so the event never fires (an initially false one fires at 0).
             return None
-        assignments = {
+        return Event(eid, at, self.event_assignments(e, where))
+
+    def event_assignments(self, e: libsbml.Event, where: str) -> dict:
+        return {
             a.getVariable(): self.math(a.getMath(), f"{where}, assignment to {a.getVariable()!r}")
             for a in e.getListOfEventAssignments()
         }
-        return Event(eid, at, assignments)
 
     def check_compartments(self, model: Model) -> None:
+        # Sizes changed by events are supported (the compiled event rescales the concentrations);
+        # sizes that change continuously are not.
         changing = set(model.rate_rules) | set(model.assignment_rules)
-        changing |= {v for ev in model.events.values() for v in ev.assignments}
         for c in model.compartments.values():
             if c.id in changing:
                 inside = [s.id for s in model.species.values() if s.compartment == c.id and not s.amount_based]
                 if inside:
                     raise self.unsupported(
                         f"compartment {c.id!r}",
-                        f"a size that changes over time while it holds concentration species ({', '.join(inside[:3])})",
+                        f"a size that changes continuously (a rate or assignment rule) while it holds concentration "
+                        f"species ({', '.join(inside[:3])})",
                     )
 
 

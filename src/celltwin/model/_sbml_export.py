@@ -78,8 +78,13 @@ def to_sbml(model: Model) -> str:
         event = m.createEvent()
         event.setId(ev.id), event.setUseValuesFromTriggerTime(True)
         trigger = event.createTrigger()
-        trigger.setInitialValue(False), trigger.setPersistent(True)
-        trigger.setMath(_formula(sp.GreaterThan(TIME, ev.trigger_time, evaluate=False), f"trigger of event {ev.id}"))
+        trigger.setPersistent(True)
+        if ev.condition is not None:  # a state event: fires when the condition crosses zero upward
+            trigger.setInitialValue(ev.initial_value)
+            trigger.setMath(_formula(sp.GreaterThan(ev.condition, 0, evaluate=False), f"trigger of event {ev.id}"))
+        else:
+            trigger.setInitialValue(False)
+            trigger.setMath(_formula(sp.GreaterThan(TIME, ev.trigger_time, evaluate=False), f"trigger of event {ev.id}"))
         for var, expr in ev.assignments.items():
             assignment = event.createEventAssignment()
             assignment.setVariable(var), assignment.setMath(_formula(expr, f"event {ev.id} assignment to {var}"))

@@ -112,6 +112,11 @@ def read_petab(path: str | os.PathLike | PEtabSource, *, extension: Extension | 
         return path
     path = Path(path)
     content = read_yaml(path, extension)
+    declared = content.get("extensions") if isinstance(content, dict) else None
+    if extension is None and isinstance(declared, dict) and "sciml" in declared:
+        # Its tables hold what plain PEtab does not (nominalValue 'array', network inputs).
+        raise UnsupportedFeatureError(f"{path}: a PEtab SciML problem (extensions: sciml); read it as a hybrid "
+                                      "model: `celltwin hybrid` or celltwin.hybrid.sciml.from_petab_sciml")
     files = problem_files(path, content, extension)
     raw_sbml, document = read_sbml(files.sbml[0])
     raw_tables: dict[str, list[tuple[Path, bytes]]] = {}

@@ -161,6 +161,7 @@ class Problem(AbstractProblem):
         def one(ts, t0, p_refs, x_mask, x_refs, pre_index):
             p = pool[p_refs]
             status = jnp.asarray(Status.OK, dtype=jnp.int32)
+            x_ss = None
             if g.preequilibrate:
                 x_ss, status = steady[0][pre_index], steady[1][pre_index]
                 x0 = jnp.where(x_mask, pool[x_refs], x_ss)
@@ -170,11 +171,11 @@ class Problem(AbstractProblem):
             events = arrays.event_time_fn(p) if cm.events else None
             xs, st = solve_time_course(cm, p, x0, ts, t0=t0, event_times=events, event_order=g.event_order,
                                        jump_ts=None if jump is None else jnp.sort(jump), settings=settings,
-                                       adjoint=adjoint, site=g_index)
+                                       adjoint=adjoint, site=g_index, x_before=x_ss)
             status = jnp.where(status == Status.OK, st, status)
             if g.steady_state_output:
                 x_inf, st = solve_steady_state(cm, p, xs[-1], t0=ts[-1], settings=settings, adjoint=adjoint,
-                                               site=1 + g_index)
+                                               site=1 + g_index, x_before=xs[-1])
                 xs = jnp.concatenate([xs, x_inf[None]], axis=0)
                 status = jnp.where(status == Status.OK, st, status)
             return xs, p, status

@@ -424,6 +424,10 @@ _GENERATED: weakref.WeakKeyDictionary[CompiledModel, _Generated] = weakref.WeakK
 
 def generated(cm: CompiledModel) -> _Generated:
     """The compiled functions of ``cm`` (generated once per compiled model)."""
+    state_events = [ev.id for ev in cm.events if ev.condition is not None]
+    if state_events:  # their firing times come from root finding on diffrax's dense output
+        raise UnsupportedFeatureError(f"events triggered by the state ({', '.join(state_events)}) need the diffrax "
+                                      "engine; the native one applies events at times known beforehand")
     if cm not in _GENERATED:
         gen = _Generated(cm)
         _warm_up(gen)

@@ -29,6 +29,7 @@ class Status(enum.IntEnum):
     SOLVER_FAILED = 1
     NOT_FINITE = 2
     NO_STEADY_STATE = 3
+    TOO_MANY_EVENTS = 4
 
     def describe(self) -> str:
         return {
@@ -36,7 +37,14 @@ class Status(enum.IntEnum):
             1: "the ODE solver failed (too many steps or a step size underflow: stiff or unstable at these parameters)",
             2: "the simulation produced non-finite values",
             3: "no steady state was reached during pre-equilibration",
+            4: f"an event triggered by the state fired, or its trigger became false again, more than "
+               f"{STATE_EVENT_CROSSINGS} times",
         }[int(self)]
+
+
+# How often each state-triggered event may fire or re-arm (its trigger going false) in one
+# time course: every crossing ends a solve, and the number of solves is fixed when JAX traces.
+STATE_EVENT_CROSSINGS = 4
 
 
 # Above this many states a sparse LU (built once per model) beats LAPACK's dense one when
@@ -78,6 +86,7 @@ def solve_time_course(
     settings: SolverSettings = SolverSettings(),
     adjoint: diffrax.AbstractAdjoint = diffrax.RecursiveCheckpointAdjoint(),
     site: int = 0,
+    x_before: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """States at the sorted output times ``ts`` (``ts[0] >= t0``).
 
@@ -94,10 +103,17 @@ def solve_time_course(
             ``ForwardMode`` for forward mode).
         site: the native backend's tapes are kept per call site between a forward pass and
             its gradient: give different solves of the same shapes different numbers.
+        x_before: the state just before ``t0`` when this solve continues another (after
+            pre-equilibration): an event triggered by the state fires at ``t0`` only if its
+            trigger holds at ``x0`` and did not at ``x_before``. None: the first solve, where
+            the trigger's SBML ``initialValue`` stands for the value before.
 
     Returns:
         ``(xs, status)``: states of shape ``(len(ts), n_states)`` and a :class:`Status` code.
     """
+    if any(ev.condition is not None for ev in cm.events):
+        return _time_course_with_state_events(cm, p, x0, ts, event_times, jump_ts, t0, settings, adjoint,
+                                              x_before=x_before)
     if _engine(settings, cm) == "native":
         return _native_time_course(cm, p, x0, ts, event_times, event_order, jump_ts, t0, settings, site)
     d = cm.derived(p)
@@ -144,12 +160,19 @@ def solve_steady_state(
     settings: SolverSettings = SolverSettings(),
     adjoint: diffrax.AbstractAdjoint = diffrax.RecursiveCheckpointAdjoint(),
     site: int = 0,
+    x_before: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """Integrate from ``x0`` until ``|dx/dt| <= atol + rtol |x|``; returns ``(x_ss, status)``.
 
     Sensitivities come from the integration itself (not the implicit function theorem),
     so models with conservation laws, whose Jacobian is singular, differentiate correctly.
+    Events triggered by the state fire on the way (``x_before`` as in
+    :func:`solve_time_course`); time events do not.
     """
+    if any(ev.condition is not None for ev in cm.events):
+        xs, status = _time_course_with_state_events(cm, p, x0, jnp.asarray([settings.max_steady_state_time]), None,
+                                                    None, t0, settings, adjoint, steady_state=True, x_before=x_before)
+        return xs[0], status
     if _engine(settings, cm) == "native":
         from ._native import native_time_course
 
@@ -203,5 +226,109 @@ def _native_time_course(cm, p, x0, ts, event_times, event_order, jump_ts, t0, se
             event = cm.events[event_order[j]]
             fired = x.at[event.targets].set(event.values(b, x, p))
             x = jnp.where(event_times[event_order[j]] <= t_end, fired, x)
+    status = jnp.where((status == Status.OK) & ~jnp.all(jnp.isfinite(xs)), Status.NOT_FINITE, status)
+    return xs, status
+
+
+def _time_course_with_state_events(cm, p, x0, ts, event_times, jump_ts, t0, settings, adjoint, steady_state=False,
+                                   x_before=None):
+    """:func:`solve_time_course` for models with events triggered by the state (and, with
+    ``steady_state``, :func:`solve_steady_state`: ``ts`` is ``[max_steady_state_time]``, the
+    solves stop at the steady state, and time events, ``event_times`` None, do not fire).
+
+    Each solve runs until the next crossing of any event's trigger, located by root finding
+    on diffrax's dense output (``diffrax.Event``; its time is differentiable, through the
+    implicit function theorem). A trigger crossing upward fires its event (time events are
+    triggers ``time - t_k``) and disarms it; a state event is armed again when its trigger
+    becomes false (a downward crossing, or false after the assignments). The number of solves is
+    fixed when JAX traces: one per time event and :data:`STATE_EVENT_CROSSINGS` per state
+    event; a time course that needs more ends with :attr:`Status.TOO_MANY_EVENTS`.
+    """
+    import optimistix as optx
+
+    d = cm.derived(p)
+    term = _term(cm)
+    events = cm.events
+    state = [ev.condition is not None for ev in events]
+    t_end = ts[-1]
+    t = jnp.asarray(t0, dtype=float)
+    if event_times is None:
+        event_times = jnp.full(len(events), jnp.inf)
+    times = jnp.where(jnp.asarray(state), jnp.inf, event_times) if events else jnp.zeros(0)
+    # The threshold below which a trigger counts as false again: root finding leaves the
+    # trigger within about this much of zero at the crossing.
+    tolerance = settings.atol + settings.rtol * jnp.max(jnp.abs(x0))
+
+    def trigger(k, s, x):
+        return events[k].condition(s, x, p) if state[k] else s - times[k]
+
+    def fire(k, s, x):
+        return x.at[events[k].targets].set(events[k].values(s, x, p))
+
+    # At the start: time events at or before t0 fire, and state events whose trigger holds
+    # there fire unless it held just before (SBML's initialValue, or the state x_before).
+    x = x0
+    armed = []
+    for k, ev in enumerate(events):
+        holds = trigger(k, t, x0) >= 0
+        held = jnp.asarray(ev.initial_value) if x_before is None else trigger(k, t, x_before) >= 0
+        fires = holds & ~held if state[k] else times[k] <= t
+        x = jnp.where(fires, fire(k, t, x), x)
+        armed.append(~holds if state[k] else ~fires)
+    armed = jnp.asarray(armed)
+    n_solves = 1 + sum(STATE_EVENT_CROSSINGS if s else 1 for s in state)
+    n_crossings = len(events) + sum(state)
+    root_finder = optx.Newton(rtol=1e-10, atol=1e-10)
+    controller = settings.controller(jump_ts)
+    xs = jnp.zeros((ts.shape[0], x0.shape[0]), dtype=x0.dtype)
+    status = jnp.asarray(Status.OK, dtype=jnp.int32)
+    steady = jnp.asarray(False)
+
+    def saveat(start):  # the end apart: after an event, SaveAt(ts, t1) would put it in the first unused slot
+        if steady_state:
+            return diffrax.SaveAt(subs=[diffrax.SubSaveAt(t1=True)])
+        return diffrax.SaveAt(subs=[diffrax.SubSaveAt(t1=True), diffrax.SubSaveAt(ts=jnp.clip(ts, start, t_end))])
+
+    for j in range(n_solves):
+        def up(k):  # diffrax calls conditions with keywords: t, y, args, ...
+            return lambda t, y, args, **_: jnp.where(args[2][k], trigger(k, t, y), -1.0)
+
+        def down(k):
+            return lambda t, y, args, **_: jnp.where(args[2][k], 1.0, trigger(k, t, y))
+
+        conditions = [up(k) for k in range(len(events))] + [down(k) for k in range(len(events)) if state[k]]
+        directions = [True] * len(events) + [False] * sum(state)
+        if steady_state:
+            conditions.append(diffrax.steady_state_event(settings.steady_state_rtol, settings.steady_state_atol))
+            directions.append(None)
+        sol = diffrax.diffeqsolve(
+            term, settings.solver, t, jnp.where(steady, t, t_end), None, x, args=(p, d, armed),
+            saveat=saveat(t), stepsize_controller=controller,
+            max_steps=settings.max_steps, throw=False, adjoint=adjoint,
+            event=diffrax.Event(conditions, root_finder=root_finder, direction=directions),
+        )
+        crossed = jnp.asarray(sol.event_mask[:n_crossings])
+        if steady_state:
+            steady = steady | sol.event_mask[-1]
+        stopped = jnp.any(crossed)
+        b = sol.ts[0][-1]
+        if not steady_state:
+            inside = (ts >= t) & ((ts < b) | (~stopped & (ts <= b)))
+            xs = jnp.where(inside[:, None], sol.ys[1], xs)
+        failed = (sol.result != diffrax.RESULTS.successful) & (sol.result != diffrax.RESULTS.event_occurred)
+        status = jnp.where((status == Status.OK) & failed, Status.SOLVER_FAILED, status)
+        x, t = sol.ys[0][-1], b
+        rearmed = list(armed)
+        for k in range(len(events)):
+            x = jnp.where(crossed[k], fire(k, t, x), x)
+            rearmed[k] = rearmed[k] & ~crossed[k]
+        for i, k in enumerate(k for k in range(len(events)) if state[k]):
+            rearmed[k] = rearmed[k] | crossed[len(events) + i] | (trigger(k, t, x) < -tolerance)
+        armed = jnp.asarray(rearmed)
+        if j == n_solves - 1:
+            status = jnp.where((status == Status.OK) & stopped, Status.TOO_MANY_EVENTS, status)
+    if steady_state:
+        xs = x[None, :]
+        status = jnp.where((status == Status.OK) & ~steady, Status.NO_STEADY_STATE, status)
     status = jnp.where((status == Status.OK) & ~jnp.all(jnp.isfinite(xs)), Status.NOT_FINITE, status)
     return xs, status
