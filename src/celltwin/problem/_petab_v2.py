@@ -14,7 +14,8 @@ The two versions describe the same measurement model in different tables:
   ``observableParameter1_<id>`` placeholders and ``observableTransformation``.
 * v2 parameters have no ``parameterScale`` (all linear) and ``estimate`` ``true``/``false``.
 
-Aliases in the mapping table and formulas as target values of a pre-equilibration are
+Aliases in the mapping table, formulas as target values of a pre-equilibration, and
+compartments resized after the start while a rate rule defines a concentration in them are
 refused with an :class:`UnsupportedFeatureError` naming the file, row and column.
 """
 

@@ -14,6 +14,10 @@ condition:
   a period's changes (a target value ``A + 5`` refers to ``A`` at the end of the previous
   period), and a measurement at the start time sees the changed state, as v2 defines it.
 
+An event that resizes a compartment keeps its species' amounts (SBML); where a rate rule
+defines a concentration in the compartment this is refused, since the PEtab test suite keeps
+such a concentration instead (case 0022).
+
 Each event fires at a parameter added to the model (``+inf`` by default, never firing) that
 only its own experiment's v1 condition sets to the period's start; the problem drops events
 that never fire from a simulation, so each experiment runs through its own periods only.
@@ -177,7 +181,8 @@ def experiments(source: PEtabSource, model: Model, parameter_ids: Iterable[str])
     Raises:
         PEtabError: a period start that is not a number or -inf, a target value that is not a
             formula of known ids, a target that is not in the model.
-        UnsupportedFeatureError: a formula as a target value during pre-equilibration.
+        UnsupportedFeatureError: a formula as a target value during pre-equilibration; a
+            compartment resized after the start while a rate rule defines a concentration in it.
     """
     changes = _changes(source)
     writer = _EventWriter(model, parameter_ids)
