@@ -108,17 +108,11 @@ def test_simulation_table_method():
 # PEtab v2 cases that celltwin simulates, and those it refuses with the feature named (the
 # refusal's words are checked). docs/support_matrix.md lists both.
 V2_PASSING = {"0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012",
-              "0013", "0014", "0015", "0017", "0018", "0020", "0021", "0023", "0024", "0025", "0026", "0027",
-              "0028", "0029", "0031", "0032"}
+              "0013", "0014", "0015", "0016", "0017", "0018", "0020", "0021", "0022", "0023", "0024", "0025",
+              "0026", "0027", "0028", "0029", "0030", "0031", "0032"}
 # one per kind of feature; others slow
 V2_DEFAULT = {"0001", "0002", "0005", "0007", "0009", "0012", "0021", "0024", "0028", "0029"}
-V2_REFUSED = {
-    # a condition resizing a compartment during the time course while a rate rule defines a
-    # concentration in it (celltwin's events keep the amount; the suite keeps the concentration)
-    "0016": "resizing compartment 'C' at t = 10",  # (its event, triggered by the state, resizes C too)
-    "0022": "resizing compartment 'default_compartment' at t = 10",
-    "0030": "resizing compartment 'C' at t = 10",
-}
+V2_REFUSED: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -110,28 +110,18 @@ def test_formula_in_the_first_period_and_a_later_start_time(tmp_path):
     np.testing.assert_allclose(grad, [3.0], rtol=1e-6)
 
 
-def test_later_period_resizing_a_compartment_keeps_the_amounts(tmp_path):
-    """Doubling the compartment at t = 5 halves the concentrations of A and B, whose amounts
-    follow from reactions (SBML); the relaxation after it is unchanged."""
+def test_later_period_resizing_a_compartment_keeps_the_concentrations(tmp_path):
+    """Doubling the compartment at t = 5 by a condition changes no concentration (PEtab's
+    condition changes set their targets only; test-suite case 0022 keeps a rate-rule
+    concentration), unlike an SBML event, which keeps the amounts
+    (tests/test_sbml_features.py::test_compartment_resized_by_an_event_keeps_the_amounts).
+    A and B follow from reactions written in amounts per time (cell * k * A), so their
+    relaxation goes on as without the resize."""
     path = write_v2(tmp_path / "p", conditions=[("grow", "cell", "2")], experiments=[("e1", 0, ""), ("e1", 5, "grow")],
                     measurements=[("obs_a", "e1", 5, 1), ("obs_b", "e1", 5, 1), ("obs_a", "e1", 8, 1)],
                     parameters=SIGMA)
     a5, b5 = relax(A0, B0, 5.0)
-    np.testing.assert_allclose(simulated(from_petab(path)), [a5 / 2, b5 / 2, relax(a5 / 2, b5 / 2, 3.0)[0]], rtol=1e-5)
-
-
-def test_resizing_a_compartment_with_a_rate_rule_species_is_refused(tmp_path):
-    """Where a rate rule defines a concentration, v2 test-suite case 0022 keeps the
-    concentration when the compartment is resized, while celltwin's events keep the amount."""
-    path = write_v2(tmp_path / "p", conditions=[("grow", "cell", "2")], experiments=[("e1", 0, ""), ("e1", 5, "grow")],
-                    measurements=[("obs_a", "e1", 5, 1)], parameters=SIGMA)
-    model = conversion_model()
-    model.add_species("C", 1.0, compartment="cell")
-    model.add_rate_rule("C", "k2")
-    write_sbml(model, path.parent / "model.xml")
-    with pytest.raises(UnsupportedFeatureError, match=r"conditions.tsv, row 2 \(condition 'grow'\), column 'targetId': "
-                                                      r"a condition resizing compartment 'cell' at t = 5 while it holds C"):
-        from_petab(path)
+    np.testing.assert_allclose(simulated(from_petab(path)), [a5, b5, relax(A0, B0, 8.0)[0]], rtol=1e-5)
 
 
 def test_measurement_before_the_start_is_refused(tmp_path):

@@ -202,3 +202,23 @@ def test_sbml_round_trip_and_scipy_reference():
         t, y = end, np.array([1.0])
     expected = np.array([a for _, a in sorted(out)])
     np.testing.assert_allclose(xs[:, cm.state_ids.index("A")], expected, rtol=1e-7)
+
+
+def test_state_event_resizing_a_compartment_keeps_the_amounts():
+    """A is made at k*cv (amount per time), so d[A]/dt = k; when A reaches 1.6 the compartment
+    grows from 1 to 4 and A's amount is kept: A = 0.4 + k (t - t*), t* = 0.6/k. The diffrax
+    engine (state events) reads the compartment's size from the state."""
+    k = 0.3
+    m = Model("grow")
+    m.add_compartment("cv", 1.0)
+    m.add_species("A", 1.0, compartment="cv")
+    m.add_parameter("k", k)
+    m.add_reaction("make", "-> A", rate="k*cv")
+    m.add_event("grow", None, {"cv": "4"}, when="A >= 1.6")
+    ts = np.array([0.0, 1.0, 2.5, 4.0])
+    cm, xs, status = run(m, ts)
+    assert status == Status.OK
+    t_fire = 0.6 / k
+    expected = np.where(ts < t_fire, 1 + k * ts, 0.4 + k * (ts - t_fire))
+    np.testing.assert_allclose(xs[:, cm.state_ids.index("A")], expected, rtol=1e-7)
+    np.testing.assert_allclose(xs[:, cm.state_ids.index("cv")], np.where(ts < t_fire, 1.0, 4.0))

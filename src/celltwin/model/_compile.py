@@ -322,7 +322,10 @@ class _Compiler:
         for k, (*_, f) in enumerate(terms):
             factors[k, : len(f)] = f
         term_reaction = np.array([r for r, *_ in terms], dtype=np.int32)
-        derived_fn = vector_function([*coeff_exprs, *volumes], [self.p_syms])
+        # A compartment resized by events is a state: its species' volumes are read from x.
+        state_volumes = any(e.free_symbols & set(self.x_syms) for e in volumes)
+        derived_fn = vector_function([*coeff_exprs, *([] if state_volumes else volumes)], [self.p_syms])
+        volume_fn = vector_function(volumes, [self.x_syms, self.p_syms]) if state_volumes else None
         dynamic_fn = vector_function(dynamic_exprs, [[TIME], self.p_syms])
         n_terms = len(terms)
 
@@ -335,7 +338,10 @@ class _Compiler:
 
         def derived(p):
             values = derived_fn(p)
-            return values[:n_terms], 1.0 / values[n_terms:]
+            return values[:n_terms], (jnp.ones((n_x,)) if state_volumes else 1.0 / values[n_terms:])
+
+        def inverse_volumes(x, p, d):
+            return 1.0 / volume_fn(x, p) if state_volumes else d[1]
 
         def fluxes(t, x, p, d):
             """Reaction rates and rate-rule values, one vector."""
@@ -359,7 +365,7 @@ class _Compiler:
             v = fluxes(t, x, p, d)
             dx = jnp.zeros((n_x,), dtype=x.dtype)
             if len(rows):
-                dx = jax.ops.segment_sum(vals * v[cols], rows, num_segments=n_x) * d[1]
+                dx = jax.ops.segment_sum(vals * v[cols], rows, num_segments=n_x) * inverse_volumes(x, p, d)
             if len(rr_exprs):
                 dx = dx.at[rate_rule_idx].set(v[n_r:])
             return dx
@@ -369,6 +375,10 @@ class _Compiler:
             TIME in e.free_symbols for e in rr_exprs)
 
         def jacobian(t, x, p, d):
+            if state_volumes:  # the volumes' own dependence on x is outside the chain rule's pattern
+                J = jax.jacfwd(lambda y: rhs(t, y, p, d))(x)
+                dfdt = jax.jvp(lambda s: rhs(s, x, p, d), (t,), (jnp.ones_like(t),))[1] if time_dependent else None
+                return J, (jnp.zeros_like(x) if dfdt is None else dfdt)
             _, jvp = jax.linearize(lambda y: fluxes(t, y, p, d), x)
             weights = d[1].at[rate_rule_idx].set(1.0) if len(rr_exprs) else d[1]
             J = chain.jacobian(jvp, weights, x.dtype)
@@ -453,9 +463,10 @@ class _Compiler:
             targets.append(self.state_ids.index(var))
             exprs.append(self.resolve(e, f"{where}, assignment to {var!r}"))
         # A compartment resized by the event keeps the amounts of its concentration species
-        # (SBML): their concentrations scale by old size / new size, unless the event sets them.
+        # (SBML; not PEtab's condition changes, keep_amounts False): their concentrations scale
+        # by old size / new size, unless the event sets them.
         for var, new_size in list(zip(ev.assignments, exprs)):
-            if var in self.model.compartments:
+            if var in self.model.compartments and ev.keep_amounts:
                 old_size = self.x_syms[self.state_ids.index(var)]
                 for s in self.model.species.values():
                     if (s.compartment == var and not s.amount_based and s.id not in ev.assignments

@@ -134,6 +134,9 @@ class Event:
     value before the start (SBML's ``initialValue``): if False and the condition already
     holds at the start, the event fires there. ``assignments`` map a species, compartment
     or parameter id to an expression that is evaluated just before the event fires.
+    ``keep_amounts``: a compartment the event resizes keeps the amounts of its concentration
+    species (SBML's events); False keeps their concentrations (PEtab v2's condition changes,
+    test-suite case 0022).
     """
 
     id: str
@@ -141,6 +144,7 @@ class Event:
     assignments: Mapping[str, sp.Expr]
     condition: sp.Expr | None = None
     initial_value: bool = True
+    keep_amounts: bool = True
 
 
 @dataclasses.dataclass
@@ -260,10 +264,11 @@ class Model:
         self.rate_rules[variable] = as_expr(expression, where=f"rate rule for {variable}")
 
     def add_event(self, id: str, at: float | str | None, assignments: Mapping[str, float | str], *,
-                  when: str | None = None, initial_value: bool = True) -> Event:
+                  when: str | None = None, initial_value: bool = True, keep_amounts: bool = True) -> Event:
         """Add an event that applies ``assignments``: once when time reaches ``at``, or,
         with ``at=None``, whenever the condition ``when`` (``"S >= 14"``; ``>``, ``<=``
-        and ``<`` too) becomes true (see :class:`Event` for ``initial_value``)."""
+        and ``<`` too) becomes true (see :class:`Event` for ``initial_value`` and
+        ``keep_amounts``)."""
         for var in assignments:
             if var not in self.all_ids():
                 raise CelltwinInputError(f"event {id!r}: unknown variable {var!r}")
@@ -278,6 +283,7 @@ class Model:
             {k: as_expr(v, where=f"assignment to {k} in event {id}") for k, v in assignments.items()},
             condition,
             bool(initial_value),
+            bool(keep_amounts),
         )
         self.events[id] = ev
         return ev

@@ -14,9 +14,9 @@ condition:
   a period's changes (a target value ``A + 5`` refers to ``A`` at the end of the previous
   period), and a measurement at the start time sees the changed state, as v2 defines it.
 
-An event that resizes a compartment keeps its species' amounts (SBML); where a rate rule
-defines a concentration in the compartment this is refused, since the PEtab test suite keeps
-such a concentration instead (case 0022).
+A period that resizes a compartment changes no concentration (its event has
+``keep_amounts=False``; the PEtab test suite keeps a concentration there, case 0022), unlike
+an SBML event, which keeps the species' amounts.
 
 Each event fires at a parameter added to the model (``+inf`` by default, never firing) that
 only its own experiment's v1 condition sets to the period's start; the problem drops events
@@ -124,6 +124,7 @@ class _EventWriter:
         self.model = copy.deepcopy(model)
         self.table_only = [p for p in parameter_ids if p not in self.model.all_ids()]
         self.targets = {*self.model.species, *self.model.compartments, *self.model.parameters}
+        self.period_ids: list[str] = []
 
     def add(self, eid: str, k: int, start: float, changes: dict[str, Change]) -> str:
         """An event at ``start`` applying ``changes``; returns the id of its time parameter."""
@@ -132,7 +133,6 @@ class _EventWriter:
             if target not in self.targets:
                 raise PEtabError(f"{change.at}, column 'targetId': {target!r} is not a "
                                  "species, compartment or parameter of the model")
-            self._check_resize(target, start, change)
             try:
                 expr = as_expr(change.value, where=f"{change.at}, column 'targetValue'")
             except CelltwinInputError as exc:
@@ -148,22 +148,16 @@ class _EventWriter:
             assignments[target] = expr
         time_id = _fresh_id(self.model, f"{eid}__period{k}_start")
         self.model.add_parameter(time_id, math.inf)  # never fires, except in its own experiment
-        self.model.add_event(_fresh_id(self.model, f"{eid}__period{k}"), time_id, assignments)
+        # PEtab's condition changes keep concentrations when they resize a compartment (case 0022)
+        event = self.model.add_event(_fresh_id(self.model, f"{eid}__period{k}"), time_id, assignments,
+                                     keep_amounts=False)
+        # Events at the same time fire in the model's order: a period's changes come before the
+        # model's own events (case 0030: the period sets C = 8, then the model's event doubles it).
+        self.period_ids.append(event.id)
+        events = self.model.events
+        self.model.events = {**{i: events[i] for i in self.period_ids},
+                             **{i: e for i, e in events.items() if i not in self.period_ids}}
         return time_id
-
-
-    def _check_resize(self, target: str, start: float, change: Change) -> None:
-        """Refuse resizing a compartment during the time course where a rate rule defines a
-        concentration in it: celltwin's events keep the species' amounts (SBML), so the
-        concentration jumps, while the PEtab test suite keeps such a concentration (case 0022)."""
-        held = [sid for sid, s in self.model.species.items()
-                if s.compartment == target and not s.amount_based and sid in self.model.rate_rules]
-        if target in self.model.compartments and held:
-            raise UnsupportedFeatureError(
-                f"{change.at}, column 'targetId': a condition resizing compartment {target!r} at t = {start:g} while "
-                f"it holds {', '.join(held)}, whose concentration{'s' if len(held) > 1 else ''} a rate rule defines; "
-                "celltwin resizes compartments "
-                "during the time course only where their species' amounts follow from reactions")
 
 
 def _applied(condition_ids: list[str], changes: dict[str, list[Change]]) -> dict[str, Change]:
@@ -181,8 +175,7 @@ def experiments(source: PEtabSource, model: Model, parameter_ids: Iterable[str])
     Raises:
         PEtabError: a period start that is not a number or -inf, a target value that is not a
             formula of known ids, a target that is not in the model.
-        UnsupportedFeatureError: a formula as a target value during pre-equilibration; a
-            compartment resized after the start while a rate rule defines a concentration in it.
+        UnsupportedFeatureError: a formula as a target value during pre-equilibration.
     """
     changes = _changes(source)
     writer = _EventWriter(model, parameter_ids)

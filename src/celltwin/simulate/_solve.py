@@ -324,6 +324,13 @@ def _time_course_with_state_events(cm, p, x0, ts, event_times, jump_ts, t0, sett
             rearmed[k] = rearmed[k] & ~crossed[k]
         for i, k in enumerate(k for k in range(len(events)) if state[k]):
             rearmed[k] = rearmed[k] | crossed[len(events) + i] | (trigger(k, t, x) < -tolerance)
+        # An armed trigger that the assignments just made true fires now, at the same time
+        # (v2 case 0016: a period's change of S makes S >= 14 hold at t = 10); not one that
+        # crossed zero itself in this solve (it sits at zero, either side by rounding).
+        for i, k in enumerate(k for k in range(len(events)) if state[k]):
+            jumped = stopped & rearmed[k] & ~crossed[k] & ~crossed[len(events) + i] & (trigger(k, t, x) >= 0)
+            x = jnp.where(jumped, fire(k, t, x), x)
+            rearmed[k] = rearmed[k] & ~jumped
         armed = jnp.asarray(rearmed)
         if j == n_solves - 1:
             status = jnp.where((status == Status.OK) & stopped, Status.TOO_MANY_EVENTS, status)
