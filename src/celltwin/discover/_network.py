@@ -47,6 +47,7 @@ class ReactionSearch:
     trajectories: bool = True
     weighting: str = "level"
     n_try: int = 6
+    n_pairs: int = 3
     gamma: float = 0.5
 
 
@@ -188,7 +189,8 @@ def _search_trajectories(data, derivative, search, sd, networks, bic, record):
     fits = [(fit_trajectories(data, net, sd), net) for net in starts.values()]
     scored = [(f.bic(len(candidates), search.gamma) if f.success else np.inf, k) for k, (f, _) in enumerate(fits)]
     start = fits[min(scored)[1]][1]
-    reactions, fit, moves = stepwise_search(data, start, sd, candidates, n_try=search.n_try, gamma=search.gamma)
+    reactions, fit, moves = stepwise_search(data, start, sd, candidates, n_try=search.n_try,
+                                            n_pairs=search.n_pairs, gamma=search.gamma)
     record.update(start=[r.text(data.species) for r in start], moves=moves,
                   trajectory_bic=fit.bic(len(candidates), search.gamma))
     return reactions, record

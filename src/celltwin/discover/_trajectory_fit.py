@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._data import TimeCourses
+from ._mass_action_kernels import pair_indices, sensitivity_jacobian, sensitivity_rhs
 from ._reactions import Reaction
 
 _LOG_K_BOUNDS = (np.log(1e-6), np.log(1e3))
@@ -108,7 +109,7 @@ def _solve_with_sensitivities(rates, x0, t, reactants, change):
     stoich = change.T  # (n, m)
     monomials = _Monomials(reactants)
 
-    def rhs(z, _):
+    def rhs(z, _, *__):
         x = z[:n]
         s = z[n:].reshape(n, p)
         mono, dmono = monomials(x)
@@ -118,7 +119,7 @@ def _solve_with_sensitivities(rates, x0, t, reactants, change):
         ds[:, :m] += stoich * flux[None, :]
         return np.concatenate([stoich @ flux, ds.ravel()])
 
-    def jac(z, _):
+    def jac(z, _, *__):
         # x, then the sensitivities raveled row-major (species i, parameter c): d ds[i, c] / d s[j, c] = J[i, j];
         # their dependence on x is left out (an approximate Jacobian is enough for the Newton steps)
         _, dmono = monomials(z[:n])
@@ -129,9 +130,15 @@ def _solve_with_sensitivities(rates, x0, t, reactants, change):
         return out
 
     z0 = np.concatenate([x0, np.hstack([np.zeros((n, m)), np.eye(n)]).ravel()])
+    pairs = pair_indices(reactants)
+    if pairs is not None:  # compiled kernels: the same arithmetic without NumPy's per-call overhead
+        rhs, jac = sensitivity_rhs, sensitivity_jacobian
+        args = (np.asarray(rates, dtype=float), *pairs, np.ascontiguousarray(stoich, dtype=float))
+    else:
+        args = ()
     # odeint calls LSODA with one Python call per right-hand side, not per step as solve_ivp does
     with np.errstate(all="ignore"):
-        z, info = odeint(rhs, z0, t, Dfun=jac, rtol=1e-6, atol=1e-9, mxstep=5000, full_output=True)
+        z, info = odeint(rhs, z0, t, args=args, Dfun=jac, rtol=1e-6, atol=1e-9, mxstep=5000, full_output=True)
     if info["message"] != "Integration successful." or not np.all(np.isfinite(z)):
         return None
     return z[:, :n], z[:, n:].reshape(len(t), n, p)
