@@ -99,17 +99,14 @@ class _Monomials:
         return np.prod(powers, axis=1), np.prod(stacked, axis=2).T
 
 
-def _solve_with_sensitivities(rates, x0, t, reactants, change):
-    """States (len(t), n) and their derivatives by log rate constants and by x0,
-    (len(t), n, m + n); ``None`` where the solver fails."""
-    from scipy.integrate import odeint
-
-    n, m = len(x0), len(rates)
+def _numpy_sensitivity_system(rates, reactants, stoich):
+    """The right-hand side of states and sensitivities and its approximate Jacobian for any
+    reactant complexes (the compiled kernels take complexes of at most two molecules)."""
+    n, m = stoich.shape
     p = m + n
-    stoich = change.T  # (n, m)
     monomials = _Monomials(reactants)
 
-    def rhs(z, _, *__):
+    def rhs(z, _):
         x = z[:n]
         s = z[n:].reshape(n, p)
         mono, dmono = monomials(x)
@@ -119,7 +116,7 @@ def _solve_with_sensitivities(rates, x0, t, reactants, change):
         ds[:, :m] += stoich * flux[None, :]
         return np.concatenate([stoich @ flux, ds.ravel()])
 
-    def jac(z, _, *__):
+    def jac(z, _):
         # x, then the sensitivities raveled row-major (species i, parameter c): d ds[i, c] / d s[j, c] = J[i, j];
         # their dependence on x is left out (an approximate Jacobian is enough for the Newton steps)
         _, dmono = monomials(z[:n])
@@ -129,13 +126,23 @@ def _solve_with_sensitivities(rates, x0, t, reactants, change):
         out[n:, n:] = np.kron(j_x, np.eye(p))
         return out
 
+    return rhs, jac
+
+
+def _solve_with_sensitivities(rates, x0, t, reactants, change):
+    """States (len(t), n) and their derivatives by log rate constants and by x0,
+    (len(t), n, m + n); ``None`` where the solver fails."""
+    from scipy.integrate import odeint
+
+    n, m = len(x0), len(rates)
+    p = m + n
+    stoich = np.ascontiguousarray(change.T, dtype=float)  # (n, m)
     z0 = np.concatenate([x0, np.hstack([np.zeros((n, m)), np.eye(n)]).ravel()])
     pairs = pair_indices(reactants)
     if pairs is not None:  # compiled kernels: the same arithmetic without NumPy's per-call overhead
-        rhs, jac = sensitivity_rhs, sensitivity_jacobian
-        args = (np.asarray(rates, dtype=float), *pairs, np.ascontiguousarray(stoich, dtype=float))
+        rhs, jac, args = sensitivity_rhs, sensitivity_jacobian, (np.asarray(rates, dtype=float), *pairs, stoich)
     else:
-        args = ()
+        rhs, jac, args = *_numpy_sensitivity_system(rates, reactants, stoich), ()
     # odeint calls LSODA with one Python call per right-hand side, not per step as solve_ivp does
     with np.errstate(all="ignore"):
         z, info = odeint(rhs, z0, t, args=args, Dfun=jac, rtol=1e-6, atol=1e-9, mxstep=5000, full_output=True)

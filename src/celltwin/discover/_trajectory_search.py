@@ -162,7 +162,9 @@ def stepwise_search(data: TimeCourses, reactions: Sequence[Reaction], sd: Sequen
     2. add the best of the ``n_try`` candidates with the largest :func:`addition_scores`, or
        of the ``n_pairs`` reversible pairs with the largest :func:`pair_scores`;
     3. swap: remove one of the ``n_remove + 1`` least certain reactions and add the best of the ``n_swap``
-       candidates that the network without it asks for most.
+       candidates that the network without it asks for most;
+    4. swap a reversible pair of the network for one of the ``n_pairs`` pairs that the network
+       without it asks for most.
 
     Returns:
         The network (rate constants from the trajectory fit), its fit, and the moves made.
@@ -222,6 +224,19 @@ def stepwise_search(data: TimeCourses, reactions: Sequence[Reaction], sd: Sequen
                     back = (added[0].reactants, added[0].products) == (net[j].reactants, net[j].products)
                     if not back and b < bic and (move is None or b < move[0]):
                         move = (b, larger, g, f"{net[j].text(species)} => {added[0].text(species)}")
+                if move is not None:
+                    break
+        if move is None and n_pairs:
+            # a reversible pair for another: D + E <-> 2 E stands in for D <-> E, and neither
+            # direction can be swapped alone without the fit getting worse first
+            keys = [(r.reactants, r.products) for r in net]
+            for j, i in _reverse_pairs(keys):
+                smaller = [r for k, r in enumerate(net) if k not in (i, j)]
+                f, _ = refit(smaller, fit)
+                for b, larger, g, added in additions(with_rates(smaller, f), f, 0, n_pairs):
+                    if b < bic and (move is None or b < move[0]):
+                        move = (b, larger, g, f"{net[j].text(species)}, {net[i].text(species)} => "
+                                              + ", ".join(r.text(species) for r in added))
                 if move is not None:
                     break
         if move is None:
