@@ -35,8 +35,12 @@ class ReactionSearch:
     own noise instead (:func:`~celltwin.discover.noise_scales` propagated through the weak form).
 
     With ``trajectories`` the weak-form networks are only starting points, refined by fits to
-    the trajectories (:func:`~celltwin.discover.stepwise_search`: ``n_try`` additions
-    shortlisted per step, extended BIC with ``gamma``).
+    the trajectories (:func:`~celltwin.discover.stepwise_search`: ``n_try`` single additions and
+    ``n_pairs`` reversible pairs shortlisted per step, extended BIC with ``gamma``), from each
+    of the ``n_starts`` best starts; the network with the lowest criterion is kept. ``kicks``
+    > 0 then perturbs it (drops the less certain half of its reactions, or the more certain
+    half) and searches again while that lowers the criterion (off by default: it gained less
+    than a second start for about the same time, measured).
     """
 
     order: int = 2

@@ -12,7 +12,7 @@ fitted by ``scipy.optimize.least_squares`` with forward sensitivities for the Ja
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -139,10 +139,13 @@ def _solve_with_sensitivities(rates, x0, t, reactants, change):
     stoich = np.ascontiguousarray(change.T, dtype=float)  # (n, m)
     z0 = np.concatenate([x0, np.hstack([np.zeros((n, m)), np.eye(n)]).ravel()])
     pairs = pair_indices(reactants)
+    rhs: Callable
+    jac: Callable
+    args: tuple = ()
     if pairs is not None:  # compiled kernels: the same arithmetic without NumPy's per-call overhead
         rhs, jac, args = sensitivity_rhs, sensitivity_jacobian, (np.asarray(rates, dtype=float), *pairs, stoich)
     else:
-        rhs, jac, args = *_numpy_sensitivity_system(rates, reactants, stoich), ()
+        rhs, jac = _numpy_sensitivity_system(rates, reactants, stoich)
     # odeint calls LSODA with one Python call per right-hand side, not per step as solve_ivp does
     with np.errstate(all="ignore"):
         z, info = odeint(rhs, z0, t, args=args, Dfun=jac, rtol=1e-6, atol=1e-9, mxstep=5000, full_output=True)

@@ -10,7 +10,7 @@ with the residuals says how much the RSS would drop. The few best are refitted i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -27,12 +27,14 @@ def _states_on(fit: TrajectoryFit, reactions, k: int, t: np.ndarray, n: int) -> 
     stoich = np.array([np.subtract(r.products, r.reactants) for r in reactions], dtype=float).reshape(-1, n).T
     rates = fit.rate_constants
     pairs = pair_indices(reactants)
-    if pairs is not None:
+
+    def numpy_rhs(x, _):
+        return stoich @ (rates * np.prod(x[None, :] ** reactants, axis=1))
+
+    rhs: Callable = numpy_rhs
+    args: tuple = ()
+    if pairs is not None:  # the compiled kernel, as in fit_trajectories
         rhs, args = network_rhs, (np.asarray(rates, dtype=float), *pairs, np.ascontiguousarray(stoich))
-    else:
-        def rhs(x, _):
-            return stoich @ (rates * np.prod(x[None, :] ** reactants, axis=1))
-        args = ()
 
     with np.errstate(all="ignore"):
         x, info = odeint(rhs, fit.initial_states[k], t, args=args, rtol=1e-7, atol=1e-10, mxstep=5000,
