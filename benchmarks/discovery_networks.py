@@ -1,6 +1,11 @@
 """Discovery of random mass-action networks: celltwin vs PySINDy on the same noisy data.
 
     python benchmarks/discovery_networks.py [--networks 20] [--seeds 5] [--quick] [--jobs 2]
+        [--methods NAME ...] [--out PART.tsv]
+    python benchmarks/discovery_networks.py --summarise PART.tsv ... [--out ALL.tsv]
+
+(``--methods`` runs only the named methods, so a long run can be split into parts; ``--summarise``
+joins parts, writes them as one table and prints the summary without running anything.)
 
 Networks: the enzyme E + S <-> C -> E + P, receptor-ligand binding with turnover, and
 ``--networks`` random networks of 2-6 species (``celltwin.discover.systems.
@@ -191,23 +196,25 @@ def methods(with_peers):
     return out
 
 
-def run_system(i, system, noises, seeds, peers):
-    """Every method on one system at every noise level and seed: rows of the results table."""
+def run_system(i, system, noises, seeds, peers, names=None, first_seed=0):
+    """Every method (or those in ``names``) on one system at every noise level and seed: rows of
+    the results table."""
     warnings.filterwarnings("ignore")  # PySINDy: "eliminated all coefficients" at large thresholds
     rows = []
+    chosen = {k: v for k, v in methods(peers).items() if names is None or k in names}
     for noise in noises:
-        for seed in range(seeds):
+        for seed in range(first_seed, seeds):
             data, _ = system.time_courses(noise, 1000 * i + seed, relative=True)
-            for name, run in methods(peers).items():
-                start = time.perf_counter()
+            for name, run in chosen.items():
+                start, cpu = time.perf_counter(), time.process_time()
                 try:
                     found = run(data)
                 except Exception as exc:  # noqa: BLE001 - a peer's crash is a failed discovery
                     print(f"  {name} failed on network {i}: {exc}")
                     found = {}
-                took = time.perf_counter() - start
+                took, took_cpu = time.perf_counter() - start, time.process_time() - cpu
                 rows.append((i, system.name, len(system.species), system.n_samples, noise, seed, name,
-                             *score(system, found), took))
+                             *score(system, found), took, took_cpu))
     return rows
 
 
@@ -217,11 +224,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--noise", type=float, nargs="*", default=[0.01, 0.05, 0.10])
     parser.add_argument("--quick", action="store_true", help="1 seed")
+    parser.add_argument("--first-seed", type=int, default=0, help="skip the seeds before this one (a run in parts)")
     parser.add_argument("--jobs", type=int, default=1, help="systems run in parallel processes")
     parser.add_argument("--start", type=int, default=0, help="skip the systems before this one (0 = the enzyme)")
+    parser.add_argument("--methods", nargs="*", help="run only these methods (names as in the table)")
+    parser.add_argument("--summarise", nargs="*", help="join these result tables and print the summary; run nothing")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "discovery_networks.tsv"))
     args = parser.parse_args()
-    seeds = 1 if args.quick else args.seeds
+    seeds = 1 if args.quick else args.seeds  # seeds first_seed, ..., seeds - 1
+    if args.summarise:
+        df = pd.concat([pd.read_csv(f, sep="\t") for f in args.summarise]).sort_values(["network", "noise", "seed"])
+        df.to_csv(args.out, sep="\t", index=False)
+        summarise(df)
+        return
 
     from celltwin.discover.systems import ENZYME, RECEPTOR_LIGAND, random_mass_action_network
 
@@ -235,21 +250,47 @@ def main() -> None:
     systems = [ENZYME, RECEPTOR_LIGAND] + [random_mass_action_network(k)[0] for k in range(args.networks)]
     rows = []
     columns = ["network", "reactions", "species", "samples", "noise", "seed", "method", "f1", "coef_error",
-               "heldout_error", "seconds"]
+               "heldout_error", "seconds", "cpu_seconds"]
     with ProcessPoolExecutor(args.jobs) as pool:
-        futures = {pool.submit(run_system, i, system, args.noise, seeds, peers): i for i, system in enumerate(systems)
-                   if i >= args.start}
+        futures = {pool.submit(run_system, i, system, args.noise, seeds, peers, args.methods, args.first_seed): i
+                   for i, system in enumerate(systems) if i >= args.start}
         for done in as_completed(futures):
             rows += done.result()
             df = pd.DataFrame(sorted(rows, key=lambda r: (r[0], r[4], r[5])), columns=columns)
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             df.to_csv(args.out, sep="\t", index=False)  # after every network, so a cut-short run keeps its rows
             print(f"network {futures[done]} done", flush=True)
+    summarise(df)
+
+
+def summarise(df) -> None:
+    """Per noise level and method: mean F1, its worst network (F1 averaged over seeds), the
+    spread of the per-seed means (min-max) and a 95 % interval of the mean F1 (t over the
+    per-seed means, which are independent draws of noise), median errors and seconds."""
+    from scipy import stats
+
+    seeds = df.seed.nunique()
+    per_seed = df.groupby(["noise", "method", "seed"]).f1.mean()
+    per_network = df.groupby(["noise", "method", "network"]).f1.mean()
     table = df.groupby(["noise", "method"], sort=False).agg(
-        f1=("f1", "mean"), f1_worst=("f1", "min"), coef_error=("coef_error", "median"),
-        heldout_error=("heldout_error", "median"), seconds=("seconds", "median")).reset_index()
-    pd.set_option("display.width", 200)
-    print(f"{df.network.nunique()} networks x {seeds} seeds; f1 = mean (worst); errors and seconds = median\n")
+        f1=("f1", "mean"), coef_error=("coef_error", "median"),
+        heldout_error=("heldout_error", "median"), seconds=("seconds", "median"),
+        cpu_seconds=("cpu_seconds", "median")).reset_index()
+    worst, lo, hi, ci = [], [], [], []
+    for noise, method in zip(table.noise, table.method):
+        means = per_seed.loc[(noise, method)].to_numpy()
+        worst.append(per_network.loc[(noise, method)].min())
+        lo.append(means.min())
+        hi.append(means.max())
+        half = stats.t.ppf(0.975, len(means) - 1) * means.std(ddof=1) / np.sqrt(len(means)) if len(means) > 1 else np.nan
+        ci.append(half)
+    table.insert(3, "f1_worst_network", worst)
+    table.insert(4, "seed_min", lo)
+    table.insert(5, "seed_max", hi)
+    table.insert(6, "ci95_half", ci)
+    pd.set_option("display.width", 250)
+    print(f"{df.network.nunique()} networks x {seeds} seeds; f1 = mean over networks and seeds; worst network "
+          f"by its mean over seeds; seed_min/max: range of the per-seed means; errors and seconds = median (seconds: wall clock, cpu_seconds: this process's CPU time, recorded since the 5-seed run)\n")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 

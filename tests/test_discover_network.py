@@ -45,6 +45,9 @@ def test_stoichiometric_conservation_is_the_hand_computed_null_space():
     expected = np.array([[1, 0, 1, 0], [0, 1, 1, 1]], float)
     assert basis.shape == (2, 4)
     assert np.linalg.matrix_rank(np.vstack([basis, expected])) == 2
+    # a species no reaction touches is a law of its own ({"X": 1}, a single-entry null vector)
+    laws = stoichiometric_conservation(("A", "B", "X"), [Reaction((1, 0, 0), (0, 1, 0), 1.0)])
+    assert sorted(sorted(law.items()) for law in laws) == [[("A", 1), ("B", 1)], [("X", 1)]]
 
 
 def test_conserved_directions_found_in_noisy_data_span_the_true_laws():

@@ -33,6 +33,7 @@ from ._trajectory_fit import TrajectoryFit as TrajectoryFit
 from ._trajectory_fit import fit_trajectories as fit_trajectories
 from ._trajectory_fit import noise_scales as noise_scales
 from ._trajectory_search import addition_scores as addition_scores
+from ._trajectory_search import pair_scores as pair_scores
 from ._trajectory_search import stepwise_search as stepwise_search
 from ._symbolic import SymbolicTerm as SymbolicTerm
 from ._symbolic import recover_term as recover_term

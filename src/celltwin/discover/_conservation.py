@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,7 +22,7 @@ def stoichiometric_conservation(species: Sequence[str], reactions: Sequence[Reac
     out = []
     for v in matrix.nullspace():
         v = v * sp.ilcm(*[sp.fraction(x)[1] for x in v])
-        v = v / sp.igcd(*[int(x) for x in v if x != 0])
+        v = v / math.gcd(*[int(x) for x in v if x != 0])  # sympy's igcd wants two or more
         if sum(1 for x in v if x < 0) > sum(1 for x in v if x > 0):
             v = -v
         out.append({s: int(x) for s, x in zip(species, v) if x != 0})

@@ -12,11 +12,12 @@ fitted by ``scipy.optimize.least_squares`` with forward sensitivities for the Ja
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from ._data import TimeCourses
+from ._mass_action_kernels import pair_indices, sensitivity_jacobian, sensitivity_rhs
 from ._reactions import Reaction
 
 _LOG_K_BOUNDS = (np.log(1e-6), np.log(1e3))
@@ -98,14 +99,11 @@ class _Monomials:
         return np.prod(powers, axis=1), np.prod(stacked, axis=2).T
 
 
-def _solve_with_sensitivities(rates, x0, t, reactants, change):
-    """States (len(t), n) and their derivatives by log rate constants and by x0,
-    (len(t), n, m + n); ``None`` where the solver fails."""
-    from scipy.integrate import odeint
-
-    n, m = len(x0), len(rates)
+def _numpy_sensitivity_system(rates, reactants, stoich):
+    """The right-hand side of states and sensitivities and its approximate Jacobian for any
+    reactant complexes (the compiled kernels take complexes of at most two molecules)."""
+    n, m = stoich.shape
     p = m + n
-    stoich = change.T  # (n, m)
     monomials = _Monomials(reactants)
 
     def rhs(z, _):
@@ -128,10 +126,29 @@ def _solve_with_sensitivities(rates, x0, t, reactants, change):
         out[n:, n:] = np.kron(j_x, np.eye(p))
         return out
 
+    return rhs, jac
+
+
+def _solve_with_sensitivities(rates, x0, t, reactants, change):
+    """States (len(t), n) and their derivatives by log rate constants and by x0,
+    (len(t), n, m + n); ``None`` where the solver fails."""
+    from scipy.integrate import odeint
+
+    n, m = len(x0), len(rates)
+    p = m + n
+    stoich = np.ascontiguousarray(change.T, dtype=float)  # (n, m)
     z0 = np.concatenate([x0, np.hstack([np.zeros((n, m)), np.eye(n)]).ravel()])
+    pairs = pair_indices(reactants)
+    rhs: Callable
+    jac: Callable
+    args: tuple = ()
+    if pairs is not None:  # compiled kernels: the same arithmetic without NumPy's per-call overhead
+        rhs, jac, args = sensitivity_rhs, sensitivity_jacobian, (np.asarray(rates, dtype=float), *pairs, stoich)
+    else:
+        rhs, jac = _numpy_sensitivity_system(rates, reactants, stoich)
     # odeint calls LSODA with one Python call per right-hand side, not per step as solve_ivp does
     with np.errstate(all="ignore"):
-        z, info = odeint(rhs, z0, t, Dfun=jac, rtol=1e-6, atol=1e-9, mxstep=5000, full_output=True)
+        z, info = odeint(rhs, z0, t, args=args, Dfun=jac, rtol=1e-6, atol=1e-9, mxstep=5000, full_output=True)
     if info["message"] != "Integration successful." or not np.all(np.isfinite(z)):
         return None
     return z[:, :n], z[:, n:].reshape(len(t), n, p)
