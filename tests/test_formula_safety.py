@@ -207,7 +207,13 @@ def test_valid_formulas_read_as_the_petab_grammar_reads_them(text):
     except (ValueError, TypeError, ZeroDivisionError, OverflowError, AssertionError):
         assume(False)  # what the reference cannot evaluate is no comparison
     assume(all(map(lambda v: abs(v) < 1e12 and v == v, (reference.real, reference.imag))))
-    ours = _value(parse_formula(text))
+    try:
+        ours = _value(parse_formula(text))
+    except CelltwinInputError as exc:
+        # By design a power of numbers beyond floating-point range is refused even where a
+        # later ln would bring it back (ln(2^2^15)): sympy would hold it exactly, 9^9^9 too.
+        assert "a power of numbers out of floating-point range" in str(exc), (text, str(exc))
+        assume(False)
     assert abs(ours - reference) <= 1e-8 * max(1.0, abs(reference)), (text, ours, reference)
 
 
@@ -378,4 +384,4 @@ def test_payload_as_an_id_of_a_sciml_problem_is_an_input_error(tmp_path, capsys)
         path.write_text(df.replace({"prey_o": payload}).to_csv(sep="\t", index=False))
     assert _run(["hybrid", tmp_path / "p" / "problem.yaml", "--out", tmp_path / "out"], canary) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "row 2, column observableId" in err and "is not a PEtab id" in err, err
+    assert "row 2, column 'observableId'" in err and "is not a PEtab id" in err, err
