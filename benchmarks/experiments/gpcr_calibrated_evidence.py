@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,9 @@ def main(argv=None) -> pd.DataFrame:
     problem = from_petab(case.problem, settings=SolverSettings(**case.solver))
     fixed = read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight)
     table = pd.read_csv(case.evidence, sep="\t", comment="#").drop(columns=["sd"]).assign(error_model="ppi_affinity")
-    calibrated_table = args.out.with_suffix(".evidence.tsv") if args.out else Path("calibrated_evidence.tsv")
+    # the table used is kept beside the results (with --out), else in a temporary folder
+    folder = args.out.parent if args.out else Path(tempfile.mkdtemp())
+    calibrated_table = folder / ((args.out.stem if args.out else "calibrated") + ".evidence.tsv")
     table.to_csv(calibrated_table, sep="\t", index=False)
     calibrated = read_affinity_table(calibrated_table, problem.model, weight=case.evidence_weight)
     ids = problem.parameter_ids

@@ -26,7 +26,7 @@ from pathlib import Path
 from .._textfile import read_text
 from ..errors import CelltwinInputError
 from ..units import from_log10_molar, to_log10_molar
-from ._structure import MMCIF_SUFFIXES, _first_model
+from ._structure import MMCIF_SUFFIXES, _first_model, optional_modules
 
 LIGAND_CUTOFF = 10.5  # A: PRODIGY-LIG's contact distance (its coefficients assume it)
 LIGAND_CONTACT_CLASSES = ("CC", "CN", "CO", "CX", "NN", "NO", "NX", "OO", "OX", "XX")
@@ -184,16 +184,8 @@ def predict_ligand_affinity(path, ligand: str | tuple[str, str], chains: str | t
 
 
 def _prodigy_lig():
-    """The package's module, with a clear message when it is missing."""
-    try:
-        from importlib.metadata import version
-
-        from prodigy_lig import prodigy_lig
-    except ImportError as exc:
-        raise CelltwinInputError(f"small-molecule affinity prediction needs the prodigy-lig package "
-                                 f"(pip install prodigy-lig): {exc}") from None
-
-    return prodigy_lig, version("prodigy-lig")
+    """prodigy-lig's module and its version."""
+    return optional_modules("prodigy-lig", ("prodigy_lig.prodigy_lig",), "small-molecule affinity prediction")
 
 
 def _is_amino_acid(residue) -> bool:

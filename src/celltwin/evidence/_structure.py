@@ -145,17 +145,23 @@ def predict_structure_affinity(path, chains: str | tuple = "A:B", temperature: f
                              predictor=f"PRODIGY IC-NIS (prodigy-prot {version})")
 
 
-def _prodigy():
-    """The package's modules, with a clear message when it is missing."""
+def optional_modules(distribution: str, modules: tuple[str, ...], purpose: str) -> tuple:
+    """The named modules of an installed package and its version, with a clear message (an
+    input error naming the package to install) when it is missing."""
+    import importlib
+    from importlib.metadata import version
+
     try:
-        from importlib.metadata import version
-
-        from prodigy_prot.modules import parsers, prodigy
+        return (*(importlib.import_module(m) for m in modules), version(distribution))
     except ImportError as exc:
-        raise CelltwinInputError(f"structure-based affinity prediction needs the prodigy-prot package "
-                                 f"(pip install prodigy-prot): {exc}") from None
+        raise CelltwinInputError(f"{purpose} needs the {distribution} package (pip install {distribution}): "
+                                 f"{exc}") from None
 
-    return parsers, prodigy, version("prodigy-prot")
+
+def _prodigy():
+    """prodigy-prot's parsers and prodigy modules, and its version."""
+    return optional_modules("prodigy-prot", ("prodigy_prot.modules.parsers", "prodigy_prot.modules.prodigy"),
+                            "structure-based affinity prediction")
 
 
 def _first_model(path: Path):

@@ -278,7 +278,6 @@ def _time_course_with_state_events(cm, p, x0, ts, event_times, jump_ts, t0, sett
     armed = jnp.asarray(armed)
     n_solves = 1 + sum(STATE_EVENT_CROSSINGS if s else 1 for s in state)
     n_crossings = len(events) + sum(state)
-    root_finder = optx.Newton(rtol=1e-10, atol=1e-10)
     controller = settings.controller(jump_ts)
     xs = jnp.zeros((ts.shape[0], x0.shape[0]), dtype=x0.dtype)
     status = jnp.asarray(Status.OK, dtype=jnp.int32)
@@ -289,23 +288,24 @@ def _time_course_with_state_events(cm, p, x0, ts, event_times, jump_ts, t0, sett
             return diffrax.SaveAt(subs=[diffrax.SubSaveAt(t1=True)])
         return diffrax.SaveAt(subs=[diffrax.SubSaveAt(t1=True), diffrax.SubSaveAt(ts=jnp.clip(ts, start, t_end))])
 
+    def up(k):  # diffrax calls conditions with keywords: t, y, args, ...; args[2] is `armed`
+        return lambda t, y, args, **_: jnp.where(args[2][k], trigger(k, t, y), -1.0)
+
+    def down(k):
+        return lambda t, y, args, **_: jnp.where(args[2][k], 1.0, trigger(k, t, y))
+
+    # The same crossings end every solve; which are armed comes in through args.
+    conditions = [up(k) for k in range(len(events))] + [down(k) for k in range(len(events)) if state[k]]
+    directions = [True] * len(events) + [False] * sum(state)
+    if steady_state:
+        conditions.append(diffrax.steady_state_event(settings.steady_state_rtol, settings.steady_state_atol))
+        directions.append(None)
+    crossing = diffrax.Event(conditions, root_finder=optx.Newton(rtol=1e-10, atol=1e-10), direction=directions)
     for j in range(n_solves):
-        def up(k):  # diffrax calls conditions with keywords: t, y, args, ...
-            return lambda t, y, args, **_: jnp.where(args[2][k], trigger(k, t, y), -1.0)
-
-        def down(k):
-            return lambda t, y, args, **_: jnp.where(args[2][k], 1.0, trigger(k, t, y))
-
-        conditions = [up(k) for k in range(len(events))] + [down(k) for k in range(len(events)) if state[k]]
-        directions = [True] * len(events) + [False] * sum(state)
-        if steady_state:
-            conditions.append(diffrax.steady_state_event(settings.steady_state_rtol, settings.steady_state_atol))
-            directions.append(None)
         sol = diffrax.diffeqsolve(
             term, settings.solver, t, jnp.where(steady, t, t_end), None, x, args=(p, d, armed),
             saveat=saveat(t), stepsize_controller=controller,
-            max_steps=settings.max_steps, throw=False, adjoint=adjoint,
-            event=diffrax.Event(conditions, root_finder=root_finder, direction=directions),
+            max_steps=settings.max_steps, throw=False, adjoint=adjoint, event=crossing,
         )
         crossed = jnp.asarray(sol.event_mask[:n_crossings])
         if steady_state:
