@@ -15,6 +15,10 @@ import subprocess
 import time
 from pathlib import Path
 
+# The timings repeat one point: celltwin's native engine would answer repeats from its memo
+# of solved rows (simulate/_row_memo.py) and the scripts would time look-ups, not solves.
+os.environ.setdefault("CELLTWIN_ROW_MEMO", "0")
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED = Path(os.environ.get("CELLTWIN_SHARED_DATA", ROOT.parent / "shared" / "data"))

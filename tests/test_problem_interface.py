@@ -98,7 +98,7 @@ def test_fitting_writes_no_attribute_of_the_problem():
     value, grad = objective_function(problem)(problem.x_nominal)
     assert value == pytest.approx(-float(problem.log_posterior(problem.x_nominal)), rel=1e-12)
     # Only the problem's own compiled-function caches appear (set by its own properties).
-    assert set(vars(problem)) - before <= {"jit_log_prior_value_and_grad"}
+    assert set(vars(problem)) - before <= {"jit_log_prior_value_and_grad", "_shared_blocks"}
 
 
 def test_hybrid_problem_gradient_modes_agree():

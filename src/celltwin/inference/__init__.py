@@ -22,6 +22,7 @@ from ._profile import profile as profile
 from ._report import write_report as write_report
 from ._resume import describe_checkpoint as describe_checkpoint
 from ._sample import sample as sample
+from ._at_once import sample_at_once as sample_at_once
 from ._sbc import CalibrationResult as CalibrationResult
 from ._sbc import calibrate as calibrate
 from ._settings import EnsembleSettings as EnsembleSettings

@@ -3,6 +3,9 @@
 from .. import _config  # noqa: F401  (float64 on before any JAX use; celltwin/__init__ stays light)
 
 from . import ratelaws as ratelaws
+from ._blocks import independent_blocks as independent_blocks
+from ._blocks import parameters_read as parameters_read
+from ._blocks import restricted as restricted
 from ._compile import CompiledEvent as CompiledEvent
 from ._compile import CompiledModel as CompiledModel
 from ._compile import compile_model as compile_model

@@ -25,6 +25,7 @@ from ._base import AbstractProblem, GradientMode, Simulation
 from ._noise import MeasurementModel, valid_sigma
 from ._noise_checks import check_noise_levels
 from ._parameters import effective_prior
+from ._shared_blocks import SharedBlock, shared_block
 from ._tables import Files, ProblemArrays, build_arrays
 
 logger = logging.getLogger("celltwin")
@@ -155,8 +156,16 @@ class Problem(AbstractProblem):
 
         return _over_conditions(one, (pre.p_refs, pre.x0_mask, pre.x0_refs), settings.condition_batching)
 
+    @functools.cached_property
+    def _shared_blocks(self) -> list[SharedBlock | None]:
+        """Per group: the part of the state solved once for all its conditions, if any."""
+        return [shared_block(self.compiled, g) for g in self.arrays.groups]
+
     def _simulate_group(self, g, g_index, pool, steady, adjoint):
         cm, settings, arrays = self.compiled, self.settings, self.arrays
+        split = self._shared_blocks[g_index]
+        if split is not None:
+            return self._simulate_split_group(g, split, g_index, pool, adjoint)
 
         def one(ts, t0, p_refs, x_mask, x_refs, pre_index):
             p = pool[p_refs]
@@ -182,6 +191,31 @@ class Problem(AbstractProblem):
 
         args = (jnp.asarray(g.ts), jnp.asarray(g.t0), g.p_refs, g.x0_mask, g.x0_refs, g.pre_index)
         return _over_conditions(one, args, settings.condition_batching)
+
+    def _simulate_split_group(self, g, split: SharedBlock, g_index, pool, adjoint):
+        """:meth:`_simulate_group` where part of the state is the same in every condition
+        (:mod:`._shared_blocks`): that part solved once, the rest per condition."""
+        cm, settings = self.compiled, self.settings
+
+        def x0_of(p_refs, x_mask, x_refs):
+            p = pool[p_refs]
+            return p, jnp.where(x_mask, pool[x_refs], cm.x0(p))
+
+        p, x0 = x0_of(g.p_refs[0], g.x0_mask[0], g.x0_refs[0])
+        shared_xs, shared_status = solve_time_course(split.shared, p, x0[split.shared_index], jnp.asarray(split.ts),
+                                                     t0=g.t0[0], settings=settings, adjoint=adjoint, site=g_index)
+
+        def one(ts, t0, p_refs, x_mask, x_refs):
+            p, x0 = x0_of(p_refs, x_mask, x_refs)
+            xs, status = solve_time_course(split.rest, p, x0[split.rest_index], ts, t0=t0, settings=settings,
+                                           adjoint=adjoint, site=g_index)
+            return xs, p, status
+
+        args = (jnp.asarray(g.ts), jnp.asarray(g.t0), g.p_refs, g.x0_mask, g.x0_refs)
+        rest_xs, ps, status = _over_conditions(one, args, settings.condition_batching)
+        xs = jnp.zeros((*g.ts.shape, cm.n_states))
+        xs = xs.at[:, :, split.rest_index].set(rest_xs).at[:, :, split.shared_index].set(shared_xs[split.slots])
+        return xs, ps, jnp.where(status == Status.OK, shared_status, status)
 
     def _evaluate(self, theta, adjoint) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Simulated observables and sigmas (sorted measurement order) and statuses."""

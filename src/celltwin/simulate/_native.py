@@ -81,6 +81,7 @@ from ..model import TIME, CompiledModel, rhs_expressions
 from ._build import c_compiler, cache_folder
 from ._host_call import host_call, register
 from ._native_sparse import linear_algebra
+from ._row_memo import RowMemo
 
 try:  # numba is a dependency, but keep import errors readable where it is missing
     import numba
@@ -559,6 +560,8 @@ class _Solves:
         self.lock = threading.Lock()
         self.cache: dict[tuple, tuple] = {}  # (batch, nt, nj) -> (inputs' bytes, tapes and counts)
         self.run_forward, self.run_adjoint = _Timed(), _Timed()
+        # Rows asked for again (the frozen chains of a lockstep NUTS batch) are not solved again.
+        self.solved, self.differentiated = RowMemo(), RowMemo()
 
     def _inputs(self, p, x0, t0, ts, jumps, extra=()):
         gen = self.gen
@@ -604,10 +607,19 @@ class _Solves:
 
     def forward(self, p, x0, t0, ts, jumps, keep_tape: bool = True):
         batch, inputs = self._inputs(p, x0, t0, ts, jumps)
+        n_ode, b = self.gen.n_ode, inputs[0].shape[0]
+        XS, status = np.empty((b, inputs[3].shape[1], n_ode)), np.empty(b, dtype=np.int32)
         with self.lock:
-            XS, status, *_ = self._run(inputs, keep_tape)
-            XS, status = XS[:, :, :self.gen.n_ode].copy(), status.copy()
-        return XS.reshape(batch + (inputs[3].shape[1], self.gen.n_ode)), status.reshape(batch)
+            keys = RowMemo.keys(inputs)
+            todo = self.solved.missing(keys)
+            if todo.size:
+                sub = inputs if todo.size == b else tuple(a[todo] for a in inputs)
+                sub_xs, sub_status, *_ = self._run(sub, keep_tape)
+                XS[todo], status[todo] = sub_xs[:, :, :n_ode], sub_status
+            done = np.setdiff1d(np.arange(b), todo)
+            self.solved.gather([keys[i] for i in done], (XS, status), done)
+            self.solved.store([keys[i] for i in todo], (XS[todo], status[todo]))
+        return XS.reshape(batch + (inputs[3].shape[1], n_ode)), status.reshape(batch)
 
     def adjoint(self, p, x0, t0, ts, jumps, xbar):
         gen = self.gen
@@ -616,19 +628,27 @@ class _Solves:
         b = P.shape[0]
         XBAR = np.zeros((b, TS.shape[1], gen.n_states))
         XBAR[:, :, :gen.n_ode] = _flat(xbar, batch + xbar.shape[-2:], 2)
-        PBAR, X0BAR, T0BAR = np.zeros((b, gen.n_parameters)), np.zeros((b, gen.n_states)), np.zeros(b)
-        TSBAR, JUBAR = np.zeros(TS.shape), np.zeros(JU.shape)
+        bars = (np.zeros((b, gen.n_parameters)), np.zeros((b, gen.n_states)), np.zeros(b), np.zeros(TS.shape),
+                np.zeros(JU.shape))
         with self.lock:
-            key = (b, TS.shape[1], JU.shape[1])
-            entry = self.cache.get(key)
-            if entry is not None and entry[0] == b"".join(a.tobytes() for a in inputs):
-                record = entry[1]
-            else:
-                record = self._run(inputs)
-            XS, status, n_steps, taped, tape, out_step, jump_step, jump_y = record
-            self.run_adjoint(gen.adjoint, b, *inputs, self.rtol, self.atol, self.max_steps, self.ss_rtol, self.ss_atol,
-                         XS, status, n_steps, taped, tape, out_step, jump_step, jump_y, XBAR, PBAR, X0BAR, T0BAR,
-                         TSBAR, JUBAR)
+            keys = RowMemo.keys((*inputs, XBAR))
+            todo = self.differentiated.missing(keys)
+            if todo.size:
+                sub = inputs if todo.size == b else tuple(a[todo] for a in inputs)
+                entry = self.cache.get((todo.size, TS.shape[1], JU.shape[1]))
+                if entry is not None and entry[0] == b"".join(a.tobytes() for a in sub):
+                    record = entry[1]
+                else:
+                    record = self._run(sub)
+                sub_bars = tuple(np.zeros((todo.size, *a.shape[1:])) for a in bars)
+                self.run_adjoint(gen.adjoint, todo.size, *sub, self.rtol, self.atol, self.max_steps, self.ss_rtol,
+                                 self.ss_atol, *record, XBAR[todo], *sub_bars)
+                for out, value in zip(bars, sub_bars):
+                    out[todo] = value
+            done = np.setdiff1d(np.arange(b), todo)
+            self.differentiated.gather([keys[i] for i in done], bars, done)
+            self.differentiated.store([keys[i] for i in todo], tuple(a[todo] for a in bars))
+        PBAR, X0BAR, T0BAR, TSBAR, JUBAR = bars
         return (PBAR.reshape(batch + (gen.n_parameters,)), X0BAR[:, :gen.n_ode].reshape(batch + (gen.n_ode,)),
                 T0BAR.reshape(batch), TSBAR.reshape(batch + TS.shape[1:]), JUBAR.reshape(batch + JU.shape[1:]))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 
@@ -27,16 +28,19 @@ class CaseFieldError(CelltwinInputError):
 
 
 def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: int = 400, log=print,
-             workers: int = 1, executor=None) -> dict:
+             workers: int = 1, executor=None, at_once: bool | None = None) -> dict:
     """Run ``case`` and write its results into the folder ``out``; returns the summary.
 
     Each posterior is saved as ``out/<run>.nc`` as soon as it is done, with a checkpoint
     while it runs, so a rerun after an interruption continues where it stopped (finished
     runs are read back, not repeated; change ``sampler`` settings in a fresh folder).
-    ``workers`` / ``executor``: NUTS chains in groups, one process each
-    (:func:`celltwin.inference.sample`).
+    ``at_once``: sample the baseline and augmented posteriors at the same time, one process
+    each (:func:`celltwin.inference.sample_at_once`); default: where the machine has two or
+    more cores and ``workers`` is 1. ``workers`` / ``executor``: NUTS chains in groups, one
+    process each (:func:`celltwin.inference.sample`); ``executor`` also takes the runs of
+    ``at_once``.
     """
-    from ..inference import SamplerSettings, checkpoint_files, diagnose, sample, write_report
+    from ..inference import SamplerSettings, diagnose, write_report
     from ..problem import from_petab
     from ..simulate import SolverSettings
 
@@ -59,32 +63,12 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
             raise CaseFieldError(f"field 'scenario': {exc}") from None
     log(f"{case.name}: {problem!r}; {len(terms)} evidence terms; sampler {settings.method}, "
         f"{settings.chains} chains x {settings.draws} draws")
-    posteriors, diagnostics, run_seconds = {}, {}, {}
-    earlier = 0.0  # sampling seconds of runs finished by an earlier invocation (read back)
-    for run, enabled in zip(RUNS, (False, True)):
-        path = out / f"{run}.nc"
-        t0 = time.perf_counter()
-        if path.is_file():
-            import arviz as az
-
-            log(f"{run}: reading the finished run {path}")
-            posteriors[run] = az.from_netcdf(str(path))
-            recorded = posteriors[run].posterior.attrs.get("sampling_seconds")
-            if recorded is not None:
-                earlier += float(recorded)
-        else:
-            log(f"{run}: sampling ({'with' if enabled else 'without'} the evidence terms)")
-            checkpoint = out / f"{run}.checkpoint.npz"
-            idata = sample(problem, settings, log_density=evidence.switched(enabled).log_density,
-                           checkpoint=checkpoint, resume=bool(checkpoint_files(checkpoint)), workers=workers,
-                           executor=executor)
-            idata.posterior.attrs["evidence"] = "on" if enabled else "off"
-            idata.posterior.attrs["sampling_seconds"] = time.perf_counter() - t0  # this invocation's share
-            with atomic_path(path) as tmp:
-                idata.to_netcdf(str(tmp))
-            checkpoint.unlink(missing_ok=True)
-            posteriors[run] = idata
-        run_seconds[run] = float(posteriors[run].posterior.attrs.get("sampling_seconds", time.perf_counter() - t0))
+    if at_once is None:
+        at_once = workers == 1 and (os.cpu_count() or 1) >= 2
+    posteriors, earlier = _sampled(problem, evidence, settings, out, log, workers, executor, at_once)
+    diagnostics, run_seconds = {}, {}
+    for run in RUNS:
+        run_seconds[run] = float(posteriors[run].posterior.attrs.get("sampling_seconds", 0.0))
         diagnostics[run] = diagnose(posteriors[run])
         write_report(posteriors[run], out / f"{run}_report.html", title=f"{case.name}: {run} posterior")
     ids = problem.parameter_ids
@@ -132,6 +116,55 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
 
     write_case_report(out / "report.html", case, summary, draws, kd, held_out, scenario_table, problem)
     return summary
+
+
+def _sampled(problem, evidence, settings, out: Path, log, workers: int, executor, at_once: bool):
+    """Both posteriors (run -> InferenceData), each read back if an earlier invocation
+    finished it, else sampled (and saved); and the wall seconds the earlier invocations spent
+    on the ones read back (runs sampled at once count once, by the longer)."""
+    import arviz as az
+
+    from ..inference import checkpoint_files, sample, sample_at_once
+
+    posteriors: dict = {}
+    together: dict[str, float] = {}  # runs sampled by earlier invocations, by the group they ran in
+    for run in RUNS:
+        path = out / f"{run}.nc"
+        if path.is_file():
+            log(f"{run}: reading the finished run {path}")
+            posteriors[run] = az.from_netcdf(str(path))
+            attrs = posteriors[run].posterior.attrs
+            group = attrs.get("sampled_at_once", run)
+            together[group] = max(together.get(group, 0.0), float(attrs.get("sampling_seconds", 0.0)))
+    pending = {run: enabled for run, enabled in zip(RUNS, (False, True)) if run not in posteriors}
+    checkpoints = {run: out / f"{run}.checkpoint.npz" for run in pending}
+
+    def keep(run: str, idata, group: str | None = None) -> None:
+        idata.posterior.attrs["evidence"] = "on" if pending[run] else "off"
+        if group is not None:
+            idata.posterior.attrs["sampled_at_once"] = group
+        with atomic_path(out / f"{run}.nc") as tmp:
+            idata.to_netcdf(str(tmp))
+        checkpoints[run].unlink(missing_ok=True)
+        posteriors[run] = idata
+
+    if at_once and len(pending) > 1:
+        group = ",".join(pending)
+        log(f"{' and '.join(pending)}: sampling at once, one process each (without and with the evidence terms)")
+        densities = {run: evidence.switched(enabled).log_density for run, enabled in pending.items()}
+        for run, idata in sample_at_once(problem, settings, densities, checkpoints=checkpoints, executor=executor):
+            log(f"{run}: done")
+            keep(run, idata, group)
+    else:
+        for run, enabled in pending.items():
+            log(f"{run}: sampling ({'with' if enabled else 'without'} the evidence terms)")
+            t0 = time.perf_counter()
+            idata = sample(problem, settings, log_density=evidence.switched(enabled).log_density,
+                           checkpoint=checkpoints[run], resume=bool(checkpoint_files(checkpoints[run])),
+                           workers=workers, executor=executor)
+            idata.posterior.attrs["sampling_seconds"] = time.perf_counter() - t0  # this invocation's share
+            keep(run, idata)
+    return posteriors, sum(together.values())
 
 
 def kd_table(problem, terms, draws: dict, reported: dict) -> pd.DataFrame:
