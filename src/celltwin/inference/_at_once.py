@@ -40,6 +40,8 @@ def _blocks(settings: SamplerSettings) -> int:
 
 def _where(path: Path | None, settings: SamplerSettings) -> tuple[int, str]:
     """Blocks done and a note (the stopping rule's measures) from a run's checkpoint."""
+    if settings.method != "nuts":  # (the other samplers' checkpoints count otherwise)
+        return 0, "running"
     if path is None or not path.is_file():
         return 0, "starting"
     try:

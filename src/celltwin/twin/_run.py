@@ -35,8 +35,8 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
     while it runs, so a rerun after an interruption continues where it stopped (finished
     runs are read back, not repeated; change ``sampler`` settings in a fresh folder).
     ``at_once``: sample the baseline and augmented posteriors at the same time, one process
-    each (:func:`celltwin.inference.sample_at_once`); default: where the machine has two or
-    more cores and ``workers`` is 1. ``workers`` / ``executor``: NUTS chains in groups, one
+    each (:func:`celltwin.inference.sample_at_once`); default: for NUTS, where the machine
+    has two or more cores and ``workers`` is 1. ``workers`` / ``executor``: NUTS chains in groups, one
     process each (:func:`celltwin.inference.sample`); ``executor`` also takes the runs of
     ``at_once``.
     """
@@ -64,7 +64,7 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
     log(f"{case.name}: {problem!r}; {len(terms)} evidence terms; sampler {settings.method}, "
         f"{settings.chains} chains x {settings.draws} draws")
     if at_once is None:
-        at_once = workers == 1 and (os.cpu_count() or 1) >= 2
+        at_once = workers == 1 and (os.cpu_count() or 1) >= 2 and settings.method == "nuts"
     posteriors, earlier = _sampled(problem, evidence, settings, out, log, workers, executor, at_once)
     diagnostics, run_seconds = {}, {}
     for run in RUNS:
