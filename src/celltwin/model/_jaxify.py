@@ -180,11 +180,16 @@ def vector_function(
     """
     exprs = list(exprs)
     inputs = [list(group) for group in inputs]
+    # Only the symbols the expressions read are bound: slicing every entry of every input
+    # made tracing an observable of a large model cost ~0.3 s (Lucarelli: 66 observables over
+    # hundreds of parameters), once per process.
+    used = set().union(*(e.free_symbols for e in exprs)) if exprs else set()
+    bindings = [[(i, s) for i, s in enumerate(group) if s in used] for group in inputs]
 
     def f(*vectors):
         env = {}
-        for group, vec in zip(inputs, vectors, strict=True):
-            for i, s in enumerate(group):
+        for group, vec in zip(bindings, vectors, strict=True):
+            for i, s in group:
                 env[s] = vec[i]
         if not exprs:
             return jnp.zeros((0,))
