@@ -554,3 +554,167 @@ def adjoint(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, lo, hi, P, X
                                 steps, jsteps, jy)
             T0BAR[b] = adjoint_one(M, P[b], X0[b], TS[b], T0[b], JUMPS[b], xs, own, steps, jsteps, jy, m, XBAR[b],
                                    PBAR[b], X0BAR[b], TSBAR[b], JUMPBAR[b])
+
+
+# --- events triggered by the state: the first crossing of a trigger ----------------------
+# The triggers g(x, p, t) come as one more model function ``trigger(x, p, t, out)``. Of
+# event i, the upward crossing (g from < 0 to >= 0) fires it while it is armed; the
+# downward one (g from > 0 to <= 0) arms it again while it is not. Both are written as
+# "from < 0 to >= 0" of ``crossing_values``, so one test finds either.
+
+@_jit
+def crossing_values(trigger, y, p, t, armed, g, t_at, out):
+    """``out[i] = g_i`` (up) where event ``i`` is armed, ``-g_i`` (down) at ``out[ne + i]``
+    where it is not; ``-1`` for the crossing that cannot happen."""
+    ne = armed.shape[0]
+    t_at[0] = t
+    trigger(_ptr(y), _ptr(p), _ptr(t_at), _ptr(g))
+    for i in range(ne):
+        out[i] = g[i] if armed[i] else -1.0
+        out[ne + i] = -1.0 if armed[i] else -g[i]
+
+@_jit
+def step_to(M, y0, p, h, t_end, jv, W, piv, U, Z, tmp, y1):
+    """``y1``: one Rodas5P step of length ``h`` from ``y0``, at time ``t_end``. False if
+    ``W`` is singular."""
+    if not stages(M, y0, p, h, jv, W, piv, U, Z, tmp):
+        return False
+    for a in range(y0.shape[0]):
+        acc = y0[a]
+        for j in range(s):
+            acc += B[j] * U[j, a]
+        y1[a] = acc
+    set_time(M, y1, t_end)
+    return True
+
+@_jit
+def locate_crossing(M, trigger, p, y0, t, hh, q, lo, hi, armed, work):
+    """The time of the crossing ``q`` of ``crossing_values`` inside the accepted step
+    ``(t, t + hh]`` from ``y0`` (it is ``lo < 0`` at ``t`` and ``hi >= 0`` at ``t + hh``):
+    the Illinois variant of regula falsi on the step length, each value from a Rodas5P step
+    of that length from ``y0`` (as accurate as the step itself, no interpolation). Returns the
+    first time found on the crossed side, within ``1e-13 (|t| + hh)`` of the root."""
+    jv, W, piv, U, Z, tmp, y1, g, t_at, values = work
+    a, fa, b, fb = 0.0, lo, hh, hi
+    side = 0
+    tol = 1e-13 * (abs(t) + hh)
+    for _ in range(200):
+        if b - a <= tol:
+            break
+        c = (a * fb - b * fa) / (fb - fa)
+        if not (a < c < b):
+            c = 0.5 * (a + b)
+        if not step_to(M, y0, p, c, t + c, jv, W, piv, U, Z, tmp, y1):
+            c = 0.5 * (a + b)  # (a singular W at this length: bisect instead)
+            if not step_to(M, y0, p, c, t + c, jv, W, piv, U, Z, tmp, y1):
+                break
+        crossing_values(trigger, y1, p, t + c, armed, g, t_at, values)
+        fc = values[q]
+        if not np.isfinite(fc):
+            break
+        if fc >= 0.0:
+            b, fb = c, fc
+            if side == 1:
+                fa *= 0.5
+            side = 1
+        else:
+            a, fa = c, fc
+            if side == -1:
+                fb *= 0.5
+            side = -1
+    return t + b
+
+@_jit
+def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, rtol, atol, max_steps, ss_rtol, ss_atol):
+    """Integrate from ``(t0, x0)`` towards ``bound`` (the steps of :func:`solve_one`, whose
+    outputs are the caller's business) and stop at the first crossing of a trigger
+    (see ``crossing_values``), or, with ``ss_atol >= 0``, at the first steady step.
+
+    Returns ``(time, which, status)``: ``which`` is the crossing (``i``: event ``i`` fires,
+    ``ne + i``: it is armed again), ``2 ne`` a steady state, -1 neither before ``bound``;
+    status as :func:`solve_one`'s."""
+    n = x0.shape[0]
+    ne = armed.shape[0]
+    nj = jumps.shape[0]
+    work = (np.empty(M[4].shape[0]), np.empty(M[8]), np.empty(n, dtype=np.int64), np.empty((s, n)),
+            np.empty((s, n)), np.empty(n), np.empty(n), np.empty(max(ne, 1)), np.empty(1), np.empty(2 * ne))
+    jv, W, piv, U, Z, tmp, y1, g, t_at, _ = work
+    before, after = np.empty(2 * ne), np.empty(2 * ne)
+    y = x0.copy()
+    t = t0
+    set_time(M, y, t)
+    if bound <= t0:
+        return t0, -1, 0
+    crossing_values(trigger, y, p, t, armed, g, t_at, before)
+    jj = 0
+    while jj < nj and jumps[jj] <= t0:
+        jj += 1
+    h = initial_step(M, y, p, bound - t0, rtol, atol, tmp, y1, Z[0])
+    attempts = 0
+    while True:
+        at_jump = jj < nj and jumps[jj] < bound
+        target = np.nextafter(jumps[jj], -np.inf) if at_jump else bound
+        remaining = target - t
+        if at_jump and remaining <= 0.0:  # at the discontinuity: pass it, and see if a trigger jumped
+            t = np.nextafter(jumps[jj], np.inf)
+            set_time(M, y, t)
+            jj += 1
+            crossing_values(trigger, y, p, t, armed, g, t_at, after)
+            for q in range(2 * ne):
+                if before[q] < 0.0 <= after[q]:
+                    return t, q, 0
+            before[:] = after
+            continue
+        if attempts >= max_steps:
+            return t, -1, 1
+        attempts += 1
+        hit = h >= remaining * (1.0 - 1e-12)
+        hh = remaining if hit else h
+        ok = stages(M, y, p, hh, jv, W, piv, U, Z, tmp)
+        norm = error_norm(M, y, U, rtol, atol) if ok else np.inf
+        if not np.isfinite(norm):
+            h = hh * _FACTOR_MIN
+            if h < 1e-14 * max(1.0, abs(t)):
+                return t, -1, 1
+            continue
+        factor = _FACTOR_MAX if norm == 0.0 else min(_FACTOR_MAX, max(_FACTOR_MIN, _SAFETY * norm ** (-1.0 / order)))
+        if norm <= 1.0:
+            t_next = target if hit else t + hh
+            for a in range(n):
+                acc = y[a]
+                for j in range(s):
+                    acc += B[j] * U[j, a]
+                y1[a] = acc
+                if not np.isfinite(acc):
+                    return t, -1, 2
+            set_time(M, y1, t_next)
+            crossing_values(trigger, y1, p, t_next, armed, g, t_at, after)
+            first, which = np.inf, -1
+            for q in range(2 * ne):
+                if before[q] < 0.0 <= after[q]:
+                    tq = locate_crossing(M, trigger, p, y, t, t_next - t, q, before[q], after[q], armed, work)
+                    if tq < first:
+                        first, which = tq, q
+            if which >= 0:
+                return first, which, 0
+            y[:] = y1
+            t = t_next
+            before[:] = after
+            if ss_atol >= 0.0 and is_steady(M, y, p, tmp, ss_rtol, ss_atol):
+                return t, 2 * ne, 0
+            if hit and not at_jump:
+                return t, -1, 0
+            h = hh * factor
+        else:
+            h = hh * min(1.0, factor)
+        if h < 1e-14 * max(1.0, abs(t)):
+            return t, -1, 1
+
+@_batch_jit
+def first_crossing(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, w_size, trigger, lo, hi, P, X0, T0, BOUND,
+                   JUMPS, ARMED, rtol, atol, max_steps, ss_rtol, ss_atol, T_STOP, WHICH, STATUS):
+    """:func:`crossing_one` over the batch ``[lo, hi)``."""
+    M = (rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, w_size)
+    for b in range(lo, hi):
+        T_STOP[b], WHICH[b], STATUS[b] = crossing_one(M, trigger, P[b], X0[b], T0[b], BOUND[b], JUMPS[b], ARMED[b],
+                                                      rtol, atol, max_steps, ss_rtol, ss_atol)

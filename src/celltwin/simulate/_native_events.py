@@ -1,0 +1,141 @@
+"""Events triggered by the state on the native engine: one compiled solve per stretch
+between crossings, the crossing found by a compiled search and its time differentiated
+by the implicit function theorem.
+
+Why two host calls per stretch: the search (:func:`first_crossing` in
+``_native_kernels.py``) integrates until the first armed trigger changes sign and locates
+the root inside that step by regula falsi on the step length (each value a Rodas5P step
+from the step's start, so the root is as accurate as the solution). It keeps no tape and
+has no derivative. The stretch is then solved again up to the time found, by the taped
+solve whose discrete adjoint gives the gradient (:func:`native_time_course`), so that the
+search needs no reverse pass of its own and the adjoint stays the one of time courses
+without events. The firing time ``t*`` solves ``g(x(t*), t*, p) = 0``; its derivative is
+``dt*/dtheta = -(dg/dtheta at fixed t) / (dg/dt)``, ``dg/dt = dg/dt + grad_x g . f``,
+and the state there moves with it by ``f(t*, x(t*)) dt*``. Both enter as terms that are
+zero in value and carry exactly those derivatives (``v - stop_gradient(v)``).
+
+The bookkeeping (which events are armed, what fires, the limit on crossings) is the
+diffrax path's, in :func:`celltwin.simulate._solve._time_course_with_state_events`; time
+events end a stretch at their (differentiable) time instead of being searched for.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..model import CompiledModel
+from ._host_call import host_call, register
+from ._native import _flat, _kernels, _Timed, generated, native_time_course
+
+
+@functools.lru_cache(maxsize=None)
+def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_atol: float):
+    """The JAX function ``(p, x0, t0, bound, jumps, armed) -> (time, which, status)`` of
+    :func:`first_crossing` (no derivatives: its inputs are held constant)."""
+    kernel = functools.partial(_kernels().first_crossing, *gen.model, gen.linear_algebra.w_size, gen.trigger)
+    timed = _Timed()
+
+    def search(p, x0, t0, bound, jumps, armed, t_stop, which, status):
+        batch = np.broadcast_shapes(p.shape[:-1], x0.shape[:-1], np.shape(t0), np.shape(bound), jumps.shape[:-1],
+                                    armed.shape[:-1])
+        X0 = _flat(x0, batch + (gen.n_ode,), 1)
+        if gen.time_state:  # its value is set from t0 by the kernel
+            X0 = np.concatenate([X0, np.zeros((X0.shape[0], 1))], axis=1)
+        b = X0.shape[0]
+        out = np.empty(b), np.empty(b, dtype=np.int32), np.empty(b, dtype=np.int32)
+        with warnings.catch_warnings():  # numba's note on first-class functions, at the first call
+            warnings.simplefilter("ignore")
+            timed(kernel, b, _flat(p, batch + p.shape[-1:], 1), X0, _flat(t0, batch, 0), _flat(bound, batch, 0),
+                  _flat(jumps, batch + jumps.shape[-1:], 1), _flat(armed, batch + armed.shape[-1:], 1),
+                  rtol, atol, max_steps, ss_rtol, ss_atol, *out)
+        for target, value in zip((t_stop, which, status), out):
+            target[...] = value.reshape(batch)
+
+    key = register(f"native crossing {gen.digest} {gen.linear_algebra.sparse} {rtol!r} {atol!r} {max_steps} "
+                   f"{ss_rtol!r} {ss_atol!r}", search)
+    shapes = (jax.ShapeDtypeStruct((), jnp.float64), jax.ShapeDtypeStruct((), jnp.int32),
+              jax.ShapeDtypeStruct((), jnp.int32))
+
+    def call(p, x0, t0, bound, jumps, armed):
+        args = [jax.lax.stop_gradient(jnp.asarray(a, dtype=jnp.float64)) for a in (p, x0, t0, bound, jumps, armed)]
+        return host_call(key, shapes, *args)
+
+    return call
+
+
+class NativeStretches:
+    """Solves the stretches of a time course with state events on the native engine (one
+    per call), in the form the bookkeeping loop takes them.
+
+    Arguments:
+        times: firing times of the time events (``inf`` for the state events).
+        steady_state: stop at the first steady step (``ts`` is then ``[max time]``).
+    """
+
+    def __init__(self, cm: CompiledModel, p, ts, jump_ts, times, settings, steady_state: bool, site: int):
+        self.cm, self.p, self.ts, self.times, self.settings = cm, p, ts, times, settings
+        self.steady_state, self.site = steady_state, site
+        self.jumps = jnp.zeros((0,)) if jump_ts is None else jnp.asarray(jump_ts, dtype=jnp.float64)
+        self.state = [k for k, ev in enumerate(cm.events) if ev.condition is not None]
+        self.timed = [k for k, ev in enumerate(cm.events) if ev.condition is None]
+        ss = (settings.steady_state_rtol, settings.steady_state_atol) if steady_state else (-1.0, -1.0)
+        self.search = _search(generated(cm), float(settings.rtol), float(settings.atol), int(settings.max_steps),
+                              float(ss[0]), float(ss[1]))
+        self.derived = cm.derived(p)
+
+    def __call__(self, j: int, t, x, armed, steady):
+        """Solve from ``(t, x)`` to the first crossing (or time event, or the end).
+
+        Returns:
+            ``(b, crossed, steady_hit, x_end, ys, status)``: where the stretch ended, which
+            crossings ended it (the up-crossing of every event, then the down-crossing of
+            every state event), whether a steady state did, the state there, the states at
+            ``ts`` (valid inside the stretch; None for a steady state) and a status code.
+        """
+        cm, p, ts, times, s = self.cm, self.p, self.ts, self.times, self.settings
+        ne = len(self.state)
+        end = jnp.where(steady, t, ts[-1])
+        bound = end
+        if self.timed:
+            idx = jnp.asarray(self.timed)
+            bound = jnp.minimum(end, jnp.min(jnp.where(armed[idx], times[idx], jnp.inf)))
+        t_stop, which, searched = self.search(p, x, t, bound, self.jumps, armed[jnp.asarray(self.state)])
+        crossed_state = (which >= 0) & (which < 2 * ne)
+        steady_hit = (which == 2 * ne) if self.steady_state else jnp.asarray(False)
+        last = jnp.where(crossed_state | steady_hit, t_stop, bound)
+        seg_ts = last[None] if self.steady_state else jnp.concatenate([jnp.clip(ts, t, last), last[None]])
+        ys, solved = native_time_course(cm, p, x, seg_ts, t0=t, jump_ts=self.jumps, rtol=s.rtol, atol=s.atol,
+                                        max_steps=s.max_steps, site=self.site * 64 + j)
+        x_end = ys[-1]
+        t_cross, x_end = self._firing_time(last, x_end, which % max(ne, 1), crossed_state)
+        b = jnp.where(crossed_state, t_cross, last)
+        crossed = [jnp.asarray(False)] * len(cm.events)
+        for i, k in enumerate(self.state):
+            crossed[k] = which == i
+        for k in self.timed:
+            crossed[k] = ~crossed_state & ~steady_hit & armed[k] & (times[k] <= bound)
+        crossed += [which == ne + i for i in range(ne)]
+        status = jnp.where(searched != 0, searched, solved).astype(jnp.int32)
+        return b, jnp.asarray(crossed), steady_hit, x_end, None if self.steady_state else ys[:-1], status
+
+    def _firing_time(self, t, x, i, crossed):
+        """``t`` and ``x`` with the derivatives of a crossing of trigger ``i`` there (see
+        the module docstring); unchanged where ``crossed`` is false."""
+        cm, p = self.cm, self.p
+        f = cm.rhs(t, x, p, self.derived)
+        g, dg_dt = [], []
+        for k in self.state:
+            value, rate = jax.jvp(lambda s, y, k=k: cm.events[k].condition(s, y, p), (t, x),
+                                  (jnp.ones_like(t), jax.lax.stop_gradient(f)))
+            g.append(value)
+            dg_dt.append(rate)
+        chosen = jnp.arange(len(self.state)) == i
+        g, dg_dt = jnp.sum(jnp.where(chosen, jnp.stack(g), 0.0)), jnp.sum(jnp.where(chosen, jnp.stack(dg_dt), 0.0))
+        dg_dt = jax.lax.stop_gradient(jnp.where(crossed & (dg_dt != 0.0), dg_dt, 1.0))
+        shift = jnp.where(crossed, -(g - jax.lax.stop_gradient(g)) / dg_dt, 0.0)  # zero in value
+        return t + shift, x + jax.lax.stop_gradient(f) * shift
