@@ -35,19 +35,19 @@ from ._native import _flat, _kernels, _Timed, generated, native_time_course
 
 @functools.lru_cache(maxsize=None)
 def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_atol: float):
-    """The JAX function ``(p, x0, t0, bound, jumps, armed) -> (time, which, status)`` of
-    :func:`first_crossing` (no derivatives: its inputs are held constant)."""
+    """The JAX function ``(p, x0, t0, bound, jumps, armed) -> (time, which, status, state)``
+    of :func:`first_crossing` (no derivatives: its inputs are held constant)."""
     kernel = functools.partial(_kernels().first_crossing, *gen.model, gen.linear_algebra.w_size, gen.trigger)
     timed = _Timed()
 
-    def search(p, x0, t0, bound, jumps, armed, t_stop, which, status):
+    def search(p, x0, t0, bound, jumps, armed, t_stop, which, status, x_stop):
         batch = np.broadcast_shapes(p.shape[:-1], x0.shape[:-1], np.shape(t0), np.shape(bound), jumps.shape[:-1],
                                     armed.shape[:-1])
         X0 = _flat(x0, batch + (gen.n_ode,), 1)
         if gen.time_state:  # its value is set from t0 by the kernel
             X0 = np.concatenate([X0, np.zeros((X0.shape[0], 1))], axis=1)
         b = X0.shape[0]
-        out = np.empty(b), np.empty(b, dtype=np.int32), np.empty(b, dtype=np.int32)
+        out = np.empty(b), np.empty(b, dtype=np.int32), np.empty(b, dtype=np.int32), np.empty((b, X0.shape[1]))
         with warnings.catch_warnings():  # numba's note on first-class functions, at the first call
             warnings.simplefilter("ignore")
             timed(kernel, b, _flat(p, batch + p.shape[-1:], 1), X0, _flat(t0, batch, 0), _flat(bound, batch, 0),
@@ -55,11 +55,12 @@ def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_at
                   rtol, atol, max_steps, ss_rtol, ss_atol, *out)
         for target, value in zip((t_stop, which, status), out):
             target[...] = value.reshape(batch)
+        x_stop[...] = out[3][:, :gen.n_ode].reshape(batch + (gen.n_ode,))
 
     key = register(f"native crossing {gen.digest} {gen.linear_algebra.sparse} {rtol!r} {atol!r} {max_steps} "
                    f"{ss_rtol!r} {ss_atol!r}", search)
     shapes = (jax.ShapeDtypeStruct((), jnp.float64), jax.ShapeDtypeStruct((), jnp.int32),
-              jax.ShapeDtypeStruct((), jnp.int32))
+              jax.ShapeDtypeStruct((), jnp.int32), jax.ShapeDtypeStruct((gen.n_ode,), jnp.float64))
 
     def call(p, x0, t0, bound, jumps, armed):
         args = [jax.lax.stop_gradient(jnp.asarray(a, dtype=jnp.float64)) for a in (p, x0, t0, bound, jumps, armed)]
@@ -104,14 +105,17 @@ class NativeStretches:
         if self.timed:
             idx = jnp.asarray(self.timed)
             bound = jnp.minimum(end, jnp.min(jnp.where(armed[idx], times[idx], jnp.inf)))
-        t_stop, which, searched = self.search(p, x, t, bound, self.jumps, armed[jnp.asarray(self.state)])
+        t_stop, which, searched, x_stop = self.search(p, x, t, bound, self.jumps, armed[jnp.asarray(self.state)])
         crossed_state = (which >= 0) & (which < 2 * ne)
         steady_hit = (which == 2 * ne) if self.steady_state else jnp.asarray(False)
         last = jnp.where(crossed_state | steady_hit, t_stop, bound)
         seg_ts = last[None] if self.steady_state else jnp.concatenate([jnp.clip(ts, t, last), last[None]])
         ys, solved = native_time_course(cm, p, x, seg_ts, t0=t, jump_ts=self.jumps, rtol=s.rtol, atol=s.atol,
                                         max_steps=s.max_steps, site=self.site * 64 + j)
-        x_end = ys[-1]
+        # The state where the search stopped, with the derivatives of the solve: at a
+        # crossing the search's state is on the crossed side of the trigger, which the
+        # bookkeeping relies on (the solve's may differ from it by its error).
+        x_end = x_stop + (ys[-1] - jax.lax.stop_gradient(ys[-1]))
         t_cross, x_end = self._firing_time(last, x_end, which % max(ne, 1), crossed_state)
         b = jnp.where(crossed_state, t_cross, last)
         crossed = [jnp.asarray(False)] * len(cm.events)

@@ -28,6 +28,7 @@ from celltwin.simulate._rosenbrock import _RODAS5P
 # Controller constants, as diffrax's PIDController (safety, factor limits) with pcoeff 0, icoeff 1.
 _SAFETY, _FACTOR_MIN, _FACTOR_MAX = 0.9, 0.2, 10.0
 A, C, B = _RODAS5P.a.copy(), _RODAS5P.C.copy(), _RODAS5P.b.copy()
+H = _RODAS5P.H.copy()
 gamma = _RODAS5P.gamma
 s = A.shape[0]
 order = 5.0
@@ -574,73 +575,80 @@ def crossing_values(trigger, y, p, t, armed, g, t_at, out):
         out[ne + i] = -1.0 if armed[i] else -g[i]
 
 @_jit
-def step_to(M, y0, p, h, t_end, jv, W, piv, U, Z, tmp, y1):
-    """``y1``: one Rodas5P step of length ``h`` from ``y0``, at time ``t_end``. False if
-    ``W`` is singular."""
-    if not stages(M, y0, p, h, jv, W, piv, U, Z, tmp):
-        return False
+def dense_state(M, y0, y1, K, theta, t, out):
+    """``out``: Rodas5P's own dense output at ``theta`` in ``[0, 1]`` of the step from ``y0``
+    to ``y1`` (``K = H U``), ``(1 - theta) y0 + theta (y1 + (1 - theta)(K_0 + theta K_1 +
+    ...))`` as :class:`~celltwin.simulate._rosenbrock.RosenbrockInterpolation`, at time ``t``."""
+    m = K.shape[0]
     for a in range(y0.shape[0]):
-        acc = y0[a]
-        for j in range(s):
-            acc += B[j] * U[j, a]
-        y1[a] = acc
-    set_time(M, y1, t_end)
-    return True
+        inner = K[m - 1, a]
+        for r in range(m - 2, -1, -1):
+            inner = K[r, a] + theta * inner
+        out[a] = (1.0 - theta) * y0[a] + theta * (y1[a] + (1.0 - theta) * inner)
+    set_time(M, out, t)
 
 @_jit
-def locate_crossing(M, trigger, p, y0, t, hh, q, lo, hi, armed, work):
+def locate_crossing(M, trigger, p, y0, y1, U, t, hh, q, lo, hi, armed, work, y_root):
     """The time of the crossing ``q`` of ``crossing_values`` inside the accepted step
-    ``(t, t + hh]`` from ``y0`` (it is ``lo < 0`` at ``t`` and ``hi >= 0`` at ``t + hh``):
-    the Illinois variant of regula falsi on the step length, each value from a Rodas5P step
-    of that length from ``y0`` (as accurate as the step itself, no interpolation). Returns the
-    first time found on the crossed side, within ``1e-13 (|t| + hh)`` of the root."""
-    jv, W, piv, U, Z, tmp, y1, g, t_at, values = work
-    a, fa, b, fb = 0.0, lo, hh, hi
+    ``(t, t + hh]`` from ``y0`` to ``y1`` with stages ``U`` (it is ``lo < 0`` at ``t`` and
+    ``hi >= 0`` at ``t + hh``), on the method's dense output (continuous in time, as
+    diffrax's event root finding uses it), by the Illinois variant of regula falsi. Returns
+    the first time found on the crossed side, within ``1e-14 hh`` of the root, and the state
+    there in ``y_root``."""
+    K, g, t_at, values = work[10], work[7], work[8], work[9]
+    for r in range(K.shape[0]):
+        for a in range(y0.shape[0]):
+            acc = 0.0
+            for j in range(s):
+                acc += H[r, j] * U[j, a]
+            K[r, a] = acc
+    left, f_left, right, f_right = 0.0, lo, 1.0, hi
     side = 0
-    tol = 1e-13 * (abs(t) + hh)
     for _ in range(200):
-        if b - a <= tol:
+        if right - left <= 1e-14:
             break
-        c = (a * fb - b * fa) / (fb - fa)
-        if not (a < c < b):
-            c = 0.5 * (a + b)
-        if not step_to(M, y0, p, c, t + c, jv, W, piv, U, Z, tmp, y1):
-            c = 0.5 * (a + b)  # (a singular W at this length: bisect instead)
-            if not step_to(M, y0, p, c, t + c, jv, W, piv, U, Z, tmp, y1):
-                break
-        crossing_values(trigger, y1, p, t + c, armed, g, t_at, values)
+        c = (left * f_right - right * f_left) / (f_right - f_left)
+        if not (left < c < right):
+            c = 0.5 * (left + right)
+        dense_state(M, y0, y1, K, c, t + c * hh, y_root)
+        crossing_values(trigger, y_root, p, t + c * hh, armed, g, t_at, values)
         fc = values[q]
         if not np.isfinite(fc):
             break
         if fc >= 0.0:
-            b, fb = c, fc
+            right, f_right = c, fc
             if side == 1:
-                fa *= 0.5
+                f_left *= 0.5
             side = 1
         else:
-            a, fa = c, fc
+            left, f_left = c, fc
             if side == -1:
-                fb *= 0.5
+                f_right *= 0.5
             side = -1
-    return t + b
+    t_root = t + right * hh
+    dense_state(M, y0, y1, K, right, t_root, y_root)
+    return t_root
 
 @_jit
-def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, rtol, atol, max_steps, ss_rtol, ss_atol):
+def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, rtol, atol, max_steps, ss_rtol, ss_atol, y):
     """Integrate from ``(t0, x0)`` towards ``bound`` (the steps of :func:`solve_one`, whose
     outputs are the caller's business) and stop at the first crossing of a trigger
     (see ``crossing_values``), or, with ``ss_atol >= 0``, at the first steady step.
 
-    Returns ``(time, which, status)``: ``which`` is the crossing (``i``: event ``i`` fires,
-    ``ne + i``: it is armed again), ``2 ne`` a steady state, -1 neither before ``bound``;
-    status as :func:`solve_one`'s."""
+    Returns ``(time, which, status)`` and the state there in ``y``: ``which`` is the crossing
+    (``i``: event ``i`` fires, ``ne + i``: it is armed again), ``2 ne`` a steady state, -1
+    neither before ``bound``; status as :func:`solve_one`'s. At a crossing, the trigger
+    has crossed at that state (the root is approached from the crossed side)."""
     n = x0.shape[0]
     ne = armed.shape[0]
     nj = jumps.shape[0]
     work = (np.empty(M[4].shape[0]), np.empty(M[8]), np.empty(n, dtype=np.int64), np.empty((s, n)),
-            np.empty((s, n)), np.empty(n), np.empty(n), np.empty(max(ne, 1)), np.empty(1), np.empty(2 * ne))
-    jv, W, piv, U, Z, tmp, y1, g, t_at, _ = work
+            np.empty((s, n)), np.empty(n), np.empty(n), np.empty(max(ne, 1)), np.empty(1), np.empty(2 * ne),
+            np.empty((H.shape[0], n)))
+    jv, W, piv, U, Z, tmp, y1, g, t_at, _, _ = work
     before, after = np.empty(2 * ne), np.empty(2 * ne)
-    y = x0.copy()
+    y_root, y_first = np.empty(n), np.empty(n)
+    y[:] = x0
     t = t0
     set_time(M, y, t)
     if bound <= t0:
@@ -692,10 +700,13 @@ def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, rtol, atol, max_ste
             first, which = np.inf, -1
             for q in range(2 * ne):
                 if before[q] < 0.0 <= after[q]:
-                    tq = locate_crossing(M, trigger, p, y, t, t_next - t, q, before[q], after[q], armed, work)
+                    tq = locate_crossing(M, trigger, p, y, y1, U, t, t_next - t, q, before[q], after[q], armed, work,
+                                         y_root)
                     if tq < first:
                         first, which = tq, q
+                        y_first[:] = y_root
             if which >= 0:
+                y[:] = y_first
                 return first, which, 0
             y[:] = y1
             t = t_next
@@ -712,9 +723,9 @@ def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, rtol, atol, max_ste
 
 @_batch_jit
 def first_crossing(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, w_size, trigger, lo, hi, P, X0, T0, BOUND,
-                   JUMPS, ARMED, rtol, atol, max_steps, ss_rtol, ss_atol, T_STOP, WHICH, STATUS):
+                   JUMPS, ARMED, rtol, atol, max_steps, ss_rtol, ss_atol, T_STOP, WHICH, STATUS, X_STOP):
     """:func:`crossing_one` over the batch ``[lo, hi)``."""
     M = (rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, w_size)
     for b in range(lo, hi):
         T_STOP[b], WHICH[b], STATUS[b] = crossing_one(M, trigger, P[b], X0[b], T0[b], BOUND[b], JUMPS[b], ARMED[b],
-                                                      rtol, atol, max_steps, ss_rtol, ss_atol)
+                                                      rtol, atol, max_steps, ss_rtol, ss_atol, X_STOP[b])
