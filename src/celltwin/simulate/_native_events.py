@@ -98,13 +98,28 @@ class NativeStretches:
             every state event), whether a steady state did, the state there, the states at
             ``ts`` (valid inside the stretch; None for a steady state) and a status code.
         """
-        cm, p, ts, times, s = self.cm, self.p, self.ts, self.times, self.settings
-        ne = len(self.state)
-        end = jnp.where(steady, t, ts[-1])
+        end = jnp.where(steady, t, self.ts[-1])
         bound = end
         if self.timed:
             idx = jnp.asarray(self.timed)
-            bound = jnp.minimum(end, jnp.min(jnp.where(armed[idx], times[idx], jnp.inf)))
+            bound = jnp.minimum(end, jnp.min(jnp.where(armed[idx], self.times[idx], jnp.inf)))
+        if j == 0:
+            return self._solve(j, t, x, armed, bound)
+        # The stretches after the end (their number is fixed when JAX traces) are skipped
+        # where no event is left to fire there: each solve is two host calls (under vmap,
+        # where lax.cond computes both branches, they are solves of length zero).
+        n_events, ne = len(self.cm.events), len(self.state)
+        done = bound <= t
+        if self.timed:
+            done = done & ~jnp.any(armed[idx] & (self.times[idx] <= t))
+        skipped = (t, jnp.zeros(n_events + ne, dtype=bool), jnp.asarray(False), x,
+                   None if self.steady_state else jnp.broadcast_to(x, (self.ts.shape[0],) + x.shape),
+                   jnp.asarray(0, dtype=jnp.int32))
+        return jax.lax.cond(done, lambda: skipped, lambda: self._solve(j, t, x, armed, bound))
+
+    def _solve(self, j, t, x, armed, bound):
+        cm, p, ts, times, s = self.cm, self.p, self.ts, self.times, self.settings
+        ne = len(self.state)
         t_stop, which, searched, x_stop = self.search(p, x, t, bound, self.jumps, armed[jnp.asarray(self.state)])
         crossed_state = (which >= 0) & (which < 2 * ne)
         steady_hit = (which == 2 * ne) if self.steady_state else jnp.asarray(False)
