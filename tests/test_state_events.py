@@ -23,10 +23,11 @@ SETTINGS = SolverSettings(rtol=1e-10, atol=1e-12)
 LN2 = math.log(2.0)
 
 
-@pytest.fixture(params=["native", "diffrax"])
-def backend(request) -> str:
-    """The engine that solves (the native one locates crossings in its own compiled solver)."""
-    return request.param
+# The engines that solve (the native one locates crossings in its own compiled solver).
+# Tests whose diffrax solves take long to compile run natively by default and on diffrax
+# with the slow tests.
+BOTH = pytest.mark.parametrize("backend", ["native", "diffrax"])
+NATIVE_FAST = pytest.mark.parametrize("backend", ["native", pytest.param("diffrax", marks=pytest.mark.slow)])
 
 
 def tight(backend: str) -> SolverSettings:
@@ -57,6 +58,7 @@ def run(model, ts, p=None, x0=None, settings=SETTINGS):
     return cm, np.asarray(xs), Status(int(status))
 
 
+@BOTH
 def test_repeated_firing_matches_the_closed_form(backend):
     """The resets come every ln(2)/k: A = exp(-k (t - n ln2/k)), N = n, T = t - n ln2/k."""
     k = 0.5
@@ -71,7 +73,7 @@ def test_repeated_firing_matches_the_closed_form(backend):
     np.testing.assert_allclose(states["T"], ts - n * period, atol=1e-8)
 
 
-@pytest.mark.slow  # a few solves with events to compile (10-60 s on a shared machine)
+@NATIVE_FAST  # diffrax: a few solves with events to compile (10-60 s on a shared machine)
 def test_more_crossings_than_supported_is_a_failed_simulation_not_a_wrong_one(backend):
     ts = np.linspace(0.0, (STATE_EVENT_CROSSINGS + 1.5) * LN2 / 0.5, 5)
     _, _, status = run(decay_with_reset(0.5), ts, settings=tight(backend))
@@ -79,7 +81,7 @@ def test_more_crossings_than_supported_is_a_failed_simulation_not_a_wrong_one(ba
     assert str(STATE_EVENT_CROSSINGS) in status.describe()
 
 
-@pytest.mark.slow
+@NATIVE_FAST
 @pytest.mark.parametrize("trigger, g", [
     ("A + time/10 <= 0.8", lambda t, a: 0.8 - a - t / 10),   # state and time together
     ("time * A >= 0.6", lambda t, a: t * a - 0.6),           # a product of both
@@ -97,7 +99,7 @@ def test_firing_time_of_mixed_triggers_matches_a_root_finder(trigger, g, backend
     np.testing.assert_allclose(T[2:], ts[2:] - t_fire, atol=1e-7)
 
 
-@pytest.mark.slow  # a few solves with events to compile (10-60 s on a shared machine)
+@NATIVE_FAST  # diffrax: a few solves with events to compile (10-60 s on a shared machine)
 def test_trigger_rearms_only_after_it_became_false(backend):
     """A = sin(t) (rate rule cos(time)); the event fires on each upward crossing of 0.5 (t =
     pi/6 + 2 pi n), not while A stays above 0.5, and not on the downward crossings."""
@@ -116,7 +118,7 @@ def test_trigger_rearms_only_after_it_became_false(backend):
     np.testing.assert_allclose(xs[:, cm.state_ids.index("A")], np.sin(ts), atol=1e-7)
 
 
-@pytest.mark.slow
+@NATIVE_FAST
 @pytest.mark.parametrize("initial_value, fired", [(False, 1.0), (True, 0.0)])
 def test_trigger_true_at_the_start_fires_only_if_it_was_false_before(initial_value, fired, backend):
     """SBML's initialValue: a trigger that holds at t = 0 fires there only if it was false
@@ -131,6 +133,7 @@ def test_trigger_true_at_the_start_fires_only_if_it_was_false_before(initial_val
     np.testing.assert_allclose(xs[:, cm.state_ids.index("N")], [fired, fired])
 
 
+@BOTH
 def test_derivative_through_the_firing_time(backend):
     """T(t_end) = t_end - ln(2)/k after the first reset, so dT/dk = ln(2)/k^2 (the firing time
     moves with k); also against central finite differences of the simulation."""
@@ -150,7 +153,7 @@ def test_derivative_through_the_firing_time(backend):
     assert grad == pytest.approx((float(clock(k + h)) - float(clock(k - h))) / (2 * h), rel=1e-5)
 
 
-@pytest.mark.slow  # a few solves with events to compile (10-60 s on a shared machine)
+@NATIVE_FAST  # diffrax: a few solves with events to compile (10-60 s on a shared machine)
 def test_trigger_time_through_a_rule_of_the_state(backend):
     """``time >= tt`` with tt = 10*A an assignment rule: a trigger that depends on the state
     (it used to be refused). A = exp(-t) reaches the condition t = 10 exp(-t) at the root."""
@@ -168,6 +171,7 @@ def test_trigger_time_through_a_rule_of_the_state(backend):
     np.testing.assert_allclose(xs[:, cm.state_ids.index("B")], [0.0, 1.0])
 
 
+@BOTH
 def test_state_events_in_a_steady_state_and_after_it(backend):
     """P grows at rate 1 while P <= 500; at P >= 500 an event adds 1000 (as in PEtab test
     case 0023). The steady state is 1500, exactly, and a continued solve whose trigger already
@@ -191,7 +195,7 @@ def test_state_events_in_a_steady_state_and_after_it(backend):
     np.testing.assert_allclose(np.asarray(xs[:, 0]), [1500.0, 1500.0], atol=1e-6)
 
 
-@pytest.mark.slow  # a few solves with events to compile (10-60 s on a shared machine)
+@NATIVE_FAST  # diffrax: a few solves with events to compile (10-60 s on a shared machine)
 def test_sbml_round_trip_and_scipy_reference(backend):
     """Written as SBML and read back, the model gives the same time course as scipy's LSODA with
     its own event location (solve_ivp events, terminal, restarted after each reset)."""
@@ -215,6 +219,7 @@ def test_sbml_round_trip_and_scipy_reference(backend):
     np.testing.assert_allclose(xs[:, cm.state_ids.index("A")], expected, rtol=1e-7)
 
 
+@BOTH
 def test_state_event_resizing_a_compartment_keeps_the_amounts(backend):
     """A is made at k*cv (amount per time), so d[A]/dt = k; when A reaches 1.6 the compartment
     grows from 1 to 4 and A's amount is kept: A = 0.4 + k (t - t*), t* = 0.6/k. The diffrax
