@@ -37,7 +37,9 @@ from ._native import _flat, _kernels, _Timed, generated, native_time_course
 def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_atol: float):
     """The JAX function ``(p, x0, t0, bound, jumps, armed) -> (time, which, status, state)``
     of :func:`first_crossing` (no derivatives: its inputs are held constant)."""
-    kernel = functools.partial(_kernels().first_crossing, *gen.model, gen.linear_algebra.w_size, gen.trigger)
+    model = (*gen.model, gen.linear_algebra.w_size, gen.trigger)
+    dispatcher = _kernels().first_crossing
+    kernel: list = []  # the compiled code, after the first call
     timed = _Timed()
 
     def search(p, x0, t0, bound, jumps, armed, t_stop, which, status, x_stop):
@@ -48,11 +50,16 @@ def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_at
             X0 = np.concatenate([X0, np.zeros((X0.shape[0], 1))], axis=1)
         b = X0.shape[0]
         out = np.empty(b), np.empty(b, dtype=np.int32), np.empty(b, dtype=np.int32), np.empty((b, X0.shape[1]))
-        with warnings.catch_warnings():  # numba's note on first-class functions, at the first call
-            warnings.simplefilter("ignore")
-            timed(kernel, b, _flat(p, batch + p.shape[-1:], 1), X0, _flat(t0, batch, 0), _flat(bound, batch, 0),
-                  _flat(jumps, batch + jumps.shape[-1:], 1), _flat(armed, batch + armed.shape[-1:], 1),
-                  rtol, atol, max_steps, ss_rtol, ss_atol, *out)
+        args = (_flat(p, batch + p.shape[-1:], 1), X0, _flat(t0, batch, 0), _flat(bound, batch, 0),
+                _flat(jumps, batch + jumps.shape[-1:], 1), _flat(armed, batch + armed.shape[-1:], 1),
+                rtol, atol, max_steps, ss_rtol, ss_atol, *out)
+        if kernel:
+            timed(kernel[0], b, *args)
+        else:  # the first call: compiled (or loaded) here
+            with warnings.catch_warnings():  # numba's note on first-class functions
+                warnings.simplefilter("ignore")
+                timed(functools.partial(dispatcher, *model), b, *args)
+            kernel.append(_entry_point(dispatcher, model, (0, b, *args)))
         for target, value in zip((t_stop, which, status), out):
             target[...] = value.reshape(batch)
         x_stop[...] = out[3][:, :gen.n_ode].reshape(batch + (gen.n_ode,))
@@ -67,6 +74,18 @@ def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_at
         return host_call(key, shapes, *args)
 
     return call
+
+
+def _entry_point(dispatcher, bound: tuple, args: tuple):
+    """``dispatcher``'s compiled code for the types of ``bound`` (the model's functions) and
+    ``args``, with ``bound`` bound: called without numba's typing of the arguments at every
+    call, which for five function pointers takes ~40 us, several times a small model's
+    search (later calls pass the same types: the arrays come from ``_flat``)."""
+    try:
+        entry = dispatcher.overloads[tuple(dispatcher.typeof_pyval(a) for a in (*bound, *args))].entry_point
+    except (AttributeError, KeyError):  # (numba's internals changed: type at every call)
+        entry = dispatcher
+    return functools.partial(entry, *bound)
 
 
 class NativeStretches:
