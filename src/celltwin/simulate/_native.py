@@ -30,7 +30,8 @@ Explicit time enters as one more state (``t' = 1``), so the method stays the aut
 one and the Jacobian carries ``df/dt``. Discontinuities of the right-hand side in time
 (``jump_ts``) end a step just before and start the next just after, as diffrax's
 ``jump_ts`` do; events are applied between solves by the caller
-(:func:`celltwin.simulate._solve._native_time_course`); a steady state is a solve that
+(:func:`celltwin.simulate._solve._native_time_course`; events triggered by the state by a
+compiled search for the crossing, :mod:`celltwin.simulate._native_events`); a steady state is a solve that
 stops at the first step where ``rms(f) < atol + rtol rms(x)``. Besides ``p`` and ``x0``
 the reverse pass gives the derivatives in the start time (``-lambda(t0) . f(t0, x0)``), the
 output times (``xbar_k . f(t_k, x_k)``) and the discontinuities (``lambda . (f(tau-) -
@@ -327,7 +328,7 @@ class _Generated:
                 with np.load(pattern_path) as pattern:
                     self.jac_rows, self.jac_cols = pattern["rows"], pattern["cols"]
                 library = ctypes.CDLL(str(library_path))
-                *self.functions, self.trigger = (_CFunction(library, name, n_args[name]) for name in names)
+                self._bind([_CFunction(library, name, n_args[name]) for name in names])
                 self.jacobian_nnz = len(self.jac_rows)
                 self._use(linear_algebra(n, self.jac_rows, self.jac_cols))
                 return
@@ -386,7 +387,7 @@ class _Generated:
             os.replace(tmp, pattern_path)  # before the library: a library present means both are
             library = _compile_c([head + _c_source(name, *spec) for name, spec in self.specs.items()], compiler,
                                  library_path)
-            *self.functions, self.trigger = (_CFunction(library, name, n_args[name]) for name in names)
+            self._bind([_CFunction(library, name, n_args[name]) for name in names])
         else:  # numba compiles the same functions (much slower for large models)
             header = [f"# celltwin native backend: model {cm.model.name!r} (generated; safe to delete)",
                       "import math", "import numba", "from numba import types", "v = types.CPointer(types.float64)",
@@ -395,11 +396,14 @@ class _Generated:
             functions = [f"@numba.cfunc({signature[n_args[name]]}, cache=True, error_model='numpy')\n"
                          f"{_source(name, *spec)}" for name, spec in self.specs.items()]
             module = _load_module("\n".join(header) + "\n\n\n" + "\n\n\n".join(functions) + "\n")
-            *self.functions, self.trigger = (getattr(module, name) for name in names)
+            self._bind([getattr(module, name) for name in names])
         self._use(linear_algebra(n, self.jac_rows, self.jac_cols))
 
+    def _bind(self, functions: list) -> None:
+        """The solver kernels' four functions, and the triggers (used by the crossing search)."""
+        self.functions, self.trigger = tuple(functions[:4]), functions[4]
+
     def _use(self, la) -> None:
-        self.functions = tuple(self.functions)  # (a list where unpacked from the library)
         self.linear_algebra = la
         sizes = np.array([self.n_states, self.n_ode, self.n_ode if self.time_state else -1, la.sparse], dtype=np.int64)
         self.model = (*self.functions, self.jac_rows, self.jac_cols, sizes, la.arrays)
