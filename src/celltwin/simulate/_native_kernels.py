@@ -593,8 +593,8 @@ def locate_crossing(M, trigger, p, y0, y1, U, t, hh, q, lo, hi, armed, work, y_r
     ``(t, t + hh]`` from ``y0`` to ``y1`` with stages ``U`` (it is ``lo < 0`` at ``t`` and
     ``hi >= 0`` at ``t + hh``), on the method's dense output (continuous in time, as
     diffrax's event root finding uses it), by the Illinois variant of regula falsi. Returns
-    the first time found on the crossed side, within ``1e-14 hh`` of the root, and the state
-    there in ``y_root``."""
+    the first time found strictly on the crossed side (``> 0``; the step's end if only it is
+    at ``>= 0``), within ``1e-14 hh`` of the root, and the state there in ``y_root``."""
     K, g, t_at, values = work[10], work[7], work[8], work[9]
     for r in range(K.shape[0]):
         for a in range(y0.shape[0]):
@@ -615,7 +615,10 @@ def locate_crossing(M, trigger, p, y0, y1, U, t, hh, q, lo, hi, armed, work, y_r
         fc = values[q]
         if not np.isfinite(fc):
             break
-        if fc >= 0.0:
+        # Strictly positive counts as crossed: the state returned is then strictly past the
+        # root, so the opposite crossing (from < 0) is seen from the next stretch's start; at
+        # exactly zero it would not be (a trigger g with g(t*) = 0 that turns back).
+        if fc > 0.0:
             right, f_right = c, fc
             if side == 1:
                 f_left *= 0.5
