@@ -35,24 +35,27 @@ from ._native import _flat, _kernels, _Timed, generated, native_time_course
 
 @functools.lru_cache(maxsize=None)
 def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_atol: float):
-    """The JAX function ``(p, x0, t0, bound, jumps, armed) -> (time, which, status, state)``
-    of :func:`first_crossing` (no derivatives: its inputs are held constant)."""
+    """The JAX function ``(p, x0, t0, bound, jumps, armed, ts) -> (time, which, status,
+    state, states at ts)`` of :func:`first_crossing` (no derivatives: its inputs are held
+    constant)."""
     model = (*gen.model, gen.linear_algebra.w_size, gen.trigger)
     dispatcher = _kernels().first_crossing
     kernel: list = []  # the compiled code, after the first call
     timed = _Timed()
 
-    def search(p, x0, t0, bound, jumps, armed, t_stop, which, status, x_stop):
+    def search(p, x0, t0, bound, jumps, armed, ts, t_stop, which, status, x_stop, xs):
         batch = np.broadcast_shapes(p.shape[:-1], x0.shape[:-1], np.shape(t0), np.shape(bound), jumps.shape[:-1],
-                                    armed.shape[:-1])
+                                    armed.shape[:-1], ts.shape[:-1])
         X0 = _flat(x0, batch + (gen.n_ode,), 1)
         if gen.time_state:  # its value is set from t0 by the kernel
             X0 = np.concatenate([X0, np.zeros((X0.shape[0], 1))], axis=1)
         b = X0.shape[0]
-        out = np.empty(b), np.empty(b, dtype=np.int32), np.empty(b, dtype=np.int32), np.empty((b, X0.shape[1]))
+        nt, n = ts.shape[-1], X0.shape[1]
+        out = (np.empty(b), np.empty(b, dtype=np.int32), np.empty(b, dtype=np.int32), np.empty((b, n)),
+               np.empty((b, nt, n)))
         args = (_flat(p, batch + p.shape[-1:], 1), X0, _flat(t0, batch, 0), _flat(bound, batch, 0),
                 _flat(jumps, batch + jumps.shape[-1:], 1), _flat(armed, batch + armed.shape[-1:], 1),
-                rtol, atol, max_steps, ss_rtol, ss_atol, *out)
+                _flat(ts, batch + (nt,), 1), rtol, atol, max_steps, ss_rtol, ss_atol, *out)
         if kernel:
             timed(kernel[0], b, *args)
         else:  # the first call: compiled (or loaded) here
@@ -63,14 +66,16 @@ def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_at
         for target, value in zip((t_stop, which, status), out):
             target[...] = value.reshape(batch)
         x_stop[...] = out[3][:, :gen.n_ode].reshape(batch + (gen.n_ode,))
+        xs[...] = out[4][:, :, :gen.n_ode].reshape(batch + (nt, gen.n_ode))
 
     key = register(f"native crossing {gen.digest} {gen.linear_algebra.sparse} {rtol!r} {atol!r} {max_steps} "
                    f"{ss_rtol!r} {ss_atol!r}", search)
-    shapes = (jax.ShapeDtypeStruct((), jnp.float64), jax.ShapeDtypeStruct((), jnp.int32),
-              jax.ShapeDtypeStruct((), jnp.int32), jax.ShapeDtypeStruct((gen.n_ode,), jnp.float64))
-
-    def call(p, x0, t0, bound, jumps, armed):
-        args = [jax.lax.stop_gradient(jnp.asarray(a, dtype=jnp.float64)) for a in (p, x0, t0, bound, jumps, armed)]
+    def call(p, x0, t0, bound, jumps, armed, ts):
+        shapes = (jax.ShapeDtypeStruct((), jnp.float64), jax.ShapeDtypeStruct((), jnp.int32),
+                  jax.ShapeDtypeStruct((), jnp.int32), jax.ShapeDtypeStruct((gen.n_ode,), jnp.float64),
+                  jax.ShapeDtypeStruct(ts.shape + (gen.n_ode,), jnp.float64))
+        args = [jax.lax.stop_gradient(jnp.asarray(a, dtype=jnp.float64))
+                for a in (p, x0, t0, bound, jumps, armed, ts)]
         return host_call(key, shapes, *args)
 
     return call
@@ -86,6 +91,26 @@ def _entry_point(dispatcher, bound: tuple, args: tuple):
     except (AttributeError, KeyError):  # (numba's internals changed: type at every call)
         entry = dispatcher
     return functools.partial(entry, *bound)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _solved_values(solve, values, p, x, t, seg_ts, jumps):
+    """``values`` (the search's states at ``seg_ts``) with the derivatives of the taped solve
+    ``solve(p, x, t, seg_ts, jumps)`` (its discrete adjoint): the solve runs only where a
+    derivative is taken, so a log-likelihood alone costs one compiled call per stretch."""
+    return values
+
+
+def _solved_values_fwd(solve, values, p, x, t, seg_ts, jumps):
+    _, pullback = jax.vjp(solve, p, x, t, seg_ts, jumps)
+    return values, pullback
+
+
+def _solved_values_bwd(solve, pullback, cotangent):
+    return (jnp.zeros_like(cotangent), *pullback(cotangent))
+
+
+_solved_values.defvjp(_solved_values_fwd, _solved_values_bwd)
 
 
 class NativeStretches:
@@ -139,18 +164,22 @@ class NativeStretches:
     def _solve(self, j, t, x, armed, bound):
         cm, p, ts, times, s = self.cm, self.p, self.ts, self.times, self.settings
         ne = len(self.state)
-        t_stop, which, searched, x_stop = self.search(p, x, t, bound, self.jumps, armed[jnp.asarray(self.state)])
+        outputs = jnp.zeros((0,)) if self.steady_state else jnp.clip(ts, t, bound)
+        t_stop, which, searched, x_stop, xs = self.search(p, x, t, bound, self.jumps, armed[jnp.asarray(self.state)],
+                                                          outputs)
         crossed_state = (which >= 0) & (which < 2 * ne)
         steady_hit = (which == 2 * ne) if self.steady_state else jnp.asarray(False)
         last = jnp.where(crossed_state | steady_hit, t_stop, bound)
         seg_ts = last[None] if self.steady_state else jnp.concatenate([jnp.clip(ts, t, last), last[None]])
-        ys, solved = native_time_course(cm, p, x, seg_ts, t0=t, jump_ts=self.jumps, rtol=s.rtol, atol=s.atol,
-                                        max_steps=s.max_steps, site=self.site * 64 + j)
-        # The state where the search stopped, with the derivatives of the solve: at a
-        # crossing the search's state is on the crossed side of the trigger, which the
-        # bookkeeping relies on (the solve's may differ from it by its error).
-        x_end = x_stop + (ys[-1] - jax.lax.stop_gradient(ys[-1]))
-        t_cross, x_end = self._firing_time(last, x_end, which % max(ne, 1), crossed_state)
+
+        def solve(p, x, t, seg_ts, jumps):
+            return native_time_course(cm, p, x, seg_ts, t0=t, jump_ts=jumps, rtol=s.rtol, atol=s.atol,
+                                      max_steps=s.max_steps, site=self.site * 64 + j)[0]
+
+        # The search's states (where it stopped: at a crossing, on the crossed side of the
+        # trigger, which the bookkeeping relies on) with the derivatives of the solve.
+        ys = _solved_values(solve, jnp.concatenate([xs, x_stop[None]]), p, x, t, seg_ts, self.jumps)
+        t_cross, x_end = self._firing_time(last, ys[-1], which % max(ne, 1), crossed_state)
         b = jnp.where(crossed_state, t_cross, last)
         crossed = [jnp.asarray(False)] * len(cm.events)
         for i, k in enumerate(self.state):
@@ -158,7 +187,7 @@ class NativeStretches:
         for k in self.timed:
             crossed[k] = ~crossed_state & ~steady_hit & armed[k] & (times[k] <= bound)
         crossed += [which == ne + i for i in range(ne)]
-        status = jnp.where(searched != 0, searched, solved).astype(jnp.int32)
+        status = searched.astype(jnp.int32)
         return b, jnp.asarray(crossed), steady_hit, x_end, None if self.steady_state else ys[:-1], status
 
     def _firing_time(self, t, x, i, crossed):

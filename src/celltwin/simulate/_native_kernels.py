@@ -633,102 +633,146 @@ def locate_crossing(M, trigger, p, y0, y1, U, t, hh, q, lo, hi, armed, work, y_r
     return t_root
 
 @_jit
-def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, rtol, atol, max_steps, ss_rtol, ss_atol, y):
-    """Integrate from ``(t0, x0)`` towards ``bound`` (the steps of :func:`solve_one`, whose
-    outputs are the caller's business) and stop at the first crossing of a trigger
-    (see ``crossing_values``), or, with ``ss_atol >= 0``, at the first steady step.
+def dense_outputs(M, ts, k, t, hh, y0, y1, U, K, xs):
+    """Write the outputs ``ts[k:]`` up to ``t + hh`` from the dense output of the step from
+    ``y0`` (at ``t``) to ``y1`` with stages ``U`` (``K`` is scratch); returns the next ``k``."""
+    if k < ts.shape[0] and ts[k] <= t + hh:
+        for r in range(K.shape[0]):
+            for a in range(y0.shape[0]):
+                acc = 0.0
+                for j in range(s):
+                    acc += H[r, j] * U[j, a]
+                K[r, a] = acc
+    while k < ts.shape[0] and ts[k] <= t + hh:
+        dense_state(M, y0, y1, K, min(1.0, max(0.0, (ts[k] - t) / hh)), ts[k], xs[k])
+        k += 1
+    return k
 
-    Returns ``(time, which, status)`` and the state there in ``y``: ``which`` is the crossing
-    (``i``: event ``i`` fires, ``ne + i``: it is armed again), ``2 ne`` a steady state, -1
-    neither before ``bound``; status as :func:`solve_one`'s. At a crossing, the trigger
-    has crossed at that state (the root is approached from the crossed side)."""
+@_jit
+def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, ts, rtol, atol, max_steps, ss_rtol, ss_atol, y, xs):
+    """Integrate from ``(t0, x0)`` towards ``bound`` (the steps of :func:`solve_one`, not
+    ending on output times) and stop at the first crossing of a trigger (see
+    ``crossing_values``), or, with ``ss_atol >= 0``, at the first steady step.
+
+    Returns ``(time, which, status)``, the state there in ``y`` and the states at the sorted
+    times ``ts`` in ``xs`` (from the method's dense output, as diffrax's ``SaveAt(ts)``; those
+    after the stop take the state there): ``which`` is the crossing (``i``: event ``i``
+    fires, ``ne + i``: it is armed again), ``2 ne`` a steady state, -1 neither before
+    ``bound``; status as :func:`solve_one`'s. At a crossing, the trigger has crossed at
+    that state (the root is approached from the crossed side)."""
     n = x0.shape[0]
     ne = armed.shape[0]
     nj = jumps.shape[0]
     work = (np.empty(M[4].shape[0]), np.empty(M[8]), np.empty(n, dtype=np.int64), np.empty((s, n)),
             np.empty((s, n)), np.empty(n), np.empty(n), np.empty(max(ne, 1)), np.empty(1), np.empty(2 * ne),
             np.empty((H.shape[0], n)))
-    jv, W, piv, U, Z, tmp, y1, g, t_at, _, _ = work
+    jv, W, piv, U, Z, tmp, y1, g, t_at, _, K = work
     before, after = np.empty(2 * ne), np.empty(2 * ne)
     y_root, y_first = np.empty(n), np.empty(n)
     y[:] = x0
     t = t0
     set_time(M, y, t)
-    if bound <= t0:
-        return t0, -1, 0
-    crossing_values(trigger, y, p, t, armed, g, t_at, before)
-    jj = 0
-    while jj < nj and jumps[jj] <= t0:
-        jj += 1
-    h = initial_step(M, y, p, bound - t0, rtol, atol, tmp, y1, Z[0])
-    attempts = 0
-    while True:
-        at_jump = jj < nj and jumps[jj] < bound
-        target = np.nextafter(jumps[jj], -np.inf) if at_jump else bound
-        remaining = target - t
-        if at_jump and remaining <= 0.0:  # at the discontinuity: pass it, and see if a trigger jumped
-            t = np.nextafter(jumps[jj], np.inf)
-            set_time(M, y, t)
+    k = 0
+    while k < ts.shape[0] and ts[k] <= t0:
+        xs[k] = y
+        k += 1
+    stop, which, status = t0, -1, 0
+    if bound > t0:
+        crossing_values(trigger, y, p, t, armed, g, t_at, before)
+        jj = 0
+        while jj < nj and jumps[jj] <= t0:
             jj += 1
-            crossing_values(trigger, y, p, t, armed, g, t_at, after)
-            for q in range(2 * ne):
-                if before[q] < 0.0 <= after[q]:
-                    return t, q, 0
-            before[:] = after
-            continue
-        if attempts >= max_steps:
-            return t, -1, 1
-        attempts += 1
-        hit = h >= remaining * (1.0 - 1e-12)
-        hh = remaining if hit else h
-        ok = stages(M, y, p, hh, jv, W, piv, U, Z, tmp)
-        norm = error_norm(M, y, U, rtol, atol) if ok else np.inf
-        if not np.isfinite(norm):
-            h = hh * _FACTOR_MIN
+        h = initial_step(M, y, p, bound - t0, rtol, atol, tmp, y1, Z[0])
+        attempts = 0
+        while True:
+            at_jump = jj < nj and jumps[jj] < bound
+            target = np.nextafter(jumps[jj], -np.inf) if at_jump else bound
+            remaining = target - t
+            if at_jump and remaining <= 0.0:  # at the discontinuity: pass it, and see if a trigger jumped
+                t = np.nextafter(jumps[jj], np.inf)
+                set_time(M, y, t)
+                jj += 1
+                while k < ts.shape[0] and ts[k] <= t:
+                    xs[k] = y
+                    k += 1
+                crossing_values(trigger, y, p, t, armed, g, t_at, after)
+                for q in range(2 * ne):
+                    if which < 0 and before[q] < 0.0 <= after[q]:
+                        which = q
+                if which >= 0:
+                    stop = t
+                    break
+                before[:] = after
+                continue
+            if attempts >= max_steps:
+                stop, status = t, 1
+                break
+            attempts += 1
+            hit = h >= remaining * (1.0 - 1e-12)
+            hh = remaining if hit else h
+            ok = stages(M, y, p, hh, jv, W, piv, U, Z, tmp)
+            norm = error_norm(M, y, U, rtol, atol) if ok else np.inf
+            if not np.isfinite(norm):
+                h = hh * _FACTOR_MIN
+                if h < 1e-14 * max(1.0, abs(t)):
+                    stop, status = t, 1
+                    break
+                continue
+            factor = _FACTOR_MAX if norm == 0.0 else min(_FACTOR_MAX, max(_FACTOR_MIN, _SAFETY * norm ** (-1.0 / order)))
+            if norm <= 1.0:
+                t_next = target if hit else t + hh
+                finite = True
+                for a in range(n):
+                    acc = y[a]
+                    for j in range(s):
+                        acc += B[j] * U[j, a]
+                    y1[a] = acc
+                    finite = finite and np.isfinite(acc)
+                if not finite:
+                    stop, status = t, 2
+                    break
+                set_time(M, y1, t_next)
+                crossing_values(trigger, y1, p, t_next, armed, g, t_at, after)
+                first = np.inf
+                for q in range(2 * ne):
+                    if before[q] < 0.0 <= after[q]:
+                        tq = locate_crossing(M, trigger, p, y, y1, U, t, t_next - t, q, before[q], after[q], armed,
+                                             work, y_root)
+                        if tq < first:
+                            first, which = tq, q
+                            y_first[:] = y_root
+                if which >= 0:
+                    k = dense_outputs(M, ts[:np.searchsorted(ts, first, side="right")], k, t, t_next - t, y, y1, U,
+                                      K, xs)
+                    y[:] = y_first
+                    stop = first
+                    break
+                k = dense_outputs(M, ts, k, t, t_next - t, y, y1, U, K, xs)
+                y[:] = y1
+                t = t_next
+                before[:] = after
+                if ss_atol >= 0.0 and is_steady(M, y, p, tmp, ss_rtol, ss_atol):
+                    stop, which = t, 2 * ne
+                    break
+                if hit and not at_jump:
+                    stop = t
+                    break
+                h = hh * factor
+            else:
+                h = hh * min(1.0, factor)
             if h < 1e-14 * max(1.0, abs(t)):
-                return t, -1, 1
-            continue
-        factor = _FACTOR_MAX if norm == 0.0 else min(_FACTOR_MAX, max(_FACTOR_MIN, _SAFETY * norm ** (-1.0 / order)))
-        if norm <= 1.0:
-            t_next = target if hit else t + hh
-            for a in range(n):
-                acc = y[a]
-                for j in range(s):
-                    acc += B[j] * U[j, a]
-                y1[a] = acc
-                if not np.isfinite(acc):
-                    return t, -1, 2
-            set_time(M, y1, t_next)
-            crossing_values(trigger, y1, p, t_next, armed, g, t_at, after)
-            first, which = np.inf, -1
-            for q in range(2 * ne):
-                if before[q] < 0.0 <= after[q]:
-                    tq = locate_crossing(M, trigger, p, y, y1, U, t, t_next - t, q, before[q], after[q], armed, work,
-                                         y_root)
-                    if tq < first:
-                        first, which = tq, q
-                        y_first[:] = y_root
-            if which >= 0:
-                y[:] = y_first
-                return first, which, 0
-            y[:] = y1
-            t = t_next
-            before[:] = after
-            if ss_atol >= 0.0 and is_steady(M, y, p, tmp, ss_rtol, ss_atol):
-                return t, 2 * ne, 0
-            if hit and not at_jump:
-                return t, -1, 0
-            h = hh * factor
-        else:
-            h = hh * min(1.0, factor)
-        if h < 1e-14 * max(1.0, abs(t)):
-            return t, -1, 1
+                stop, status = t, 1
+                break
+    while k < ts.shape[0]:
+        xs[k] = y
+        k += 1
+    return stop, which, status
 
 @_batch_jit
 def first_crossing(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, w_size, trigger, lo, hi, P, X0, T0, BOUND,
-                   JUMPS, ARMED, rtol, atol, max_steps, ss_rtol, ss_atol, T_STOP, WHICH, STATUS, X_STOP):
+                   JUMPS, ARMED, TS, rtol, atol, max_steps, ss_rtol, ss_atol, T_STOP, WHICH, STATUS, X_STOP, XS):
     """:func:`crossing_one` over the batch ``[lo, hi)``."""
     M = (rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, w_size)
     for b in range(lo, hi):
         T_STOP[b], WHICH[b], STATUS[b] = crossing_one(M, trigger, P[b], X0[b], T0[b], BOUND[b], JUMPS[b], ARMED[b],
-                                                      rtol, atol, max_steps, ss_rtol, ss_atol, X_STOP[b])
+                                                      TS[b], rtol, atol, max_steps, ss_rtol, ss_atol, X_STOP[b], XS[b])
