@@ -1,18 +1,19 @@
-"""Events triggered by the state on the native engine: one compiled solve per stretch
-between crossings, the crossing found by a compiled search and its time differentiated
-by the implicit function theorem.
+"""Events triggered by the state on the native engine: one compiled search per stretch
+between crossings, the taped solve only for derivatives, and the firing time
+differentiated by the implicit function theorem.
 
-Why two host calls per stretch: the search (:func:`first_crossing` in
-``_native_kernels.py``) integrates until the first armed trigger changes sign and locates
-the root inside that step by regula falsi on the step length (each value a Rodas5P step
-from the step's start, so the root is as accurate as the solution). It keeps no tape and
-has no derivative. The stretch is then solved again up to the time found, by the taped
-solve whose discrete adjoint gives the gradient (:func:`native_time_course`), so that the
-search needs no reverse pass of its own and the adjoint stays the one of time courses
-without events. The firing time ``t*`` solves ``g(x(t*), t*, p) = 0``; its derivative is
-``dt*/dtheta = -(dg/dtheta at fixed t) / (dg/dt)``, ``dg/dt = dg/dt + grad_x g . f``,
-and the state there moves with it by ``f(t*, x(t*)) dt*``. Both enter as terms that are
-zero in value and carry exactly those derivatives (``v - stop_gradient(v)``).
+The search (:func:`first_crossing` in ``_native_kernels.py``) integrates until the first
+armed trigger changes sign within a step and locates the root on the method's own dense
+output (continuous in time; as diffrax's event root finding), and writes the states at the
+output times from the same dense output (as diffrax's ``SaveAt(ts)``). It keeps no tape
+and has no derivative: where one is taken, the stretch is solved again up to the time
+found by the taped solve whose discrete adjoint gives it (:func:`native_time_course`;
+:func:`_solved_values`), so the adjoint stays the one of time courses without events and
+a value alone costs one compiled call per stretch. The firing time ``t*`` solves
+``g(x(t*), t*, p) = 0``; its derivative is ``dt*/dtheta = -(dg/dtheta at fixed t) /
+(dg/dt)``, ``dg/dt = dg/dt + grad_x g . f``, and the state there moves with it by
+``f(t*, x(t*)) dt*``. Both enter as terms that are zero in value and carry exactly those
+derivatives (``v - stop_gradient(v)``).
 
 The bookkeeping (which events are armed, what fires, the limit on crossings) is the
 diffrax path's, in :func:`celltwin.simulate._solve._time_course_with_state_events`; time
