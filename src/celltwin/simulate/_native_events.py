@@ -11,8 +11,8 @@ found by the taped solve whose discrete adjoint gives it (:func:`native_time_cou
 :func:`_solved_values`), so the adjoint stays the one of time courses without events and
 a value alone costs one compiled call per stretch. The firing time ``t*`` solves
 ``g(x(t*), t*, p) = 0``; its derivative is ``dt*/dtheta = -(dg/dtheta at fixed t) /
-(dg/dt)``, ``dg/dt = dg/dt + grad_x g . f``, and the state there moves with it by
-``f(t*, x(t*)) dt*``. Both enter as terms that are zero in value and carry exactly those
+(dg/dt)`` with the total ``dg/dt = g_t + grad_x g . f``, and the state there moves with
+it by ``f(t*, x(t*)) dt*``. Both enter as terms that are zero in value and carry exactly those
 derivatives (``v - stop_gradient(v)``).
 
 The bookkeeping (which events are armed, what fires, the limit on crossings) is the
