@@ -71,6 +71,7 @@ def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_at
 
     key = register(f"native crossing {gen.digest} {gen.linear_algebra.sparse} {rtol!r} {atol!r} {max_steps} "
                    f"{ss_rtol!r} {ss_atol!r}", search)
+
     def call(p, x0, t0, bound, jumps, armed, ts):
         shapes = (jax.ShapeDtypeStruct((), jnp.float64), jax.ShapeDtypeStruct((), jnp.int32),
                   jax.ShapeDtypeStruct((), jnp.int32), jax.ShapeDtypeStruct((gen.n_ode,), jnp.float64),
