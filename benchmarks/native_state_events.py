@@ -5,10 +5,13 @@
 Two small models, both engines in one process at rtol 1e-8 / atol 1e-10 (the defaults):
 ``reset`` (A decays and is reset to 1 when it reaches 0.5: three firings before t = 5) and
 ``pulses`` (explicit time; B drops to a fifth whenever it reaches a threshold, four
-firings, and a time event). For each: compile time (first call), the time course's sum of
-squares, its gradient, and the gradient of a batch of 8 parameter sets per set (``vmap``),
-medians of interleaved repeats; the largest difference between the engines' values and
-gradients. Results: ``benchmarks/results/native_state_events.tsv`` (with the load).
+firings, and a time event); and the PEtab v2 test-suite cases with such events (0016: a
+period's change makes the trigger true; 0023: the event fires during pre-equilibration) as
+problems, where ``$CELLTWIN_SHARED_DATA`` has the suite. For each: compile time (first
+call), the time course's sum of squares (the problem's log-likelihood), its gradient, and
+the gradient of a batch of 8 parameter sets per set (``vmap``), medians of interleaved
+repeats; the largest difference between the engines' values and gradients. Results:
+``benchmarks/results/native_state_events.tsv`` (with the load).
 """
 
 from __future__ import annotations
@@ -71,16 +74,39 @@ def functions(model, ts, backend):
                       "batch gradient": jax.jit(jax.vmap(jax.grad(loss)))}
 
 
+def suite_case(case: str):
+    """A builder for PEtab v2 test-suite case ``case`` as a problem (None: no suite here)."""
+    root = os.environ.get("CELLTWIN_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+    yaml = Path(root) / "petab-test-suite" / "v2.0.0" / "sbml" / case / f"_{case}.yaml"
+    if not yaml.exists():
+        return None
+
+    def build(backend):
+        from celltwin.problem import from_petab
+
+        problem = from_petab(yaml, settings=SolverSettings(backend=backend))
+        theta = jnp.asarray(problem.x_nominal, dtype=float)
+        batch = theta * (1.0 + 0.05 * jnp.linspace(-1.0, 1.0, BATCH))[:, None]
+        gradient = jax.jit(lambda th: problem.value_and_grad("reverse")(th)[1])
+        return theta, batch, {"value": problem.jit_log_likelihood, "gradient": gradient,
+                              "batch gradient": jax.jit(jax.vmap(gradient))}
+
+    return build
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=21)
     args = parser.parse_args()
     rows = []
-    for name, build in (("reset", reset), ("pulses", pulses)):
-        model, ts = build()
+    builders = {"reset": lambda b: functions(*reset(), b), "pulses": lambda b: functions(*pulses(), b)}
+    for case in ("0016", "0023"):
+        if suite_case(case) is not None:
+            builders[f"petab v2 {case}"] = suite_case(case)
+    for name, build in builders.items():
         fns, results, compile_s = {}, {}, {}
         for b in BACKENDS:
-            p, batch, fns[b] = functions(model, ts, b)
+            p, batch, fns[b] = build(b)
             start = time.perf_counter()
             results[b] = {k: np.asarray(f(batch if k == "batch gradient" else p)) for k, f in fns[b].items()}
             compile_s[b] = time.perf_counter() - start

@@ -206,3 +206,26 @@ def test_without_a_c_compiler_the_triggers_are_numba_functions(monkeypatch):
                                    settings=NATIVE)
     assert int(status) == Status.OK
     assert float(xs[-1, cm.state_ids.index("T")]) == pytest.approx(2.0 - math.log(1 / th) / k, rel=1e-9)
+
+
+def test_a_rate_that_stops_where_the_trigger_fires():
+    """P grows at rate 1 while P <= 500 and jumps by 1000 at P >= 500 (PEtab v2 case 0023):
+    P = P0 + t before t* = 500 - P0 and 1500 after, so dP/dP0 is 1 before and 0 after. The
+    firing time's derivative needs the velocity that led to the crossing (1), not the one
+    past it (0)."""
+    m = Model("grow")
+    m.add_compartment("c", 1.0)
+    m.add_parameter("P", 10.0)
+    m.add_rate_rule("P", "piecewise(1, P <= 500, 0)")
+    m.add_event("jump", None, {"P": "P + 1000"}, when="P >= 500")
+    cm = compile_model(m)
+    p = jnp.asarray(cm.parameter_values, dtype=float)
+    ts = jnp.asarray([100.0, 600.0])
+
+    def course(x0):
+        xs, _ = solve_time_course(cm, p, x0, ts, event_times=event_times(cm), settings=SolverSettings(backend="native"))
+        return xs[:, 0]
+
+    x0 = cm.x0(p)
+    np.testing.assert_allclose(np.asarray(course(x0)), [110.0, 1500.0], rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(jax.jit(jax.jacrev(course))(x0))[:, 0], [1.0, 0.0], atol=1e-9)

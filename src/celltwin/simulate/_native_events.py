@@ -37,14 +37,14 @@ from ._native import _flat, _kernels, _Timed, generated, native_time_course
 @functools.lru_cache(maxsize=None)
 def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_atol: float):
     """The JAX function ``(p, x0, t0, bound, jumps, armed, ts) -> (time, which, status,
-    state, states at ts)`` of :func:`first_crossing` (no derivatives: its inputs are held
-    constant)."""
+    state, state just before, states at ts)`` of :func:`first_crossing` (no derivatives: its
+    inputs are held constant)."""
     model = (*gen.model, gen.linear_algebra.w_size, gen.trigger)
     dispatcher = _kernels().first_crossing
     kernel: list = []  # the compiled code, after the first call
     timed = _Timed()
 
-    def search(p, x0, t0, bound, jumps, armed, ts, t_stop, which, status, x_stop, xs):
+    def search(p, x0, t0, bound, jumps, armed, ts, t_stop, which, status, x_stop, x_left, xs):
         batch = np.broadcast_shapes(p.shape[:-1], x0.shape[:-1], np.shape(t0), np.shape(bound), jumps.shape[:-1],
                                     armed.shape[:-1], ts.shape[:-1])
         X0 = _flat(x0, batch + (gen.n_ode,), 1)
@@ -53,7 +53,7 @@ def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_at
         b = X0.shape[0]
         nt, n = ts.shape[-1], X0.shape[1]
         out = (np.empty(b), np.empty(b, dtype=np.int32), np.empty(b, dtype=np.int32), np.empty((b, n)),
-               np.empty((b, nt, n)))
+               np.empty((b, n)), np.empty((b, nt, n)))
         args = (_flat(p, batch + p.shape[-1:], 1), X0, _flat(t0, batch, 0), _flat(bound, batch, 0),
                 _flat(jumps, batch + jumps.shape[-1:], 1), _flat(armed, batch + armed.shape[-1:], 1),
                 _flat(ts, batch + (nt,), 1), rtol, atol, max_steps, ss_rtol, ss_atol, *out)
@@ -67,7 +67,8 @@ def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_at
         for target, value in zip((t_stop, which, status), out):
             target[...] = value.reshape(batch)
         x_stop[...] = out[3][:, :gen.n_ode].reshape(batch + (gen.n_ode,))
-        xs[...] = out[4][:, :, :gen.n_ode].reshape(batch + (nt, gen.n_ode))
+        x_left[...] = out[4][:, :gen.n_ode].reshape(batch + (gen.n_ode,))
+        xs[...] = out[5][:, :, :gen.n_ode].reshape(batch + (nt, gen.n_ode))
 
     key = register(f"native crossing {gen.digest} {gen.linear_algebra.sparse} {rtol!r} {atol!r} {max_steps} "
                    f"{ss_rtol!r} {ss_atol!r}", search)
@@ -75,7 +76,8 @@ def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_at
     def call(p, x0, t0, bound, jumps, armed, ts):
         shapes = (jax.ShapeDtypeStruct((), jnp.float64), jax.ShapeDtypeStruct((), jnp.int32),
                   jax.ShapeDtypeStruct((), jnp.int32), jax.ShapeDtypeStruct((gen.n_ode,), jnp.float64),
-                  jax.ShapeDtypeStruct(ts.shape + (gen.n_ode,), jnp.float64))
+                  jax.ShapeDtypeStruct((gen.n_ode,), jnp.float64), jax.ShapeDtypeStruct(ts.shape + (gen.n_ode,),
+                                                                                          jnp.float64))
         args = [jax.lax.stop_gradient(jnp.asarray(a, dtype=jnp.float64))
                 for a in (p, x0, t0, bound, jumps, armed, ts)]
         return host_call(key, shapes, *args)
@@ -167,8 +169,8 @@ class NativeStretches:
         cm, p, ts, times, s = self.cm, self.p, self.ts, self.times, self.settings
         ne = len(self.state)
         outputs = jnp.zeros((0,)) if self.steady_state else jnp.clip(ts, t, bound)
-        t_stop, which, searched, x_stop, xs = self.search(p, x, t, bound, self.jumps, armed[jnp.asarray(self.state)],
-                                                          outputs)
+        t_stop, which, searched, x_stop, x_left, xs = self.search(p, x, t, bound, self.jumps,
+                                                                  armed[jnp.asarray(self.state)], outputs)
         crossed_state = (which >= 0) & (which < 2 * ne)
         steady_hit = (which == 2 * ne) if self.steady_state else jnp.asarray(False)
         last = jnp.where(crossed_state | steady_hit, t_stop, bound)
@@ -181,7 +183,7 @@ class NativeStretches:
         # The search's states (where it stopped: at a crossing, on the crossed side of the
         # trigger, which the bookkeeping relies on) with the derivatives of the solve.
         ys = _solved_values(solve, jnp.concatenate([xs, x_stop[None]]), p, x, t, seg_ts, self.jumps)
-        t_cross, x_end = self._firing_time(last, ys[-1], which % max(ne, 1), crossed_state)
+        t_cross, x_end = self._firing_time(last, ys[-1], x_left, which % max(ne, 1), crossed_state)
         b = jnp.where(crossed_state, t_cross, last)
         crossed = [jnp.asarray(False)] * len(cm.events)
         for i, k in enumerate(self.state):
@@ -192,11 +194,13 @@ class NativeStretches:
         status = searched.astype(jnp.int32)
         return b, jnp.asarray(crossed), steady_hit, x_end, None if self.steady_state else ys[:-1], status
 
-    def _firing_time(self, t, x, i, crossed):
+    def _firing_time(self, t, x, x_left, i, crossed):
         """``t`` and ``x`` with the derivatives of a crossing of trigger ``i`` there (see
-        the module docstring); unchanged where ``crossed`` is false."""
+        the module docstring); unchanged where ``crossed`` is false. The velocity is the one
+        just before the crossing (at ``x_left``): a right-hand side that switches where the
+        trigger does (a rate that stops at the threshold, PEtab v2 case 0023) led there."""
         cm, p = self.cm, self.p
-        f = cm.rhs(t, x, p, self.derived)
+        f = cm.rhs(t, jax.lax.stop_gradient(x_left), p, self.derived)
         g, dg_dt = [], []
         for k in self.state:
             value, rate = jax.jvp(lambda s, y, k=k: cm.events[k].condition(s, y, p), (t, x),

@@ -588,13 +588,15 @@ def dense_state(M, y0, y1, K, theta, t, out):
     set_time(M, out, t)
 
 @_jit
-def locate_crossing(M, trigger, p, y0, y1, U, t, hh, q, lo, hi, armed, work, y_root):
+def locate_crossing(M, trigger, p, y0, y1, U, t, hh, q, lo, hi, armed, work, y_root, y_left):
     """The time of the crossing ``q`` of ``crossing_values`` inside the accepted step
     ``(t, t + hh]`` from ``y0`` to ``y1`` with stages ``U`` (it is ``lo < 0`` at ``t`` and
     ``hi >= 0`` at ``t + hh``), on the method's dense output (continuous in time, as
     diffrax's event root finding uses it), by the Illinois variant of regula falsi. Returns
     the first time found strictly on the crossed side (``> 0``; the step's end if only it is
-    at ``>= 0``), within ``1e-14 hh`` of the root, and the state there in ``y_root``."""
+    at ``>= 0``), within ``1e-14 hh`` of the root, and the state there in ``y_root``; in
+    ``y_left`` the state at the last time found before the root (where the right-hand side
+    that led to the crossing still holds, if it switches there)."""
     K, g, t_at, values = work[10], work[7], work[8], work[9]
     for r in range(K.shape[0]):
         for a in range(y0.shape[0]):
@@ -630,6 +632,7 @@ def locate_crossing(M, trigger, p, y0, y1, U, t, hh, q, lo, hi, armed, work, y_r
             side = -1
     t_root = t + right * hh
     dense_state(M, y0, y1, K, right, t_root, y_root)
+    dense_state(M, y0, y1, K, left, t_root, y_left)
     return t_root
 
 @_jit
@@ -649,7 +652,8 @@ def dense_outputs(M, ts, k, t, hh, y0, y1, U, K, xs):
     return k
 
 @_jit
-def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, ts, rtol, atol, max_steps, ss_rtol, ss_atol, y, xs):
+def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, ts, rtol, atol, max_steps, ss_rtol, ss_atol, y, y_left,
+                 xs):
     """Integrate from ``(t0, x0)`` towards ``bound`` (the steps of :func:`solve_one`, not
     ending on output times) and stop at the first crossing of a trigger (see
     ``crossing_values``), or, with ``ss_atol >= 0``, at the first steady step.
@@ -659,7 +663,8 @@ def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, ts, rtol, atol, max
     after the stop take the state there): ``which`` is the crossing (``i``: event ``i``
     fires, ``ne + i``: it is armed again), ``2 ne`` a steady state, -1 neither before
     ``bound``; status as :func:`solve_one`'s. At a crossing, the trigger has crossed at
-    that state (the root is approached from the crossed side)."""
+    that state (the root is approached from the crossed side), and ``y_left`` is the state
+    just before it (elsewhere the same as ``y``)."""
     n = x0.shape[0]
     ne = armed.shape[0]
     nj = jumps.shape[0]
@@ -668,7 +673,7 @@ def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, ts, rtol, atol, max
             np.empty((H.shape[0], n)))
     jv, W, piv, U, Z, tmp, y1, g, t_at, _, K = work
     before, after = np.empty(2 * ne), np.empty(2 * ne)
-    y_root, y_first = np.empty(n), np.empty(n)
+    y_root, y_first, y_before, y_left_first = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     y[:] = x0
     t = t0
     set_time(M, y, t)
@@ -677,6 +682,7 @@ def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, ts, rtol, atol, max
         xs[k] = y
         k += 1
     stop, which, status = t0, -1, 0
+    located = False  # a crossing inside a step (y_left set)
     if bound > t0:
         crossing_values(trigger, y, p, t, armed, g, t_at, before)
         jj = 0
@@ -737,15 +743,17 @@ def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, ts, rtol, atol, max
                 for q in range(2 * ne):
                     if before[q] < 0.0 <= after[q]:
                         tq = locate_crossing(M, trigger, p, y, y1, U, t, t_next - t, q, before[q], after[q], armed,
-                                             work, y_root)
+                                             work, y_root, y_before)
                         if tq < first:
                             first, which = tq, q
                             y_first[:] = y_root
+                            y_left_first[:] = y_before
                 if which >= 0:
                     k = dense_outputs(M, ts[:np.searchsorted(ts, first, side="right")], k, t, t_next - t, y, y1, U,
                                       K, xs)
                     y[:] = y_first
-                    stop = first
+                    y_left[:] = y_left_first
+                    stop, located = first, True
                     break
                 k = dense_outputs(M, ts, k, t, t_next - t, y, y1, U, K, xs)
                 y[:] = y1
@@ -766,13 +774,17 @@ def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, ts, rtol, atol, max
     while k < ts.shape[0]:
         xs[k] = y
         k += 1
+    if not located:
+        y_left[:] = y
     return stop, which, status
 
 @_batch_jit
 def first_crossing(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, w_size, trigger, lo, hi, P, X0, T0, BOUND,
-                   JUMPS, ARMED, TS, rtol, atol, max_steps, ss_rtol, ss_atol, T_STOP, WHICH, STATUS, X_STOP, XS):
+                   JUMPS, ARMED, TS, rtol, atol, max_steps, ss_rtol, ss_atol, T_STOP, WHICH, STATUS, X_STOP, X_LEFT,
+                   XS):
     """:func:`crossing_one` over the batch ``[lo, hi)``."""
     M = (rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, w_size)
     for b in range(lo, hi):
         T_STOP[b], WHICH[b], STATUS[b] = crossing_one(M, trigger, P[b], X0[b], T0[b], BOUND[b], JUMPS[b], ARMED[b],
-                                                      TS[b], rtol, atol, max_steps, ss_rtol, ss_atol, X_STOP[b], XS[b])
+                                                      TS[b], rtol, atol, max_steps, ss_rtol, ss_atol, X_STOP[b],
+                                                      X_LEFT[b], XS[b])
