@@ -6,9 +6,11 @@ arguments (C compiled per model, or numba ``cfunc``s where no C compiler is foun
 :mod:`celltwin.simulate._native`), ``sizes = [n, n_ode, time_state, sparse]`` and ``L`` the
 LU's pattern arrays. So numba compiles these kernels once and caches them for every model;
 a new model costs only the compilation of its own functions, and a call through a pointer
-(~10 ns) nothing next to a right-hand side's arithmetic. The entry points :func:`forward`
-and :func:`adjoint` take the parts as separate arguments and build the tuple inside (a
-tuple of functions passed from Python would be typed, with a warning, at every call).
+(~10 ns) nothing next to a right-hand side's arithmetic. The entry points :func:`forward`,
+:func:`adjoint` and :func:`first_crossing` (events triggered by the state, with the model's
+``trigger`` function besides) take the parts as separate arguments and build the tuple
+inside (a tuple of functions passed from Python would be typed, with a warning, at every
+call).
 
 :mod:`celltwin.simulate._native` loads this file as a module from the private cache folder
 (named by the hash of its text), so that numba keeps the compiled kernels there. See
