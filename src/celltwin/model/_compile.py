@@ -36,7 +36,8 @@ class CompiledEvent:
     """An event of the compiled model: fires at ``time(p)``, or, for a state event
     (``condition`` not None; ``time`` is then infinite), whenever ``condition(t, x, p)``
     crosses zero upward (and at the start if it holds there and ``initial_value`` is
-    False); sets ``x[targets] = values(t, x, p)``."""
+    False); sets ``x[targets] = values(t, x, p)``. ``trigger`` is ``condition`` as a sympy
+    expression over time, states and parameters (for engines that generate code from it)."""
 
     id: str
     time: sp.Expr
@@ -44,6 +45,7 @@ class CompiledEvent:
     values: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
     condition: Callable[[jax.Array, jax.Array, jax.Array], jax.Array] | None = None
     initial_value: bool = True
+    trigger: sp.Expr | None = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -479,7 +481,7 @@ class _Compiler:
             g = vector_function([condition], [[TIME], self.x_syms, self.p_syms])
             crossing = lambda t, x, p: g(jnp.reshape(t, (1,)), x, p)[0]  # noqa: E731
         return CompiledEvent(ev.id, at, np.array(targets, dtype=np.int32),
-                             lambda t, x, p: f(jnp.reshape(t, (1,)), x, p), crossing, ev.initial_value)
+                             lambda t, x, p: f(jnp.reshape(t, (1,)), x, p), crossing, ev.initial_value, condition)
 
 
 def _monomials(rate: sp.Expr, x_index: dict[sp.Symbol, int]):

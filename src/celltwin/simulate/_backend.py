@@ -5,7 +5,8 @@
 * ``native`` (Rodas5P generated as machine code, discrete-adjoint gradients; see
   :mod:`celltwin.simulate._native`) when JAX computes on the CPU, the solver is the default
   Rodas5P, and the model's right-hand side can be generated (every model the PEtab/SBML
-  path builds: explicit time, events, discontinuities, steady states);
+  path builds: explicit time, events at fixed times and triggered by the state,
+  discontinuities, steady states);
 * ``diffrax`` otherwise: on GPUs (the native kernels run on the host), for another solver
   chosen explicitly, and for right-hand sides that are not the model's own expressions
   (hybrid models with neural terms choose diffrax themselves).

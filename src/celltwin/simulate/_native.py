@@ -30,7 +30,8 @@ Explicit time enters as one more state (``t' = 1``), so the method stays the aut
 one and the Jacobian carries ``df/dt``. Discontinuities of the right-hand side in time
 (``jump_ts``) end a step just before and start the next just after, as diffrax's
 ``jump_ts`` do; events are applied between solves by the caller
-(:func:`celltwin.simulate._solve._native_time_course`); a steady state is a solve that
+(:func:`celltwin.simulate._solve._native_time_course`; events triggered by the state by a
+compiled search for the crossing, :mod:`celltwin.simulate._native_events`); a steady state is a solve that
 stops at the first step where ``rms(f) < atol + rtol rms(x)``. Besides ``p`` and ``x0``
 the reverse pass gives the derivatives in the start time (``-lambda(t0) . f(t0, x0)``), the
 output times (``xbar_k . f(t_k, x_k)``) and the discontinuities (``lambda . (f(tau-) -
@@ -300,19 +301,25 @@ class _Generated:
             xs.append(sp.Symbol(f"_x{n_ode}"))
             subs[TIME] = xs[-1]
         f = [e.xreplace(subs) for e in f] + ([sp.Integer(1)] if self.time_state else [])
+        # The triggers of events fired by the state, g(x, p, t) (time as an argument: a
+        # trigger may use it where the right-hand side does not).
+        t_sym = sp.Symbol("_t")
+        triggers = [ev.trigger.xreplace(subs | {TIME: t_sym}) for ev in cm.events if ev.trigger is not None]
+        self.n_triggers = len(triggers)
         n = len(xs)
-        stray = set().union(*(e.free_symbols for e in f)) - set(xs) - set(ps)
+        stray = set().union(*(e.free_symbols for e in f + triggers)) - set(xs) - set(ps) - {t_sym}
         if stray:  # only numbered names may reach the generated source
             raise UnsupportedFeatureError(f"the native backend cannot compile a right-hand side with the "
                                           f"unbound symbol(s) {', '.join(sorted(map(str, stray)))}")
         self.n_states, self.n_ode, self.n_parameters = n, n_ode, n_p
-        names = ("rhs", "jac", "f_vjp", "jac_vjp")
-        n_args = {"rhs": 3, "jac": 3, "f_vjp": 5, "jac_vjp": 5}
+        names = ("rhs", "jac", "f_vjp", "jac_vjp", "trigger")
+        n_args = {"rhs": 3, "jac": 3, "f_vjp": 5, "jac_vjp": 5, "trigger": 4}
         compiler = c_compiler()
         # What the functions compute: a hash of the right-hand side itself and of this
         # generator (it names the compiled library and the solves' host functions).
         self.digest = hashlib.sha256("\n".join([str(compiler), _generator_version(), str(C_OUTPUTS_PER_FUNCTION),
-                                                 str(n_p), *map(str, f)]).encode()).hexdigest()[:20]
+                                                 str(n_p), *map(str, f), "triggers",
+                                                 *map(str, triggers)]).encode()).hexdigest()[:20]
         if compiler is not None:
             # A later process skips differentiation and code generation (seconds to a minute
             # for large models): the library and the Jacobian's pattern are cached.
@@ -322,7 +329,7 @@ class _Generated:
                 with np.load(pattern_path) as pattern:
                     self.jac_rows, self.jac_cols = pattern["rows"], pattern["cols"]
                 library = ctypes.CDLL(str(library_path))
-                self.functions = tuple(_CFunction(library, name, n_args[name]) for name in names)
+                self._bind([_CFunction(library, name, n_args[name]) for name in names])
                 self.jacobian_nnz = len(self.jac_rows)
                 self._use(linear_algebra(n, self.jac_rows, self.jac_cols))
                 return
@@ -371,6 +378,8 @@ class _Generated:
                       vjp, "out_p"),
             "jac_vjp": (["x", "p", "m", "out_x", "out_p"], xp + [(str(s), f"m[{q}]") for q, s in enumerate(msym)],
                         [(t, sp.Add(*ts)) for t, ts in terms.items()], "out"),
+            "trigger": (["x", "p", "t", "out"], xp + [(str(t_sym), "t[0]")],
+                        [(f"out[{k}]", g) for k, g in enumerate(triggers)], None),
         }
         if compiler is not None:
             head = f"/* celltwin native backend: model {cm.model.name!r} (generated) */\n#include <math.h>\n\n"
@@ -379,16 +388,21 @@ class _Generated:
             os.replace(tmp, pattern_path)  # before the library: a library present means both are
             library = _compile_c([head + _c_source(name, *spec) for name, spec in self.specs.items()], compiler,
                                  library_path)
-            self.functions = tuple(_CFunction(library, name, n_args[name]) for name in names)
+            self._bind([_CFunction(library, name, n_args[name]) for name in names])
         else:  # numba compiles the same functions (much slower for large models)
             header = [f"# celltwin native backend: model {cm.model.name!r} (generated; safe to delete)",
                       "import math", "import numba", "from numba import types", "v = types.CPointer(types.float64)",
-                      "two = types.void(v, v, v)", "five = types.void(v, v, v, v, v)"]
-            functions = [f"@numba.cfunc({'two' if n_args[name] == 3 else 'five'}, cache=True, error_model='numpy')\n"
+                      "two = types.void(v, v, v)", "four = types.void(v, v, v, v)", "five = types.void(v, v, v, v, v)"]
+            signature = {3: "two", 4: "four", 5: "five"}
+            functions = [f"@numba.cfunc({signature[n_args[name]]}, cache=True, error_model='numpy')\n"
                          f"{_source(name, *spec)}" for name, spec in self.specs.items()]
             module = _load_module("\n".join(header) + "\n\n\n" + "\n\n\n".join(functions) + "\n")
-            self.functions = tuple(getattr(module, name) for name in self.specs)
+            self._bind([getattr(module, name) for name in names])
         self._use(linear_algebra(n, self.jac_rows, self.jac_cols))
+
+    def _bind(self, functions: list) -> None:
+        """The solver kernels' four functions, and the triggers (used by the crossing search)."""
+        self.functions, self.trigger = tuple(functions[:4]), functions[4]
 
     def _use(self, la) -> None:
         self.linear_algebra = la
@@ -425,10 +439,6 @@ _GENERATED: weakref.WeakKeyDictionary[CompiledModel, _Generated] = weakref.WeakK
 
 def generated(cm: CompiledModel) -> _Generated:
     """The compiled functions of ``cm`` (generated once per compiled model)."""
-    state_events = [ev.id for ev in cm.events if ev.condition is not None]
-    if state_events:  # their firing times come from root finding on diffrax's dense output
-        raise UnsupportedFeatureError(f"events triggered by the state ({', '.join(state_events)}) need the diffrax "
-                                      "engine; the native one applies events at times known beforehand")
     if cm not in _GENERATED:
         gen = _Generated(cm)
         _warm_up(gen)

@@ -6,9 +6,11 @@ arguments (C compiled per model, or numba ``cfunc``s where no C compiler is foun
 :mod:`celltwin.simulate._native`), ``sizes = [n, n_ode, time_state, sparse]`` and ``L`` the
 LU's pattern arrays. So numba compiles these kernels once and caches them for every model;
 a new model costs only the compilation of its own functions, and a call through a pointer
-(~10 ns) nothing next to a right-hand side's arithmetic. The entry points :func:`forward`
-and :func:`adjoint` take the parts as separate arguments and build the tuple inside (a
-tuple of functions passed from Python would be typed, with a warning, at every call).
+(~10 ns) nothing next to a right-hand side's arithmetic. The entry points :func:`forward`,
+:func:`adjoint` and :func:`first_crossing` (events triggered by the state, with the model's
+``trigger`` function besides) take the parts as separate arguments and build the tuple
+inside (a tuple of functions passed from Python would be typed, with a warning, at every
+call).
 
 :mod:`celltwin.simulate._native` loads this file as a module from the private cache folder
 (named by the hash of its text), so that numba keeps the compiled kernels there. See
@@ -28,6 +30,7 @@ from celltwin.simulate._rosenbrock import _RODAS5P
 # Controller constants, as diffrax's PIDController (safety, factor limits) with pcoeff 0, icoeff 1.
 _SAFETY, _FACTOR_MIN, _FACTOR_MAX = 0.9, 0.2, 10.0
 A, C, B = _RODAS5P.a.copy(), _RODAS5P.C.copy(), _RODAS5P.b.copy()
+H = _RODAS5P.H.copy()
 gamma = _RODAS5P.gamma
 s = A.shape[0]
 order = 5.0
@@ -554,3 +557,236 @@ def adjoint(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, lo, hi, P, X
                                 steps, jsteps, jy)
             T0BAR[b] = adjoint_one(M, P[b], X0[b], TS[b], T0[b], JUMPS[b], xs, own, steps, jsteps, jy, m, XBAR[b],
                                    PBAR[b], X0BAR[b], TSBAR[b], JUMPBAR[b])
+
+
+# --- events triggered by the state: the first crossing of a trigger ----------------------
+# The triggers g(x, p, t) come as one more model function ``trigger(x, p, t, out)``. Of
+# event i, the upward crossing (g from < 0 to >= 0) fires it while it is armed; the
+# downward one (g from > 0 to <= 0) arms it again while it is not. Both are written as
+# "from < 0 to >= 0" of ``crossing_values``, so one test finds either.
+
+@_jit
+def crossing_values(trigger, y, p, t, armed, g, t_at, out):
+    """``out[i] = g_i`` (up) where event ``i`` is armed, ``-g_i`` (down) at ``out[ne + i]``
+    where it is not; ``-1`` for the crossing that cannot happen."""
+    ne = armed.shape[0]
+    t_at[0] = t
+    trigger(_ptr(y), _ptr(p), _ptr(t_at), _ptr(g))
+    for i in range(ne):
+        out[i] = g[i] if armed[i] else -1.0
+        out[ne + i] = -1.0 if armed[i] else -g[i]
+
+@_jit
+def dense_state(M, y0, y1, K, theta, t, out):
+    """``out``: Rodas5P's own dense output at ``theta`` in ``[0, 1]`` of the step from ``y0``
+    to ``y1`` (``K = H U``), ``(1 - theta) y0 + theta (y1 + (1 - theta)(K_0 + theta K_1 +
+    ...))`` as :class:`~celltwin.simulate._rosenbrock.RosenbrockInterpolation`, at time ``t``."""
+    m = K.shape[0]
+    for a in range(y0.shape[0]):
+        inner = K[m - 1, a]
+        for r in range(m - 2, -1, -1):
+            inner = K[r, a] + theta * inner
+        out[a] = (1.0 - theta) * y0[a] + theta * (y1[a] + (1.0 - theta) * inner)
+    set_time(M, out, t)
+
+@_jit
+def locate_crossing(M, trigger, p, y0, y1, U, t, hh, q, lo, hi, armed, work, y_root, y_left):
+    """The time of the crossing ``q`` of ``crossing_values`` inside the accepted step
+    ``(t, t + hh]`` from ``y0`` to ``y1`` with stages ``U`` (it is ``lo < 0`` at ``t`` and
+    ``hi >= 0`` at ``t + hh``), on the method's dense output (continuous in time, as
+    diffrax's event root finding uses it), by the Illinois variant of regula falsi. Returns
+    the first time found strictly on the crossed side (``> 0``; the step's end if only it is
+    at ``>= 0``), within ``1e-14 hh`` of the root, and the state there in ``y_root``; in
+    ``y_left`` the state at the last time found before the root (where the right-hand side
+    that led to the crossing still holds, if it switches there)."""
+    K, g, t_at, values = work[10], work[7], work[8], work[9]
+    for r in range(K.shape[0]):
+        for a in range(y0.shape[0]):
+            acc = 0.0
+            for j in range(s):
+                acc += H[r, j] * U[j, a]
+            K[r, a] = acc
+    left, f_left, right, f_right = 0.0, lo, 1.0, hi
+    side = 0
+    for _ in range(200):
+        if right - left <= 1e-14:
+            break
+        c = (left * f_right - right * f_left) / (f_right - f_left)
+        if not (left < c < right):
+            c = 0.5 * (left + right)
+        dense_state(M, y0, y1, K, c, t + c * hh, y_root)
+        crossing_values(trigger, y_root, p, t + c * hh, armed, g, t_at, values)
+        fc = values[q]
+        if not np.isfinite(fc):
+            break
+        # Strictly positive counts as crossed: the state returned is then strictly past the
+        # root, so the opposite crossing (from < 0) is seen from the next stretch's start; at
+        # exactly zero it would not be (a trigger g with g(t*) = 0 that turns back).
+        if fc > 0.0:
+            right, f_right = c, fc
+            if side == 1:
+                f_left *= 0.5
+            side = 1
+        else:
+            left, f_left = c, fc
+            if side == -1:
+                f_right *= 0.5
+            side = -1
+    t_root = t + right * hh
+    dense_state(M, y0, y1, K, right, t_root, y_root)
+    dense_state(M, y0, y1, K, left, t_root, y_left)
+    return t_root
+
+@_jit
+def dense_outputs(M, ts, k, t, hh, y0, y1, U, K, xs):
+    """Write the outputs ``ts[k:]`` up to ``t + hh`` from the dense output of the step from
+    ``y0`` (at ``t``) to ``y1`` with stages ``U`` (``K`` is scratch); returns the next ``k``."""
+    if k < ts.shape[0] and ts[k] <= t + hh:
+        for r in range(K.shape[0]):
+            for a in range(y0.shape[0]):
+                acc = 0.0
+                for j in range(s):
+                    acc += H[r, j] * U[j, a]
+                K[r, a] = acc
+    while k < ts.shape[0] and ts[k] <= t + hh:
+        dense_state(M, y0, y1, K, min(1.0, max(0.0, (ts[k] - t) / hh)), ts[k], xs[k])
+        k += 1
+    return k
+
+@_jit
+def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, ts, rtol, atol, max_steps, ss_rtol, ss_atol, y, y_left,
+                 xs):
+    """Integrate from ``(t0, x0)`` towards ``bound`` (the steps of :func:`solve_one`, not
+    ending on output times) and stop at the first crossing of a trigger (see
+    ``crossing_values``), or, with ``ss_atol >= 0``, at the first steady step.
+
+    Returns ``(time, which, status)``, the state there in ``y`` and the states at the sorted
+    times ``ts`` in ``xs`` (from the method's dense output, as diffrax's ``SaveAt(ts)``; those
+    after the stop take the state there): ``which`` is the crossing (``i``: event ``i``
+    fires, ``ne + i``: it is armed again), ``2 ne`` a steady state, -1 neither before
+    ``bound``; status as :func:`solve_one`'s. At a crossing, the trigger has crossed at
+    that state (the root is approached from the crossed side), and ``y_left`` is the state
+    just before it (elsewhere the same as ``y``)."""
+    n = x0.shape[0]
+    ne = armed.shape[0]
+    nj = jumps.shape[0]
+    work = (np.empty(M[4].shape[0]), np.empty(M[8]), np.empty(n, dtype=np.int64), np.empty((s, n)),
+            np.empty((s, n)), np.empty(n), np.empty(n), np.empty(max(ne, 1)), np.empty(1), np.empty(2 * ne),
+            np.empty((H.shape[0], n)))
+    jv, W, piv, U, Z, tmp, y1, g, t_at, _, K = work
+    before, after = np.empty(2 * ne), np.empty(2 * ne)
+    y_root, y_first, y_before, y_left_first = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    y[:] = x0
+    t = t0
+    set_time(M, y, t)
+    k = 0
+    while k < ts.shape[0] and ts[k] <= t0:
+        xs[k] = y
+        k += 1
+    stop, which, status = t0, -1, 0
+    located = False  # a crossing inside a step (y_left set)
+    if bound > t0:
+        crossing_values(trigger, y, p, t, armed, g, t_at, before)
+        jj = 0
+        while jj < nj and jumps[jj] <= t0:
+            jj += 1
+        h = initial_step(M, y, p, bound - t0, rtol, atol, tmp, y1, Z[0])
+        attempts = 0
+        while True:
+            at_jump = jj < nj and jumps[jj] < bound
+            target = np.nextafter(jumps[jj], -np.inf) if at_jump else bound
+            remaining = target - t
+            if at_jump and remaining <= 0.0:  # at the discontinuity: pass it, and see if a trigger jumped
+                t = np.nextafter(jumps[jj], np.inf)
+                set_time(M, y, t)
+                jj += 1
+                while k < ts.shape[0] and ts[k] <= t:
+                    xs[k] = y
+                    k += 1
+                crossing_values(trigger, y, p, t, armed, g, t_at, after)
+                for q in range(2 * ne):
+                    if which < 0 and before[q] < 0.0 <= after[q]:
+                        which = q
+                if which >= 0:
+                    stop = t
+                    break
+                before[:] = after
+                continue
+            if attempts >= max_steps:
+                stop, status = t, 1
+                break
+            attempts += 1
+            hit = h >= remaining * (1.0 - 1e-12)
+            hh = remaining if hit else h
+            ok = stages(M, y, p, hh, jv, W, piv, U, Z, tmp)
+            norm = error_norm(M, y, U, rtol, atol) if ok else np.inf
+            if not np.isfinite(norm):
+                h = hh * _FACTOR_MIN
+                if h < 1e-14 * max(1.0, abs(t)):
+                    stop, status = t, 1
+                    break
+                continue
+            factor = _FACTOR_MAX if norm == 0.0 else min(_FACTOR_MAX, max(_FACTOR_MIN, _SAFETY * norm ** (-1.0 / order)))
+            if norm <= 1.0:
+                t_next = target if hit else t + hh
+                finite = True
+                for a in range(n):
+                    acc = y[a]
+                    for j in range(s):
+                        acc += B[j] * U[j, a]
+                    y1[a] = acc
+                    finite = finite and np.isfinite(acc)
+                if not finite:
+                    stop, status = t, 2
+                    break
+                set_time(M, y1, t_next)
+                crossing_values(trigger, y1, p, t_next, armed, g, t_at, after)
+                first = np.inf
+                for q in range(2 * ne):
+                    if before[q] < 0.0 <= after[q]:
+                        tq = locate_crossing(M, trigger, p, y, y1, U, t, t_next - t, q, before[q], after[q], armed,
+                                             work, y_root, y_before)
+                        if tq < first:
+                            first, which = tq, q
+                            y_first[:] = y_root
+                            y_left_first[:] = y_before
+                if which >= 0:
+                    k = dense_outputs(M, ts[:np.searchsorted(ts, first, side="right")], k, t, t_next - t, y, y1, U,
+                                      K, xs)
+                    y[:] = y_first
+                    y_left[:] = y_left_first
+                    stop, located = first, True
+                    break
+                k = dense_outputs(M, ts, k, t, t_next - t, y, y1, U, K, xs)
+                y[:] = y1
+                t = t_next
+                before[:] = after
+                if ss_atol >= 0.0 and is_steady(M, y, p, tmp, ss_rtol, ss_atol):
+                    stop, which = t, 2 * ne
+                    break
+                if hit and not at_jump:
+                    stop = t
+                    break
+                h = hh * factor
+            else:
+                h = hh * min(1.0, factor)
+            if h < 1e-14 * max(1.0, abs(t)):
+                stop, status = t, 1
+                break
+    while k < ts.shape[0]:
+        xs[k] = y
+        k += 1
+    if not located:
+        y_left[:] = y
+    return stop, which, status
+
+@_batch_jit
+def first_crossing(rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, w_size, trigger, lo, hi, P, X0, T0, BOUND,
+                   JUMPS, ARMED, TS, rtol, atol, max_steps, ss_rtol, ss_atol, T_STOP, WHICH, STATUS, X_STOP, X_LEFT,
+                   XS):
+    """:func:`crossing_one` over the batch ``[lo, hi)``."""
+    M = (rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L, w_size)
+    for b in range(lo, hi):
+        T_STOP[b], WHICH[b], STATUS[b] = crossing_one(M, trigger, P[b], X0[b], T0[b], BOUND[b], JUMPS[b], ARMED[b],
+                                                      TS[b], rtol, atol, max_steps, ss_rtol, ss_atol, X_STOP[b],
+                                                      X_LEFT[b], XS[b])

@@ -113,7 +113,7 @@ def solve_time_course(
     """
     if any(ev.condition is not None for ev in cm.events):
         return _time_course_with_state_events(cm, p, x0, ts, event_times, jump_ts, t0, settings, adjoint,
-                                              x_before=x_before)
+                                              x_before=x_before, site=site)
     if _engine(settings, cm) == "native":
         return _native_time_course(cm, p, x0, ts, event_times, event_order, jump_ts, t0, settings, site)
     d = cm.derived(p)
@@ -171,7 +171,8 @@ def solve_steady_state(
     """
     if any(ev.condition is not None for ev in cm.events):
         xs, status = _time_course_with_state_events(cm, p, x0, jnp.asarray([settings.max_steady_state_time]), None,
-                                                    None, t0, settings, adjoint, steady_state=True, x_before=x_before)
+                                                    None, t0, settings, adjoint, steady_state=True, x_before=x_before,
+                                                    site=site)
         return xs[0], status
     if _engine(settings, cm) == "native":
         from ._native import native_time_course
@@ -231,7 +232,7 @@ def _native_time_course(cm, p, x0, ts, event_times, event_order, jump_ts, t0, se
 
 
 def _time_course_with_state_events(cm, p, x0, ts, event_times, jump_ts, t0, settings, adjoint, steady_state=False,
-                                   x_before=None):
+                                   x_before=None, site=0):
     """:func:`solve_time_course` for models with events triggered by the state (and, with
     ``steady_state``, :func:`solve_steady_state`: ``ts`` is ``[max_steady_state_time]``, the
     solves stop at the steady state, and time events, ``event_times`` None, do not fire).
@@ -242,7 +243,9 @@ def _time_course_with_state_events(cm, p, x0, ts, event_times, jump_ts, t0, sett
     triggers ``time - t_k``) and disarms it; a state event is armed again when its trigger
     becomes false (a downward crossing, or false after the assignments). The number of solves is
     fixed when JAX traces: one per time event and :data:`STATE_EVENT_CROSSINGS` per state
-    event; a time course that needs more ends with :attr:`Status.TOO_MANY_EVENTS`.
+    event; a time course that needs more ends with :attr:`Status.TOO_MANY_EVENTS`. On the
+    native engine the same bookkeeping runs over its solves
+    (:class:`celltwin.simulate._native_events.NativeStretches`).
     """
     import optimistix as optx
 
@@ -301,23 +304,33 @@ def _time_course_with_state_events(cm, p, x0, ts, event_times, jump_ts, t0, sett
         conditions.append(diffrax.steady_state_event(settings.steady_state_rtol, settings.steady_state_atol))
         directions.append(None)
     crossing = diffrax.Event(conditions, root_finder=optx.Newton(rtol=1e-10, atol=1e-10), direction=directions)
-    for j in range(n_solves):
+
+    def diffrax_stretch(j, t, x, armed, steady):  # as NativeStretches.__call__
         sol = diffrax.diffeqsolve(
             term, settings.solver, t, jnp.where(steady, t, t_end), None, x, args=(p, d, armed),
             saveat=saveat(t), stepsize_controller=controller,
             max_steps=settings.max_steps, throw=False, adjoint=adjoint, event=crossing,
         )
-        crossed = jnp.asarray(sol.event_mask[:n_crossings])
-        if steady_state:
-            steady = steady | sol.event_mask[-1]
+        failed = (sol.result != diffrax.RESULTS.successful) & (sol.result != diffrax.RESULTS.event_occurred)
+        return (sol.ts[0][-1], jnp.asarray(sol.event_mask[:n_crossings]),
+                sol.event_mask[-1] if steady_state else jnp.asarray(False), sol.ys[0][-1],
+                None if steady_state else sol.ys[1], jnp.where(failed, Status.SOLVER_FAILED, Status.OK))
+
+    if _engine(settings, cm) == "native":
+        from ._native_events import NativeStretches
+
+        stretch = NativeStretches(cm, p, ts, jump_ts, times, settings, steady_state, site)
+    else:
+        stretch = diffrax_stretch
+    for j in range(n_solves):
+        b, crossed, steady_hit, x_end, ys, solved = stretch(j, t, x, armed, steady)
+        steady = steady | steady_hit
         stopped = jnp.any(crossed)
-        b = sol.ts[0][-1]
         if not steady_state:
             inside = (ts >= t) & ((ts < b) | (~stopped & (ts <= b)))
-            xs = jnp.where(inside[:, None], sol.ys[1], xs)
-        failed = (sol.result != diffrax.RESULTS.successful) & (sol.result != diffrax.RESULTS.event_occurred)
-        status = jnp.where((status == Status.OK) & failed, Status.SOLVER_FAILED, status)
-        x, t = sol.ys[0][-1], b
+            xs = jnp.where(inside[:, None], ys, xs)
+        status = jnp.where(status == Status.OK, solved, status)
+        x, t = x_end, b
         rearmed = list(armed)
         for k in range(len(events)):
             x = jnp.where(crossed[k], fire(k, t, x), x)
