@@ -38,12 +38,29 @@ def _blocks(settings: SamplerSettings) -> int:
     return -(-settings.warmup // settings.block) + -(-settings.draws // settings.block)
 
 
-def _where(path: Path | None, settings: SamplerSettings) -> tuple[int, str]:
-    """Blocks done and a note (the stopping rule's measures) from a run's checkpoint."""
+def _where(path: Path | None, settings: SamplerSettings, seen: dict | None = None) -> tuple[int, str]:
+    """Blocks done and a note (the stopping rule's measures) from a run's checkpoint.
+
+    ``seen`` (path -> (modification time, answer)): answers already read; a checkpoint not
+    written since is not loaded and measured again.
+    """
     if settings.method != "nuts":  # (the other samplers' checkpoints count otherwise)
         return 0, "running"
     if path is None or not path.is_file():
         return 0, "starting"
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:  # being replaced right now: ask again at the next poll
+        return -1, ""
+    if seen is not None and path in seen and seen[path][0] == stamp:
+        return seen[path][1]
+    answer = _read_where(path, settings)
+    if seen is not None and answer[0] >= 0:
+        seen[path] = (stamp, answer)
+    return answer
+
+
+def _read_where(path: Path, settings: SamplerSettings) -> tuple[int, str]:
     try:
         data, _ = load_checkpoint(path)
     except CelltwinInputError:  # being replaced right now: ask again at the next poll
@@ -80,11 +97,12 @@ def sample_at_once(problem, settings: SamplerSettings, log_densities: dict[str, 
         finished: set[str] = set()
         with progress_bar(label, per_run * len(names), unit="blocks", enabled=progress) as advance:
             shown, seen = 0, {n: (0, "starting") for n in names}
+            read: dict = {}  # checkpoint -> (modification time, blocks done and note)
 
             def update() -> None:
                 nonlocal shown
                 for n in names:
-                    done, note = (per_run, "done") if n in finished else _where(paths[n], settings)
+                    done, note = (per_run, "done") if n in finished else _where(paths[n], settings, read)
                     if done >= 0:
                         seen[n] = (done, note)
                 now = sum(done for done, _ in seen.values())

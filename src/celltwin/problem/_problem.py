@@ -25,7 +25,7 @@ from ._base import AbstractProblem, GradientMode, Simulation
 from ._noise import MeasurementModel, valid_sigma
 from ._noise_checks import check_noise_levels
 from ._parameters import effective_prior
-from ._shared_blocks import SharedBlock, shared_block
+from ._shared_blocks import SharedBlock, shared_blocks
 from ._tables import Files, ProblemArrays, build_arrays
 
 logger = logging.getLogger("celltwin")
@@ -159,7 +159,7 @@ class Problem(AbstractProblem):
     @functools.cached_property
     def _shared_blocks(self) -> list[SharedBlock | None]:
         """Per group: the part of the state solved once for all its conditions, if any."""
-        return [shared_block(self.compiled, g) for g in self.arrays.groups]
+        return shared_blocks(self.compiled, self.arrays.groups)
 
     def _simulate_group(self, g, g_index, pool, steady, adjoint):
         cm, settings, arrays = self.compiled, self.settings, self.arrays
@@ -168,14 +168,11 @@ class Problem(AbstractProblem):
             return self._simulate_split_group(g, split, g_index, pool, adjoint)
 
         def one(ts, t0, p_refs, x_mask, x_refs, pre_index):
-            p = pool[p_refs]
             status = jnp.asarray(Status.OK, dtype=jnp.int32)
             x_ss = None
             if g.preequilibrate:
                 x_ss, status = steady[0][pre_index], steady[1][pre_index]
-                x0 = jnp.where(x_mask, pool[x_refs], x_ss)
-            else:
-                x0 = jnp.where(x_mask, pool[x_refs], cm.x0(p))
+            p, x0 = self._initial(pool, p_refs, x_mask, x_refs, x_ss)
             jump = arrays.jump_time_fn(p) if cm.jump_time_exprs else None
             events = arrays.event_time_fn(p) if cm.events else None
             xs, st = solve_time_course(cm, p, x0, ts, t0=t0, event_times=events, event_order=g.event_order,
@@ -192,21 +189,22 @@ class Problem(AbstractProblem):
         args = (jnp.asarray(g.ts), jnp.asarray(g.t0), g.p_refs, g.x0_mask, g.x0_refs, g.pre_index)
         return _over_conditions(one, args, settings.condition_batching)
 
+    def _initial(self, pool, p_refs, x_mask, x_refs, x_default=None):
+        """A condition's parameters and initial state: the values its condition sets
+        (``x_mask``), elsewhere ``x_default`` (a pre-equilibrated state) or the model's own."""
+        p = pool[p_refs]
+        return p, jnp.where(x_mask, pool[x_refs], self.compiled.x0(p) if x_default is None else x_default)
+
     def _simulate_split_group(self, g, split: SharedBlock, g_index, pool, adjoint):
         """:meth:`_simulate_group` where part of the state is the same in every condition
         (:mod:`._shared_blocks`): that part solved once, the rest per condition."""
         cm, settings = self.compiled, self.settings
-
-        def x0_of(p_refs, x_mask, x_refs):
-            p = pool[p_refs]
-            return p, jnp.where(x_mask, pool[x_refs], cm.x0(p))
-
-        p, x0 = x0_of(g.p_refs[0], g.x0_mask[0], g.x0_refs[0])
+        p, x0 = self._initial(pool, g.p_refs[0], g.x0_mask[0], g.x0_refs[0])
         shared_xs, shared_status = solve_time_course(split.shared, p, x0[split.shared_index], jnp.asarray(split.ts),
                                                      t0=g.t0[0], settings=settings, adjoint=adjoint, site=g_index)
 
         def one(ts, t0, p_refs, x_mask, x_refs):
-            p, x0 = x0_of(p_refs, x_mask, x_refs)
+            p, x0 = self._initial(pool, p_refs, x_mask, x_refs)
             xs, status = solve_time_course(split.rest, p, x0[split.rest_index], ts, t0=t0, settings=settings,
                                            adjoint=adjoint, site=g_index)
             return xs, p, status

@@ -38,14 +38,28 @@ def _same_in_every_row(a: np.ndarray) -> bool:
     return bool(np.all(a == a[:1]))
 
 
-def shared_block(cm: CompiledModel, g: GroupArrays) -> SharedBlock | None:
-    """The split of group ``g``'s solves, or None where nothing is shared (one block, one
-    condition, pre-equilibration, events, steady-state outputs, discontinuities in time)."""
-    if (len(g.contexts) < 2 or g.preequilibrate or g.steady_state_output or g.event_order or cm.jump_time_exprs
-            or not _same_in_every_row(g.t0) or not np.all(np.isfinite(g.ts))):
-        return None
+def could_share(cm: CompiledModel, g: GroupArrays) -> bool:
+    """Whether group ``g`` is of a kind that :func:`shared_block` may split (several
+    conditions, one start time, no pre-equilibration, events, steady-state outputs or
+    discontinuities in time)."""
+    return not (len(g.contexts) < 2 or g.preequilibrate or g.steady_state_output or g.event_order
+                or cm.jump_time_exprs or not _same_in_every_row(g.t0) or not np.all(np.isfinite(g.ts)))
+
+
+def shared_blocks(cm: CompiledModel, groups) -> list[SharedBlock | None]:
+    """:func:`shared_block` of every group, the model's blocks found once."""
+    if not any(could_share(cm, g) for g in groups):
+        return [None] * len(groups)
     blocks = independent_blocks(cm)
-    if blocks is None or len(blocks) < 2:
+    return [shared_block(cm, g, blocks) for g in groups]
+
+
+def shared_block(cm: CompiledModel, g: GroupArrays, blocks: list | None) -> SharedBlock | None:
+    """The split of group ``g``'s solves, or None where nothing is shared.
+
+    ``blocks``: the model's independent blocks (:func:`celltwin.model.independent_blocks`).
+    """
+    if not could_share(cm, g) or blocks is None or len(blocks) < 2:
         return None
     model = cm.model
     shared: list[int] = []
