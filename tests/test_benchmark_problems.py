@@ -100,9 +100,10 @@ def test_gradient_matches_finite_differences(name):
     At a point away from the optimum (nominal + 0.1 N(0, 1) on the parameter scale): at the
     nominal values (close to the MLE) the gradient is so small (1e-3 .. 1e-2) that the
     finite differences are dominated by ODE-solver noise (~1e-6 in the llh), whatever h.
-    h = 1e-4; the finite difference is checked to have converged against h = 1e-3 (central
-    differences: the error falls 100-fold from 1e-3 to 1e-4). h = 1e-5 is too small for some
-    problems (Bertozzi: 3e-4 relative noise at 1e-5, 6e-7 at 1e-4).
+    h = 1e-3 and 1e-4, checked to agree within 1e-3 (central differences: the truncation
+    error falls 100-fold from 1e-3 to 1e-4, the solver's noise grows 10-fold); the gradient
+    must be within 1e-4 of one of them. h = 1e-5 is too small for some problems (Bertozzi:
+    3e-4 relative noise at 1e-5, 6e-7 at 1e-4).
 
     Pre-equilibration stops when |dx/dt| <= atol + rtol |x|. With the default steady-state
     tolerances (1e-10, 1e-8) the stopping time moves with theta, and the finite difference
@@ -129,4 +130,7 @@ def test_gradient_matches_finite_differences(name):
         fd = {h: (float(f(theta + h * u)) - float(f(theta - h * u))) / (2 * h) for h in (1e-3, 1e-4)}
         scale = max(abs(fd[1e-4]), 1e-3)
         assert abs(fd[1e-3] - fd[1e-4]) / scale < 1e-3, f"finite differences not converged: {fd}"
-        assert abs(float(grad @ u) - fd[1e-4]) / scale < 1e-4, (float(grad @ u), fd)
+        # Within 1e-4 of the central difference at one of the two steps: at 1e-4 the solver's
+        # noise in the llh, divided by h, can exceed 1e-4 relative (Beer 2014: 1.2e-4 from the
+        # gradient at h = 1e-4, 7.6e-7 at h = 1e-3, where the two differences agree to 1.2e-4).
+        assert min(abs(float(grad @ u) - d) for d in fd.values()) / scale < 1e-4, (float(grad @ u), fd)
