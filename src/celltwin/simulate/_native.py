@@ -76,6 +76,7 @@ import sympy as sp
 from sympy.printing.c import C99CodePrinter
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.pycode import PythonCodePrinter
+from sympy.printing.str import StrPrinter
 
 from ..errors import UnsupportedFeatureError
 from ..model import TIME, CompiledModel, rhs_expressions
@@ -315,37 +316,35 @@ class _Generated:
     def __init__(self, cm: CompiledModel):
         if numba is None:
             raise UnsupportedFeatureError("the native backend needs numba (pip install numba)")
-        f = rhs_expressions(cm.model)
+        model_f = rhs_expressions(cm.model)
         n_ode, n_p = cm.n_states, cm.n_parameters
-        xs = [sp.Symbol(f"_x{i}") for i in range(n_ode)]
-        ps = [sp.Symbol(f"_p{k}") for k in range(n_p)]
-        subs = dict(zip(cm.state_symbols, xs)) | dict(zip(cm.parameter_symbols, ps))
         # Explicit time becomes one more state, t' = 1, after the model's: the system is then
         # autonomous, the Jacobian carries df/dt, and Rodas5P integrates t exactly.
-        self.time_state = any(TIME in e.free_symbols for e in f)
-        if self.time_state:
-            xs.append(sp.Symbol(f"_x{n_ode}"))
-            subs[TIME] = xs[-1]
-        f = [e.xreplace(subs) for e in f] + ([sp.Integer(1)] if self.time_state else [])
+        self.time_state = any(TIME in e.free_symbols for e in model_f)
         # The triggers of events fired by the state, g(x, p, t) (time as an argument: a
         # trigger may use it where the right-hand side does not).
-        t_sym = sp.Symbol("_t")
-        triggers = [ev.trigger.xreplace(subs | {TIME: t_sym}) for ev in cm.events if ev.trigger is not None]
-        self.n_triggers = len(triggers)
-        n = len(xs)
-        stray = set().union(*(e.free_symbols for e in f + triggers)) - set(xs) - set(ps) - {t_sym}
+        model_triggers = [ev.trigger for ev in cm.events if ev.trigger is not None]
+        self.n_triggers = len(model_triggers)
+        bound = {*cm.state_symbols, *cm.parameter_symbols, TIME}
+        stray = set().union(*(e.free_symbols for e in model_f + model_triggers)) - bound
         if stray:  # only numbered names may reach the generated source
             raise UnsupportedFeatureError(f"the native backend cannot compile a right-hand side with the "
                                           f"unbound symbol(s) {', '.join(sorted(map(str, stray)))}")
+        n = n_ode + int(self.time_state)
         self.n_states, self.n_ode, self.n_parameters = n, n_ode, n_p
         names = ("rhs", "jac", "f_vjp", "jac_vjp", "trigger")
         n_args = {"rhs": 3, "jac": 3, "f_vjp": 5, "jac_vjp": 5, "trigger": 4}
         compiler = c_compiler()
-        # What the functions compute: a hash of the right-hand side itself and of this
-        # generator (it names the compiled library and the solves' host functions).
-        self.digest = hashlib.sha256("\n".join([str(compiler), _generator_version(), str(C_OUTPUTS_PER_FUNCTION),
-                                                 str(n_p), *map(str, f), "triggers",
-                                                 *map(str, triggers)]).encode()).hexdigest()[:20]
+        # What the functions compute: a hash of the right-hand side itself (with the order of
+        # the states and parameters, which number the generated code's variables) and of this
+        # generator (it names the compiled library and the solves' host functions). Printed
+        # with the terms in their stored order: sorting them for print took 1-2 s of Chen
+        # 2009's warm start, and renaming the symbols first another second.
+        text = StrPrinter({"order": "none"}).doprint
+        self.digest = hashlib.sha256("\n".join([
+            str(compiler), _generator_version(), str(C_OUTPUTS_PER_FUNCTION), *map(str, cm.state_symbols),
+            "parameters", *map(str, cm.parameter_symbols), *map(text, model_f), "triggers",
+            *map(text, model_triggers)]).encode()).hexdigest()[:20]
         if compiler is not None:
             # A later process skips differentiation and code generation (seconds to a minute
             # for large models): the library and the Jacobian's pattern are cached.
@@ -359,6 +358,14 @@ class _Generated:
                 self.jacobian_nnz = len(self.jac_rows)
                 self._use(linear_algebra(n, self.jac_rows, self.jac_cols))
                 return
+        xs = [sp.Symbol(f"_x{i}") for i in range(n)]
+        ps = [sp.Symbol(f"_p{k}") for k in range(n_p)]
+        subs = dict(zip(cm.state_symbols, xs)) | dict(zip(cm.parameter_symbols, ps))
+        if self.time_state:
+            subs[TIME] = xs[-1]
+        f = [e.xreplace(subs) for e in model_f] + ([sp.Integer(1)] if self.time_state else [])
+        t_sym = sp.Symbol("_t")
+        triggers = [g.xreplace(subs | {TIME: t_sym}) for g in model_triggers]
         unpack_x = [(str(s), f"x[{i}]") for i, s in enumerate(xs)]
         unpack_p = [(str(s), f"p[{k}]") for k, s in enumerate(ps)]
         index = {x: i for i, x in enumerate(xs)}
