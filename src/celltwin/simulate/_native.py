@@ -205,8 +205,8 @@ def _source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: 
     input entries first. Targets starting with ``accumulate_prefix`` are added to, the
     others set."""
     c = language == "c"
-    # order "none": the terms as they are; sorting them for print (sympy's default) took 12 s
-    # of Chen 2009's cold start.
+    # order "none": the terms as they are, not sorted for print (sympy's default; 12 s of a
+    # profiled Chen 2009 cold start, within the noise of an unprofiled one).
     printer = (_CPrinter({"order": "none"}) if c else
                _Printer({"fully_qualified_modules": True, "allow_unknown_functions": False, "order": "none"}))
     bind = "    const double {} = {};" if c else "    {} = {}"
