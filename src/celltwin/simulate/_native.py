@@ -67,6 +67,7 @@ import threading
 import time
 import warnings
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -539,6 +540,30 @@ def _threads() -> int:
 PARALLEL_MIN_SECONDS = 1e-3
 
 
+def _kind(a) -> tuple | type:
+    """What numba's type of an argument depends on (arrays: dtype, dimensions, layout,
+    writability, alignment), cheaply."""
+    if isinstance(a, np.ndarray):
+        f = a.flags
+        return (a.dtype.str, a.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned)
+    if isinstance(a, tuple):
+        return tuple(map(_kind, a))
+    return type(a)
+
+
+def _entry_point(dispatcher, bound: tuple, args: tuple):
+    """``dispatcher``'s compiled code for the types of ``bound`` (the model's functions) and
+    ``args``, with ``bound`` bound: called without numba's typing of the arguments at every
+    call, which for five function pointers takes ~40 us, several times a small model's
+    solve. Where no compiled code matches (or numba's internals changed), ``dispatcher``
+    with ``bound`` bound."""
+    try:
+        entry = dispatcher.overloads[tuple(dispatcher.typeof_pyval(a) for a in (*bound, *args))].entry_point
+    except (AttributeError, KeyError):
+        entry = dispatcher
+    return functools.partial(entry, *bound)
+
+
 class _Timed:
     """Runs a kernel over a batch on the calling thread or in parallel, whichever the last
     calls found faster per item: serially when the batch is small work (a thread hand-off
@@ -553,9 +578,26 @@ class _Timed:
     def __init__(self):
         self.per_item = {False: math.inf, True: math.inf}  # wall seconds per item: serial, parallel
         self.calls = 0
+        self.entries: dict[tuple, Callable] = {}  # (kernel, the arguments' kinds) -> its compiled entry point
+
+    def _compiled(self, kernel, args: tuple) -> Callable:
+        """``kernel`` (a ``functools.partial`` of a numba dispatcher and the model's functions)
+        as its compiled entry point for arguments of these kinds: numba's dispatcher types
+        every argument at every call, and typing the four function pointers alone took ~30 us
+        per call, more than a small model's solve (Bertozzi 2020: 81 -> 50 us per call)."""
+        if not (isinstance(kernel, functools.partial) and hasattr(kernel.func, "overloads")):
+            return kernel  # (not a numba dispatcher: called as it is)
+        key = (id(kernel), tuple(map(_kind, args)))
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = _entry_point(kernel.func, kernel.args, (0, 1, *args))
+            if entry.func is not kernel.func:  # (not compiled for these types yet: ask again next time)
+                self.entries[key] = entry
+        return entry
 
     def __call__(self, kernel, batch: int, *args) -> None:
         self.calls += 1
+        kernel = self._compiled(kernel, args)
         serial, parallel = self.per_item[False], self.per_item[True]
         if batch < 2 or _threads() < 2 or serial == math.inf or batch * serial < PARALLEL_MIN_SECONDS:
             use_threads = False  # (also the first call: serial is measured first)
@@ -587,6 +629,13 @@ def _in_parallel(kernel, batch: int, *args) -> None:
     kernel(0, int(bounds[1]), *args)  # the first chunk on this thread
     for f in futures:
         f.result()
+
+
+def _others(b: int, todo: np.ndarray) -> np.ndarray:
+    """The rows of ``range(b)`` not in ``todo`` (as ``np.setdiff1d``, which sorts: ~20 us)."""
+    keep = np.ones(b, dtype=bool)
+    keep[todo] = False
+    return np.flatnonzero(keep)
 
 
 class _Solves:
@@ -659,7 +708,7 @@ class _Solves:
                 sub = inputs if todo.size == b else tuple(a[todo] for a in inputs)
                 sub_xs, sub_status, *_ = self._run(sub, keep_tape)
                 XS[todo], status[todo] = sub_xs[:, :, :n_ode], sub_status
-            done = np.setdiff1d(np.arange(b), todo)
+            done = _others(b, todo)
             self.solved.gather([keys[i] for i in done], (XS, status), done)
             self.solved.store([keys[i] for i in todo], (XS[todo], status[todo]))
         return XS.reshape(batch + (inputs[3].shape[1], n_ode)), status.reshape(batch)
@@ -688,7 +737,7 @@ class _Solves:
                                  self.ss_atol, *record, XBAR[todo], *sub_bars)
                 for out, value in zip(bars, sub_bars):
                     out[todo] = value
-            done = np.setdiff1d(np.arange(b), todo)
+            done = _others(b, todo)
             self.differentiated.gather([keys[i] for i in done], bars, done)
             self.differentiated.store([keys[i] for i in todo], tuple(a[todo] for a in bars))
         PBAR, X0BAR, T0BAR, TSBAR, JUBAR = bars

@@ -40,8 +40,8 @@ def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_at
     state, state just before, states at ts)`` of :func:`first_crossing` (no derivatives: its
     inputs are held constant)."""
     model = (*gen.model, gen.linear_algebra.w_size, gen.trigger)
-    dispatcher = _kernels().first_crossing
-    kernel: list = []  # the compiled code, after the first call
+    kernel = functools.partial(_kernels().first_crossing, *model)
+    called: list = []  # after the first call (numba compiles or loads the kernel in it)
     timed = _Timed()
 
     def search(p, x0, t0, bound, jumps, armed, ts, t_stop, which, status, x_stop, x_left, xs):
@@ -57,13 +57,13 @@ def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_at
         args = (_flat(p, batch + p.shape[-1:], 1), X0, _flat(t0, batch, 0), _flat(bound, batch, 0),
                 _flat(jumps, batch + jumps.shape[-1:], 1), _flat(armed, batch + armed.shape[-1:], 1),
                 _flat(ts, batch + (nt,), 1), rtol, atol, max_steps, ss_rtol, ss_atol, *out)
-        if kernel:
-            timed(kernel[0], b, *args)
+        if called:
+            timed(kernel, b, *args)
         else:  # the first call: compiled (or loaded) here
             with warnings.catch_warnings():  # numba's note on first-class functions
                 warnings.simplefilter("ignore")
-                timed(functools.partial(dispatcher, *model), b, *args)
-            kernel.append(_entry_point(dispatcher, model, (0, b, *args)))
+                timed(kernel, b, *args)
+            called.append(True)
         for target, value in zip((t_stop, which, status), out):
             target[...] = value.reshape(batch)
         x_stop[...] = out[3][:, :gen.n_ode].reshape(batch + (gen.n_ode,))
@@ -83,18 +83,6 @@ def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_at
         return host_call(key, shapes, *args)
 
     return call
-
-
-def _entry_point(dispatcher, bound: tuple, args: tuple):
-    """``dispatcher``'s compiled code for the types of ``bound`` (the model's functions) and
-    ``args``, with ``bound`` bound: called without numba's typing of the arguments at every
-    call, which for five function pointers takes ~40 us, several times a small model's
-    search (later calls pass the same types: the arrays come from ``_flat``)."""
-    try:
-        entry = dispatcher.overloads[tuple(dispatcher.typeof_pyval(a) for a in (*bound, *args))].entry_point
-    except (AttributeError, KeyError):  # (numba's internals changed: type at every call)
-        entry = dispatcher
-    return functools.partial(entry, *bound)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
