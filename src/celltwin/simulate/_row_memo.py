@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -62,6 +62,25 @@ class RowMemo:
         while self.bytes > self.max_bytes and self.rows:
             key, row = self.rows.popitem(last=False)
             self.bytes -= len(key) + sum(a.nbytes for a in row)
+
+    def fill(self, inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray],
+             solve: Callable[[np.ndarray], None]) -> None:
+        """Fill the rows of ``outputs`` for the rows of ``inputs`` (leading axis): the
+        remembered ones from memory, the others by ``solve(rows)``, which writes them into
+        ``outputs`` and is then remembered. Turned off, every row is solved and no key made."""
+        n = inputs[0].shape[0]
+        if self.max_bytes == 0:
+            solve(np.arange(n))
+            return
+        keys = self.keys(inputs)
+        todo = self.missing(keys)
+        if todo.size:
+            solve(todo)
+        keep = np.ones(n, dtype=bool)  # the other rows (np.setdiff1d sorts: ~20 us)
+        keep[todo] = False
+        done = np.flatnonzero(keep)
+        self.gather([keys[i] for i in done], outputs, done)
+        self.store([keys[i] for i in todo], tuple(a[todo] for a in outputs))
 
     def gather(self, keys: list[bytes], outputs: Sequence[np.ndarray], rows: np.ndarray) -> None:
         """Fill row ``rows[i]`` of every array in ``outputs`` with the result remembered for
