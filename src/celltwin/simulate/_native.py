@@ -65,9 +65,7 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 import weakref
-from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -88,7 +86,6 @@ from ._row_memo import RowMemo
 
 try:  # numba is a dependency, but keep import errors readable where it is missing
     import numba
-    import numba.experimental.function_type  # noqa: F401 - types function addresses as first-class functions
 except ImportError:  # pragma: no cover - numba is in the package's dependencies
     numba = None  # type: ignore[assignment]  # absent only where the dependency is broken
 
@@ -231,23 +228,10 @@ def _source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: 
     return "\n".join(lines)
 
 
-# The base is chosen at import time (numba may be missing); mypy cannot check a conditional base.
-class _CFunction(numba.core.types.WrapperAddressProtocol if numba is not None else object):  # type: ignore[misc]
-    """A compiled C function the kernels call through its address (numba's first-class
-    function protocol)."""
-
-    def __init__(self, library, name: str, n_args: int):
-        self.library = library  # keeps the shared library loaded
-        # c_void_p.value is None only for a NULL pointer; an exported symbol's address is not NULL.
-        self.address: int = ctypes.cast(getattr(library, name), ctypes.c_void_p).value  # type: ignore[assignment]
-        pointer = numba.core.types.CPointer(numba.core.types.float64)
-        self._signature = numba.core.types.void(*([pointer] * n_args))
-
-    def __wrapper_address__(self) -> int:
-        return self.address
-
-    def signature(self):
-        return self._signature
+def _address(library, name: str) -> int:
+    """The address of the compiled C function ``name`` in ``library``, as the kernels call it."""
+    # c_void_p.value is None only for a NULL pointer; an exported symbol's address is not NULL.
+    return ctypes.cast(getattr(library, name), ctypes.c_void_p).value  # type: ignore[return-value]
 
 
 def _compile_c(sources: list[str], compiler: str, library: Path):
@@ -355,7 +339,7 @@ class _Generated:
                 with np.load(pattern_path) as pattern:
                     self.jac_rows, self.jac_cols = pattern["rows"], pattern["cols"]
                 library = ctypes.CDLL(str(library_path))
-                self._bind([_CFunction(library, name, n_args[name]) for name in names])
+                self._bind(library, [_address(library, name) for name in names])
                 self.jacobian_nnz = len(self.jac_rows)
                 self._use(linear_algebra(n, self.jac_rows, self.jac_cols))
                 return
@@ -422,7 +406,7 @@ class _Generated:
             os.replace(tmp, pattern_path)  # before the library: a library present means both are
             library = _compile_c([head + _c_source(name, *spec) for name, spec in self.specs.items()], compiler,
                                  library_path)
-            self._bind([_CFunction(library, name, n_args[name]) for name in names])
+            self._bind(library, [_address(library, name) for name in names])
         else:  # numba compiles the same functions (much slower for large models)
             header = [f"# celltwin native backend: model {cm.model.name!r} (generated; safe to delete)",
                       "import math", "import numba", "from numba import types", "v = types.CPointer(types.float64)",
@@ -431,12 +415,14 @@ class _Generated:
             functions = [f"@numba.cfunc({signature[n_args[name]]}, cache=True, error_model='numpy')\n"
                          f"{_source(name, *spec)}" for name, spec in self.specs.items()]
             module = _load_module("\n".join(header) + "\n\n\n" + "\n\n\n".join(functions) + "\n")
-            self._bind([getattr(module, name) for name in names])
+            self._bind(module, [getattr(module, name).address for name in names])
         self._use(linear_algebra(n, self.jac_rows, self.jac_cols))
 
-    def _bind(self, functions: list) -> None:
-        """The solver kernels' four functions, and the triggers (used by the crossing search)."""
-        self.functions, self.trigger = tuple(functions[:4]), functions[4]
+    def _bind(self, owner, addresses: list[int]) -> None:
+        """The addresses of the solver kernels' four functions and of the triggers (used by
+        the crossing search); ``owner`` (the library or module) keeps them loaded."""
+        self._owner = owner
+        self.functions, self.trigger = tuple(addresses[:4]), addresses[4]
 
     def _use(self, la) -> None:
         self.linear_algebra = la
@@ -482,16 +468,12 @@ def generated(cm: CompiledModel) -> _Generated:
 
 def _warm_up(gen: _Generated) -> None:
     """Compile (or load from the cache) the kernels for this model now, with the argument
-    types of every later call, so that the time goes to building the problem and numba's
-    notice about first-class functions (they are what makes the kernels model-independent)
-    is not shown."""
+    types of every later call, so that the time goes to building the problem."""
     host = _Solves(gen, 1e-6, 1e-8, 10, -1.0, -1.0)
     p, x0 = np.zeros((1, gen.n_parameters)), np.zeros((1, gen.n_ode))
     t0, ts, jumps = np.zeros(1), np.zeros((1, 1)), np.zeros((1, 0))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", numba.core.errors.NumbaExperimentalFeatureWarning)
-        host.forward(p, x0, t0, ts, jumps)
-        host.adjoint(p, x0, t0, ts, jumps, np.zeros((1, 1, gen.n_ode)))
+    host.forward(p, x0, t0, ts, jumps)
+    host.adjoint(p, x0, t0, ts, jumps, np.zeros((1, 1, gen.n_ode)))
 
 
 def check_native(cm: CompiledModel) -> None:
@@ -540,30 +522,6 @@ def _threads() -> int:
 PARALLEL_MIN_SECONDS = 1e-3
 
 
-def _kind(a) -> tuple | type:
-    """What numba's type of an argument depends on (arrays: dtype, dimensions, layout,
-    writability, alignment), cheaply."""
-    if isinstance(a, np.ndarray):
-        f = a.flags
-        return (a.dtype.str, a.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned)
-    if isinstance(a, tuple):
-        return tuple(map(_kind, a))
-    return type(a)
-
-
-def _entry_point(dispatcher, bound: tuple, args: tuple):
-    """``dispatcher``'s compiled code for the types of ``bound`` (the model's functions) and
-    ``args``, with ``bound`` bound: called without numba's typing of the arguments at every
-    call, which for five function pointers takes ~40 us, several times a small model's
-    solve. Where no compiled code matches (or numba's internals changed), ``dispatcher``
-    with ``bound`` bound."""
-    try:
-        entry = dispatcher.overloads[tuple(dispatcher.typeof_pyval(a) for a in (*bound, *args))].entry_point
-    except (AttributeError, KeyError):
-        entry = dispatcher
-    return functools.partial(entry, *bound)
-
-
 class _Timed:
     """Runs a kernel over a batch on the calling thread or in parallel, whichever the last
     calls found faster per item: serially when the batch is small work (a thread hand-off
@@ -578,26 +536,9 @@ class _Timed:
     def __init__(self):
         self.per_item = {False: math.inf, True: math.inf}  # wall seconds per item: serial, parallel
         self.calls = 0
-        self.entries: dict[tuple, Callable] = {}  # (kernel, the arguments' kinds) -> its compiled entry point
-
-    def _compiled(self, kernel, args: tuple) -> Callable:
-        """``kernel`` (a ``functools.partial`` of a numba dispatcher and the model's functions)
-        as its compiled entry point for arguments of these kinds: numba's dispatcher types
-        every argument at every call, and typing the four function pointers alone took ~30 us
-        per call, more than a small model's solve (Bertozzi 2020: 81 -> 50 us per call)."""
-        if not (isinstance(kernel, functools.partial) and hasattr(kernel.func, "overloads")):
-            return kernel  # (not a numba dispatcher: called as it is)
-        key = (id(kernel), tuple(map(_kind, args)))
-        entry = self.entries.get(key)
-        if entry is None:
-            entry = _entry_point(kernel.func, kernel.args, (0, 1, *args))
-            if entry.func is not kernel.func:  # (not compiled for these types yet: ask again next time)
-                self.entries[key] = entry
-        return entry
 
     def __call__(self, kernel, batch: int, *args) -> None:
         self.calls += 1
-        kernel = self._compiled(kernel, args)
         serial, parallel = self.per_item[False], self.per_item[True]
         if batch < 2 or _threads() < 2 or serial == math.inf or batch * serial < PARALLEL_MIN_SECONDS:
             use_threads = False  # (also the first call: serial is measured first)

@@ -23,7 +23,6 @@ events end a stretch at their (differentiable) time instead of being searched fo
 from __future__ import annotations
 
 import functools
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +40,6 @@ def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_at
     inputs are held constant)."""
     model = (*gen.model, gen.linear_algebra.w_size, gen.trigger)
     kernel = functools.partial(_kernels().first_crossing, *model)
-    called: list = []  # after the first call (numba compiles or loads the kernel in it)
     timed = _Timed()
 
     def search(p, x0, t0, bound, jumps, armed, ts, t_stop, which, status, x_stop, x_left, xs):
@@ -57,13 +55,7 @@ def _search(gen, rtol: float, atol: float, max_steps: int, ss_rtol: float, ss_at
         args = (_flat(p, batch + p.shape[-1:], 1), X0, _flat(t0, batch, 0), _flat(bound, batch, 0),
                 _flat(jumps, batch + jumps.shape[-1:], 1), _flat(armed, batch + armed.shape[-1:], 1),
                 _flat(ts, batch + (nt,), 1), rtol, atol, max_steps, ss_rtol, ss_atol, *out)
-        if called:
-            timed(kernel, b, *args)
-        else:  # the first call: compiled (or loaded) here
-            with warnings.catch_warnings():  # numba's note on first-class functions
-                warnings.simplefilter("ignore")
-                timed(kernel, b, *args)
-            called.append(True)
+        timed(kernel, b, *args)
         for target, value in zip((t_stop, which, status), out):
             target[...] = value.reshape(batch)
         x_stop[...] = out[3][:, :gen.n_ode].reshape(batch + (gen.n_ode,))

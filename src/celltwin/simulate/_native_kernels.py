@@ -1,16 +1,15 @@
 """The native backend's solver kernels, the same machine code for every model.
 
 The model arrives as a tuple ``M = (rhs, jac, f_vjp, jac_vjp, jac_rows, jac_cols, sizes, L,
-w_size)``: its four functions as first-class function pointers taking ``double *``
+w_size)``: its four functions as the integer addresses of C functions taking ``double *``
 arguments (C compiled per model, or numba ``cfunc``s where no C compiler is found; see
 :mod:`celltwin.simulate._native`), ``sizes = [n, n_ode, time_state, sparse]`` and ``L`` the
 LU's pattern arrays. So numba compiles these kernels once and caches them for every model;
 a new model costs only the compilation of its own functions, and a call through a pointer
 (~10 ns) nothing next to a right-hand side's arithmetic. The entry points :func:`forward`,
 :func:`adjoint` and :func:`first_crossing` (events triggered by the state, with the model's
-``trigger`` function besides) take the parts as separate arguments and build the tuple
-inside (a tuple of functions passed from Python would be typed, with a warning, at every
-call).
+``trigger`` function's address besides) take the parts as separate arguments and build
+the tuple inside.
 
 :mod:`celltwin.simulate._native` loads this file as a module from the private cache folder
 (named by the hash of its text), so that numba keeps the compiled kernels there. See
@@ -22,6 +21,7 @@ import math
 import numba
 import numpy as np
 from numba.core import types
+from llvmlite import ir
 from numba.extending import intrinsic
 
 from celltwin.simulate._native_sparse import MAX_GROWTH
@@ -44,6 +44,37 @@ def _ptr(typingctx, array):
         return context.make_array(array)(context, builder, args[0]).data
 
     return types.CPointer(array.dtype)(array), codegen
+
+
+def _call_typed(address, pointers):
+    """The signature and code of ``call(address, *pointers)``: a call of the model function
+    at ``address`` (``void f(double *, ...)``). The kernels take the model's functions as
+    integer addresses rather than as numba's first-class functions: numba types and
+    unboxes a first-class function at every call of a kernel from Python (~10 us each, four
+    per call, more than a small model's solve), an integer in nanoseconds."""
+    def codegen(context, builder, signature, args):
+        double_p = ir.DoubleType().as_pointer()
+        function_type = ir.FunctionType(ir.VoidType(), [double_p] * len(pointers))
+        builder.call(builder.inttoptr(args[0], function_type.as_pointer()), args[1:])
+        return context.get_dummy_value()
+
+    return types.void(address, *pointers), codegen
+
+
+# (numba's intrinsics take a fixed number of arguments: one per arity)
+@intrinsic
+def _call3(typingctx, address, a, b, c):
+    return _call_typed(address, (a, b, c))
+
+
+@intrinsic
+def _call4(typingctx, address, a, b, c, d):
+    return _call_typed(address, (a, b, c, d))
+
+
+@intrinsic
+def _call5(typingctx, address, a, b, c, d, e):
+    return _call_typed(address, (a, b, c, d, e))
 
 
 _batch_jit = numba.njit(fastmath=False, error_model="numpy", cache=True, nogil=True)
@@ -219,7 +250,7 @@ def stages(M, y0, p, h, jv, W, piv, U, Z, tmp):
     (rows), the factorised ``W = I/gamma - h J``. False if ``W`` is singular."""
     rhs, jac, sizes, L = M[0], M[1], M[6], M[7]
     n = y0.shape[0]
-    jac(_ptr(y0), _ptr(p), _ptr(jv))
+    _call3(jac, _ptr(y0), _ptr(p), _ptr(jv))
     form_w(sizes, L, jv, h, W, 1.0 / gamma)
     if not lu_factor(sizes, L, W, piv):
         return False
@@ -229,7 +260,7 @@ def stages(M, y0, p, h, jv, W, piv, U, Z, tmp):
             for j in range(i):
                 acc += A[i, j] * U[j, a]
             Z[i, a] = acc
-        rhs(_ptr(Z[i]), _ptr(p), _ptr(tmp))
+        _call3(rhs, _ptr(Z[i]), _ptr(p), _ptr(tmp))
         for a in range(n):
             acc = h * tmp[a]
             for j in range(i):
@@ -257,7 +288,7 @@ def error_norm(M, y0, U, rtol, atol):
 def initial_step(M, y0, p, t_span, rtol, atol, tmp, tmp2, y1):
     """Hairer & Wanner's starting step (as diffrax's ``PIDController``)."""
     rhs, n, n_ode = M[0], y0.shape[0], M[6][1]
-    rhs(_ptr(y0), _ptr(p), _ptr(tmp))
+    _call3(rhs, _ptr(y0), _ptr(p), _ptr(tmp))
     d0, d1 = 0.0, 0.0
     for a in range(n_ode):
         scale = atol + rtol * abs(y0[a])
@@ -268,7 +299,7 @@ def initial_step(M, y0, p, t_span, rtol, atol, tmp, tmp2, y1):
     h0 = min(h0, t_span)
     for a in range(n):
         y1[a] = y0[a] + h0 * tmp[a]
-    rhs(_ptr(y1), _ptr(p), _ptr(tmp2))
+    _call3(rhs, _ptr(y1), _ptr(p), _ptr(tmp2))
     d2 = 0.0
     for a in range(n_ode):
         scale = atol + rtol * abs(y0[a])
@@ -282,7 +313,7 @@ def initial_step(M, y0, p, t_span, rtol, atol, tmp, tmp2, y1):
 def is_steady(M, y, p, tmp, ss_rtol, ss_atol):
     """``rms(f) < atol + rtol rms(y)`` over the model's states (diffrax's steady-state event)."""
     rhs, n_ode = M[0], M[6][1]
-    rhs(_ptr(y), _ptr(p), _ptr(tmp))
+    _call3(rhs, _ptr(y), _ptr(p), _ptr(tmp))
     f2, y2 = 0.0, 0.0
     for a in range(n_ode):
         f2 += tmp[a] * tmp[a]
@@ -428,7 +459,7 @@ def f_dot(M, y, t, p, v, tmp, y_at):
     for a in range(y.shape[0]):
         y_at[a] = y[a]
     set_time(M, y_at, t)
-    M[0](_ptr(y_at), _ptr(p), _ptr(tmp))
+    _call3(M[0], _ptr(y_at), _ptr(p), _ptr(tmp))
     acc = 0.0
     for a in range(M[6][1]):
         acc += v[a] * tmp[a]
@@ -493,13 +524,13 @@ def adjoint_one(M, p, x0, ts, t0, jumps, xs, tape, out_step, jump_step, jump_y, 
             # F_i = h f(Z_i): Z_i gets h J(Z_i)^T rbar, p gets h (df/dp)^T rbar.
             for a in range(n):
                 rbar[a] *= h
-            f_vjp(_ptr(Z[i]), _ptr(p), _ptr(rbar), _ptr(tmp), _ptr(pbar))
+            _call5(f_vjp, _ptr(Z[i]), _ptr(p), _ptr(rbar), _ptr(tmp), _ptr(pbar))
             for a in range(n):
                 ybar[a] += tmp[a]
             add_to_earlier_stages(Ubar, A[i], i, tmp)
         for q in range(nnz):
             Mq[q] *= h
-        jac_vjp(_ptr(tape_y[m]), _ptr(p), _ptr(Mq), _ptr(ybar), _ptr(pbar))
+        _call5(jac_vjp, _ptr(tape_y[m]), _ptr(p), _ptr(Mq), _ptr(ybar), _ptr(pbar))
     while jj >= 0:
         if jump_step[jj] == -1:
             jumpbar[jj] = jump_cotangent(M, jump_y[jj], jumps[jj], p, ybar, tmp, y_at)
@@ -571,7 +602,7 @@ def crossing_values(trigger, y, p, t, armed, g, t_at, out):
     where it is not; ``-1`` for the crossing that cannot happen."""
     ne = armed.shape[0]
     t_at[0] = t
-    trigger(_ptr(y), _ptr(p), _ptr(t_at), _ptr(g))
+    _call4(trigger, _ptr(y), _ptr(p), _ptr(t_at), _ptr(g))
     for i in range(ne):
         out[i] = g[i] if armed[i] else -1.0
         out[ne + i] = -1.0 if armed[i] else -g[i]
