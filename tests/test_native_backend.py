@@ -190,11 +190,13 @@ def test_events_and_discontinuities_match_diffrax():
 
 
 def test_without_a_c_compiler_numba_compiles_the_model(monkeypatch):
-    monkeypatch.setenv("CELLTWIN_CC", "")  # no C compiler: the model's functions become numba cfuncs
-    p = one_species_problem("k*piecewise(1, time < tau, 0)", parameters=(("k", 0.8), ("tau", 2.0)))
+    from celltwin.simulate._host_call import _handler
     from celltwin.simulate._native import generated
 
-    assert not any(type(fn).__name__ == "_CFunction" for fn in generated(p.compiled).functions)
+    _handler()  # (built once per process: before the compiler is hidden, as in a real process)
+    monkeypatch.setenv("CELLTWIN_CC", "")  # no C compiler: the model's functions become numba cfuncs
+    p = one_species_problem("k*piecewise(1, time < tau, 0)", parameters=(("k", 0.8), ("tau", 2.0)))
+    assert generated(p.compiled).compiler is None
     assert_matches_closed_form(p, lambda th: th[0] * jnp.minimum(jnp.array([1.0, 3.0]), th[1]))
 
 

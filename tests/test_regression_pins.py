@@ -1,4 +1,4 @@
-"""The numbers of the commit recorded in tests/data/regression_pins.json, to 1e-10.
+"""The numbers of the commit recorded in tests/data/regression_pins.json, to 1e-10 (the short fit to 1e-8).
 
 A refactoring must leave log-likelihoods, priors, gradients, simulations and a short fit
 unchanged; correctness against closed forms is tested elsewhere. See regression_pins.py.
@@ -14,6 +14,10 @@ import pytest
 import regression_pins
 
 RTOL, ATOL = 1e-10, 1e-12
+# The short fit's numbers are the end of an optimiser's path, which amplifies rounding: the
+# same commit gives a fit objective 6e-10 (relative) apart on two machines of this project
+# (another CPU, another libm), every other pin agreeing to 1e-11. Its pins hold to 1e-8.
+FIT_RTOL = 1e-8
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +32,7 @@ def test_every_pin_is_reproduced(computed):
     for name, expected in pinned.items():
         got = np.asarray(computed[name], dtype=float)
         expected = np.asarray(expected, dtype=float)
-        if got.shape != expected.shape or not np.allclose(got, expected, rtol=RTOL, atol=ATOL, equal_nan=True):
+        rtol = FIT_RTOL if name.startswith("fit/") else RTOL
+        if got.shape != expected.shape or not np.allclose(got, expected, rtol=rtol, atol=ATOL, equal_nan=True):
             off.append(f"{name}: {got.ravel()[:4]} != pinned {expected.ravel()[:4]}")
     assert not off, "\n".join(off)

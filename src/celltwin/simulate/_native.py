@@ -320,6 +320,7 @@ class _Generated:
         names = ("rhs", "jac", "f_vjp", "jac_vjp", "trigger")
         n_args = {"rhs": 3, "jac": 3, "f_vjp": 5, "jac_vjp": 5, "trigger": 4}
         compiler = c_compiler()
+        self.compiler = compiler  # None: numba compiles the model's functions (no C compiler)
         # What the functions compute: a hash of the right-hand side itself (with the order of
         # the states and parameters, which number the generated code's variables) and of this
         # generator (it names the compiled library and the solves' host functions). Printed

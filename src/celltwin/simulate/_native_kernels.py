@@ -78,13 +78,14 @@ def _call5(typingctx, address, a, b, c, d, e):
 
 
 _batch_jit = numba.njit(fastmath=False, error_model="numpy", cache=True, nogil=True)
+_inline = numba.njit(fastmath=False, error_model="numpy", cache=True, inline="always")
 
 
 # --- linear algebra: W = I/gamma - h J as a vector, dense (row-major n x n) or sparse --------
 # (the filled pattern of L + U; see _native_sparse.py). ``L`` is LinearAlgebra.arrays:
 # (order, ptr, cols, cols_orig, diag, w_from_jac); ``sizes[3]`` says which.
 
-@_jit
+@_inline
 def form_w(sizes, L, jv, h, W, inv_gamma):
     """``W = I/gamma - h J`` from the Jacobian's non-zeros ``jv``."""
     w_from_jac, diag = L[5], L[4]
@@ -117,7 +118,7 @@ def dense_factor(W, piv, n):
                     W[i * n + j] -= f * W[k * n + j]
     return True
 
-@_jit
+@_inline
 def dense_solve(LU, piv, b, n):
     for k in range(n):
         j = piv[k]
@@ -134,7 +135,7 @@ def dense_solve(LU, piv, b, n):
             acc -= LU[i * n + j] * b[j]
         b[i] = acc / LU[i * n + i]
 
-@_jit
+@_inline
 def dense_solve_t(LU, piv, b, n):
     for i in range(n):
         acc = b[i]
@@ -189,7 +190,7 @@ def sparse_factor(W, L, n):
             return False
     return True
 
-@_jit
+@_inline
 def sparse_solve(LU, L, b, n):
     lu_order, lu_ptr, lu_cols_orig, lu_diag = L[0], L[1], L[3], L[4]
     for k in range(n):
@@ -203,7 +204,7 @@ def sparse_solve(LU, L, b, n):
             acc -= LU[e] * b[lu_cols_orig[e]]
         b[lu_order[k]] = acc / LU[lu_diag[k]]
 
-@_jit
+@_inline
 def sparse_solve_t(LU, L, b, n):
     """``U^T`` then ``L^T``, by columns of the stored rows."""
     lu_order, lu_ptr, lu_cols_orig, lu_diag = L[0], L[1], L[3], L[4]
@@ -220,14 +221,14 @@ def sparse_solve_t(LU, L, b, n):
             for e in range(lu_ptr[k], lu_diag[k]):
                 b[lu_cols_orig[e]] -= LU[e] * v
 
-@_jit
+@_inline
 def lu_factor(sizes, L, W, piv):
     """Factorise ``W`` in place; False if singular (dense) or refused (sparse)."""
     if sizes[3]:
         return sparse_factor(W, L, sizes[0])
     return dense_factor(W, piv, sizes[0])
 
-@_jit
+@_inline
 def lu_solve(sizes, L, LU, piv, b):
     """Solve ``W x = b`` in place."""
     if sizes[3]:
@@ -235,7 +236,7 @@ def lu_solve(sizes, L, LU, piv, b):
     else:
         dense_solve(LU, piv, b, sizes[0])
 
-@_jit
+@_inline
 def lu_solve_t(sizes, L, LU, piv, b):
     """Solve ``W^T x = b`` in place."""
     if sizes[3]:
@@ -244,7 +245,7 @@ def lu_solve_t(sizes, L, LU, piv, b):
         dense_solve_t(LU, piv, b, sizes[0])
 
 
-@_jit
+@_inline
 def stages(M, y0, p, h, jv, W, piv, U, Z, tmp):
     """One Rodas5P step from ``y0`` with step ``h``: stage inputs ``Z`` and stages ``U``
     (rows), the factorised ``W = I/gamma - h J``. False if ``W`` is singular."""
@@ -269,7 +270,7 @@ def stages(M, y0, p, h, jv, W, piv, U, Z, tmp):
         lu_solve(sizes, L, W, piv, U[i])
     return True
 
-@_jit
+@_inline
 def error_norm(M, y0, U, rtol, atol):
     """RMS of the scaled error estimate over the model's states (the time state, whose
     error is zero, is left out so the norm is that of the model alone)."""
@@ -321,7 +322,7 @@ def is_steady(M, y, p, tmp, ss_rtol, ss_atol):
     m = max(n_ode, 1)
     return math.sqrt(f2 / m) < ss_atol + ss_rtol * math.sqrt(y2 / m)
 
-@_jit
+@_inline
 def set_time(M, y, t):
     time_state = M[6][2]
     if time_state >= 0:
