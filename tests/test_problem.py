@@ -209,6 +209,26 @@ def test_preequilibration_and_steady_state_measurements(with_preeq):
     np.testing.assert_allclose(sim, [a0, b2, a_inf], rtol=1e-6)
 
 
+def test_outputs_only_at_the_start_and_at_steady_state():
+    """Measured only at t = 0 and t = inf: the time course is the initial state, taken
+    without a solve; value and gradient as the closed form's."""
+    p = conversion_problem(False)
+    meas = p.measurement_df.loc[p.measurement_df["time"] != 2.0]
+    p = Problem.from_tables(p.model, measurements=meas, observables=pd.DataFrame(
+        {"observableFormula": ["A", "B"], "noiseFormula": ["1", "1"]},
+        index=pd.Index(["obs_A", "obs_B"], name="observableId")), parameters=params_table([["k2", "lin", 0, 10, 0.6, 1]]),
+        conditions=pd.DataFrame({"k1": [0.8], "A": [2.0]}, index=pd.Index(["main"], name="conditionId")))
+
+    def exact(k2):  # A(0) = 2; A(inf) = 2 k2 / (k1 + k2); data 0, noise 1
+        a_inf = 2.0 * k2 / (0.8 + k2)
+        return -0.5 * (2.0**2 + a_inf**2) - math.log(2 * math.pi)
+
+    np.testing.assert_allclose(np.asarray(p.simulate(p.x_nominal).observables), [2.0, 2.0 * 0.6 / 1.4], rtol=1e-6)
+    value, grad = p.value_and_grad()(jnp.asarray([0.7]))
+    assert float(value) == pytest.approx(exact(0.7), rel=1e-7)
+    assert float(grad[0]) == pytest.approx(float(jax.grad(exact)(0.7)), rel=1e-5)
+
+
 def test_jit_vmap_and_gradient_agree_with_closed_form():
     p = decay_problem()
     thetas = p.x_nominal + 0.05 * np.random.default_rng(0).standard_normal((4, p.n_parameters))
