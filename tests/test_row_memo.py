@@ -88,3 +88,19 @@ def test_the_memo_can_be_turned_off(monkeypatch):
     keys = RowMemo.keys([np.ones((2, 3))])
     memo.store(keys, (np.ones(2),))
     assert list(memo.missing(keys)) == [0, 1]
+
+
+def test_a_batch_of_one_row_is_solved_without_keys():
+    """Repeats come from lockstep batches: a single row is solved every time, nothing kept."""
+    memo, solved = RowMemo(max_bytes=1 << 20), []
+    out = (np.zeros(1),)
+
+    def solve(rows):
+        solved.append(list(rows))
+        out[0][rows] = 7.0
+
+    for _ in range(2):
+        memo.fill([np.ones((1, 3))], out, solve)
+    assert solved == [[0], [0]] and not memo.rows and memo.hits == memo.misses == 0
+    memo.fill([np.ones((2, 3))], (np.zeros(2),), lambda rows: None)  # two rows: remembered
+    assert len(memo.rows) == 1 and memo.misses == 2 and memo.hits == 0

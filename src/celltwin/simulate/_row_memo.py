@@ -67,9 +67,11 @@ class RowMemo:
              solve: Callable[[np.ndarray], None]) -> None:
         """Fill the rows of ``outputs`` for the rows of ``inputs`` (leading axis): the
         remembered ones from memory, the others by ``solve(rows)``, which writes them into
-        ``outputs`` and is then remembered. Turned off, every row is solved and no key made."""
+        ``outputs`` and is then remembered. Turned off, or for a batch of one row (the
+        repeats come from batches run in lockstep; a single solve would pay the keys and the
+        store, ~20 us, for nothing), every row is solved and no key made."""
         n = inputs[0].shape[0]
-        if self.max_bytes == 0:
+        if self.max_bytes == 0 or n < 2:
             solve(np.arange(n))
             return
         keys = self.keys(inputs)
