@@ -20,8 +20,8 @@ import math
 
 import numba
 import numpy as np
-from numba.core import types
 from llvmlite import ir
+from numba.core import types
 from numba.extending import intrinsic
 
 from celltwin.simulate._native_sparse import MAX_GROWTH
@@ -78,6 +78,9 @@ def _call5(typingctx, address, a, b, c, d, e):
 
 
 _batch_jit = numba.njit(fastmath=False, error_model="numpy", cache=True, nogil=True)
+# The step's helpers are inlined by numba (not only by LLVM), so that the reference counts of
+# the arrays they are handed are pruned: each count is an atomic operation, and they took
+# 5-25 % of a small model's solve (Crauste 2017 0.82 -> 0.61 ms per solve, interleaved A/B).
 _inline = numba.njit(fastmath=False, error_model="numpy", cache=True, inline="always")
 
 
