@@ -21,9 +21,8 @@ import jax  # noqa: E402  (after the environment above)
 jax.config.update("jax_enable_x64", True)
 # CPU programs run on the thread that calls them, not handed to a worker thread: the native
 # engine's solves are host calls from inside the program, and the two thread hand-offs of an
-# asynchronous call cost 0.2-0.3 ms per log-likelihood (Boehm 2014's took 0.76-0.90 ms
-# asynchronously, 0.58-0.60 ms on the calling thread; the solve itself 0.53-0.60 ms;
-# docs/benchmarks.md). Applies where no JAX computation ran before celltwin was imported
+# asynchronous call cost 0.15-0.35 ms per log-likelihood (four alternating processes each:
+# Boehm 2014 0.71-0.93 -> 0.54-0.56 ms, Blasi 2016 0.74-0.98 -> 0.57-0.63 ms; docs/benchmarks.md). Applies where no JAX computation ran before celltwin was imported
 # (the CPU client is made once); JAX_CPU_ENABLE_ASYNC_DISPATCH=1 keeps JAX's default.
 if "JAX_CPU_ENABLE_ASYNC_DISPATCH" not in os.environ:
     jax.config.update("jax_cpu_enable_async_dispatch", False)

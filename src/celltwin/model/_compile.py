@@ -150,8 +150,8 @@ def rhs_expressions(model: Model) -> list[sp.Expr]:
     for i, r, v in zip(rows, cols, vals):
         coefficient = sp.Integer(int(v)) if float(v).is_integer() else sp.Float(float(v))
         terms[i].append(coefficient * rates[r])
-    # One sum per state (adding term by term re-flattened the growing sum each time: 1-2 s of
-    # Chen 2009's warm start, whose states have up to ~50 terms); the same expressions.
+    # One sum per state (adding term by term re-flattened the growing sum each time); the same
+    # expressions. Chen 2009: 0.55 -> 0.29 s.
     out = [sp.Add(*ts) / vol for ts, vol in zip(terms, volumes)]
     for i, sid in enumerate(c.state_ids):
         if sid in m.rate_rules:

@@ -169,7 +169,8 @@ class Problem(AbstractProblem):
 
         # Outputs only at the start (a steady-state group's placeholder times, Blasi 2016's):
         # a solve would return the initial state, at the cost of a host call (~0.1 ms).
-        starts_only = not cm.events and not cm.jump_time_exprs and bool(np.all(g.ts <= g.t0[:, None]))
+        starts_only = (not cm.events and not cm.jump_time_exprs and g.ts.size > 0
+                       and bool(np.all(g.ts <= g.t0[:, None])))
 
         def one(ts, t0, p_refs, x_mask, x_refs, pre_index):
             status = jnp.asarray(Status.OK, dtype=jnp.int32)
