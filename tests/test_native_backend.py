@@ -75,10 +75,32 @@ def test_nonlinear_model_matches_diffrax_values_and_gradients(enzyme_native):
         np.testing.assert_allclose(np.asarray(g_n), np.asarray(g_r), rtol=1e-6, atol=1e-8 * float(jnp.abs(g_r).max()))
 
 
-def test_large_models_generated_functions_split_into_pieces(monkeypatch):
+@pytest.fixture
+def new_model_cache(monkeypatch, tmp_path):
+    """An empty folder for the models' generated code (the kernels stay loaded from theirs)."""
+    from celltwin.simulate import _build, _native
+
+    _native._kernels()
+    monkeypatch.setenv("CELLTWIN_NATIVE_CACHE", str(tmp_path))
+    monkeypatch.setenv("CELLTWIN_KERNELS_JOB", "1")  # no job compiling the kernels for this folder
+    _build.cache_folder.cache_clear()
+    yield tmp_path
+    monkeypatch.undo()
+    _build.cache_folder.cache_clear()
+
+
+@pytest.mark.parametrize("outputs, terms, lines", [(2, 512, 1000), (64, 1, 1)])
+def test_large_models_generated_functions_split_into_pieces(monkeypatch, new_model_cache, outputs, terms, lines):
     from celltwin.simulate import _native
 
-    monkeypatch.setattr(_native, "C_OUTPUTS_PER_FUNCTION", 2)  # as a large model's would be
+    compile_c, compiled = _native._compile_c, []
+    monkeypatch.setattr(_native, "_compile_c", lambda sources, *args: compiled.append(sources) or
+                        compile_c(sources, *args))
+    # as a large model's would be: pieces of a few outputs (or of one output each), compiled
+    # together or each in its own translation unit
+    monkeypatch.setattr(_native, "C_OUTPUTS_PER_FUNCTION", outputs)
+    monkeypatch.setattr(_native, "C_TERMS_PER_FUNCTION", terms)
+    monkeypatch.setattr(_native, "C_LINES_PER_UNIT", lines)
     native = michaelis_menten_problem(SolverSettings(backend="native", **TIGHT))
     reference = michaelis_menten_problem(SolverSettings(backend="diffrax", **TIGHT))
     theta = jnp.asarray(native.x_nominal + 0.1)
@@ -86,6 +108,7 @@ def test_large_models_generated_functions_split_into_pieces(monkeypatch):
     v_r, g_r = reference.value_and_grad("reverse")(theta)
     assert float(v_n) == pytest.approx(float(v_r), rel=1e-9)
     np.testing.assert_allclose(np.asarray(g_n), np.asarray(g_r), rtol=1e-6, atol=1e-8 * float(jnp.abs(g_r).max()))
+    assert len(compiled) == 1 and len(compiled[0]) > 5  # more units than the five functions
 
 
 def test_batched_calls_equal_single_calls(enzyme_native):

@@ -81,6 +81,7 @@ from ..errors import UnsupportedFeatureError
 from ..model import TIME, CompiledModel, rhs_expressions
 from ._build import c_compiler, cache_folder
 from ._host_call import host_call, register
+from . import _native_prebuild
 from ._native_sparse import linear_algebra
 from ._row_memo import RowMemo
 
@@ -170,29 +171,51 @@ class _CPrinter(C99CodePrinter):
         return f"(({x}) > 0 ? 1.0 : (({x}) < 0 ? 0.0 : 0.5))"
 
 
-# Outputs per generated C function: gcc's optimiser slows down far more than linearly on long
-# straight-line functions (Chen 2009's f_vjp: 7000 lines in 31 s at -O1 as one function);
-# larger functions are split into pieces of this many outputs, each with its own
-# common-subexpression elimination.
+# Outputs and terms per generated C function: gcc's optimiser slows down far more than
+# linearly on long straight-line functions (Chen 2009's f_vjp: 7000 lines in 31 s at -O1 as
+# one function; its one piece of 64 outputs with 4500 lines after elimination, a state that
+# enters most reactions, took 11.7 s of 19 s). Larger functions are split into pieces of at
+# most this many outputs and terms of their sums (at least one output each), each with its
+# own common-subexpression elimination and in its own translation unit, so that the pieces
+# also compile in parallel.
 C_OUTPUTS_PER_FUNCTION = 64
+C_TERMS_PER_FUNCTION = 512
+# Pieces are compiled together up to this many lines per unit (each run of gcc costs ~20 ms).
+C_LINES_PER_UNIT = 1000
 
 
-def _c_source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: list[tuple[str, sp.Expr]],
-              accumulate_prefix: str | None = None) -> str:
-    """:func:`_source` in C, split into pieces of :data:`C_OUTPUTS_PER_FUNCTION` outputs."""
-    if len(outputs) <= C_OUTPUTS_PER_FUNCTION:
-        return _source(name, args, unpack, outputs, accumulate_prefix, language="c")
-    chunks = [outputs[k:k + C_OUTPUTS_PER_FUNCTION] for k in range(0, len(outputs), C_OUTPUTS_PER_FUNCTION)]
-    pieces = []
+def _terms(e: sp.Expr) -> int:
+    return len(e.args) if e.is_Add else 1
+
+
+def _c_units(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: list[tuple[str, sp.Expr]],
+             accumulate_prefix: str | None = None) -> list[str]:
+    """:func:`_source` in C, as translation units: the function itself, or its pieces (see
+    :data:`C_OUTPUTS_PER_FUNCTION`) and the function that calls them in turn."""
+    chunks: list[list[tuple[str, sp.Expr]]] = [[]]
+    terms = 0
+    for output in outputs:
+        size = _terms(output[1])
+        if chunks[-1] and (len(chunks[-1]) == C_OUTPUTS_PER_FUNCTION or terms + size > C_TERMS_PER_FUNCTION):
+            chunks.append([])
+            terms = 0
+        chunks[-1].append(output)
+        terms += size
+    if len(chunks) == 1:
+        return [_source(name, args, unpack, outputs, accumulate_prefix, language="c")]
+    units = [""]
     for k, chunk in enumerate(chunks):
         used = set().union(*(e.free_symbols for _, e in chunk))
         bindings = [(sym, src) for sym, src in unpack if sp.Symbol(sym) in used]
-        pieces.append("static __attribute__((noinline)) " +
-                      _source(f"{name}_{k}", args, bindings, chunk, accumulate_prefix, language="c"))
+        piece = _source(f"{name}_{k}", args, bindings, chunk, accumulate_prefix, language="c")
+        if units[-1].count("\n") + piece.count("\n") > C_LINES_PER_UNIT:
+            units.append("")
+        units[-1] += piece + "\n\n"
+    signature = ", ".join(f"double *{a}" for a in args)
     call = ", ".join(args)
-    main = [f"void {name}({', '.join(f'double *{a}' for a in args)}) {{",
-            *(f"    {name}_{k}({call});" for k in range(len(chunks))), "}"]
-    return "\n\n".join(pieces + ["\n".join(main)])
+    main = [*(f"void {name}_{k}({signature});" for k in range(len(chunks))), "",
+            f"void {name}({signature}) {{", *(f"    {name}_{k}({call});" for k in range(len(chunks))), "}"]
+    return units + ["\n".join(main)]
 
 
 def _source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: list[tuple[str, sp.Expr]],
@@ -250,10 +273,12 @@ def _compile_c(sources: list[str], compiler: str, library: Path):
                 c_file.write_text(text)
             # -O1: Smith 2013's 7600 generated lines compile in ~2 s (numba: ~80 s); -O2
             # took 30 % longer for no measurable gain per step.
+            # The longest units first, so that no core is left with one at the end.
+            longest_first = sorted(range(len(sources)), key=lambda k: -len(sources[k]))
             with concurrent.futures.ThreadPoolExecutor(max_workers=_threads()) as pool:
-                done = list(pool.map(lambda co: subprocess.run(
-                    [compiler, "-O1", "-fPIC", "-c", "-o", str(co[1]), str(co[0])], capture_output=True, text=True),
-                    zip(c_files, objects)))
+                done = list(pool.map(lambda k: subprocess.run(
+                    [compiler, "-O1", "-fPIC", "-c", "-o", str(objects[k]), str(c_files[k])], capture_output=True,
+                    text=True), longest_first))
             done.append(subprocess.run([compiler, "-shared", "-o", str(tmp), *map(str, objects), "-lm"],
                                        capture_output=True, text=True) if all(d.returncode == 0 for d in done)
                         else done[0])
@@ -328,8 +353,8 @@ class _Generated:
         # 2009's warm start, and renaming the symbols first another second.
         text = StrPrinter({"order": "none"}).doprint
         self.digest = hashlib.sha256("\n".join([
-            str(compiler), _generator_version(), str(C_OUTPUTS_PER_FUNCTION), *map(str, cm.state_symbols),
-            "parameters", *map(str, cm.parameter_symbols), *map(text, model_f), "triggers",
+            str(compiler), _generator_version(), str(C_OUTPUTS_PER_FUNCTION), str(C_TERMS_PER_FUNCTION),
+            *map(str, cm.state_symbols), "parameters", *map(str, cm.parameter_symbols), *map(text, model_f), "triggers",
             *map(text, model_triggers)]).encode()).hexdigest()[:20]
         if compiler is not None:
             # A later process skips differentiation and code generation (seconds to a minute
@@ -344,6 +369,11 @@ class _Generated:
                 self.jacobian_nnz = len(self.jac_rows)
                 self._use(linear_algebra(n, self.jac_rows, self.jac_cols))
                 return
+        # Generating the code takes seconds to a minute: on a new installation the solver
+        # kernels compile meanwhile in another process. Chen 2009's cold start, 2 cores, with
+        # the C units below: 77-89 s -> 47-50 s.
+        _kernels()  # (their module file written before the other process reads it)
+        self._kernels_job = _native_prebuild.start()
         xs = [sp.Symbol(f"_x{i}") for i in range(n)]
         ps = [sp.Symbol(f"_p{k}") for k in range(n_p)]
         subs = dict(zip(cm.state_symbols, xs)) | dict(zip(cm.parameter_symbols, ps))
@@ -405,8 +435,8 @@ class _Generated:
             tmp = pattern_path.with_name(f".{pattern_path.stem}.{os.getpid()}.{threading.get_ident()}.npz")
             np.savez(tmp, rows=self.jac_rows, cols=self.jac_cols)
             os.replace(tmp, pattern_path)  # before the library: a library present means both are
-            library = _compile_c([head + _c_source(name, *spec) for name, spec in self.specs.items()], compiler,
-                                 library_path)
+            library = _compile_c([head + unit for name, spec in self.specs.items() for unit in _c_units(name, *spec)],
+                                 compiler, library_path)
             self._bind(library, [_address(library, name) for name in names])
         else:  # numba compiles the same functions (much slower for large models)
             header = [f"# celltwin native backend: model {cm.model.name!r} (generated; safe to delete)",
@@ -462,7 +492,9 @@ def generated(cm: CompiledModel) -> _Generated:
     """The compiled functions of ``cm`` (generated once per compiled model)."""
     if cm not in _GENERATED:
         gen = _Generated(cm)
+        _native_prebuild.finish(gen.__dict__.pop("_kernels_job", None))
         _warm_up(gen)
+        _native_prebuild.mark_compiled()
         _GENERATED[cm] = gen
     return _GENERATED[cm]
 
