@@ -69,15 +69,15 @@ def build_petab(spec: PetabSpec, seed: int, task_id: str) -> Task:
     if source.version != 1:
         raise CelltwinInputError(f"{path}: a real benchmark task needs a PEtab v1 problem (it holds out "
                                  "simulation conditions)")
-    pp = source.library
+    tables = source.v1_tables()
     model = from_sbml(source.sbml_model)
-    meas = pp.measurement_df
+    meas = tables["measurement"]
     conditions = meas["simulationConditionId"].astype(str)
     unknown = [c for c in spec.heldout if c not in set(conditions)]
     if unknown:
         raise CelltwinInputError(f"{path}: held-out condition(s) {', '.join(unknown)} have no measurements")
     held = conditions.isin(spec.heldout).to_numpy()
-    common = {"observables": pp.observable_df, "parameters": pp.parameter_df, "conditions": pp.condition_df,
+    common = {"observables": tables["observable"], "parameters": tables["parameter"], "conditions": tables["condition"],
               "files": table_files(source)}
     problem = Problem.from_tables(model, measurements=meas[~held].reset_index(drop=True), name=task_id, **common)
     heldout = Problem.from_tables(model, measurements=meas[held].reset_index(drop=True),

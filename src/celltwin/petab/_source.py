@@ -2,7 +2,11 @@
 
 Each file is read from disk once. The bytes feed both celltwin's own view of the tables
 (every cell a string, for checks that name file, row and column) and the PEtab library's
-problem object (for its linter), so neither re-reads a file the other has read.
+problem object (for its linter), so neither re-reads a file the other has read. The
+library's problem is built only when asked for: importing the library takes 1.3-1.5 s
+(it imports its plotting modules, matplotlib's pyplot among them), a large part of a warm
+process start; a v1 problem's tables as the library reads them come without it
+(:meth:`PEtabSource.v1_tables`).
 
 A v2 problem may be read with an :class:`Extension` (PEtab SciML): its section's tables are
 read with the base tables, and the library's problem is not built (its v2 tables refuse the
@@ -12,6 +16,7 @@ extension's values, e.g. a ``nominalValue`` of ``array``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import logging
 import os
@@ -40,8 +45,8 @@ class PEtabSource:
         content: the YAML's content.
         tables: table kind -> ``(file, table)`` pairs; every cell a string as written ('' if empty).
         sbml: the SBML document of the model.
-        library: the PEtab library's problem (``petab.v1.Problem`` or ``petab.v2.Problem``);
-            None for a problem read with an extension.
+        raw_sbml: the model file's bytes.
+        raw_tables: table kind -> ``(file, bytes)`` pairs.
         extension: the extension the problem was read with, or None.
     """
 
@@ -49,8 +54,47 @@ class PEtabSource:
     content: dict
     tables: dict[str, list[tuple[Path, pd.DataFrame]]]
     sbml: libsbml.SBMLDocument
-    library: Any
+    raw_sbml: bytes
+    raw_tables: dict[str, list[tuple[Path, bytes]]]
     extension: Extension | None = None
+
+    @functools.cached_property
+    def library(self) -> Any:
+        """The PEtab library's problem (``petab.v1.Problem`` or ``petab.v2.Problem``), built
+        on first use; None for a problem read with an extension.
+
+        Raises:
+            PEtabError: the library cannot read the problem.
+        """
+        if self.extension is not None:
+            return None
+        return _library_problem(self.files, self.content, self.raw_sbml, self.raw_tables)
+
+    def v1_tables(self) -> dict[str, pd.DataFrame | None]:
+        """A v1 problem's measurement, observable, parameter and condition tables as the PEtab
+        library reads them (numbers as floats, empty cells NaN; the last three indexed by their
+        id column; several files of a kind one after the other), without importing it.
+
+        Raises:
+            PEtabError: a column name with leading or trailing whitespace (file named).
+        """
+        import pandas as pd
+
+        out: dict[str, pd.DataFrame | None] = {}
+        for kind in ("measurement", "observable", "parameter", "condition"):
+            frames = []
+            for path, raw in self.raw_tables.get(kind, []):
+                df = _frame(raw)
+                padded = [str(c) for c in df.columns if str(c) != str(c).strip()]
+                if padded:
+                    raise PEtabError(f"{path}: the {kind} table's column name {padded[0]!r} has leading or "
+                                     "trailing whitespace")
+                index = _V1_ID_COLUMNS.get(kind)
+                frames.append(df.set_index(index) if index else df)  # (check_unique_ids: the column exists)
+            indexed = kind in _V1_ID_COLUMNS
+            out[kind] = (None if not frames else frames[0] if len(frames) == 1 else
+                         pd.concat(frames, sort=False, ignore_index=not indexed))
+        return out
 
     @property
     def version(self) -> int:
@@ -126,10 +170,12 @@ def read_petab(path: str | os.PathLike | PEtabSource, *, extension: Extension | 
         raw_tables[kind] = [(p, read_bytes(p, what)) for p in paths]
         tables[kind] = [(p, parse_table(p, raw, what)) for p, raw in raw_tables[kind]]
     check_unique_ids(files.version, tables)
-    # Before the PEtab library reads the model: it sympifies some SBML math.
+    # Before the PEtab library may read the model (PEtabSource.library): it sympifies some SBML math.
     check_math_names(document.getModel(), str(files.sbml[0]))
-    library = _library_problem(files, content, raw_sbml, raw_tables) if extension is None else None
-    return PEtabSource(files, content, tables, document, library, extension)
+    return PEtabSource(files, content, tables, document, raw_sbml, raw_tables, extension)
+
+
+_V1_ID_COLUMNS = {"observable": "observableId", "parameter": "parameterId", "condition": "conditionId"}
 
 
 def _library_problem(files: ProblemFiles, content: dict, raw_sbml: bytes, raw_tables) -> Any:

@@ -37,9 +37,9 @@ def from_petab(path: str | os.PathLike | PEtabSource, *, settings: SolverSetting
     try:
         model = source.model()
         if source.version == 1:
-            pp = source.library
-            tables = {"measurements": pp.measurement_df, "observables": pp.observable_df,
-                      "parameters": pp.parameter_df, "conditions": pp.condition_df}
+            v1 = source.v1_tables()
+            tables = {"measurements": v1["measurement"], "observables": v1["observable"],
+                      "parameters": v1["parameter"], "conditions": v1["condition"]}
         else:
             from ._petab_v2 import v1_tables
 
