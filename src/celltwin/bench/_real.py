@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -72,13 +73,15 @@ def build_petab(spec: PetabSpec, seed: int, task_id: str) -> Task:
     tables = source.v1_tables()
     model = from_sbml(source.sbml_model)
     meas = tables["measurement"]
+    if meas is None:
+        raise CelltwinInputError(f"{path}: the problem has no measurement table")
     conditions = meas["simulationConditionId"].astype(str)
     unknown = [c for c in spec.heldout if c not in set(conditions)]
     if unknown:
         raise CelltwinInputError(f"{path}: held-out condition(s) {', '.join(unknown)} have no measurements")
     held = conditions.isin(spec.heldout).to_numpy()
-    common = {"observables": tables["observable"], "parameters": tables["parameter"], "conditions": tables["condition"],
-              "files": table_files(source)}
+    common: dict[str, Any] = {"observables": tables["observable"], "parameters": tables["parameter"],
+                              "conditions": tables["condition"], "files": table_files(source)}
     problem = Problem.from_tables(model, measurements=meas[~held].reset_index(drop=True), name=task_id, **common)
     heldout = Problem.from_tables(model, measurements=meas[held].reset_index(drop=True),
                                   name=f"{task_id} (held out)", **common)
