@@ -180,6 +180,9 @@ class _Compiler:
         self.x_syms = [symbol(s) for s in self.state_ids]
         self.p_syms = [symbol(p) for p in self.parameter_ids]
         self.substitutions = self._resolve_rules()
+        # (built once: per call it cost Chen 2009 0.2 s of hashing in each of compile_model
+        # and rhs_expressions)
+        self._allowed = frozenset([*self.x_syms, *self.p_syms, TIME])
 
     # --- rules --------------------------------------------------------------------------
     def _resolve_rules(self) -> dict[sp.Symbol, sp.Expr]:
@@ -218,8 +221,7 @@ class _Compiler:
 
     def resolve(self, expr: sp.Expr, where: str) -> sp.Expr:
         expr = _substitute(expr, self.substitutions)
-        allowed = set(self.x_syms) | set(self.p_syms) | {TIME}
-        unknown = expr.free_symbols - allowed
+        unknown = expr.free_symbols - self._allowed
         if unknown:
             names = ", ".join(sorted(s.name for s in unknown))
             raise SBMLError(f"{where}: unknown or undefined id(s) {names}")
@@ -495,29 +497,73 @@ def _monomials(rate: sp.Expr, x_index: dict[sp.Symbol, int]):
     """
     found = _monomial_terms(rate, x_index)
     if found is None:
+        found = _distributed(rate, x_index)
+    if found is None:
         expanded = sp.expand_mul(rate)
-        if len(sp.Add.make_args(expanded)) <= 64:
+        if len(sp.Add.make_args(expanded)) <= MAX_DISTRIBUTED_TERMS:
             found = _monomial_terms(expanded, x_index)
     return found
 
 
+# A rate whose distributed form has more terms than this is left a general expression.
+MAX_DISTRIBUTED_TERMS = 64
+
+
+def _distributed(rate: sp.Expr, x_index: dict[sp.Symbol, int]):
+    """:func:`_monomials` of a product with one sum among its factors, ``V*(kf*A*B - kr*C)``
+    (nearly every rate of a large SBML model: the compartment times a reversible mass
+    action), distributed term by term without sympy's ``expand_mul`` (Chen 2009's split of
+    its 827 rates: 0.8 -> 0.3 s). None where that is not the form."""
+    sums = [f for f in rate.args if f.is_Add] if rate.is_Mul else []
+    if len(sums) != 1 or len(sums[0].args) > MAX_DISTRIBUTED_TERMS:
+        return None
+    # Only symbols, numbers and their powers besides the sum: where expand_mul would also
+    # rewrite a factor (a nested sum, a function's argument), it is left to do so.
+    if not all(_plain(f) for f in rate.args if f is not sums[0]) or \
+            not all(_plain(f) for term in sums[0].args for f in sp.Mul.make_args(term)):
+        return None
+    outer = _monomial_factors([f for f in rate.args if f is not sums[0]], x_index)
+    if outer is None:
+        return None
+    out = []
+    for term in sums[0].args:
+        inner = _monomial_factors(sp.Mul.make_args(term), x_index)
+        if inner is None:
+            return None
+        out.append((sp.Mul(*outer[0], *inner[0]), sp.Mul(*outer[1], *inner[1]), outer[2] + inner[2]))
+    return out
+
+
+def _plain(f: sp.Expr) -> bool:
+    return f.is_Symbol or f.is_Number or (f.is_Pow and f.base.is_Symbol and f.exp.is_Number)
+
+
+def _monomial_factors(factors, x_index: dict[sp.Symbol, int]):
+    """The factors of one product as (static, time-dependent, state indices), or None if a
+    factor holds a state other than as a small integer power."""
+    static, dynamic, states = [], [], []
+    for f in factors:
+        if f in x_index:
+            states.append(x_index[f])
+        elif f.is_Pow and f.base in x_index and f.exp.is_Integer and 0 < f.exp <= 4:
+            states.extend([x_index[f.base]] * int(f.exp))
+        elif f.free_symbols & x_index.keys():
+            return None
+        elif TIME in f.free_symbols:
+            dynamic.append(f)
+        else:
+            static.append(f)
+    return static, dynamic, states
+
+
 def _monomial_terms(rate: sp.Expr, x_index: dict[sp.Symbol, int]):
     out = []
-    states = x_index.keys()
     for term in sp.Add.make_args(rate):
-        static, dynamic, factors = [], [], []
-        for f in sp.Mul.make_args(term):
-            if f in x_index:
-                factors.append(x_index[f])
-            elif f.is_Pow and f.base in x_index and f.exp.is_Integer and 0 < f.exp <= 4:
-                factors.extend([x_index[f.base]] * int(f.exp))
-            elif f.free_symbols & states:
-                return None
-            elif TIME in f.free_symbols:
-                dynamic.append(f)
-            else:
-                static.append(f)
-        out.append((sp.Mul(*static), sp.Mul(*dynamic), factors))
+        found = _monomial_factors(sp.Mul.make_args(term), x_index)
+        if found is None:
+            return None
+        static, dynamic, states = found
+        out.append((sp.Mul(*static), sp.Mul(*dynamic), states))
     return out
 
 
