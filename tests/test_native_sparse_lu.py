@@ -184,3 +184,28 @@ def test_a_model_solved_with_the_sparse_lu_matches_the_matrix_exponential(monkey
     fd = [(reference_loss(p0 + step[k] * e) - reference_loss(p0 - step[k] * e)) / (2 * step[k])
           for k, e in enumerate(np.eye(len(p0)))]
     np.testing.assert_allclose(p_bar, fd, rtol=1e-5, atol=1e-9 * np.abs(fd).max())
+
+
+def test_a_later_process_finds_the_lu_storage_that_was_chosen(monkeypatch, tmp_path):
+    """The LU's storage is cached with the model's code: a model generated again (as in a
+    later process) from the cache has the storage computed from its Jacobian's pattern,
+    dense (12 states) or sparse (24)."""
+    from celltwin.simulate import _build
+
+    _native._kernels()
+    monkeypatch.setenv("CELLTWIN_NATIVE_CACHE", str(tmp_path))
+    monkeypatch.setenv("CELLTWIN_KERNELS_JOB", "1")
+    _build.cache_folder.cache_clear()
+    try:
+        for n in (12, 24):
+            model, _ = linear_network(n)
+            first = _native.generated(compile_model(model))
+            again = _native.generated(compile_model(model))  # from the cached library and pattern
+            assert first is not again and first.digest == again.digest
+            expected = _native_sparse.linear_algebra(n, again.jac_rows, again.jac_cols)
+            assert again.linear_algebra.sparse == expected.sparse == int(n >= _native_sparse.SPARSE_MIN_STATES)
+            for field in expected._fields:
+                np.testing.assert_array_equal(getattr(again.linear_algebra, field), getattr(expected, field))
+    finally:
+        monkeypatch.undo()
+        _build.cache_folder.cache_clear()

@@ -81,8 +81,8 @@ from ..errors import UnsupportedFeatureError
 from ..model import TIME, CompiledModel, rhs_expressions
 from ._build import c_compiler, cache_folder
 from ._host_call import host_call, register
-from . import _native_prebuild
-from ._native_sparse import linear_algebra
+from . import _native_prebuild, _native_sparse
+from ._native_sparse import LinearAlgebra, linear_algebra
 from ._row_memo import RowMemo
 
 try:  # numba is a dependency, but keep import errors readable where it is missing
@@ -354,6 +354,7 @@ class _Generated:
         text = StrPrinter({"order": "none"}).doprint
         self.digest = hashlib.sha256("\n".join([
             str(compiler), _generator_version(), str(C_OUTPUTS_PER_FUNCTION), str(C_TERMS_PER_FUNCTION),
+            str(_native_sparse.SPARSE_MIN_STATES), str(_native_sparse.SPARSE_MAX_FILL),  # (the LU is cached too)
             *map(str, cm.state_symbols), "parameters", *map(str, cm.parameter_symbols), *map(text, model_f), "triggers",
             *map(text, model_triggers)]).encode()).hexdigest()[:20]
         if compiler is not None:
@@ -364,10 +365,13 @@ class _Generated:
             if library_path.exists() and pattern_path.exists():
                 with np.load(pattern_path) as pattern:
                     self.jac_rows, self.jac_cols = pattern["rows"], pattern["cols"]
+                    # the LU's storage too: choosing the sparse LU's ordering took Chen 2009
+                    # 0.4 s of its warm start
+                    la = LinearAlgebra(**{f: pattern[f"la_{f}"] for f in LinearAlgebra._fields})
                 library = ctypes.CDLL(str(library_path))
                 self._bind(library, [_address(library, name) for name in names])
                 self.jacobian_nnz = len(self.jac_rows)
-                self._use(linear_algebra(n, self.jac_rows, self.jac_cols))
+                self._use(la._replace(sparse=int(la.sparse), n=int(la.n), w_size=int(la.w_size)))
                 return
         # Generating the code takes seconds to a minute: on a new installation the solver
         # kernels compile meanwhile in another process. Chen 2009's cold start, 2 cores, with
@@ -433,7 +437,8 @@ class _Generated:
         if compiler is not None:
             head = f"/* celltwin native backend: model {cm.model.name!r} (generated) */\n#include <math.h>\n\n"
             tmp = pattern_path.with_name(f".{pattern_path.stem}.{os.getpid()}.{threading.get_ident()}.npz")
-            np.savez(tmp, rows=self.jac_rows, cols=self.jac_cols)
+            la = linear_algebra(n, self.jac_rows, self.jac_cols)
+            np.savez(tmp, rows=self.jac_rows, cols=self.jac_cols, **{f"la_{f}": v for f, v in la._asdict().items()})
             os.replace(tmp, pattern_path)  # before the library: a library present means both are
             library = _compile_c([head + unit for name, spec in self.specs.items() for unit in _c_units(name, *spec)],
                                  compiler, library_path)
@@ -447,7 +452,8 @@ class _Generated:
                          f"{_source(name, *spec)}" for name, spec in self.specs.items()]
             module = _load_module("\n".join(header) + "\n\n\n" + "\n\n\n".join(functions) + "\n")
             self._bind(module, [getattr(module, name).address for name in names])
-        self._use(linear_algebra(n, self.jac_rows, self.jac_cols))
+            la = linear_algebra(n, self.jac_rows, self.jac_cols)
+        self._use(la)
 
     def _bind(self, owner, addresses: list[int]) -> None:
         """The addresses of the solver kernels' four functions and of the triggers (used by
@@ -474,9 +480,11 @@ class _Generated:
 
 @functools.cache
 def _generator_version() -> str:
-    """A hash of this generator (its source and settings): cached models from another
-    version of it are not reused."""
-    return hashlib.sha256(Path(__file__).read_text().encode()).hexdigest()[:20]
+    """A hash of this generator (its source and settings, and those of the linear algebra
+    whose storage is cached with each model): cached models from another version of them
+    are not reused."""
+    sources = (Path(__file__), Path(__file__).with_name("_native_sparse.py"))
+    return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:20]
 
 
 @functools.cache
