@@ -2,6 +2,7 @@
 diffrax backend: values, gradients, batching, failures, pre-equilibration, and what it refuses."""
 
 import math
+import os
 
 import jax
 import jax.numpy as jnp
@@ -228,3 +229,36 @@ def test_refuses_what_it_cannot_solve():
         SolverSettings(backend="julia")
     with pytest.raises(ValueError, match="reverse mode"):
         decay_problem().with_tables(settings=NATIVE).value_and_grad("forward")
+
+
+TREE_HASH = """
+import hashlib
+from celltwin.model import Model, compile_model, rhs_expressions
+from celltwin.simulate._native import _tree_text
+m = Model("tree")
+for s in ("A", "B", "C"):
+    m.add_species(s, 1.0)
+for k in ("kf", "kr", "Vm", "Km"):
+    m.add_parameter(k, 0.5)
+m.add_reaction("bind", "A + B -> C", rate="default*(kf*A*B - kr*C)")
+m.add_reaction("use", "C -> ", rate="default*Vm*C/(Km + C) * piecewise(1.5, time > 2.25, 0.1)")
+print(hashlib.sha256("|".join(_tree_text(rhs_expressions(m))).encode()).hexdigest())
+"""
+
+
+def test_the_models_hash_text_is_exact_and_the_same_in_every_process():
+    import subprocess
+    import sys
+
+    import sympy as sp
+
+    from celltwin.simulate._native import _tree_text
+
+    x = sp.Symbol("x")
+    # floats that print alike (15 digits) but differ are told apart
+    assert str(sp.Float(0.1)) == str(sp.Float(0.1 + 2**-56))
+    assert _tree_text([x * 0.1]) != _tree_text([x * (0.1 + 2**-56)])
+    assert _tree_text([x + 2 * x**2]) != _tree_text([x * 2 + x**2])
+    digests = {subprocess.run([sys.executable, "-c", TREE_HASH], env={**os.environ, "PYTHONHASHSEED": seed},
+                              capture_output=True, text=True, check=True).stdout for seed in ("1", "2", "3")}
+    assert len(digests) == 1  # not the per-process string hashes
