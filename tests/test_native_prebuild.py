@@ -64,3 +64,20 @@ def test_the_job_fills_the_cache_that_a_later_process_loads(fresh_cache):
     probe = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
     counts = json.loads(probe.stdout.strip().splitlines()[-1])
     assert counts["hits"] >= 2 and counts["misses"] == 0, counts
+
+
+@pytest.mark.parametrize("min_nodes, started", [(10**9, False), (1, True)])
+def test_the_job_starts_only_for_a_model_whose_code_takes_long(fresh_cache, monkeypatch, min_nodes, started):
+    from celltwin.model import Model, compile_model
+    from celltwin.simulate import _native
+
+    _native._kernels()  # (loaded from the usual folder before the test's)
+    calls = []
+    monkeypatch.setattr(_native, "PREBUILD_MIN_NODES", min_nodes)
+    monkeypatch.setattr(_native_prebuild, "start", lambda: calls.append(1))  # (no process)
+    m = Model("small")
+    m.add_species("A", 1.0)
+    m.add_parameter("k", 0.3)
+    m.add_reaction("r", "A -> ", rate="k*A")
+    _native.generated(compile_model(m))
+    assert bool(calls) == started

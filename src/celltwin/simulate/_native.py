@@ -181,6 +181,10 @@ C_OUTPUTS_PER_FUNCTION = 64
 C_TERMS_PER_FUNCTION = 512
 # Pieces are compiled together up to this many lines per unit (each run of gcc costs ~20 ms).
 C_LINES_PER_UNIT = 1000
+# From this many nodes in the right-hand side's expression trees on, the solver kernels
+# compile in a second process while the model's code is generated (_native_prebuild):
+# generation takes ~0.7 ms per node (Chen 2009: 39 000 nodes, ~27 s), 5000 nodes ~3.5 s.
+PREBUILD_MIN_NODES = 5000
 
 
 def _terms(e: sp.Expr) -> int:
@@ -368,10 +372,11 @@ class _Generated:
         # What the functions compute: a hash of the right-hand side itself (with the order of
         # the states and parameters, which number the generated code's variables) and of this
         # generator (it names the compiled library and the solves' host functions).
+        tree = _tree_text(model_f)
         self.digest = hashlib.sha256("\n".join([
             str(compiler), _generator_version(), str(C_OUTPUTS_PER_FUNCTION), str(C_TERMS_PER_FUNCTION),
             str(_native_sparse.SPARSE_MIN_STATES), str(_native_sparse.SPARSE_MAX_FILL),  # (the LU is cached too)
-            *map(str, cm.state_symbols), "parameters", *map(str, cm.parameter_symbols), *_tree_text(model_f),
+            *map(str, cm.state_symbols), "parameters", *map(str, cm.parameter_symbols), *tree,
             "triggers", *_tree_text(model_triggers)]).encode()).hexdigest()[:20]
         if compiler is not None:
             # A later process skips differentiation and code generation (seconds to a minute
@@ -389,11 +394,12 @@ class _Generated:
                 self.jacobian_nnz = len(self.jac_rows)
                 self._use(la._replace(sparse=int(la.sparse), n=int(la.n), w_size=int(la.w_size)))
                 return
-        # Generating the code takes seconds to a minute: on a new installation the solver
-        # kernels compile meanwhile in another process. Chen 2009's cold start, 2 cores, with
-        # the C units below: 77-89 s -> 47-50 s.
+        # Generating a large model's code takes seconds to a minute: on a new installation the
+        # solver kernels compile meanwhile in another process. Chen 2009's cold start, 2
+        # cores, with the C units below: 77-89 s -> 47-50 s. A small model's takes less than
+        # the other process needs to start (~3 s: importing JAX and numba), and it waits.
         _kernels()  # (their module file written before the other process reads it)
-        self._kernels_job = _native_prebuild.start()
+        self._kernels_job = _native_prebuild.start() if len(tree) >= PREBUILD_MIN_NODES else None
         xs = [sp.Symbol(f"_x{i}") for i in range(n)]
         ps = [sp.Symbol(f"_p{k}") for k in range(n_p)]
         subs = dict(zip(cm.state_symbols, xs)) | dict(zip(cm.parameter_symbols, ps))
