@@ -22,7 +22,8 @@ jax.config.update("jax_enable_x64", True)
 # CPU programs run on the thread that calls them, not handed to a worker thread: the native
 # engine's solves are host calls from inside the program, and the two thread hand-offs of an
 # asynchronous call cost 0.15-0.35 ms per log-likelihood (four alternating processes each:
-# Boehm 2014 0.71-0.93 -> 0.54-0.56 ms, Blasi 2016 0.74-0.98 -> 0.57-0.63 ms; docs/benchmarks.md). Applies where no JAX computation ran before celltwin was imported
+# Boehm 2014 0.71-0.93 -> 0.54-0.56 ms, Blasi 2016 0.74-0.98 -> 0.57-0.63 ms;
+# docs/benchmarks.md). Applies where no JAX computation ran before celltwin was imported
 # (the CPU client is made once); JAX_CPU_ENABLE_ASYNC_DISPATCH=1 keeps JAX's default.
 if "JAX_CPU_ENABLE_ASYNC_DISPATCH" not in os.environ:
     jax.config.update("jax_cpu_enable_async_dispatch", False)

@@ -517,12 +517,13 @@ def _distributed(rate: sp.Expr, x_index: dict[sp.Symbol, int]):
     sums = [f for f in rate.args if f.is_Add] if rate.is_Mul else []
     if len(sums) != 1 or len(sums[0].args) > MAX_DISTRIBUTED_TERMS:
         return None
+    others = [f for f in rate.args if f is not sums[0]]
     # Only symbols, numbers and their powers besides the sum: where expand_mul would also
     # rewrite a factor (a nested sum, a function's argument), it is left to do so.
-    if not all(_plain(f) for f in rate.args if f is not sums[0]) or \
+    if not all(_plain(f) for f in others) or \
             not all(_plain(f) for term in sums[0].args for f in sp.Mul.make_args(term)):
         return None
-    outer = _monomial_factors([f for f in rate.args if f is not sums[0]], x_index)
+    outer = _monomial_factors(others, x_index)
     if outer is None:
         return None
     out = []

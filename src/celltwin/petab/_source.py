@@ -83,17 +83,16 @@ class PEtabSource:
         out: dict[str, pd.DataFrame | None] = {}
         for kind in ("measurement", "observable", "parameter", "condition"):
             frames = []
+            index = _V1_ID_COLUMNS.get(kind)
             for path, raw in self.raw_tables.get(kind, []):
                 df = _frame(raw)
                 padded = [str(c) for c in df.columns if str(c) != str(c).strip()]
                 if padded:
                     raise PEtabError(f"{path}: the {kind} table's column name {padded[0]!r} has leading or "
                                      "trailing whitespace")
-                index = _V1_ID_COLUMNS.get(kind)
                 frames.append(df.set_index(index) if index else df)  # (check_unique_ids: the column exists)
-            indexed = kind in _V1_ID_COLUMNS
             out[kind] = (None if not frames else frames[0] if len(frames) == 1 else
-                         pd.concat(frames, sort=False, ignore_index=not indexed))
+                         pd.concat(frames, sort=False, ignore_index=index is None))
         return out
 
     @property

@@ -14,6 +14,7 @@ is nothing to do; without it the job starts again, which costs only time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import subprocess
@@ -29,9 +30,14 @@ WAIT_S = 600.0
 _CHILD = "CELLTWIN_KERNELS_JOB"
 
 
+@functools.cache
+def _kernels_digest() -> str:
+    return hashlib.sha256(KERNELS_SOURCE.read_bytes()).hexdigest()[:20]
+
+
 def _marker() -> Path:
-    digest = hashlib.sha256(KERNELS_SOURCE.read_bytes()).hexdigest()[:20]
-    return cache_folder() / f"celltwin_kernels_{digest}.compiled"
+    # (the folder is not cached here: it follows $CELLTWIN_NATIVE_CACHE, as cache_folder does)
+    return cache_folder() / f"celltwin_kernels_{_kernels_digest()}.compiled"
 
 
 def mark_compiled() -> None:
