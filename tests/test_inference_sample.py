@@ -253,15 +253,16 @@ def welford_states(samples: np.ndarray, dense: bool):
 def test_pooled_mass_matrix_is_the_covariance_of_all_chains_draws(dense):
     """Merging the chains' Welford estimates gives numpy's covariance of all draws together
     (within- plus between-chain spread, chains centred far apart), regularised as Stan does:
-    n/(n+5) cov + 1e-3 * 5/(n+5), the same matrix for every chain."""
+    n/(n+5) cov + 1e-3 * 5/(n+5), the same matrix for every chain; and their mean."""
     from celltwin.inference._warmup import Warmup
 
     rng = np.random.default_rng(3)
     samples = rng.normal(size=(4, 30, 3)) @ np.array([[1.0, 0.5, 0.0], [0.0, 2.0, 0.3], [0.0, 0.0, 0.1]])
     samples += np.array([[0.0, 0, 0], [3, 0, 0], [0, -2, 0], [1, 1, 1]])[:, None, :]
     warm = Warmup(lambda z: -0.5 * jnp.sum(z**2), dense_mass=dense, pooled=True)
-    pooled = warm._pooled_final(welford_states(samples, dense))
+    pooled, grand = warm._pooled_final(welford_states(samples, dense))
     n = samples.shape[0] * samples.shape[1]
+    np.testing.assert_allclose(grand, samples.reshape(n, 3).mean(0), rtol=1e-12)  # the proposals' centre
     cov = np.cov(samples.reshape(n, 3).T)
     expected = n / (n + 5) * cov + 1e-3 * 5 / (n + 5) * np.eye(3)
     expected = expected if dense else np.diag(expected)
@@ -287,7 +288,7 @@ def test_pooled_warmup_adapts_one_step_size_to_the_mean_acceptance():
     warm = Warmup(logdensity, pooled=True)
     n = 150
     state, (_, _, acceptance) = warm.steps(warm.init(z0), jax.random.split(jax.random.PRNGKey(0), 4), 0, n, n)
-    _, step, _ = warm.final(state)
+    _, step, _, _ = warm.final(state)
     np.testing.assert_array_equal(np.asarray(step), np.asarray(step)[0])
     init, update, final = dual_averaging_adaptation(0.8)
     da = init(1.0)
@@ -322,7 +323,7 @@ def test_pooled_warmup_adapts_one_mass_matrix_near_the_target_covariance(seed):
 
     key = jax.random.PRNGKey(seed)
     z0 = 0.1 * jax.random.normal(jax.random.PRNGKey(100 + seed), (4, 2))
-    _, step, inv_mass = Warmup(logdensity, dense_mass=True, pooled=True).run(z0, key, 400)
+    _, step, inv_mass, _ = Warmup(logdensity, dense_mass=True, pooled=True).run(z0, key, 400)
     inv_mass = np.asarray(inv_mass)
     np.testing.assert_array_equal(inv_mass, np.broadcast_to(inv_mass[0], inv_mass.shape))
     np.testing.assert_array_equal(np.asarray(step), np.asarray(step)[0])  # one step size too

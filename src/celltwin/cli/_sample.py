@@ -45,6 +45,10 @@ def sample(
                                                 "(with --stop-ess, both must hold); --draws is then the most."),
     stop_ess: float | None = typer.Option(None, "--stop-ess", min=0.0, metavar="N",
                                           help="NUTS: stop drawing after the first block where every bulk and tail ESS >= N."),
+    imh_proposals: int = typer.Option(0, "--imh-proposals", min=0, metavar="M",
+                                      help="NUTS: after each draw, M independence Metropolis-Hastings proposals from "
+                                           "a heavy-tailed fit to the warm-up (for a posterior with a long, thin "
+                                           "extension)."),
     block: int = typer.Option(100, "--block", min=1,
                               help="Draws (and NUTS warm-up steps) between checkpoints (SMC: every stage)."),
     mcmc_steps: int = typer.Option(10, "--mcmc-steps", min=1, help="SMC: Metropolis steps per particle and stage."),
@@ -104,7 +108,8 @@ def sample(
     settings = SamplerSettings(method=method, chains=chains, draws=draws, warmup=warmup, seed=seed, thin=thin,
                                block=block, target_accept=target_accept, mcmc_steps=mcmc_steps, target_ess=target_ess,
                                max_tree_depth=max_tree_depth, dense_mass=dense_mass,
-                               pooled_mass=pooled_mass, stop_rhat=stop_rhat, stop_ess=stop_ess)
+                               pooled_mass=pooled_mass, stop_rhat=stop_rhat, stop_ess=stop_ess,
+                               imh_proposals=imh_proposals)
     if method == "smc" and init is not None:
         raise CelltwinInputError("--init: SMC starts from draws of the prior; leave --init out with --method smc")
     problem, _, _ = load_problem(problem_yaml, run_lint=False)

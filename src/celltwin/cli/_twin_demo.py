@@ -38,6 +38,8 @@ def demo(
                                            help="NUTS: stop each run after the first block where every R-hat <= R."),
     stop_ess: float | None = typer.Option(None, "--stop-ess", metavar="N",
                                           help="NUTS: ... and every bulk and tail ESS >= N (--draws is the limit)."),
+    imh_proposals: int | None = typer.Option(None, "--imh-proposals", min=0, metavar="M",
+                                             help="Override (NUTS): independence proposals after each draw."),
     block: int | None = typer.Option(None, "--block", min=1, help="Override the case's draws per checkpoint."),
     workers: int = typer.Option(1, "--workers", min=1,
                                 help="NUTS: run the chains in this many groups at once, one process each."),
@@ -54,7 +56,8 @@ def demo(
     case = read_case(case_yaml or default_case())
     overrides = {k: v for k, v in dict(method=method, chains=chains, draws=draws, warmup=warmup,
                                        max_tree_depth=max_tree_depth, seed=seed, stop_rhat=stop_rhat,
-                                       stop_ess=stop_ess, block=block).items() if v is not None}
+                                       stop_ess=stop_ess, imh_proposals=imh_proposals,
+                                       block=block).items() if v is not None}
     console = err_console()
     try:
         summary = run_case(case, out, sampler=overrides,

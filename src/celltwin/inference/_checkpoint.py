@@ -35,9 +35,15 @@ def load_checkpoint(path: Path) -> tuple[dict, dict]:
                                  f"sample: {exc}); delete it and run again without --resume") from None
 
 
+# Settings added after checkpoints were first written, with the value the runs that wrote
+# those checkpoints had (so that they still resume).
+ADDED_SETTINGS = {"imh_proposals": 0}
+
+
 def load_checked(path: Path, meta: dict) -> dict:
     """The checkpoint's arrays; raises if it was written with other settings than ``meta``."""
     state, saved = load_checkpoint(path)
+    saved = {**ADDED_SETTINGS, **saved}
     differs = {k: (saved.get(k), v) for k, v in meta.items() if saved.get(k) != v}
     if differs:
         detail = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differs.items())

@@ -4,7 +4,9 @@ The state between draw blocks is :class:`NUTSState`: each chain's position, adap
 size and inverse mass matrix. Warm-up step ``i`` of chain ``c`` uses the key
 ``fold_in(split(warm_key, chains)[c], i)`` and draw block ``b`` the keys
 ``split(fold_in(sample_key, b), chains)``, whichever chains run together (``workers > 1``
-runs groups of chains apart; :mod:`._groups`).
+runs groups of chains apart; :mod:`._groups`). With ``imh_proposals`` each draw is followed
+by independence Metropolis-Hastings steps from a proposal fitted at the end of the warm-up
+(:mod:`._independence`).
 """
 
 from __future__ import annotations
@@ -16,46 +18,66 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _independence
 from ._driver import AbstractKernel, Block, Convergence, Phase, convergence, draw_phase, drawn
 from ._settings import NUTSSettings, SamplerSettings
 from ._space import finite_or_minus_inf
 from ._warmup import Warmup, from_arrays, to_arrays
 
 NUTS_STATS = ("diverging", "tree_depth", "n_steps", "acceptance_rate", "energy", "lp")
+IMH_STATS = ("imh_accepted",)  # with independence proposals: the accepted ones per draw
 UNADAPTED_STEP_SIZE = 0.1
 
 
 class NUTSState(NamedTuple):
-    """The adapted sampler of every chain (leading axis: chains)."""
+    """The adapted sampler of every chain (leading axis: chains); ``proposal_mean``: the
+    centre of the independence proposals (the warm-up's last slow window)."""
 
     position: jax.Array
     step_size: jax.Array
     inverse_mass_matrix: jax.Array
+    proposal_mean: jax.Array
 
 
 def init(z0: jax.Array, dense_mass: bool) -> NUTSState:
     """Without warm-up: the starting points ``z0`` (one row per chain), step size 0.1 and
-    unit mass matrices."""
+    unit mass matrices (independence proposals centred at the starting points)."""
     chains, n = z0.shape
     eye = jnp.eye(n) if dense_mass else jnp.ones(n)
-    return NUTSState(z0, jnp.full((chains,), UNADAPTED_STEP_SIZE), jnp.broadcast_to(eye, (chains, *eye.shape)))
+    return NUTSState(z0, jnp.full((chains,), UNADAPTED_STEP_SIZE), jnp.broadcast_to(eye, (chains, *eye.shape)), z0)
 
 
-def build_draws(logdensity: Callable, n_steps: int, max_tree_depth: int = 10) -> Callable:
+def stat_names(imh_proposals: int) -> tuple[str, ...]:
+    """The per-draw statistics of a run: :data:`NUTS_STATS`, and :data:`IMH_STATS` with
+    independence proposals."""
+    return NUTS_STATS + (IMH_STATS if imh_proposals else ())
+
+
+def build_draws(logdensity: Callable, n_steps: int, max_tree_depth: int = 10, imh_proposals: int = 0) -> Callable:
     """A jitted ``(state, keys) -> (state, positions, stats)``: ``n_steps`` draws of every
     chain (``keys``: one per chain); positions ``(chains, n_steps, d)`` and the statistics of
-    :data:`NUTS_STATS`, each ``(chains, n_steps)``."""
+    :func:`stat_names`, each ``(chains, n_steps)``. ``imh_proposals``: independence
+    Metropolis-Hastings steps after each NUTS draw (``lp`` is then the log density after them)."""
     import blackjax
 
     def one_chain(state: NUTSState, key):
         kernel = blackjax.nuts(logdensity, step_size=state.step_size, inverse_mass_matrix=state.inverse_mass_matrix,
                                max_num_doublings=max_tree_depth)
+        q = _independence.proposal(state.proposal_mean, state.inverse_mass_matrix)
 
         def step(chain, k):
+            if imh_proposals:
+                k, k_imh = jax.random.split(k)
             chain, info = kernel.step(k, chain)
             stats = (info.is_divergent, info.num_trajectory_expansions, info.num_integration_steps,
-                     info.acceptance_rate, info.energy, chain.logdensity)
-            return chain, (chain.position, stats)
+                     info.acceptance_rate, info.energy)
+            if imh_proposals:
+                x, _, accepted = _independence.moves(logdensity, q, chain.position, chain.logdensity, k_imh,
+                                                     imh_proposals)
+                # NUTS needs the gradient at an accepted proposal (one more gradient per draw)
+                chain = jax.lax.cond(accepted > 0, lambda: kernel.init(x), lambda: chain)
+                return chain, (chain.position, (*stats, chain.logdensity, accepted))
+            return chain, (chain.position, (*stats, chain.logdensity))
 
         chain, (positions, stats) = jax.lax.scan(step, kernel.init(state.position), jax.random.split(key, n_steps))
         return state._replace(position=chain.position), positions, stats
@@ -80,7 +102,7 @@ def nuts_draws(logdensity: Callable, z0, settings: SamplerSettings | NUTSSetting
 
     Returns:
         ``(draws, stats)``: draws of shape ``(chains, draws, dimension)`` and the per-draw
-        statistics of :data:`NUTS_STATS` (each ``(chains, draws)``).
+        statistics of :func:`stat_names` (each ``(chains, draws)``).
     """
     s = settings.algorithm if isinstance(settings, SamplerSettings) else settings
     if not isinstance(s, NUTSSettings):
@@ -91,8 +113,9 @@ def nuts_draws(logdensity: Callable, z0, settings: SamplerSettings | NUTSSetting
         state = init(z0, s.dense_mass)
     else:
         state = NUTSState(*warmup(target, s).run(z0, warm_key, s.warmup))
-    _, positions, stats = build_draws(target, s.draws, s.max_tree_depth)(state, jax.random.split(draw_key, z0.shape[0]))
-    return positions, dict(zip(NUTS_STATS, stats))
+    draws = build_draws(target, s.draws, s.max_tree_depth, s.imh_proposals)
+    _, positions, stats = draws(state, jax.random.split(draw_key, z0.shape[0]))
+    return positions, dict(zip(stat_names(s.imh_proposals), stats))
 
 
 def _warmup_block(warm: Warmup, wstate, chain_keys, first, length: int, n_steps: int):
@@ -119,10 +142,9 @@ class NUTSKernel(AbstractKernel):
 
         def draw_block(b: int, size: int):
             if size not in compiled:
-                compiled[size] = build_draws(self.logdensity_z, size, s.max_tree_depth)
+                compiled[size] = build_draws(self.logdensity_z, size, s.max_tree_depth, s.imh_proposals)
             keys = jax.random.split(jax.random.fold_in(self.sample_key, b), s.chains)[self.ids]
-            state, positions, stats = compiled[size](NUTSState(*(jnp.asarray(record[k]) for k in NUTSState._fields)),
-                                                     keys)
+            state, positions, stats = compiled[size](_state(record), keys)
             record["position"] = np.asarray(state.position)
             return positions, stats
 
@@ -144,7 +166,7 @@ class NUTSKernel(AbstractKernel):
                 return f"{_divergences(record)}; {measure(record['draws_z']).note(s.stop_rhat, s.stop_ess)}"
 
             stop, note = meets, note_with_measures
-        yield draw_phase(record, draw_block, NUTS_STATS, title=f"nuts: {len(self.ids)} chains x {s.draws} draws",
+        yield draw_phase(record, draw_block, stat_names(s.imh_proposals), title=f"nuts: {len(self.ids)} chains x {s.draws} draws",
                          draws=s.draws, block=s.block, stop=stop, note=note)
 
     def _warmup_phase(self, record: dict) -> Phase:
@@ -183,8 +205,16 @@ class NUTSKernel(AbstractKernel):
         yield Block(0)
 
     def result(self, record: dict) -> tuple[np.ndarray, dict, dict]:
-        draws, stats = drawn(record, NUTS_STATS)
+        draws, stats = drawn(record, stat_names(self.settings.imh_proposals))
         return draws, stats, ({"stopped_after_draws": int(draws.shape[1])} if self.settings.stops_early else {})
+
+
+def _state(record: dict) -> NUTSState:
+    """The adapted sampler in ``record``; a checkpoint written before the proposal centre was
+    recorded centres it at the chains' positions."""
+    fields = {k: jnp.asarray(record[k]) for k in NUTSState._fields if k in record}
+    fields.setdefault("proposal_mean", fields["position"])
+    return NUTSState(**fields)
 
 
 def _divergences(record: dict) -> str:

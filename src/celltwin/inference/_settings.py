@@ -22,7 +22,7 @@ _DISCARDED = (lambda v: v >= 0, ">= 0")
 # naming itself in the message ("NUTS setting chains ...", "sampler setting chains ...").
 _BOUNDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     **dict.fromkeys(("chains", "walkers", "runs", "draws", "block", "thin", "max_tree_depth", "mcmc_steps"), _COUNT),
-    **dict.fromkeys(("warmup", "burn_in"), _DISCARDED),
+    **dict.fromkeys(("warmup", "burn_in", "imh_proposals"), _DISCARDED),
     "particles": (lambda v: v >= 10, "at least 10"),
     "target_ess": (lambda v: 0 < v < 1, "in (0, 1)"),
     "stop_rhat": (lambda v: v > 1, "above 1"),  # None: no stopping rule
@@ -60,6 +60,9 @@ class NUTSSettings:
             one step size, adapted to the chains' mean acceptance.
         stop_rhat, stop_ess: stop after the first block of draws where the max R-hat is at
             most ``stop_rhat`` and the min bulk and tail ESS at least ``stop_ess``.
+        imh_proposals: after each draw, this many independence Metropolis-Hastings
+            proposals from a heavy-tailed fit to the warm-up (0: none; see
+            :mod:`celltwin.inference._independence`).
         seed, block, init_scale: the random seed, draws (and warm-up steps) per checkpoint,
             spread of the starting points in ``z``.
     """
@@ -73,6 +76,7 @@ class NUTSSettings:
     pooled_mass: bool = False
     stop_rhat: float | None = None
     stop_ess: float | None = None
+    imh_proposals: int = 0
     seed: int = 0
     block: int = 100
     init_scale: float = 0.1
@@ -177,6 +181,10 @@ class SamplerSettings:
             min bulk and tail ESS at least ``stop_ess`` over all parameters (either may be left
             ``None``); ``draws`` is then the most draws per chain. The result records where
             it stopped (the posterior's attribute ``stopped_after_draws``).
+        imh_proposals: NUTS: after each draw, this many independence Metropolis-Hastings
+            proposals from a fixed heavy-tailed fit to the warm-up (each one log density,
+            no gradient); helps where chains rarely move between a posterior's core and a
+            long extension of it. 0: none.
     """
 
     method: str = "nuts"
@@ -196,6 +204,7 @@ class SamplerSettings:
     target_ess: float = 0.5
     stop_rhat: float | None = None
     stop_ess: float | None = None
+    imh_proposals: int = 0
 
     @property
     def stops_early(self) -> bool:
@@ -208,6 +217,8 @@ class SamplerSettings:
         _check_fields("sampler", self)
         if self.stops_early and self.method != "nuts":
             raise CelltwinInputError(f"stop_rhat / stop_ess stop NUTS runs; the {self.method} sampler runs to its draws")
+        if self.imh_proposals and self.method != "nuts":
+            raise CelltwinInputError(f"imh_proposals follow NUTS draws; the {self.method} sampler has none")
         if self.method == "smc":
             _check("sampler", "draws (SMC particles per run)", self.draws, bound="particles")
 
@@ -218,7 +229,8 @@ class SamplerSettings:
             return NUTSSettings(chains=self.chains, draws=self.draws, warmup=self.warmup,
                                 target_accept=self.target_accept, max_tree_depth=self.max_tree_depth,
                                 dense_mass=self.dense_mass, pooled_mass=self.pooled_mass, stop_rhat=self.stop_rhat,
-                                stop_ess=self.stop_ess, seed=self.seed, block=self.block, init_scale=self.init_scale)
+                                stop_ess=self.stop_ess, imh_proposals=self.imh_proposals, seed=self.seed,
+                                block=self.block, init_scale=self.init_scale)
         if self.method == "ensemble":
             return EnsembleSettings(walkers=self.chains, draws=self.draws, burn_in=self.warmup, thin=self.thin,
                                     stretch=self.stretch, seed=self.seed, block=self.block,

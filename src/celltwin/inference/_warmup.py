@@ -50,6 +50,7 @@ class WarmupState(NamedTuple):
     step_size_state: DualAveragingAdaptationState
     mass_state: MassMatrixAdaptationState  # Welford estimator and the current inverse mass matrix
     step_size: jax.Array
+    window_mean: jax.Array  # the mean position of the last finished slow window (pooled: of all chains)
 
 
 def schedule(n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +90,7 @@ class Warmup:
         kernel = blackjax.nuts(self.logdensity, step_size=INITIAL_STEP_SIZE,
                                inverse_mass_matrix=jnp.ones(z.shape[0]))
         return WarmupState(kernel.init(z), da_init(INITIAL_STEP_SIZE), mm_init(z.shape[0]),
-                           jnp.asarray(INITIAL_STEP_SIZE))
+                           jnp.asarray(INITIAL_STEP_SIZE), z)
 
     def _step_one(self, state: WarmupState, chain_key, i, stage, window_end) -> tuple[WarmupState, tuple]:
         _, mm_update, _ = self._mm
@@ -101,20 +102,21 @@ class Warmup:
         da = da_update(state.step_size_state, info.acceptance_rate)
         updated = mm_update(state.mass_state, chain.position)
         mm = jax.tree.map(lambda new, old: jnp.where(stage == 1, new, old), updated, state.mass_state)
-        new = WarmupState(chain, da, mm, jnp.exp(da.log_step_size))
+        new = WarmupState(chain, da, mm, jnp.exp(da.log_step_size), state.window_mean)
         if not self.pooled:
-            new = self._end_window(new, window_end, self._mm[2](mm))
+            new = self._end_window(new, window_end, self._mm[2](mm), mm.wc_state.mean)
         return new, (info.is_divergent, info.num_integration_steps, info.acceptance_rate)
 
-    def _end_window(self, state: WarmupState, window_end, ended_mm) -> WarmupState:
+    def _end_window(self, state: WarmupState, window_end, ended_mm, mean) -> WarmupState:
         """At the end of a slow window: the new mass matrix ``ended_mm`` (with a fresh Welford
-        estimate) and dual averaging restarted from the step size reached (as in Stan and
-        blackjax)."""
+        estimate), the window's mean position ``mean`` kept, and dual averaging restarted from
+        the step size reached (as in Stan and blackjax)."""
         da_init, _, da_final = self._da
         ended_da = da_init(da_final(state.step_size_state))
         mm = jax.tree.map(lambda new, old: jnp.where(window_end, new, old), ended_mm, state.mass_state)
         da = jax.tree.map(lambda new, old: jnp.where(window_end, new, old), ended_da, state.step_size_state)
-        return state._replace(step_size_state=da, mass_state=mm, step_size=jnp.exp(da.log_step_size))
+        return state._replace(step_size_state=da, mass_state=mm, step_size=jnp.exp(da.log_step_size),
+                              window_mean=jnp.where(window_end, mean, state.window_mean))
 
     def _pooled_step_size(self, state: WarmupState, before, acceptance) -> WarmupState:
         """One dual-averaging update from the chains' mean acceptance, the same for every
@@ -127,7 +129,7 @@ class Warmup:
 
     def _pooled_final(self, mass_state):
         """The chains' Welford estimates (leading axis) merged into one, its regularised
-        inverse mass matrix computed once and given to every chain."""
+        inverse mass matrix computed once and given to every chain; and the merged mean."""
         mean, m2, count = mass_state.wc_state
         total = jnp.sum(count)
         grand = jnp.sum(count[:, None] * mean, axis=0) / total
@@ -138,7 +140,7 @@ class Warmup:
                                   wc_state=WelfordAlgorithmState(grand, scatter, total))
         ended = self._mm[2](one)
         chains = count.shape[0]
-        return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (chains, *jnp.shape(leaf))), ended)
+        return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (chains, *jnp.shape(leaf))), ended), grand
 
     # --- all chains --------------------------------------------------------------------------
     def init(self, z0: jax.Array) -> WarmupState:
@@ -169,19 +171,21 @@ class Warmup:
             before = carry.step_size_state
             carry, info = jax.vmap(self._step_one, in_axes=(0, 0, None, None, None))(carry, chain_keys, i, st, end)
             carry = self._pooled_step_size(carry, before, info[2])
-            ended = self._pooled_final(carry.mass_state)
-            carry = jax.vmap(self._end_window, in_axes=(0, None, 0))(carry, end, ended)
+            ended, grand = self._pooled_final(carry.mass_state)
+            carry = jax.vmap(self._end_window, in_axes=(0, None, 0, None))(carry, end, ended, grand)
             return carry, info
 
         state, info = jax.lax.scan(all_chains, state, (idx, stage, window_end))
         return state, tuple(jnp.swapaxes(a, 0, 1) for a in info)  # (steps, chains) -> (chains, steps)
 
-    def final(self, state: WarmupState) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """Positions, step sizes (the dual-averaging average) and inverse mass matrices."""
+    def final(self, state: WarmupState) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        """Positions, step sizes (the dual-averaging average), inverse mass matrices and the
+        mean of the last slow window (each chain's starting point where none ended)."""
         _, _, da_final = self._da
-        return state.chain.position, jax.vmap(da_final)(state.step_size_state), state.mass_state.inverse_mass_matrix
+        return (state.chain.position, jax.vmap(da_final)(state.step_size_state),
+                state.mass_state.inverse_mass_matrix, state.window_mean)
 
-    def run(self, z0: jax.Array, key, n_steps: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    def run(self, z0: jax.Array, key, n_steps: int) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
         """The whole warm-up in one traceable call (used where no checkpoints are needed)."""
         state, _ = self.steps(self.init(z0), jax.random.split(key, z0.shape[0]), 0, n_steps, n_steps)
         return self.final(state)
@@ -193,6 +197,8 @@ def to_arrays(state: WarmupState) -> dict[str, np.ndarray]:
 
 
 def from_arrays(template: WarmupState, arrays: dict) -> WarmupState:
-    """The inverse of :func:`to_arrays`, with the tree structure of ``template``."""
+    """The inverse of :func:`to_arrays`, with the tree structure of ``template``. Leaves
+    that a checkpoint written before they existed lacks (the last ones: new fields are added
+    at the end of :class:`WarmupState`) keep the template's values."""
     leaves, treedef = jax.tree.flatten(template)
-    return jax.tree.unflatten(treedef, [jnp.asarray(arrays[f"warmup_leaf_{k}"]) for k in range(len(leaves))])
+    return jax.tree.unflatten(treedef, [jnp.asarray(arrays.get(f"warmup_leaf_{k}", leaf)) for k, leaf in enumerate(leaves)])
