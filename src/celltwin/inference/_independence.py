@@ -20,14 +20,13 @@ along extensions the warm-up saw only part of. Measured on the GPCR baseline (do
 
 A proposal costs one log density (no gradient), and the ``m`` proposals of every chain are
 independent of the chain, so they are drawn and evaluated in one batched call before the
-accept/reject sweep. Nothing here is in blackjax (its ``irmh`` kernel takes one proposal per
-step and a proposal density without the mixture), so the sweep is written out.
+accept/reject sweep. The t mixture is numpyro's; the sweep is written out (blackjax's ``irmh``
+kernel takes one proposal per step).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -36,53 +35,26 @@ DEGREES_OF_FREEDOM = 4.0
 WIDE = 2.5  # the second component's scale, relative to the warm-up's covariance
 
 
-class Proposal(NamedTuple):
-    """The fixed proposal of one chain: the centre and the Cholesky factor of the narrow
-    component's scale matrix (the wide one is :data:`WIDE` times it)."""
+def proposal(mean: jax.Array, inverse_mass_matrix: jax.Array):
+    """The proposal (a numpyro distribution) centred at ``mean`` with the warm-up's covariance
+    estimate (a dense matrix, or the diagonal of one) as the narrow component's scale."""
+    from numpyro.distributions import Categorical, MixtureSameFamily, MultivariateStudentT
 
-    mean: jax.Array
-    chol: jax.Array
-
-
-def proposal(mean: jax.Array, inverse_mass_matrix: jax.Array) -> Proposal:
-    """The proposal centred at ``mean`` with the warm-up's covariance estimate (a dense
-    matrix, or the diagonal of one)."""
-    if inverse_mass_matrix.ndim == 1:
-        return Proposal(mean, jnp.diag(jnp.sqrt(inverse_mass_matrix)))
-    return Proposal(mean, jnp.linalg.cholesky(inverse_mass_matrix))
+    chol = (jnp.diag(jnp.sqrt(inverse_mass_matrix)) if inverse_mass_matrix.ndim == 1
+            else jnp.linalg.cholesky(inverse_mass_matrix))
+    components = MultivariateStudentT(DEGREES_OF_FREEDOM, jnp.stack([mean, mean]), jnp.stack([chol, WIDE * chol]))
+    return MixtureSameFamily(Categorical(probs=jnp.array([0.5, 0.5])), components)
 
 
-def draw(q: Proposal, key, n: int) -> jax.Array:
-    """``n`` draws of ``q``, shape ``(n, dimension)``."""
-    d = q.mean.shape[0]
-    k_normal, k_gamma, k_wide = jax.random.split(key, 3)
-    normal = jax.random.normal(k_normal, (n, d))
-    chi2_over_df = jax.random.gamma(k_gamma, DEGREES_OF_FREEDOM / 2, (n,)) * 2 / DEGREES_OF_FREEDOM
-    scale = jnp.where(jax.random.uniform(k_wide, (n,)) < 0.5, WIDE, 1.0)
-    return q.mean + (scale / jnp.sqrt(chi2_over_df))[:, None] * (normal @ q.chol.T)
-
-
-def log_density(q: Proposal, x: jax.Array) -> jax.Array:
-    """``log q(x)`` up to a constant (the constant cancels in the acceptance ratio)."""
-    d = q.mean.shape[0]
-    r = jax.scipy.linalg.solve_triangular(q.chol, x - q.mean, lower=True)
-    squared = r @ r
-
-    def component(c):
-        return -(DEGREES_OF_FREEDOM + d) / 2 * jnp.log1p(squared / (c * c * DEGREES_OF_FREEDOM)) - d * jnp.log(c)
-
-    return jnp.logaddexp(component(1.0), component(WIDE))
-
-
-def moves(logdensity: Callable, q: Proposal, position: jax.Array, current_logdensity: jax.Array, key,
+def moves(logdensity: Callable, q, position: jax.Array, current_logdensity: jax.Array, key,
           n: int) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``n`` independence Metropolis-Hastings steps of one chain from ``position`` (whose
     log density is ``current_logdensity``): the position and its log density after them, and
     how many proposals were accepted."""
     k_draw, k_accept = jax.random.split(key)
-    candidates = draw(q, k_draw, n)
+    candidates = q.sample(k_draw, (n,))
     target = jax.vmap(logdensity)(candidates)  # one batched call for all proposals
-    weights = target - jax.vmap(lambda x: log_density(q, x))(candidates)  # -inf where the target is
+    weights = target - q.log_prob(candidates)  # -inf where the target is
     log_u = jnp.log(jax.random.uniform(k_accept, (n,)))
 
     def step(carry, xs):
@@ -91,6 +63,6 @@ def moves(logdensity: Callable, q: Proposal, position: jax.Array, current_logden
         take = u < w_y - w
         return (jnp.where(take, y, x), jnp.where(take, lp_y, lp), jnp.where(take, w_y, w), accepted + take), None
 
-    start = (position, current_logdensity, current_logdensity - log_density(q, position), jnp.asarray(0))
+    start = (position, current_logdensity, current_logdensity - q.log_prob(position), jnp.asarray(0))
     (x, lp, _, accepted), _ = jax.lax.scan(step, start, (candidates, target, weights, log_u))
     return x, lp, accepted
