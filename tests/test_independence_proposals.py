@@ -125,6 +125,44 @@ def test_warmup_records_the_mean_of_its_last_slow_window(pooled):
     np.testing.assert_array_equal(np.asarray(unmoved), np.asarray(z0))
 
 
+def test_proposals_start_after_stans_first_slow_window():
+    """Stan's schedule (75 fast steps, then slow windows of 25, 50, 100, ...): the warm-up's
+    proposals follow every step after the first slow window, which ends at step 100; a warm-up
+    too short for a slow window has none."""
+    from celltwin.inference._warmup import proposal_steps
+
+    for n in (300, 500, 1000):
+        steps = proposal_steps(n)
+        assert not steps[:100].any() and steps[100:].all()
+    assert not proposal_steps(10).any()
+
+
+@pytest.mark.parametrize("pooled", [False, True])
+def test_warmup_proposals_start_after_the_first_slow_window(pooled):
+    """With ``imh_proposals`` the warm-up is the same step for step until the first slow
+    window ends (the proposals need its mean and covariance) and differs after it; each later
+    window's mean and covariance then come from chains that the proposals moved."""
+    n, start = 300, 100
+    logdensity = _gaussian_log_density()
+    z0 = jnp.asarray(MEAN + np.random.default_rng(3).normal(size=(4, 3)))
+    keys = jax.random.split(jax.random.PRNGKey(6), 4)
+    runs = {}
+    for m in (0, 16):
+        warm = Warmup(logdensity, dense_mass=True, pooled=pooled, imh_proposals=m)
+        before, _ = warm.steps(warm.init(z0), keys, 0, start, n)
+        after, _ = warm.steps(before, keys, start, n - start, n)
+        runs[m] = (before, after)
+    for a, b in zip(jax.tree.leaves(runs[0][0]), jax.tree.leaves(runs[16][0])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for field in ("chain", "window_mean", "mass_state"):
+        a, b = (np.concatenate([np.ravel(x) for x in jax.tree.leaves(getattr(runs[m][1], field))]) for m in (0, 16))
+        assert not np.allclose(a, b)
+    # the adapted covariance still estimates the target's (4 chains x ~150 draws of the last window)
+    sd = np.sqrt(np.diag(COV))
+    cov = np.asarray(runs[16][1].mass_state.inverse_mass_matrix)[0]
+    np.testing.assert_array_less(np.abs(cov - COV) / np.outer(sd, sd), 0.35)
+
+
 def test_nuts_with_independence_proposals_recovers_a_correlated_gaussian():
     """NUTS (trees of at most one doubling, so that it moves slowly) followed by 8
     independence proposals per draw: the proposals are accepted, counted per draw, and the

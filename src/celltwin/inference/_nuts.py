@@ -87,7 +87,7 @@ def build_draws(logdensity: Callable, n_steps: int, max_tree_depth: int = 10, im
 
 def warmup(logdensity: Callable, s: NUTSSettings) -> Warmup:
     return Warmup(logdensity, target_accept=s.target_accept, max_tree_depth=s.max_tree_depth,
-                  dense_mass=s.dense_mass, pooled=s.pooled_mass)
+                  dense_mass=s.dense_mass, pooled=s.pooled_mass, imh_proposals=s.imh_proposals)
 
 
 def nuts_draws(logdensity: Callable, z0, settings: SamplerSettings | NUTSSettings, key) -> tuple[jax.Array, dict]:

@@ -10,16 +10,17 @@ arrays that the sampler writes to its checkpoint. Step ``i`` of chain ``c`` uses
 ``fold_in(chain_key[c], i)``, so the result does not depend on how the steps are blocked
 or where a run was interrupted.
 
-Each chain adapts its own step size and mass matrix, or (``pooled``) all chains share both.
-The pooled step size follows one dual averaging driven by the chains' mean acceptance: a
-chain's own dual averaging sees only the region it spent the last window in, and a chain
-that adapted there to a step too large for the rest of the posterior diverges wherever the
-posterior narrows (on the GPCR case one chain of four adapted 0.155 against 0.047-0.076 and
-then diverged in 180 of 300 draws). The pooled mass matrix: at the end of each slow window the chains' Welford estimates are merged
-(within- plus between-chain scatter) into one covariance. A chain alone sees only the part of
-a slowly mixing posterior it has reached, and a dense 50 x 50 estimate from one chain's few
-dozen warm-up draws is noise; pooled, the estimate has ``chains`` times the draws and includes
-the spread between chains, the directions that most need long trajectories.
+With independence proposals (``imh_proposals``) every warm-up step after the first slow window
+is followed by them, fitted to the last window that ended (its mean and the adapted
+covariance), as the draws are followed by the proposals fitted to the last window. The
+proposals take the chains to regions NUTS alone visits rarely (the GPCR case's k4 edge and
+k3-k7 ridge), so that the later windows' covariance estimates include those regions and the
+step size is tuned where the draws' kernel goes. Measured on the GPCR case (docs/evidence.md,
+"Short trees and many proposals"): with NUTS alone in the warm-up the draws' mean acceptance
+was 0.73-0.78 against a target of 0.9-0.95, with 12-20 divergent transitions per posterior;
+with the proposals in the final fast window only, one seed's last window saw half of k4's
+spread, which its proposals then took over 900 draws to make up. (Warm-up positions are
+discarded, so adapting the proposal there costs the draws' validity nothing.)
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ import numpy as np
 from blackjax.adaptation.mass_matrix import WelfordAlgorithmState, mass_matrix_adaptation
 from blackjax.adaptation.step_size import dual_averaging_adaptation
 from blackjax.adaptation.window_adaptation import build_schedule
+
+from . import _independence
 
 if TYPE_CHECKING:
     from blackjax.adaptation.mass_matrix import MassMatrixAdaptationState
@@ -63,6 +66,15 @@ def schedule(n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     return stages[:, 0].astype(np.int32), stages[:, 1].astype(bool)
 
 
+def proposal_steps(n_steps: int) -> np.ndarray:
+    """Per warm-up step: whether independence proposals follow it, i.e. whether it comes
+    after the end of the first slow window (the first mean and covariance to fit them to);
+    all False where no slow window ends."""
+    _, window_end = schedule(n_steps)
+    ends = np.flatnonzero(window_end)
+    return np.arange(n_steps) > ends[0] if ends.size else np.zeros(n_steps, dtype=bool)
+
+
 class Warmup:
     """Windowed adaptation of NUTS for ``logdensity`` (a function of one flat position).
 
@@ -72,14 +84,17 @@ class Warmup:
         max_tree_depth: NUTS doublings during warm-up.
         dense_mass: adapt a dense inverse mass matrix instead of a diagonal one.
         pooled: one mass matrix for all chains, from their merged estimates.
+        imh_proposals: independence proposals (:mod:`._independence`) after each step that
+            follows the first slow window, fitted to the last window that ended.
     """
 
     def __init__(self, logdensity: Callable, *, target_accept: float = 0.8, max_tree_depth: int = 10,
-                 dense_mass: bool = False, pooled: bool = False):
+                 dense_mass: bool = False, pooled: bool = False, imh_proposals: int = 0):
         self.logdensity = logdensity
         self.max_tree_depth = max_tree_depth
         self.dense_mass = dense_mass
         self.pooled = pooled
+        self.imh_proposals = imh_proposals
         self._mm = mass_matrix_adaptation(is_diagonal_matrix=not dense_mass)
         self._da = dual_averaging_adaptation(target_accept)
 
@@ -92,13 +107,17 @@ class Warmup:
         return WarmupState(kernel.init(z), da_init(INITIAL_STEP_SIZE), mm_init(z.shape[0]),
                            jnp.asarray(INITIAL_STEP_SIZE), z)
 
-    def _step_one(self, state: WarmupState, chain_key, i, stage, window_end) -> tuple[WarmupState, tuple]:
+    def _step_one(self, state: WarmupState, chain_key, i, stage, window_end, propose) -> tuple[WarmupState, tuple]:
         _, mm_update, _ = self._mm
         _, da_update, _ = self._da
         kernel = blackjax.nuts(self.logdensity, step_size=state.step_size,
                                inverse_mass_matrix=state.mass_state.inverse_mass_matrix,
                                max_num_doublings=self.max_tree_depth)
-        chain, info = kernel.step(jax.random.fold_in(chain_key, i), state.chain)
+        key = jax.random.fold_in(chain_key, i)
+        chain, info = kernel.step(key, state.chain)
+        if self.imh_proposals:  # after the first slow window: see the module's docstring
+            chain = jax.lax.cond(propose, lambda c: self._proposals(state, kernel, c, jax.random.fold_in(key, 1)),
+                                 lambda c: c, chain)
         da = da_update(state.step_size_state, info.acceptance_rate)
         updated = mm_update(state.mass_state, chain.position)
         mm = jax.tree.map(lambda new, old: jnp.where(stage == 1, new, old), updated, state.mass_state)
@@ -106,6 +125,14 @@ class Warmup:
         if not self.pooled:
             new = self._end_window(new, window_end, self._mm[2](mm), mm.wc_state.mean)
         return new, (info.is_divergent, info.num_integration_steps, info.acceptance_rate)
+
+    def _proposals(self, state: WarmupState, kernel, chain, key):
+        """``imh_proposals`` independence moves from the proposal fitted to the last slow
+        window that ended (its mean and the inverse mass matrix adapted from it)."""
+        q = _independence.proposal(state.window_mean, state.mass_state.inverse_mass_matrix)
+        x, _, accepted = _independence.moves(self.logdensity, q, chain.position, chain.logdensity, key,
+                                             self.imh_proposals)
+        return jax.lax.cond(accepted > 0, lambda: kernel.init(x), lambda: chain)
 
     def _end_window(self, state: WarmupState, window_end, ended_mm, mean) -> WarmupState:
         """At the end of a slow window: the new mass matrix ``ended_mm`` (with a fresh Welford
@@ -154,7 +181,8 @@ class Warmup:
         Returns the new state and per-step statistics (divergent, leapfrog steps,
         acceptance), each of shape ``(chains, length)``.
         """
-        stage, window_end = (jax.lax.dynamic_slice(jnp.asarray(a), (first,), (length,)) for a in schedule(n_steps))
+        stage, window_end, propose = (jax.lax.dynamic_slice(jnp.asarray(a), (first,), (length,))
+                                    for a in (*schedule(n_steps), proposal_steps(n_steps)))
         idx = first + jnp.arange(length)
 
         if not self.pooled:
@@ -162,20 +190,21 @@ class Warmup:
                 def body(carry, xs):
                     return self._step_one(carry, key, *xs)
 
-                return jax.lax.scan(body, st, (idx, stage, window_end))
+                return jax.lax.scan(body, st, (idx, stage, window_end, propose))
 
             return jax.vmap(one_chain)(state, chain_keys)
 
         def all_chains(carry, xs):
-            i, st, end = xs
+            i, st, end, fin = xs
             before = carry.step_size_state
-            carry, info = jax.vmap(self._step_one, in_axes=(0, 0, None, None, None))(carry, chain_keys, i, st, end)
+            carry, info = jax.vmap(self._step_one, in_axes=(0, 0, None, None, None, None))(carry, chain_keys, i, st,
+                                                                                           end, fin)
             carry = self._pooled_step_size(carry, before, info[2])
             ended, grand = self._pooled_final(carry.mass_state)
             carry = jax.vmap(self._end_window, in_axes=(0, None, 0, None))(carry, end, ended, grand)
             return carry, info
 
-        state, info = jax.lax.scan(all_chains, state, (idx, stage, window_end))
+        state, info = jax.lax.scan(all_chains, state, (idx, stage, window_end, propose))
         return state, tuple(jnp.swapaxes(a, 0, 1) for a in info)  # (steps, chains) -> (chains, steps)
 
     def final(self, state: WarmupState) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
