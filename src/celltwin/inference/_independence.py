@@ -66,3 +66,11 @@ def moves(logdensity: Callable, q, position: jax.Array, current_logdensity: jax.
     start = (position, current_logdensity, current_logdensity - q.log_prob(position), jnp.asarray(0))
     (x, lp, _, accepted), _ = jax.lax.scan(step, start, (candidates, target, weights, log_u))
     return x, lp, accepted
+
+
+def move_chain(logdensity: Callable, q, kernel, chain, key, n: int):
+    """:func:`moves` from a blackjax HMC/NUTS state ``chain``: the state after them (at an
+    accepted proposal rebuilt by ``kernel.init``, which NUTS needs for the gradient there: one
+    more gradient) and how many proposals were accepted."""
+    x, _, accepted = moves(logdensity, q, chain.position, chain.logdensity, key, n)
+    return jax.lax.cond(accepted > 0, lambda: kernel.init(x), lambda: chain), accepted

@@ -72,10 +72,7 @@ def build_draws(logdensity: Callable, n_steps: int, max_tree_depth: int = 10, im
             stats = (info.is_divergent, info.num_trajectory_expansions, info.num_integration_steps,
                      info.acceptance_rate, info.energy)
             if imh_proposals:
-                x, _, accepted = _independence.moves(logdensity, q, chain.position, chain.logdensity, k_imh,
-                                                     imh_proposals)
-                # NUTS needs the gradient at an accepted proposal (one more gradient per draw)
-                chain = jax.lax.cond(accepted > 0, lambda: kernel.init(x), lambda: chain)
+                chain, accepted = _independence.move_chain(logdensity, q, kernel, chain, k_imh, imh_proposals)
                 return chain, (chain.position, (*stats, chain.logdensity, accepted))
             return chain, (chain.position, (*stats, chain.logdensity))
 

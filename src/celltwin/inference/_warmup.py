@@ -141,9 +141,7 @@ class Warmup:
         """``imh_proposals`` independence moves from the proposal fitted to the last slow
         window that ended (its mean and the inverse mass matrix adapted from it)."""
         q = _independence.proposal(state.window_mean, state.mass_state.inverse_mass_matrix)
-        x, _, accepted = _independence.moves(self.logdensity, q, chain.position, chain.logdensity, key,
-                                             self.imh_proposals)
-        return jax.lax.cond(accepted > 0, lambda: kernel.init(x), lambda: chain)
+        return _independence.move_chain(self.logdensity, q, kernel, chain, key, self.imh_proposals)[0]
 
     def _end_window(self, state: WarmupState, window_end, ended_mm, mean) -> WarmupState:
         """At the end of a slow window: the new mass matrix ``ended_mm`` (with a fresh Welford
