@@ -1,14 +1,16 @@
-"""Per-step linear algebra of the native backend: its dense LU against its sparse one.
+"""Per-step linear algebra of the native backend: its dense LU against its sparse one, by
+the numba loops and written out in C.
 
 A Rodas5P step forms ``W = I/gamma - h J``, factorises it and solves with it 8 times;
 the reverse pass solves 8 times with ``W^T``. For each model this times exactly that work
-(``form_w``, ``lu_factor``, 8 ``lu_solve``, 8 ``lu_solve_t``: the kernels the solver
-calls, looped inside numba so Python's call cost is not in it) with the dense and the
-sparse kernels, at the Jacobian of the nominal parameters and initial state (plus 0.1)
-and ``h = 0.1``; medians of interleaved repeats, in microseconds. Also: the fill of each
-candidate ordering, the tape bytes per step for ``W``, and numba's compile time of the
-sparse kernels. ``SPARSE_MIN_STATES`` in ``celltwin/simulate/_native_sparse.py`` comes
-from this table.
+(``form_and_factor``, 8 ``lu_solve``, 8 ``lu_solve_t``: the kernels the solver calls,
+looped inside numba so Python's call cost is not in it) with the dense LU, the sparse
+LU's loops and the sparse LU generated in C (where it is generated:
+``GENERATED_MAX_OPS``), at the Jacobian of the nominal parameters and initial state
+(plus 0.1) and ``h = 0.1``; medians of interleaved repeats, in microseconds. Also: the
+fill of each candidate ordering, the tape bytes per step for ``W``, numba's compile time
+of the sparse kernels and gcc's of the generated ones. ``SPARSE_MIN_STATES`` and
+``GENERATED_MAX_OPS`` in ``celltwin/simulate/_native_sparse.py`` come from this table.
 
     python benchmarks/native_linear_algebra.py [--problems Chen_MSB2009 ...] [--out FILE.tsv]
 """
@@ -62,18 +64,21 @@ def jacobian(name: str):
 def step_driver():
     import numba
 
+    from celltwin.simulate._native import _kernels
+
+    K = _kernels()
+
     @numba.njit(cache=False)
-    def step(form_w, lu_factor, lu_solve, lu_solve_t, jv, h, W, piv, B, X, repeats):
+    def step(sizes, L, jv, h, W, piv, hg, B, X, repeats):
         ok = True
         for _ in range(repeats):
-            form_w(jv, h, W)
-            ok &= lu_factor(W, piv)
+            ok &= K.form_and_factor(sizes, L, jv, h, W, piv, hg, 1.0 / K.gamma)
             for i in range(B.shape[0]):
                 X[i] = B[i]
-                lu_solve(W, piv, X[i])
+                K.lu_solve(sizes, L, W, piv, X[i])
             for i in range(B.shape[0]):
                 X[i] = B[i]
-                lu_solve_t(W, piv, X[i])
+                K.lu_solve_t(sizes, L, W, piv, X[i])
         return ok
 
     return step
@@ -87,43 +92,51 @@ def measure(name: str, step, budget_s: float) -> dict:
                   for k, order in _native_sparse.orderings(rows, cols, n).items()}
     chosen, filled = _native_sparse.best_pattern(rows, cols, n)
     kernels, compile_s = {}, {}
-    for kind in ("dense", "sparse"):
+    kinds = ["dense", "sparse"] + (["generated"] if _native_sparse.use_generated(
+        _native_sparse.linear_algebra(n, rows, cols, use_sparse=True)) else [])
+    for kind in kinds:
         start = time.perf_counter()
-        lu = _native_sparse.Kernels(n, rows, cols, use_sparse=kind == "sparse", gamma=0.19)
+        lu = _native_sparse.Kernels(n, rows, cols, kind=kind)
         W = np.empty(lu.w_shape)
         piv = np.empty(n, dtype=np.int64)
-        lu.form_w(jv, H, W)
-        lu.lu_factor(W, piv)  # compiles (or loads numba's cache)
+        lu.factor(jv, H, W, piv)  # compiles (or loads numba's cache; gcc for the generated LU)
         compile_s[kind] = time.perf_counter() - start
         kernels[kind] = (lu, W, piv)
     rng = np.random.default_rng(0)
     B = rng.standard_normal((STAGES, n))
     X = np.empty_like(B)
+    hg = np.empty(4)
     ok, solutions = {}, {}
     for kind, (lu, W, piv) in kernels.items():
-        ok[kind] = step(lu.form_w, lu.lu_factor, lu.lu_solve, lu.lu_solve_t, jv, H, W, piv, B, X, 1)
+        ok[kind] = step(lu.sizes, lu.arrays, jv, H, W, piv, hg, B, X, 1)
         solutions[kind] = X.copy()
     # Enough inner repeats for ~1 ms per timing, then interleaved outer repeats.
     lu, W, piv = kernels["dense"]
     start = time.perf_counter()
-    step(lu.form_w, lu.lu_factor, lu.lu_solve, lu.lu_solve_t, jv, H, W, piv, B, X, 1)
+    step(lu.sizes, lu.arrays, jv, H, W, piv, hg, B, X, 1)
     inner = max(1, int(1e-3 / max(time.perf_counter() - start, 1e-7)))
-    times = {"dense": [], "sparse": []}
+    times: dict[str, list[float]] = {kind: [] for kind in kernels}
     deadline = time.perf_counter() + budget_s
     while len(times["dense"]) < 5 or (len(times["dense"]) < 31 and time.perf_counter() < deadline):
         for kind, (lu, W, piv) in kernels.items():
             start = time.perf_counter()
-            step(lu.form_w, lu.lu_factor, lu.lu_solve, lu.lu_solve_t, jv, H, W, piv, B, X, inner)
+            step(lu.sizes, lu.arrays, jv, H, W, piv, hg, B, X, inner)
             times[kind].append((time.perf_counter() - start) / inner)
-    dense_us, sparse_us = (1e6 * statistics.median(times[k]) for k in ("dense", "sparse"))
+    us = {kind: 1e6 * statistics.median(t) for kind, t in times.items()}
+    dense_us, sparse_us = us["dense"], us["sparse"]
+    generated_us = us.get("generated", float("nan"))
     return {
         "problem": name, "n_states": n, "jac_nnz": len(rows), "ordering": chosen, "filled_nnz": filled.nnz,
         **{f"fill_{k}": f.nnz for k, f in candidates.items()},
         "factor_flops_sparse": filled.factor_flops, "factor_flops_dense": n**3 // 3,
         "tape_w_kb_dense": 8 * n * n / 1e3, "tape_w_kb_sparse": 8 * filled.nnz / 1e3,
         "sparse_ok": bool(ok["sparse"]), "max_abs_diff": float(np.abs(solutions["dense"] - solutions["sparse"]).max()),
-        "step_dense_us": dense_us, "step_sparse_us": sparse_us, "speedup": dense_us / sparse_us,
-        "compile_sparse_s": compile_s["sparse"], "repeats": len(times["dense"]),
+        "generated_max_abs_diff": float(np.abs(solutions["dense"] - solutions["generated"]).max())
+        if "generated" in solutions else float("nan"),
+        "step_dense_us": dense_us, "step_sparse_us": sparse_us, "step_generated_us": generated_us,
+        "speedup": dense_us / sparse_us, "generated_speedup": sparse_us / generated_us,
+        "compile_sparse_s": compile_s["sparse"], "compile_generated_s": compile_s.get("generated", float("nan")),
+        "repeats": len(times["dense"]),
     }
 
 
@@ -143,7 +156,8 @@ def main() -> None:
         row = measure(name, step, args.budget)
         rows.append(row)
         print(f"{name}: n={row['n_states']} factor+{STAGES}+{STAGES} solves dense {row['step_dense_us']:.1f} us, "
-              f"sparse {row['step_sparse_us']:.1f} us ({row['ordering']}, filled {row['filled_nnz']})", flush=True)
+              f"sparse {row['step_sparse_us']:.1f} us ({row['ordering']}, filled {row['filled_nnz']}), "
+              f"generated {row['step_generated_us']:.1f} us", flush=True)
     df = pd.DataFrame(rows).sort_values("n_states")
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(df.to_string(index=False, float_format=lambda v: f"{v:.3g}"))

@@ -1,5 +1,6 @@
-"""The native backend's sparse LU (``_native_sparse``): solves and transposed solves against
-numpy, pivot failures, and a model solved with it against the matrix exponential."""
+"""The native backend's sparse LU (``_native_sparse``), by the numba loops and written out in
+C: solves and transposed solves against numpy, pivot failures, and a model solved with it
+against the matrix exponential."""
 
 import jax
 import jax.numpy as jnp
@@ -34,10 +35,15 @@ def patterns():
 PATTERNS = patterns()
 
 
-@pytest.fixture(scope="module", params=sorted(PATTERNS))
+SPARSE_KINDS = ["sparse", "generated"]  # the numba loops, the generated C
+
+
+@pytest.fixture(scope="module", params=[(name, kind) for name in sorted(PATTERNS) for kind in SPARSE_KINDS],
+                ids=lambda v: "-".join(v))
 def sparse_kernels(request):
-    rows, cols = PATTERNS[request.param]
-    return request.param, rows, cols, Kernels(N, rows, cols, use_sparse=True)
+    name, kind = request.param
+    rows, cols = PATTERNS[name]
+    return name, rows, cols, Kernels(N, rows, cols, kind=kind)
 
 
 def dense_w(rows, cols, jv, h, gamma=1.0):
@@ -55,8 +61,7 @@ def test_solves_match_numpy(sparse_kernels, h):
         jv = rng.standard_normal(len(rows))
         W = np.empty(lu.w_shape)
         piv = np.empty(N, dtype=np.int64)
-        lu.form_w(jv, h, W)
-        if not lu.lu_factor(W, piv):  # refused: the factors would grow too large
+        if not lu.factor(jv, h, W, piv):  # refused: the factors would grow too large
             assert h > 0.01  # never where the diagonal dominates
             continue
         factorised += 1
@@ -65,28 +70,53 @@ def test_solves_match_numpy(sparse_kernels, h):
         for _ in range(2):
             b = rng.standard_normal(N)
             x, xt = b.copy(), b.copy()
-            lu.lu_solve(W, piv, x)
-            lu.lu_solve_t(W, piv, xt)
+            lu.solve(W, piv, x)
+            lu.solve_t(W, piv, xt)
             reference, reference_t = np.linalg.solve(A, b), np.linalg.solve(A.T, b)
             np.testing.assert_allclose(x, reference, atol=scale * np.abs(reference).max())
             np.testing.assert_allclose(xt, reference_t, atol=scale * np.abs(reference_t).max())
     assert factorised >= 3
 
 
+@pytest.mark.parametrize("kind", SPARSE_KINDS)
 @pytest.mark.parametrize("c, ok", [(0.5, True), (100.0, False)])
-def test_growing_factors_fail_the_factorisation(c, ok):
+def test_growing_factors_fail_the_factorisation(c, ok, kind):
     # W = I + c P (P the cyclic shift): well conditioned, but without row exchanges the
     # last row of U grows as c^n.
     rows, cols = PATTERNS["ring"]
-    lu = Kernels(N, rows, cols, use_sparse=True)
+    lu = Kernels(N, rows, cols, kind=kind)
     W, piv = np.empty(lu.w_shape), np.empty(N, dtype=np.int64)
-    lu.form_w(np.full(len(rows), -c), 1.0, W)
-    assert lu.lu_factor(W, piv) == ok
+    assert lu.factor(np.full(len(rows), -c), 1.0, W, piv) == ok
     if ok:
         b = np.arange(N, dtype=float)
-        lu.lu_solve(W, piv, b)
+        lu.solve(W, piv, b)
         np.testing.assert_allclose(b, np.linalg.solve(dense_w(rows, cols, np.full(len(rows), -c), 1.0),
                                                       np.arange(N, dtype=float)), rtol=1e-12)
+
+
+def test_the_generated_lu_split_into_pieces_solves_the_same(monkeypatch):
+    """Written out in pieces of a few statements (as a large model's are), the generated
+    LU factorises and solves as in one piece, and as the numba loops."""
+    rows, cols = PATTERNS["random"]
+    jv = np.random.default_rng(4).standard_normal(len(rows))
+    b = np.arange(N, dtype=float)
+    results = []
+    for lines in (_native.C_LINES_PER_UNIT, 7, None):
+        if lines:
+            monkeypatch.setattr(_native, "C_LINES_PER_UNIT", lines)
+        lu = Kernels(N, rows, cols, kind="generated" if lines else "sparse")
+        W, piv = np.empty(lu.w_shape), np.empty(N, dtype=np.int64)
+        assert lu.factor(jv, 0.3, W, piv)
+        x, xt = b.copy(), b.copy()
+        lu.solve(W, piv, x)
+        lu.solve_t(W, piv, xt)
+        results.append((x, xt))
+    assert len(_native._lu_units(lu.la, "")) > 3 * 3  # split: pieces and a caller per function
+    for x, xt in results[1:]:
+        np.testing.assert_allclose(x, results[0][0], rtol=1e-13)
+        np.testing.assert_allclose(xt, results[0][1], rtol=1e-13)
+    A = dense_w(rows, cols, jv, 0.3)
+    np.testing.assert_allclose(results[0][0], np.linalg.solve(A, b), rtol=1e-10)
 
 
 def test_filled_pattern_holds_every_nonzero_of_the_factors():
@@ -109,21 +139,20 @@ def test_the_fill_reducing_order_is_kept():
     assert filled.nnz == N + len(rows) and name != "natural"
 
 
-def test_a_tiny_or_zero_pivot_fails_the_factorisation():
+@pytest.mark.parametrize("kind", SPARSE_KINDS)
+def test_a_tiny_or_zero_pivot_fails_the_factorisation(kind):
     # W = [[d, 1], [1, d]]: nonsingular, but static pivots need d not tiny (the factors grow as 1/d).
     rows, cols = np.array([0, 1, 0, 1]), np.array([1, 0, 0, 1])
-    sparse = Kernels(2, rows, cols, use_sparse=True)
-    dense = Kernels(2, rows, cols, use_sparse=False)
+    sparse = Kernels(2, rows, cols, kind=kind)
+    dense = Kernels(2, rows, cols, kind="dense")
     piv = np.empty(2, dtype=np.int64)
     for diagonal, ok in ((0.5, True), (1e-12, False), (0.0, False), (np.nan, False), (np.inf, False)):
         jv = np.array([-1.0, -1.0, 1.0 - diagonal, 1.0 - diagonal])  # W = I - J with h = gamma = 1
         W = np.empty(sparse.w_shape)
-        sparse.form_w(jv, 1.0, W)
-        assert sparse.lu_factor(W, piv) == ok, diagonal
+        assert sparse.factor(jv, 1.0, W, piv) == ok, diagonal
         if np.isfinite(diagonal):  # row exchanges handle what static pivots cannot
             Wd = np.empty(dense.w_shape)
-            dense.form_w(jv, 1.0, Wd)
-            assert dense.lu_factor(Wd, piv)
+            assert dense.factor(jv, 1.0, Wd, piv)
 
 
 def linear_network(n: int = 12):
@@ -143,13 +172,17 @@ def linear_network(n: int = 12):
     return m, reactions
 
 
-def test_a_model_solved_with_the_sparse_lu_matches_the_matrix_exponential(monkeypatch):
+@pytest.mark.parametrize("generated_lu", [False, True])
+def test_a_model_solved_with_the_sparse_lu_matches_the_matrix_exponential(monkeypatch, generated_lu):
     monkeypatch.setattr(_native_sparse, "SPARSE_MIN_STATES", 1)
     monkeypatch.setattr(_native_sparse, "SPARSE_MAX_FILL", 1.0)
+    if not generated_lu:
+        monkeypatch.setattr(_native_sparse, "GENERATED_MAX_OPS", 0)
     model, reactions = linear_network()
     cm = compile_model(model)
     n = cm.n_states
-    assert _native.generated(cm).linear_algebra.sparse  # the sparse kernels
+    gen = _native.generated(cm)
+    assert gen.linear_algebra.sparse and gen.generated_lu == generated_lu  # the sparse kernels
     ts = np.array([0.01, 0.5, 2.0, 10.0])
     weights = np.random.default_rng(3).standard_normal((len(ts), n))
     p0 = np.asarray(cm.parameter_values, dtype=float)
@@ -204,6 +237,7 @@ def test_a_later_process_finds_the_lu_storage_that_was_chosen(monkeypatch, tmp_p
             assert first is not again and first.digest == again.digest
             expected = _native_sparse.linear_algebra(n, again.jac_rows, again.jac_cols)
             assert again.linear_algebra.sparse == expected.sparse == int(n >= _native_sparse.SPARSE_MIN_STATES)
+            assert first.generated_lu == again.generated_lu == bool(expected.sparse)  # (small enough)
             for field in expected._fields:
                 np.testing.assert_array_equal(getattr(again.linear_algebra, field), getattr(expected, field))
     finally:

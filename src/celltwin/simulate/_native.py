@@ -169,6 +169,16 @@ class _CPrinter(C99CodePrinter):
         x = self._print(expr.args[0])
         return f"(({x}) > 0 ? 1.0 : (({x}) < 0 ? 0.0 : 0.5))"
 
+    def _print_Pow(self, expr):
+        """Small integer powers (the derivatives of rate laws: ``(K + x)^-2``) as products:
+        gcc calls ``pow`` for them without ``-ffast-math`` (EGFR's f_vjp 3 calls, jac_vjp 8;
+        ~20-40 ns each, as much as the rest of a small model's function)."""
+        base, exponent = expr.args
+        if exponent.is_Integer and 2 <= abs(int(exponent)) <= 4:
+            product = "*".join([f"({self._print(base)})"] * abs(int(exponent)))
+            return f"({product})" if exponent > 0 else f"(1.0/({product}))"
+        return super()._print_Pow(expr)
+
 
 # Outputs and terms per generated C function: gcc's optimiser slows down far more than
 # linearly on long straight-line functions (Chen 2009's f_vjp: 7000 lines in 31 s at -O1 as
@@ -219,6 +229,26 @@ def _c_units(name: str, args: list[str], unpack: list[tuple[str, str]], outputs:
     main = [*(f"void {name}_{k}({signature});" for k in range(len(chunks))), "",
             f"void {name}({signature}) {{", *(f"    {name}_{k}({call});" for k in range(len(chunks))), "}"]
     return units + ["\n".join(main)]
+
+
+def _c_statement_units(name: str, args: list[str], statements: list[str], prologue: str = "",
+                       epilogue: str = "") -> list[str]:
+    """A C function ``name(*args)`` (each a ``double *restrict``) of ``statements`` run in
+    turn, as translation units: pieces of at most ``C_LINES_PER_UNIT`` statements, each
+    with ``prologue`` and ``epilogue``, and the function that calls them (as
+    :func:`_c_units`; gcc is slow on long straight-line functions)."""
+    signature = ", ".join(f"double *restrict {a}" for a in args)
+    pieces = [statements[k:k + C_LINES_PER_UNIT] for k in range(0, len(statements), C_LINES_PER_UNIT)] or [[]]
+    names = [name] if len(pieces) == 1 else [f"{name}_{k}" for k in range(len(pieces))]
+    units = ["\n".join([f"void {piece_name}({signature}) {{", *(f"    {line}" for line in (prologue, *piece, epilogue)
+                                                              if line), "}"])
+             for piece_name, piece in zip(names, pieces)]
+    if len(pieces) > 1:
+        call = ", ".join(args)
+        units.append("\n".join([*(f"void {piece_name}({signature});" for piece_name in names), "",
+                                f"void {name}({signature}) {{", *(f"    {piece_name}({call});" for piece_name in names),
+                                "}"]))
+    return units
 
 
 def _source(name: str, args: list[str], unpack: list[tuple[str, str]], outputs: list[tuple[str, sp.Expr]],
@@ -278,6 +308,34 @@ def _address(library, name: str) -> int:
     """The address of the compiled C function ``name`` in ``library``, as the kernels call it."""
     # c_void_p.value is None only for a NULL pointer; an exported symbol's address is not NULL.
     return ctypes.cast(getattr(library, name), ctypes.c_void_p).value  # type: ignore[return-value]
+
+
+def _lu_names(la: LinearAlgebra) -> list[str]:
+    """The generated LU's functions in a model's C library (see :func:`generated_lu`), if
+    it has them: a sparse LU small enough."""
+    return ["lu_factor", "lu_solve", "lu_solve_t"] if _native_sparse.use_generated(la) else []
+
+
+def _lu_units(la: LinearAlgebra, head: str) -> list[str]:
+    """The C translation units of the generated LU of ``la`` (``_native_sparse.generated_lu``)."""
+    units = []
+    for name, (args, statements) in _native_sparse.generated_lu(la).items():
+        ok = ("int ok = 1;", "if (!ok) hg[2] = 0.0;") if name == "lu_factor" else ("", "")
+        units += [head + unit for unit in _c_statement_units(name, args, statements, *ok)]
+    return units
+
+
+def generated_lu_library(la: LinearAlgebra):
+    """The generated LU of ``la`` alone, compiled into the cache folder (for tests and
+    benchmarks; a model's library has its own): the library and the addresses of
+    ``lu_factor``, ``lu_solve`` and ``lu_solve_t``."""
+    compiler = c_compiler()
+    if compiler is None:
+        raise UnsupportedFeatureError("the generated LU needs a C compiler")
+    units = _lu_units(la, "#include <math.h>\n\n")
+    digest = hashlib.sha256("\n".join([compiler, *units]).encode()).hexdigest()[:20]
+    library = _compile_c(units, compiler, cache_folder() / f"celltwin_lu_{digest}.so")
+    return library, [_address(library, name) for name in ("lu_factor", "lu_solve", "lu_solve_t")]
 
 
 def _compile_c(sources: list[str], compiler: str, library: Path):
@@ -376,6 +434,7 @@ class _Generated:
         self.digest = hashlib.sha256("\n".join([
             str(compiler), _generator_version(), str(C_OUTPUTS_PER_FUNCTION), str(C_TERMS_PER_FUNCTION),
             str(_native_sparse.SPARSE_MIN_STATES), str(_native_sparse.SPARSE_MAX_FILL),  # (the LU is cached too)
+            str(_native_sparse.GENERATED_MAX_OPS),
             *map(str, cm.state_symbols), "parameters", *map(str, cm.parameter_symbols), *tree,
             "triggers", *_tree_text(model_triggers)]).encode()).hexdigest()[:20]
         if compiler is not None:
@@ -389,10 +448,11 @@ class _Generated:
                     # the LU's storage too: choosing the sparse LU's ordering took Chen 2009
                     # 0.4 s of its warm start
                     la = LinearAlgebra(**{f: pattern[f"la_{f}"] for f in LinearAlgebra._fields})
+                la = la._replace(sparse=int(la.sparse), n=int(la.n), w_size=int(la.w_size))
                 library = ctypes.CDLL(str(library_path))
-                self._bind(library, [_address(library, name) for name in names])
+                self._bind(library, [_address(library, name) for name in [*names, *_lu_names(la)]])
                 self.jacobian_nnz = len(self.jac_rows)
-                self._use(la._replace(sparse=int(la.sparse), n=int(la.n), w_size=int(la.w_size)))
+                self._use(la)
                 return
         # Generating a large model's code takes seconds to a minute: on a new installation the
         # solver kernels compile meanwhile in another process. Chen 2009's cold start, 2
@@ -462,9 +522,11 @@ class _Generated:
             la = linear_algebra(n, self.jac_rows, self.jac_cols)
             np.savez(tmp, rows=self.jac_rows, cols=self.jac_cols, **{f"la_{f}": v for f, v in la._asdict().items()})
             os.replace(tmp, pattern_path)  # before the library: a library present means both are
-            library = _compile_c([head + unit for name, spec in self.specs.items() for unit in _c_units(name, *spec)],
-                                 compiler, library_path)
-            self._bind(library, [_address(library, name) for name in names])
+            units = [head + unit for name, spec in self.specs.items() for unit in _c_units(name, *spec)]
+            if _lu_names(la):
+                units += _lu_units(la, head)
+            library = _compile_c(units, compiler, library_path)
+            self._bind(library, [_address(library, name) for name in [*names, *_lu_names(la)]])
         else:  # numba compiles the same functions (much slower for large models)
             header = [f"# celltwin native backend: model {cm.model.name!r} (generated; safe to delete)",
                       "import math", "import numba", "from numba import types", "v = types.CPointer(types.float64)",
@@ -478,25 +540,41 @@ class _Generated:
         self._use(la)
 
     def _bind(self, owner, addresses: list[int]) -> None:
-        """The addresses of the solver kernels' four functions and of the triggers (used by
-        the crossing search); ``owner`` (the library or module) keeps them loaded."""
+        """The addresses of the solver kernels' four functions, of the triggers (used by
+        the crossing search) and of the generated LU's three (if any); ``owner`` (the
+        library or module) keeps them loaded."""
         self._owner = owner
         self.functions, self.trigger = tuple(addresses[:4]), addresses[4]
+        self.lu_functions = tuple(addresses[5:8])
 
-    def _use(self, la) -> None:
+    def _use(self, la, generated_lu: bool = True) -> None:
+        """Factorise with ``la``: by the generated LU where it was compiled for this pattern
+        (unless ``generated_lu`` is False), else by the kernels' loops."""
         self.linear_algebra = la
-        sizes = np.array([self.n_states, self.n_ode, self.n_ode if self.time_state else -1, la.sparse], dtype=np.int64)
-        self.model = (*self.functions, self.jac_rows, self.jac_cols, sizes, la.arrays)
+        generated = generated_lu and bool(self.lu_functions) and bool(_lu_names(la))
+        kind = 2 if generated else la.sparse
+        sizes = np.array([self.n_states, self.n_ode, self.n_ode if self.time_state else -1, kind], dtype=np.int64)
+        addresses = np.array(self.lu_functions if generated else (0, 0, 0), dtype=np.int64)
+        self.model = (*self.functions, self.jac_rows, self.jac_cols, sizes, (*la.arrays[:6], addresses))
         kernels = _kernels()
         self.n_stages = kernels.s
         self.forward = functools.partial(kernels.forward, *self.model)
         self.adjoint = functools.partial(kernels.adjoint, *self.model)
 
-    def with_linear_algebra(self, use_sparse: bool) -> _Generated:
-        """A copy that factorises with the dense or the sparse LU (for benchmarks and tests)."""
+    @property
+    def generated_lu(self) -> bool:
+        """Whether the generated LU factorises (see ``_native_sparse.generated_lu``)."""
+        return int(self.model[6][3]) == 2
+
+    def with_linear_algebra(self, use_sparse: bool, generated_lu: bool = True) -> _Generated:
+        """A copy that factorises with the dense or the sparse LU, the sparse one by the
+        generated functions where they exist for it and ``generated_lu`` (for benchmarks
+        and tests)."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        new._use(linear_algebra(self.n_states, self.jac_rows, self.jac_cols, use_sparse=use_sparse))
+        la = linear_algebra(self.n_states, self.jac_rows, self.jac_cols, use_sparse=use_sparse)
+        same = la.sparse and all(np.array_equal(a, b) for a, b in zip(la.arrays[:6], self.linear_algebra.arrays[:6]))
+        new._use(la, generated_lu=generated_lu and bool(same))
         return new
 
 

@@ -86,7 +86,10 @@ _inline = numba.njit(fastmath=False, error_model="numpy", cache=True, inline="al
 
 # --- linear algebra: W = I/gamma - h J as a vector, dense (row-major n x n) or sparse --------
 # (the filled pattern of L + U; see _native_sparse.py). ``L`` is LinearAlgebra.arrays:
-# (order, ptr, cols, cols_orig, diag, w_from_jac); ``sizes[3]`` says which.
+# (order, ptr, cols, cols_orig, diag, w_from_jac, generated); ``sizes[3]`` says which: 0
+# dense, 1 sparse by the loops below, 2 sparse by the model's generated C functions, whose
+# addresses ``generated`` holds (factorise, solve, solve transposed; their storage keeps the
+# pivots inverted, see _native_sparse.generated_lu).
 
 @_inline
 def form_w(sizes, L, jv, h, W, inv_gamma):
@@ -232,9 +235,22 @@ def lu_factor(sizes, L, W, piv):
     return dense_factor(W, piv, sizes[0])
 
 @_inline
+def form_and_factor(sizes, L, jv, h, W, piv, hg, inv_gamma):
+    """``W = I/gamma - h J`` from the Jacobian's non-zeros ``jv``, factorised in place;
+    False if singular (dense) or refused (sparse). ``hg``: 4 numbers of scratch."""
+    if sizes[3] == 2:
+        hg[0], hg[1] = h, inv_gamma
+        _call3(L[6][0], _ptr(jv), _ptr(hg), _ptr(W))
+        return hg[2] != 0.0
+    form_w(sizes, L, jv, h, W, inv_gamma)
+    return lu_factor(sizes, L, W, piv)
+
+@_inline
 def lu_solve(sizes, L, LU, piv, b):
     """Solve ``W x = b`` in place."""
-    if sizes[3]:
+    if sizes[3] == 2:
+        _call3(L[6][1], _ptr(LU), _ptr(b), _ptr(LU))
+    elif sizes[3]:
         sparse_solve(LU, L, b, sizes[0])
     else:
         dense_solve(LU, piv, b, sizes[0])
@@ -242,21 +258,35 @@ def lu_solve(sizes, L, LU, piv, b):
 @_inline
 def lu_solve_t(sizes, L, LU, piv, b):
     """Solve ``W^T x = b`` in place."""
-    if sizes[3]:
+    if sizes[3] == 2:
+        _call3(L[6][2], _ptr(LU), _ptr(b), _ptr(LU))
+    elif sizes[3]:
         sparse_solve_t(LU, L, b, sizes[0])
     else:
         dense_solve_t(LU, piv, b, sizes[0])
 
 
+# (the LU as the solver calls it, callable from Python: for tests and benchmarks)
+@_jit
+def factor_entry(sizes, L, jv, h, W, piv, hg, inv_gamma):
+    return form_and_factor(sizes, L, jv, h, W, piv, hg, inv_gamma)
+
+@_jit
+def solve_entry(sizes, L, LU, piv, b):
+    lu_solve(sizes, L, LU, piv, b)
+
+@_jit
+def solve_t_entry(sizes, L, LU, piv, b):
+    lu_solve_t(sizes, L, LU, piv, b)
+
 @_inline
-def stages(M, y0, p, h, jv, W, piv, U, Z, tmp):
+def stages(M, y0, p, h, jv, W, piv, hg, U, Z, tmp):
     """One Rodas5P step from ``y0`` with step ``h``: stage inputs ``Z`` and stages ``U``
     (rows), the factorised ``W = I/gamma - h J``. False if ``W`` is singular."""
     rhs, jac, sizes, L = M[0], M[1], M[6], M[7]
     n = y0.shape[0]
     _call3(jac, _ptr(y0), _ptr(p), _ptr(jv))
-    form_w(sizes, L, jv, h, W, 1.0 / gamma)
-    if not lu_factor(sizes, L, W, piv):
+    if not form_and_factor(sizes, L, jv, h, W, piv, hg, 1.0 / gamma):
         return False
     for i in range(s):
         for a in range(n):
@@ -355,6 +385,7 @@ def solve_one(M, p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, 
     jv = np.empty(M[4].shape[0])
     W = np.empty(M[8])
     piv = np.empty(n, dtype=np.int64)
+    hg = np.empty(4)
     U = np.empty((s, n))
     Z = np.empty((s, n))
     tmp = np.empty(n)
@@ -393,7 +424,7 @@ def solve_one(M, p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, 
         attempts += 1
         hit = h >= remaining * (1.0 - 1e-12)
         hh = remaining if hit else h
-        ok = stages(M, y, p, hh, jv, W, piv, U, Z, tmp)
+        ok = stages(M, y, p, hh, jv, W, piv, hg, U, Z, tmp)
         norm = error_norm(M, y, U, rtol, atol) if ok else np.inf
         if not np.isfinite(norm):
             h = hh * _FACTOR_MIN
@@ -710,6 +741,7 @@ def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, ts, rtol, atol, max
             np.empty((H.shape[0], n)))
     jv, W, piv, U, Z, tmp, y1, g, t_at, _, K = work
     before, after = np.empty(2 * ne), np.empty(2 * ne)
+    hg = np.empty(4)
     y_root, y_first, y_before, y_left_first = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     y[:] = x0
     t = t0
@@ -753,7 +785,7 @@ def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, ts, rtol, atol, max
             attempts += 1
             hit = h >= remaining * (1.0 - 1e-12)
             hh = remaining if hit else h
-            ok = stages(M, y, p, hh, jv, W, piv, U, Z, tmp)
+            ok = stages(M, y, p, hh, jv, W, piv, hg, U, Z, tmp)
             norm = error_norm(M, y, U, rtol, atol) if ok else np.inf
             if not np.isfinite(norm):
                 h = hh * _FACTOR_MIN
