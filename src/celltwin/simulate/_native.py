@@ -450,7 +450,7 @@ class _Generated:
                     la = LinearAlgebra(**{f: pattern[f"la_{f}"] for f in LinearAlgebra._fields})
                 la = la._replace(sparse=int(la.sparse), n=int(la.n), w_size=int(la.w_size))
                 library = ctypes.CDLL(str(library_path))
-                self._bind(library, [_address(library, name) for name in [*names, *_lu_names(la)]])
+                self._bind(library, [_address(library, name) for name in [*names, "jac_outer", *_lu_names(la)]])
                 self.jacobian_nnz = len(self.jac_rows)
                 self._use(la)
                 return
@@ -523,10 +523,13 @@ class _Generated:
             np.savez(tmp, rows=self.jac_rows, cols=self.jac_cols, **{f"la_{f}": v for f, v in la._asdict().items()})
             os.replace(tmp, pattern_path)  # before the library: a library present means both are
             units = [head + unit for name, spec in self.specs.items() for unit in _c_units(name, *spec)]
+            # m += r u^T on the Jacobian's non-zeros (the reverse pass, once per stage)
+            units += [head + unit for unit in _c_statement_units("jac_outer", ["r", "u", "m"], [
+                f"m[{q}] += r[{a}] * u[{b}];" for q, (a, b) in enumerate(zip(self.jac_rows, self.jac_cols))])]
             if _lu_names(la):
                 units += _lu_units(la, head)
             library = _compile_c(units, compiler, library_path)
-            self._bind(library, [_address(library, name) for name in [*names, *_lu_names(la)]])
+            self._bind(library, [_address(library, name) for name in [*names, "jac_outer", *_lu_names(la)]])
         else:  # numba compiles the same functions (much slower for large models)
             header = [f"# celltwin native backend: model {cm.model.name!r} (generated; safe to delete)",
                       "import math", "import numba", "from numba import types", "v = types.CPointer(types.float64)",
@@ -541,11 +544,12 @@ class _Generated:
 
     def _bind(self, owner, addresses: list[int]) -> None:
         """The addresses of the solver kernels' four functions, of the triggers (used by
-        the crossing search) and of the generated LU's three (if any); ``owner`` (the
-        library or module) keeps them loaded."""
+        the crossing search), and in a C library of ``jac_outer`` and the generated LU's
+        three (if any); ``owner`` (the library or module) keeps them loaded."""
         self._owner = owner
         self.functions, self.trigger = tuple(addresses[:4]), addresses[4]
-        self.lu_functions = tuple(addresses[5:8])
+        self.jac_outer = addresses[5] if len(addresses) > 5 else 0
+        self.lu_functions = tuple(addresses[6:9])
 
     def _use(self, la, generated_lu: bool = True) -> None:
         """Factorise with ``la``: by the generated LU where it was compiled for this pattern
@@ -554,7 +558,7 @@ class _Generated:
         generated = generated_lu and bool(self.lu_functions) and bool(_lu_names(la))
         kind = 2 if generated else la.sparse
         sizes = np.array([self.n_states, self.n_ode, self.n_ode if self.time_state else -1, kind], dtype=np.int64)
-        addresses = np.array(self.lu_functions if generated else (0, 0, 0), dtype=np.int64)
+        addresses = np.array([*(self.lu_functions if generated else (0, 0, 0)), self.jac_outer], dtype=np.int64)
         self.model = (*self.functions, self.jac_rows, self.jac_cols, sizes, (*la.arrays[:6], addresses))
         kernels = _kernels()
         self.n_stages = kernels.s

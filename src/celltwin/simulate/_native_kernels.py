@@ -88,8 +88,9 @@ _inline = numba.njit(fastmath=False, error_model="numpy", cache=True, inline="al
 # (the filled pattern of L + U; see _native_sparse.py). ``L`` is LinearAlgebra.arrays:
 # (order, ptr, cols, cols_orig, diag, w_from_jac, generated); ``sizes[3]`` says which: 0
 # dense, 1 sparse by the loops below, 2 sparse by the model's generated C functions, whose
-# addresses ``generated`` holds (factorise, solve, solve transposed; their storage keeps the
-# pivots inverted, see _native_sparse.generated_lu).
+# addresses ``generated[:3]`` holds (factorise, solve, solve transposed; their storage keeps
+# the pivots inverted, see _native_sparse.generated_lu). ``generated[3]``: the model's
+# ``jac_outer`` (0: none, the loop in adjoint_one).
 
 @_inline
 def form_w(sizes, L, jv, h, W, inv_gamma):
@@ -516,6 +517,7 @@ def adjoint_one(M, p, x0, ts, t0, jumps, xs, tape, out_step, jump_step, jump_y, 
     outputs' cotangents ``xbar``."""
     tape_y, tape_h, tape_u, tape_z, tape_w, tape_piv = tape
     f_vjp, jac_vjp, jac_rows, jac_cols = M[2], M[3], M[4], M[5]
+    outer = M[7][6][3]
     nnz = jac_rows.shape[0]
     nt = xbar.shape[0]
     nj = jumps.shape[0]
@@ -553,8 +555,11 @@ def adjoint_one(M, p, x0, ts, t0, jumps, xs, tape, out_step, jump_step, jump_y, 
                 rbar[a] = Ubar[i, a]
             lu_solve_t(M[6], M[7], W, piv, rbar)
             # W = I/gamma - h J(y0, p): J gets h * rbar u_i^T (only its non-zeros matter).
-            for q in range(nnz):
-                Mq[q] += rbar[jac_rows[q]] * U[i, jac_cols[q]]
+            if outer != 0:  # the sum written out for the pattern (EGFR: the loop 0.26 ms of 1.03, 0.13 less)
+                _call3(outer, _ptr(rbar), _ptr(U[i]), _ptr(Mq))
+            else:
+                for q in range(nnz):
+                    Mq[q] += rbar[jac_rows[q]] * U[i, jac_cols[q]]
             add_to_earlier_stages(Ubar, C[i], i, rbar)
             # F_i = h f(Z_i): Z_i gets h J(Z_i)^T rbar, p gets h (df/dp)^T rbar.
             for a in range(n):

@@ -184,8 +184,9 @@ class LinearAlgebra(NamedTuple):
     @property
     def arrays(self) -> tuple[np.ndarray, ...]:
         """What the kernels take (``_native_kernels.py``); the last, the addresses of the
-        generated kernels (:func:`generated_lu`), is filled where they are compiled."""
-        return self.order, self.ptr, self.cols, self.cols_orig, self.diag, self.w_from_jac, np.zeros(3, np.int64)
+        model's generated kernels (:func:`generated_lu`'s three and ``jac_outer``), is
+        filled where they are compiled."""
+        return self.order, self.ptr, self.cols, self.cols_orig, self.diag, self.w_from_jac, np.zeros(4, np.int64)
 
 
 def _ints(values) -> np.ndarray:
@@ -243,7 +244,7 @@ class Kernels:
         arrays = self.la.arrays
         if kind == "generated":
             self._library, addresses = generated_lu_library(self.la)
-            arrays = (*arrays[:6], np.asarray(addresses, dtype=np.int64))
+            arrays = (*arrays[:6], np.asarray([*addresses, 0], dtype=np.int64))
         self.arrays = arrays
         self.sizes = _ints([n, n, -1, 2 if kind == "generated" else self.la.sparse])
         self._hg = np.empty(4)
