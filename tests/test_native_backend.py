@@ -76,6 +76,44 @@ def test_nonlinear_model_matches_diffrax_values_and_gradients(enzyme_native):
         np.testing.assert_allclose(np.asarray(g_n), np.asarray(g_r), rtol=1e-6, atol=1e-8 * float(jnp.abs(g_r).max()))
 
 
+def test_a_tape_too_short_grows_to_the_steps_the_last_solves_took(enzyme_native, monkeypatch):
+    """A solve with more steps than its tape holds is solved again in the reverse pass; the
+    next gradient of the same shape gets a tape with room for them (while the memory
+    budget allows): the same gradient either way, as with a long enough tape at once."""
+    from celltwin.simulate import _native
+
+    gen = _native.generated(enzyme_native.compiled)
+    p = np.tile(np.asarray(enzyme_native.compiled.parameter_values, dtype=float), (2, 1))
+    x0 = np.array([[1.0, 2.0, 0.0, 0.0], [1.0, 10.0, 0.0, 0.0]])
+    t0, ts, jumps = np.zeros(2), np.tile([0.5, 1.0, 2.0, 5.0, 10.0, 20.0], (2, 1)), np.zeros((2, 0))
+    xbar = np.random.default_rng(5).standard_normal((2, ts.shape[1], 4))
+
+    def gradient(host):
+        host.forward(p, x0, t0, ts, jumps)
+        record = next(iter(host.cache.values()))[1]
+        return host.adjoint(p, x0, t0, ts, jumps, xbar)[0], record[2], record[3], record[4][1].shape[1]
+
+    monkeypatch.setenv("CELLTWIN_ROW_MEMO", "0")  # every call solves (no answers from memory)
+    reference, steps, taped, _ = gradient(_native._Solves(gen, 1e-10, 1e-12, 10_000, -1.0, -1.0))
+    assert taped.all() and steps.min() > 20
+    monkeypatch.setattr(_native, "TAPE_STEPS", 5)
+    host = _native._Solves(gen, 1e-10, 1e-12, 10_000, -1.0, -1.0)
+    first, _, taped, capacity = gradient(host)
+    assert capacity == 5 and not taped.any()  # solved again in the reverse pass
+    second, _, taped, capacity = gradient(host)
+    assert capacity == steps.max() + steps.max() // 4 and taped.all()
+    third, _, taped, same = gradient(host)  # enough room now: the tape is kept
+    assert same == capacity and taped.all()
+    for g in (first, second, third):
+        np.testing.assert_array_equal(g, reference)
+    monkeypatch.setattr(_native, "TAPE_BYTES", 5 * 8 * (gen.linear_algebra.w_size + 2 * (gen.n_stages + 1) * 4 + 1))
+    host = _native._Solves(gen, 1e-10, 1e-12, 10_000, -1.0, -1.0)
+    for _ in range(2):  # the budget holds 5 steps for the batch of 2: the tape stays short
+        g, _, taped, capacity = gradient(host)
+        assert capacity == 2 and not taped.any()
+        np.testing.assert_array_equal(g, reference)
+
+
 @pytest.fixture
 def new_model_cache(monkeypatch, tmp_path):
     """An empty folder for the models' generated code (the kernels stay loaded from theirs)."""
