@@ -44,11 +44,15 @@ calls (``vmap`` over conditions, chains or parameter sets) arrive as one call an
 parallel over the batch on one thread per core, which is how a sampler's chains use both cores
 of a small machine. Only reverse-mode derivatives exist (no ``jvp``/``jacfwd``).
 
-The model's functions are generated as numba ``cfunc``s; the solver kernels
-(``_native_kernels.py``) take them as function pointers, so they are compiled once for all
-models. Both are kept in ``~/.cache/celltwin/native`` (or ``$CELLTWIN_NATIVE_CACHE``),
-named by the hash of their source: the kernels compile once per installation (~20-30 s), a
-new model in about a second, and a later process loads both.
+The model's functions are generated as C and compiled by the system's C compiler (as numba
+``cfunc``s where none is found), with, in C, two more pieces written out for the model's
+pattern: the sparse LU's factorisation and solves where they are small enough
+(``_native_sparse.generated_lu``) and the reverse pass's outer product on the Jacobian's
+non-zeros (``jac_outer``). The solver kernels (``_native_kernels.py``) take them as
+function pointers, so they are compiled once for all models. Both are kept in
+``~/.cache/celltwin/native`` (or ``$CELLTWIN_NATIVE_CACHE``), named by the hash of their
+source: the kernels compile once per installation (~20-30 s), a new model in about a
+second, and a later process loads both.
 """
 
 from __future__ import annotations
