@@ -266,8 +266,8 @@ class Kernels:
 # solve) the sparse LU is written out as C. benchmarks/native_linear_algebra.py (factor + 8
 # solves + 8 transposed solves, generated against the loops): EGFR (23 states, 840
 # operations) 3.1x faster, Bachmann (25, 480) 3.3x, Smith (109, 8640) 2.5x; Chen (500,
-# 72 000) 0.64x, and gcc takes 30 s for it: written out, its code no longer fits the
-# processor's instruction cache.
+# 72 000) 0.64x, and gcc takes 30 s for it (written out, its code is megabytes: probably
+# beyond the processor's instruction caches; alone, its factorisation was faster, 84 -> 54 us).
 GENERATED_MAX_OPS = 20_000
 
 
