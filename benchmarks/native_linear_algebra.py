@@ -86,6 +86,7 @@ def step_driver():
 
 def measure(name: str, step, budget_s: float) -> dict:
     from celltwin.simulate import _native_sparse
+    from celltwin.simulate._lu_kernels import Kernels
 
     n, rows, cols, jv = jacobian(name)
     candidates = {k: _native_sparse.symbolic_factor(rows, cols, n, order)
@@ -96,7 +97,7 @@ def measure(name: str, step, budget_s: float) -> dict:
         _native_sparse.linear_algebra(n, rows, cols, use_sparse=True)) else [])
     for kind in kinds:
         start = time.perf_counter()
-        lu = _native_sparse.Kernels(n, rows, cols, kind=kind)
+        lu = Kernels(n, rows, cols, kind=kind)
         W = np.empty(lu.w_shape)
         piv = np.empty(n, dtype=np.int64)
         lu.factor(jv, H, W, piv)  # compiles (or loads numba's cache; gcc for the generated LU)

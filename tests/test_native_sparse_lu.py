@@ -10,7 +10,8 @@ import scipy.linalg
 
 from celltwin.model import Model, compile_model
 from celltwin.simulate import _native, _native_sparse
-from celltwin.simulate._native_sparse import Kernels, symbolic_factor
+from celltwin.simulate._lu_kernels import Kernels
+from celltwin.simulate._native_sparse import symbolic_factor
 
 N = 40
 

@@ -229,10 +229,15 @@ def _c_units(name: str, args: list[str], unpack: list[tuple[str, str]], outputs:
             units.append("")
         units[-1] += piece + "\n\n"
     signature = ", ".join(f"double *{a}" for a in args)
+    return units + [_c_caller(name, signature, args, [f"{name}_{k}" for k in range(len(chunks))])]
+
+
+def _c_caller(name: str, signature: str, args: list[str], pieces: list[str]) -> str:
+    """The C function ``name(signature)`` that calls the functions ``pieces`` (of the same
+    signature, declared here) in turn with ``args``."""
     call = ", ".join(args)
-    main = [*(f"void {name}_{k}({signature});" for k in range(len(chunks))), "",
-            f"void {name}({signature}) {{", *(f"    {name}_{k}({call});" for k in range(len(chunks))), "}"]
-    return units + ["\n".join(main)]
+    return "\n".join([*(f"void {piece}({signature});" for piece in pieces), "",
+                      f"void {name}({signature}) {{", *(f"    {piece}({call});" for piece in pieces), "}"])
 
 
 def _c_statement_units(name: str, args: list[str], statements: list[str], prologue: str = "",
@@ -248,10 +253,7 @@ def _c_statement_units(name: str, args: list[str], statements: list[str], prolog
                                                               if line), "}"])
              for piece_name, piece in zip(names, pieces)]
     if len(pieces) > 1:
-        call = ", ".join(args)
-        units.append("\n".join([*(f"void {piece_name}({signature});" for piece_name in names), "",
-                                f"void {name}({signature}) {{", *(f"    {piece_name}({call});" for piece_name in names),
-                                "}"]))
+        units.append(_c_caller(name, signature, args, names))
     return units
 
 
@@ -322,11 +324,8 @@ def _lu_names(la: LinearAlgebra) -> list[str]:
 
 def _lu_units(la: LinearAlgebra, head: str) -> list[str]:
     """The C translation units of the generated LU of ``la`` (``_native_sparse.generated_lu``)."""
-    units = []
-    for name, (args, statements) in _native_sparse.generated_lu(la).items():
-        ok = ("int ok = 1;", "if (!ok) hg[2] = 0.0;") if name == "lu_factor" else ("", "")
-        units += [head + unit for unit in _c_statement_units(name, args, statements, *ok)]
-    return units
+    return [head + unit for name, function in _native_sparse.generated_lu(la).items()
+            for unit in _c_statement_units(name, *function)]
 
 
 def generated_lu_library(la: LinearAlgebra):
@@ -530,10 +529,11 @@ class _Generated:
             # m += r u^T on the Jacobian's non-zeros (the reverse pass, once per stage)
             units += [head + unit for unit in _c_statement_units("jac_outer", ["r", "u", "m"], [
                 f"m[{q}] += r[{a}] * u[{b}];" for q, (a, b) in enumerate(zip(self.jac_rows, self.jac_cols))])]
-            if _lu_names(la):
+            lu_names = _lu_names(la)
+            if lu_names:
                 units += _lu_units(la, head)
             library = _compile_c(units, compiler, library_path)
-            self._bind(library, [_address(library, name) for name in [*names, "jac_outer", *_lu_names(la)]])
+            self._bind(library, [_address(library, name) for name in [*names, "jac_outer", *lu_names]])
         else:  # numba compiles the same functions (much slower for large models)
             header = [f"# celltwin native backend: model {cm.model.name!r} (generated; safe to delete)",
                       "import math", "import numba", "from numba import types", "v = types.CPointer(types.float64)",
@@ -559,7 +559,9 @@ class _Generated:
         """Factorise with ``la``: by the generated LU where it was compiled for this pattern
         (unless ``generated_lu`` is False), else by the kernels' loops."""
         self.linear_algebra = la
-        generated = generated_lu and bool(self.lu_functions) and bool(_lu_names(la))
+        # (lu_functions exist only where they were generated for the model's own pattern;
+        # with_linear_algebra asks for them only for that pattern)
+        generated = generated_lu and bool(self.lu_functions)
         kind = 2 if generated else la.sparse
         sizes = np.array([self.n_states, self.n_ode, self.n_ode if self.time_state else -1, kind], dtype=np.int64)
         addresses = np.array([*(self.lu_functions if generated else (0, 0, 0)), self.jac_outer], dtype=np.int64)

@@ -226,41 +226,6 @@ def linear_algebra(n: int, rows: np.ndarray, cols: np.ndarray, *, use_sparse: bo
     return sparse(filled, rows, cols)
 
 
-class Kernels:
-    """The LU kernels for one pattern as Python callables, as the solver calls them:
-    ``factor(jv, h, W, piv) -> bool`` (form ``W = I/gamma - h J`` and factorise it),
-    ``solve(W, piv, b)``, ``solve_t(W, piv, b)``, and ``w_shape``; ``kind`` "dense",
-    "sparse" (the numba loops) or "generated" (the sparse LU written out in C, compiled
-    into the cache folder; needs a C compiler). ``sizes`` and ``arrays`` are what the
-    kernels module's functions take (for loops in numba). For tests and
-    ``benchmarks/native_linear_algebra.py``."""
-
-    def __init__(self, n: int, rows, cols, *, kind: str, gamma: float = 1.0):
-        from ._native import _kernels, generated_lu_library
-
-        self.la = linear_algebra(n, rows, cols, use_sparse=kind != "dense")
-        self.w_shape = (self.la.w_size,)
-        self.gamma, self.kernels = gamma, _kernels()
-        arrays = self.la.arrays
-        if kind == "generated":
-            self._library, addresses = generated_lu_library(self.la)
-            arrays = (*arrays[:6], np.asarray([*addresses, 0], dtype=np.int64))
-        self.arrays = arrays
-        self.sizes = _ints([n, n, -1, 2 if kind == "generated" else self.la.sparse])
-        self._hg = np.empty(4)
-
-    def factor(self, jv, h, W, piv) -> bool:
-        return bool(self.kernels.factor_entry(self.sizes, self.arrays, np.ascontiguousarray(jv, dtype=float),
-                                              float(h), W, piv, self._hg,
-                                              1.0 / self.gamma))
-
-    def solve(self, W, piv, b):
-        self.kernels.solve_entry(self.sizes, self.arrays, W, piv, b)
-
-    def solve_t(self, W, piv, b):
-        self.kernels.solve_t_entry(self.sizes, self.arrays, W, piv, b)
-
-
 # --- generated kernels ----------------------------------------------------------------------
 # Up to this many operations (factorisation multiply-adds plus the entries of W, once per
 # solve) the sparse LU is written out as C. benchmarks/native_linear_algebra.py (factor + 8
@@ -282,9 +247,19 @@ def use_generated(la: LinearAlgebra) -> bool:
     return bool(la.sparse) and generated_ops(la) <= GENERATED_MAX_OPS
 
 
-def generated_lu(la: LinearAlgebra) -> dict[str, tuple[list[str], list[str]]]:
-    """The sparse LU of ``la`` written out as C statements, per function: ``name ->
-    (arguments, statements)``, each argument a ``double *``. Three functions:
+class CFunction(NamedTuple):
+    """A C function written out as statements: its arguments (each a ``double *``), its
+    statements, and the lines that begin and end it (and each piece it is split into)."""
+
+    args: list[str]
+    statements: list[str]
+    prologue: str = ""
+    epilogue: str = ""
+
+
+def generated_lu(la: LinearAlgebra) -> dict[str, CFunction]:
+    """The sparse LU of ``la`` written out as C statements, per function (``name ->``
+    :class:`CFunction`). Three functions:
 
     * ``lu_factor(jv, hg, W)``: ``W = I/gamma - h J`` from the Jacobian's non-zeros ``jv``
       (``hg[0] = h``, ``hg[1] = 1/gamma``), factorised in place as the numba kernel does
@@ -295,8 +270,8 @@ def generated_lu(la: LinearAlgebra) -> dict[str, tuple[list[str], list[str]]]:
     * ``lu_solve(W, b, _)`` and ``lu_solve_t(W, b, _)``: ``b`` overwritten by ``W^-1 b``
       and ``W^-T b``.
 
-    The statements use a local ``int ok`` (set to 1 at the start of each function, or
-    piece of one; ``hg[2]`` is cleared where it ends 0)."""
+    ``lu_factor``'s statements use a local ``int ok``: its prologue sets it to 1 at the
+    start of each piece, its epilogue clears ``hg[2]`` where a piece ends with it 0."""
     order, ptr, cols, cols_orig, diag = (np.asarray(a).tolist() for a in (la.order, la.ptr, la.cols,
                                                                               la.cols_orig, la.diag))
     n, nnz = la.n, la.w_size
@@ -333,5 +308,5 @@ def generated_lu(la: LinearAlgebra) -> dict[str, tuple[list[str], list[str]]]:
         solve_t += [f"b[{cols_orig[e]}] -= W[{e}] * b[{order[k]}];" for e in range(diag[k] + 1, ptr[k + 1])]
     for k in range(n - 1, -1, -1):
         solve_t += [f"b[{cols_orig[e]}] -= W[{e}] * b[{order[k]}];" for e in range(ptr[k], diag[k])]
-    return {"lu_factor": (["jv", "hg", "W"], factor), "lu_solve": (["W", "b", "unused"], solve),
-            "lu_solve_t": (["W", "b", "unused"], solve_t)}
+    return {"lu_factor": CFunction(["jv", "hg", "W"], factor, "int ok = 1;", "if (!ok) hg[2] = 0.0;"),
+            "lu_solve": CFunction(["W", "b", "unused"], solve), "lu_solve_t": CFunction(["W", "b", "unused"], solve_t)}
