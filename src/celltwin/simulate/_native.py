@@ -678,7 +678,9 @@ def _new_tape(batch: int, capacity: int, n: int, n_stages: int, w_size: int):
 _POOL: concurrent.futures.ThreadPoolExecutor | None = None
 
 
+@functools.cache
 def _threads() -> int:
+    """The cores this process may run on (asked once: the system call cost ~5 us per batch)."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
@@ -833,17 +835,19 @@ class _Solves:
                 np.zeros(JU.shape))
 
         def solve(todo):
-            sub = inputs if todo.size == b else tuple(a[todo] for a in inputs)
+            every = todo.size == b  # (then the batch's own arrays, not copies of their rows)
+            sub = inputs if every else tuple(a[todo] for a in inputs)
             entry = self.cache.get((todo.size, TS.shape[1], JU.shape[1]))
             if entry is not None and entry[0] == b"".join(a.tobytes() for a in sub):
                 record = entry[1]
             else:
                 record = self._run(sub)
-            sub_bars = tuple(np.zeros((todo.size, *a.shape[1:])) for a in bars)
+            sub_bars = bars if every else tuple(np.zeros((todo.size, *a.shape[1:])) for a in bars)
             self.run_adjoint(gen.adjoint, todo.size, *sub, self.rtol, self.atol, self.max_steps, self.ss_rtol,
-                             self.ss_atol, *record, XBAR[todo], *sub_bars)
-            for out, value in zip(bars, sub_bars):
-                out[todo] = value
+                             self.ss_atol, *record, XBAR if every else XBAR[todo], *sub_bars)
+            if not every:
+                for out, value in zip(bars, sub_bars):
+                    out[todo] = value
 
         with self.lock:
             self.differentiated.fill((*inputs, XBAR), bars, solve)
