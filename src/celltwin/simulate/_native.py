@@ -571,6 +571,13 @@ class _Generated:
         self.forward = functools.partial(kernels.forward, *self.model)
         self.adjoint = functools.partial(kernels.adjoint, *self.model)
 
+    def use_kernels(self, kernels) -> None:
+        """Solve with another version of the solver kernels module (``_native_kernels.py``
+        of another commit, loaded by :func:`_load_module`): for ``benchmarks/kernels_ab.py``,
+        which compares two versions call by call in one process."""
+        self.forward = functools.partial(kernels.forward, *self.model)
+        self.adjoint = functools.partial(kernels.adjoint, *self.model)
+
     @property
     def generated_lu(self) -> bool:
         """Whether the generated LU factorises (see ``_native_sparse.generated_lu``)."""
