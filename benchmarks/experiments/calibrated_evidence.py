@@ -38,21 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
-def draws_of(path, ids) -> pd.DataFrame:
-    import arviz as az
-
-    post = az.from_netcdf(str(path)).posterior
-    return pd.DataFrame(np.stack([np.asarray(post[p]).ravel() for p in ids], axis=1), columns=ids)
-
-
-def log10_kds(problem, terms, draws: pd.DataFrame) -> dict[str, np.ndarray]:
-    """log10 Kd (M) of every evidence reaction at every draw (as the twin's Kd table)."""
-    from celltwin.units import CONCENTRATION_UNITS
-
-    linear = pd.DataFrame(problem.to_linear(draws[problem.parameter_ids].to_numpy()), columns=problem.parameter_ids)
-    return {term.reaction or term.label: np.asarray(np.log10(linear[term.koff]) - np.log10(linear[term.kon])
-                                                    + CONCENTRATION_UNITS[term.model_unit]) for term in terms}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _case_draws import draws_of, held_out_rmse, log10_kds  # noqa: E402
 
 
 def reweighted(evidence, baseline: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, float]:
@@ -85,8 +72,6 @@ def posterior_rows(name: str, draws: pd.DataFrame, problem, terms, literature: d
 
 def information_and_prediction(draws: pd.DataFrame, baseline: pd.DataFrame, test_problem, seed: int,
                                resampled: bool) -> dict:
-    import jax
-
     from celltwin.evidence import block_length, information_gain
 
     result = {"kl_bits_total": np.nan, "held_out_rmse": np.nan}
@@ -96,11 +81,7 @@ def information_and_prediction(draws: pd.DataFrame, baseline: pd.DataFrame, test
                                 block=(block_length(len(draws), 400.0), block_length(len(baseline), 400.0)))
         result["kl_bits_total"] = float(gain.loc["total", "kl_bits"])
     if test_problem is not None:
-        thin = draws.iloc[np.linspace(0, len(draws) - 1, 400).astype(int)][test_problem.parameter_ids].to_numpy()
-        y = np.asarray(jax.jit(jax.vmap(lambda th: test_problem.simulate(th).observables))(thin))
-        ok = np.all(np.isfinite(y), axis=1)
-        result["held_out_rmse"] = float(np.sqrt(np.mean((np.median(y[ok], axis=0)
-                                                          - np.asarray(test_problem.measurements)) ** 2)))
+        result["held_out_rmse"] = held_out_rmse(test_problem, draws)
     return result
 
 

@@ -38,18 +38,13 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # twin_sensitivity's variant names
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _case_draws import draws_of, held_out_rmse, log10_kds  # noqa: E402
 from twin_sensitivity import variant_case  # noqa: E402
 
 RUNS = ("baseline", "augmented")
 RELIABLE_PARETO_K = 0.7
 MIN_EFFECTIVE_DRAWS = 400  # as the cases' stopping rule asks of each run
-
-
-def draws_of(path, ids) -> pd.DataFrame:
-    import arviz as az
-
-    post = az.from_netcdf(str(path)).posterior
-    return pd.DataFrame(np.stack([np.asarray(post[p]).ravel() for p in ids], axis=1), columns=ids)
 
 
 def densities(case):
@@ -104,27 +99,13 @@ def reweighted(target, x: pd.DataFrame, at_case: np.ndarray, v_problem, ess: flo
                                                  "inside_support": int(kept.sum())}
 
 
-def log10_kds(problem, terms, draws: pd.DataFrame) -> dict[str, np.ndarray]:
-    from celltwin.units import CONCENTRATION_UNITS
-
-    linear = pd.DataFrame(problem.to_linear(draws[problem.parameter_ids].to_numpy()), columns=problem.parameter_ids)
-    return {term.reaction or term.label: np.asarray(np.log10(linear[term.koff]) - np.log10(linear[term.kon])
-                                                    + CONCENTRATION_UNITS[term.model_unit]) for term in terms}
-
-
-def held_out_rmse(case, draws: pd.DataFrame) -> float:
-    import jax
-
+def variant_held_out_rmse(case, draws: pd.DataFrame) -> float:
     from celltwin.problem import from_petab
     from celltwin.simulate import SolverSettings
 
     if case.held_out is None:
         return float("nan")
-    test = from_petab(case.held_out, settings=SolverSettings(**case.solver))
-    thin = draws.iloc[np.linspace(0, len(draws) - 1, 400).astype(int)][test.parameter_ids].to_numpy()
-    y = np.asarray(jax.jit(jax.vmap(lambda th: test.simulate(th).observables))(thin))
-    ok = np.all(np.isfinite(y), axis=1)
-    return float(np.sqrt(np.mean((np.median(y[ok], axis=0) - np.asarray(test.measurements)) ** 2)))
+    return held_out_rmse(from_petab(case.held_out, settings=SolverSettings(**case.solver)), draws)
 
 
 def main(argv=None) -> pd.DataFrame:
@@ -182,7 +163,7 @@ def main(argv=None) -> pd.DataFrame:
             print(f"{name}: {rows[-1]['note']}")
             continue
         kd = {run: log10_kds(problem, terms, resampled[run]) for run in RUNS}
-        rmse = {run: held_out_rmse(variant, resampled[run]) for run in RUNS}
+        rmse = {run: variant_held_out_rmse(variant, resampled[run]) for run in RUNS}
         reliable = all(not diagnostics[run]["pareto_k"] > RELIABLE_PARETO_K
                        and diagnostics[run]["effective_draws"] >= MIN_EFFECTIVE_DRAWS for run in RUNS)
         for reaction in kd["baseline"]:

@@ -1,0 +1,36 @@
+"""Helpers shared by the experiments that read a twin case's converged draws
+(``celltwin demo`` output folders): the draws as a table, log10 Kd per evidence reaction,
+the held-out RMSE of the posterior median prediction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def draws_of(path, ids) -> pd.DataFrame:
+    """The draws of an InferenceData file (``baseline.nc``, ...), chains one after the other."""
+    import arviz as az
+
+    post = az.from_netcdf(str(path)).posterior
+    return pd.DataFrame(np.stack([np.asarray(post[p]).ravel() for p in ids], axis=1), columns=ids)
+
+
+def log10_kds(problem, terms, draws: pd.DataFrame) -> dict[str, np.ndarray]:
+    """log10 Kd (M) of every evidence reaction at every draw (as the twin's Kd table)."""
+    from celltwin.units import CONCENTRATION_UNITS
+
+    linear = pd.DataFrame(problem.to_linear(draws[problem.parameter_ids].to_numpy()), columns=problem.parameter_ids)
+    return {term.reaction or term.label: np.asarray(np.log10(linear[term.koff]) - np.log10(linear[term.kon])
+                                                    + CONCENTRATION_UNITS[term.model_unit]) for term in terms}
+
+
+def held_out_rmse(test_problem, draws: pd.DataFrame, n: int = 400) -> float:
+    """RMSE of the posterior median prediction of ``test_problem``'s measurements (``n``
+    draws evenly spaced; draws whose simulation fails are left out)."""
+    import jax
+
+    thin = draws.iloc[np.linspace(0, len(draws) - 1, n).astype(int)][test_problem.parameter_ids].to_numpy()
+    y = np.asarray(jax.jit(jax.vmap(lambda th: test_problem.simulate(th).observables))(thin))
+    ok = np.all(np.isfinite(y), axis=1)
+    return float(np.sqrt(np.mean((np.median(y[ok], axis=0) - np.asarray(test_problem.measurements)) ** 2)))
