@@ -1,0 +1,85 @@
+"""Why NUTS needs tiny steps on a twin case's posterior: the curvature at draws, in the
+sampler's own whitened coordinates.
+
+    python benchmarks/experiments/posterior_curvature.py CASE.yaml CHECKPOINT.npz
+        [--run baseline|augmented] [--points 8] [--seed 0]
+
+CHECKPOINT is a run's checkpoint from its draw phase (``DIR/baseline.checkpoint.npz`` of
+``celltwin demo CASE --out DIR``: its draws so far in the sampler's unconstrained space and
+the adapted inverse mass matrix ``Sigma``). At draws picked at random, the Hessian of the log
+density is taken by central differences of its gradient along the columns of ``L``
+(``Sigma = L L^T``), so that it is ``L^T H L``: the curvature the leapfrog integrator meets
+with that mass matrix. A Gaussian target well adapted to gives eigenvalues near 1; the
+leapfrog is unstable for steps above ``2 / sqrt(lambda_max)``. Printed per draw: the largest
+eigenvalues, that step limit, the smallest eigenvalue (negative: the log density is not
+concave there) and the parameters of the stiffest direction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+os.environ.setdefault("CELLTWIN_ROW_MEMO", "0")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("case")
+    parser.add_argument("checkpoint")
+    parser.add_argument("--run", choices=("baseline", "augmented"), default="baseline")
+    parser.add_argument("--points", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eps", type=float, default=1e-4, help="finite-difference step (whitened units)")
+    args = parser.parse_args(argv)
+
+    import jax
+
+    from celltwin.evidence import Evidence, read_affinity_table
+    from celltwin.problem import from_petab
+    from celltwin.simulate import SolverSettings
+    from celltwin.twin import read_case
+
+    case = read_case(args.case)
+    problem = from_petab(case.problem, settings=SolverSettings(**case.solver))
+    evidence = Evidence(problem, read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight))
+    density = evidence.switched(args.run == "augmented").log_density
+    space = problem.bounded_transform
+    gradient = jax.jit(jax.grad(lambda z: density(space.theta(z)) + space.log_jacobian(z)))
+    with np.load(args.checkpoint) as record:
+        if "draws_z" not in record:
+            raise SystemExit(f"{args.checkpoint}: no draws yet (the run is still in its warm-up)")
+        draws, inverse_mass = record["draws_z"], record["inverse_mass_matrix"][0]
+        step = float(record["step_size"][0])
+    if inverse_mass.ndim == 1:
+        inverse_mass = np.diag(inverse_mass)
+    L = np.linalg.cholesky(inverse_mass)
+    n = L.shape[0]
+    ids = problem.parameter_ids
+    chains, per_chain = draws.shape[:2]
+    rng = np.random.default_rng(args.seed)
+    print(f"{chains} chains x {per_chain} draws; adapted step size {step:.4f}")
+    limits = []
+    for c, t in zip(rng.integers(0, chains, args.points), rng.integers(0, per_chain, args.points)):
+        z0 = draws[c, t]
+        H = np.empty((n, n))
+        for i in range(n):
+            e = L[:, i] * args.eps
+            H[:, i] = (np.asarray(gradient(z0 + e)) - np.asarray(gradient(z0 - e))) / (2 * args.eps)
+        curvature = -0.5 * (L.T @ H + (L.T @ H).T)
+        w, V = np.linalg.eigh(curvature)
+        direction = L @ V[:, -1]
+        direction /= np.abs(direction).max()
+        top = np.argsort(-np.abs(direction))[:4]
+        limits.append(2 / np.sqrt(max(w[-1], 1e-300)))
+        print(f"chain {c} draw {t}: largest {w[-1]:.3g}, {w[-2]:.3g}, {w[-3]:.3g}; step limit {limits[-1]:.3f}; "
+              f"smallest {w[0]:.3g}; stiffest direction " + ", ".join(f"{ids[k]} {direction[k]:+.2f}" for k in top))
+    print(f"step limits {min(limits):.3f}-{max(limits):.3f} against the adapted step {step:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
