@@ -120,13 +120,13 @@ _inline = numba.njit(fastmath=False, error_model="numpy", cache=True, inline="al
 # ``jac_outer`` (0: none, the loop in adjoint_one).
 
 @_inline
-def form_w(sizes, L, jv, h, W, inv_gamma):
-    """``W = I/gamma - h J`` from the Jacobian's non-zeros ``jv``."""
-    w_from_jac, diag = L[5], L[4]
+def form_w(w_from_jac, diag, n, jv, h, W, inv_gamma):
+    """``W = I/gamma - h J`` from the Jacobian's non-zeros ``jv`` (``w_from_jac``: where
+    each goes in ``W``'s storage; ``diag``: where the diagonal is)."""
     W[:] = 0.0
     for q in range(jv.shape[0]):
         W[w_from_jac[q]] = -h * jv[q]
-    for k in range(sizes[0]):
+    for k in range(n):
         W[diag[k]] += inv_gamma
 
 @_jit
@@ -153,34 +153,9 @@ def dense_factor(W, piv, n):
     return True
 
 @_inline
-def dense_solve(LU, piv, b, n):
-    for k in range(n):
-        j = piv[k]
-        if j != k:
-            b[k], b[j] = b[j], b[k]
-    for i in range(n):
-        acc = b[i]
-        for j in range(i):
-            acc -= LU[i * n + j] * b[j]
-        b[i] = acc
-    for i in range(n - 1, -1, -1):
-        acc = b[i]
-        for j in range(i + 1, n):
-            acc -= LU[i * n + j] * b[j]
-        b[i] = acc / LU[i * n + i]
-
-@_inline
-def form_w_dense(w_from_jac, n, jv, h, W, inv_gamma):
-    """``W = I/gamma - h J`` (dense, row-major) from the Jacobian's non-zeros ``jv``."""
-    W[:] = 0.0
-    for q in range(jv.shape[0]):
-        W[w_from_jac[q]] = -h * jv[q]
-    for k in range(n):
-        W[k * n + k] += inv_gamma
-
-@_inline
 def dense_solve_row(LU, piv, B, r, n):
-    """:func:`dense_solve` on row ``r`` of ``B`` (no view of it made: see ``stages``)."""
+    """Solve ``W x = B[r]`` in place, ``W`` factorised by :func:`dense_factor` (``B``'s
+    row addressed in place, not as a view: see ``stages``)."""
     for k in range(n):
         j = piv[k]
         if j != k:
@@ -197,9 +172,10 @@ def dense_solve_row(LU, piv, B, r, n):
         B[r, i] = acc / LU[i * n + i]
 
 @_inline
-def dense_solve_t_taped(T, P, m, b, n):
-    """:func:`dense_solve_t` with the LU and pivots of step ``m`` of a tape (``T[m]``,
-    ``P[m]``), read in place (see ``stages``)."""
+def dense_solve_t_at(T, P, m, b, n):
+    """Solve ``W^T x = b`` in place, ``W`` factorised by :func:`dense_factor` into row
+    ``m`` of ``T`` with its pivots in row ``m`` of ``P`` (a tape's step, read in place: see
+    ``stages``)."""
     for i in range(n):
         acc = b[i]
         for j in range(i):
@@ -212,23 +188,6 @@ def dense_solve_t_taped(T, P, m, b, n):
         b[i] = acc
     for k in range(n - 1, -1, -1):
         j = P[m, k]
-        if j != k:
-            b[k], b[j] = b[j], b[k]
-
-@_inline
-def dense_solve_t(LU, piv, b, n):
-    for i in range(n):
-        acc = b[i]
-        for j in range(i):
-            acc -= LU[j * n + i] * b[j]
-        b[i] = acc / LU[i * n + i]
-    for i in range(n - 1, -1, -1):
-        acc = b[i]
-        for j in range(i + 1, n):
-            acc -= LU[j * n + i] * b[j]
-        b[i] = acc
-    for k in range(n - 1, -1, -1):
-        j = piv[k]
         if j != k:
             b[k], b[j] = b[j], b[k]
 
@@ -316,7 +275,7 @@ def form_and_factor(sizes, L, jv, h, W, piv, hg, inv_gamma):
         hg[0], hg[1] = h, inv_gamma
         _call3(L[6][0], _ptr(jv), _ptr(hg), _ptr(W))
         return hg[2] != 0.0
-    form_w(sizes, L, jv, h, W, inv_gamma)
+    form_w(L[5], L[4], sizes[0], jv, h, W, inv_gamma)
     return lu_factor(sizes, L, W, piv)
 
 @_inline
@@ -327,7 +286,7 @@ def lu_solve(sizes, L, LU, piv, b):
     elif sizes[3]:
         sparse_solve(LU, L, b, sizes[0])
     else:
-        dense_solve(LU, piv, b, sizes[0])
+        dense_solve_row(LU, piv, b.reshape((1, b.shape[0])), 0, sizes[0])
 
 @_inline
 def lu_solve_t(sizes, L, LU, piv, b):
@@ -337,7 +296,7 @@ def lu_solve_t(sizes, L, LU, piv, b):
     elif sizes[3]:
         sparse_solve_t(LU, L, b, sizes[0])
     else:
-        dense_solve_t(LU, piv, b, sizes[0])
+        dense_solve_t_at(LU.reshape((1, LU.shape[0])), piv.reshape((1, piv.shape[0])), 0, b, sizes[0])
 
 
 # (the LU as the solver calls it, callable from Python: for tests and benchmarks)
@@ -372,10 +331,10 @@ def stage_right_side(h, f, U, i):
         U[i, a] = acc
 
 @_inline
-def stages(rhs, jac, w_from_jac, kind, generated, y0, p, h, jv, W, piv, hg, U, Z, tmp):
+def stages(rhs, jac, w_from_jac, diag, kind, generated, y0, p, h, jv, W, piv, hg, U, Z, tmp):
     """One Rodas5P step from ``y0`` with step ``h``: stage inputs ``Z`` and stages ``U``
     (rows), the factorised ``W = I/gamma - h J``. False if ``W`` is singular. With the
-    dense LU (``kind`` 0; ``w_from_jac``: where ``W`` takes the Jacobian's non-zeros) or
+    dense LU (``kind`` 0; ``w_from_jac``, ``diag``: see :func:`form_w`) or
     the generated one (``kind`` 2, its functions' addresses in ``generated``);
     :func:`stages_sparse_loops` for the sparse LU's loops.
 
@@ -392,7 +351,7 @@ def stages(rhs, jac, w_from_jac, kind, generated, y0, p, h, jv, W, piv, hg, U, Z
         if hg[2] == 0.0:
             return False
     else:
-        form_w_dense(w_from_jac, n, jv, h, W, 1.0 / gamma)
+        form_w(w_from_jac, diag, n, jv, h, W, 1.0 / gamma)
         if not dense_factor(W, piv, n):
             return False
     for i in range(s):
@@ -495,7 +454,7 @@ def solve_one(M, p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, 
     Returns ``(status, n_accepted, fully taped)``; status 0 ok, 1 solver failed, 2 not finite."""
     tape_y, tape_h, tape_u, tape_z, tape_w, tape_piv = tape
     n_ode, time_state, kind, generated = M[6][1], M[6][2], M[6][3], M[7][6]
-    rhs, jac, w_from_jac = M[0], M[1], M[7][5]
+    rhs, jac, w_from_jac, diag = M[0], M[1], M[7][5], M[7][4]
     capacity = tape_h.shape[0]
     nt = ts.shape[0]
     nj = jumps.shape[0]
@@ -543,7 +502,7 @@ def solve_one(M, p, x0, ts, t0, jumps, rtol, atol, max_steps, ss_rtol, ss_atol, 
         hit = h >= remaining * (1.0 - 1e-12)
         hh = remaining if hit else h
         ok = (stages_sparse_loops(M, y, p, hh, jv, W, piv, hg, U, Z, tmp) if kind == 1 else
-              stages(rhs, jac, w_from_jac, kind, generated, y, p, hh, jv, W, piv, hg, U, Z, tmp))
+              stages(rhs, jac, w_from_jac, diag, kind, generated, y, p, hh, jv, W, piv, hg, U, Z, tmp))
         norm = error_norm(n_ode, y, U, rtol, atol) if ok else np.inf
         if not np.isfinite(norm):
             h = hh * _FACTOR_MIN
@@ -680,7 +639,7 @@ def adjoint_one(M, p, x0, ts, t0, jumps, xs, tape, out_step, jump_step, jump_y, 
             elif kind == 1:
                 lu_solve_t(M[6], M[7], tape_w[m], tape_piv[m], rbar)
             else:
-                dense_solve_t_taped(tape_w, tape_piv, m, rbar, n)
+                dense_solve_t_at(tape_w, tape_piv, m, rbar, n)
             # W = I/gamma - h J(y0, p): J gets h * rbar u_i^T (only its non-zeros matter).
             if outer != 0:  # the sum written out for the pattern (EGFR: the loop 0.26 ms of 1.03, 0.13 less)
                 _call3(outer, _ptr(rbar), _at2(tape_u, m, i), _ptr(Mq))
@@ -873,7 +832,7 @@ def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, ts, rtol, atol, max
             np.empty((H.shape[0], n)))
     jv, W, piv, U, Z, tmp, y1, g, t_at, _, K = work
     n_ode, time_state, kind, generated = M[6][1], M[6][2], M[6][3], M[7][6]
-    rhs, jac, w_from_jac = M[0], M[1], M[7][5]
+    rhs, jac, w_from_jac, diag = M[0], M[1], M[7][5], M[7][4]
     before, after = np.empty(2 * ne), np.empty(2 * ne)
     hg = np.empty(4)
     y_root, y_first, y_before, y_left_first = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
@@ -920,7 +879,7 @@ def crossing_one(M, trigger, p, x0, t0, bound, jumps, armed, ts, rtol, atol, max
             hit = h >= remaining * (1.0 - 1e-12)
             hh = remaining if hit else h
             ok = (stages_sparse_loops(M, y, p, hh, jv, W, piv, hg, U, Z, tmp) if kind == 1 else
-                  stages(rhs, jac, w_from_jac, kind, generated, y, p, hh, jv, W, piv, hg, U, Z, tmp))
+                  stages(rhs, jac, w_from_jac, diag, kind, generated, y, p, hh, jv, W, piv, hg, U, Z, tmp))
             norm = error_norm(n_ode, y, U, rtol, atol) if ok else np.inf
             if not np.isfinite(norm):
                 h = hh * _FACTOR_MIN
