@@ -51,6 +51,29 @@ def median_ms(fn, *args, repeats=5) -> float:
     return 1e3 * float(np.median(times))
 
 
+def interleaved_round_medians(calls: dict, rounds: int, per_round: int, before=None) -> dict[str, list[float]]:
+    """Median milliseconds per round of each of ``calls`` (name -> a JAX call without
+    arguments), the calls alternating call by call, so that the machine's drift falls on all
+    alike; ``before(name)``, if given, runs untimed before each of that call's timings."""
+    import statistics
+
+    import jax
+
+    medians: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        times: dict[str, list[float]] = {name: [] for name in calls}
+        for _ in range(per_round):
+            for name, call in calls.items():
+                if before is not None:
+                    before(name)
+                start = time.perf_counter()
+                jax.block_until_ready(call())
+                times[name].append(time.perf_counter() - start)
+        for name in calls:
+            medians[name].append(1000 * statistics.median(times[name]))
+    return medians
+
+
 def fmt(value, spec: str) -> str:
     """``spec.format(value)``, or the value as text where it is not a number."""
     try:

@@ -16,15 +16,15 @@ The row memo (which answers a repeated parameter set from memory) is off.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ["CELLTWIN_ROW_MEMO"] = "0"  # before celltwin is imported: every call solves
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common
-from _common import EGFR_CASE  # noqa: E402
+from _common import EGFR_CASE, interleaved_round_medians  # noqa: E402
 
 
 def main() -> None:
@@ -65,16 +65,8 @@ def main() -> None:
     for f, at in calls.values():
         jax.block_until_ready(f(at))
     values = {label: float(np.ravel(f(at)[0])[0]) for label, (f, at) in calls.items()}  # a batch: its first
-    medians: dict[str, list[float]] = {label: [] for label in calls}
-    for _ in range(args.rounds):
-        times: dict[str, list[float]] = {label: [] for label in calls}
-        for _ in range(args.calls):
-            for label, (f, at) in calls.items():
-                start = time.perf_counter()
-                jax.block_until_ready(f(at))
-                times[label].append(time.perf_counter() - start)
-        for label in calls:
-            medians[label].append(1000 * statistics.median(times[label]))
+    medians = interleaved_round_medians({label: functools.partial(f, at) for label, (f, at) in calls.items()},
+                                        args.rounds, args.calls)
     print(f"case: {args.case}; load average {os.getloadavg()[0]:.2f}")
     for label in calls:
         print(f"{label}: log-posterior {values[label]:.6f}; ms per round:",

@@ -16,16 +16,16 @@ The row memo is off (every call solves).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 os.environ["CELLTWIN_ROW_MEMO"] = "0"  # before celltwin is imported: every call solves
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common
-from _common import EGFR_CASE  # noqa: E402
+from _common import EGFR_CASE, interleaved_round_medians  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,17 +71,8 @@ def main() -> None:
     (v0, g0), (v1, g1) = results.values()
     print(f"log-posterior {v0:.9f} / {v1:.9f}; largest gradient difference {np.max(np.abs(g0 - g1)):.3g} "
           f"(of {np.max(np.abs(g0)):.3g})")
-    medians: dict[str, list[float]] = {name: [] for name in kernels}
-    for _ in range(args.rounds):
-        times: dict[str, list[float]] = {name: [] for name in kernels}
-        for _ in range(args.calls):
-            for name in kernels:
-                use(name)
-                start = time.perf_counter()
-                jax.block_until_ready(value_and_grad(x))
-                times[name].append(time.perf_counter() - start)
-        for name in kernels:
-            medians[name].append(1000 * statistics.median(times[name]))
+    medians = interleaved_round_medians({name: functools.partial(value_and_grad, x) for name in kernels},
+                                        args.rounds, args.calls, before=use)
     print(f"case: {args.case}; load average {os.getloadavg()[0]:.2f}")
     for name, m in medians.items():
         print(f"{name}: ms per round:", " ".join(f"{v:.2f}" for v in m), f"; median {statistics.median(m):.2f} ms")
