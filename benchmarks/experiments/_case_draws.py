@@ -1,6 +1,6 @@
-"""Helpers shared by the experiments that read a twin case's converged draws
-(``celltwin demo`` output folders): the draws as a table, log10 Kd per evidence reaction,
-the held-out RMSE of the posterior median prediction."""
+"""Helpers shared by the experiments that read a twin case's draws (``celltwin demo``
+output folders and checkpoints): the draws as a table, log10 Kd per evidence reaction, the
+held-out RMSE of the posterior median prediction, the log density the sampler ran on."""
 
 from __future__ import annotations
 
@@ -34,3 +34,20 @@ def held_out_rmse(test_problem, draws: pd.DataFrame, n: int = 400) -> float:
     y = np.asarray(jax.jit(jax.vmap(lambda th: test_problem.simulate(th).observables))(thin))
     ok = np.all(np.isfinite(y), axis=1)
     return float(np.sqrt(np.mean((np.median(y[ok], axis=0) - np.asarray(test_problem.measurements)) ** 2)))
+
+
+def case_log_density_z(case_path, run: str):
+    """``(problem, f)``: the case's problem and the log density that its ``run`` (baseline or
+    augmented) samples, ``f(z)`` in the sampler's unconstrained space (the bounded transform's
+    log Jacobian included)."""
+    from celltwin.evidence import Evidence, read_affinity_table
+    from celltwin.problem import from_petab
+    from celltwin.simulate import SolverSettings
+    from celltwin.twin import read_case
+
+    case = read_case(case_path)
+    problem = from_petab(case.problem, settings=SolverSettings(**case.solver))
+    evidence = Evidence(problem, read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight))
+    density = evidence.switched(run == "augmented").log_density
+    space = problem.bounded_transform
+    return problem, lambda z: density(space.theta(z)) + space.log_jacobian(z)

@@ -20,10 +20,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("CELLTWIN_ROW_MEMO", "0")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _case_draws import case_log_density_z  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -38,17 +41,8 @@ def main(argv=None) -> int:
 
     import jax
 
-    from celltwin.evidence import Evidence, read_affinity_table
-    from celltwin.problem import from_petab
-    from celltwin.simulate import SolverSettings
-    from celltwin.twin import read_case
-
-    case = read_case(args.case)
-    problem = from_petab(case.problem, settings=SolverSettings(**case.solver))
-    evidence = Evidence(problem, read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight))
-    density = evidence.switched(args.run == "augmented").log_density
-    space = problem.bounded_transform
-    gradient = jax.jit(jax.grad(lambda z: density(space.theta(z)) + space.log_jacobian(z)))
+    problem, log_density = case_log_density_z(args.case, args.run)
+    gradient = jax.jit(jax.grad(log_density))
     with np.load(args.checkpoint) as record:
         if "draws_z" not in record:
             raise SystemExit(f"{args.checkpoint}: no draws yet (the run is still in its warm-up)")
