@@ -18,7 +18,7 @@ from scipy import stats
 from celltwin.errors import CelltwinInputError
 from celltwin.inference import NUTSSettings, SamplerSettings, nuts_draws, sample
 from celltwin.inference._checkpoint import load_checked, save_checkpoint
-from celltwin.inference._independence import DEGREES_OF_FREEDOM, WIDE, moves, proposal
+from celltwin.inference._independence import DEGREES_OF_FREEDOM, WIDE, independence_proposal as proposal, moves
 from celltwin.inference._warmup import Warmup
 
 MEAN = np.array([0.5, -1.0, 2.0])

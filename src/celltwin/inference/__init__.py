@@ -10,7 +10,7 @@ from ._executor import check_scheduler as check_scheduler
 from ._executor import problem_handle as problem_handle
 from ._executor import problem_in_worker as problem_in_worker
 from ._fit_table import read_best_fit as read_best_fit
-from ._independence import proposal as independence_proposal
+from ._independence import independence_proposal as independence_proposal
 from ._nuts import nuts_draws as nuts_draws
 from ._optimize import OPTIMIZERS as OPTIMIZERS
 from ._optimize import MultistartResult as MultistartResult

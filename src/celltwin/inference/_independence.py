@@ -35,7 +35,7 @@ DEGREES_OF_FREEDOM = 4.0
 WIDE = 2.5  # the second component's scale, relative to the warm-up's covariance
 
 
-def proposal(mean: jax.Array, inverse_mass_matrix: jax.Array):
+def independence_proposal(mean: jax.Array, inverse_mass_matrix: jax.Array):
     """The proposal (a numpyro distribution) centred at ``mean`` with the warm-up's covariance
     estimate (a dense matrix, or the diagonal of one) as the narrow component's scale."""
     from numpyro.distributions import Categorical, MixtureSameFamily, MultivariateStudentT

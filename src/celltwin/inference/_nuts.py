@@ -63,7 +63,7 @@ def build_draws(logdensity: Callable, n_steps: int, max_tree_depth: int = 10, im
     def one_chain(state: NUTSState, key):
         kernel = blackjax.nuts(logdensity, step_size=state.step_size, inverse_mass_matrix=state.inverse_mass_matrix,
                                max_num_doublings=max_tree_depth)
-        q = _independence.proposal(state.proposal_mean, state.inverse_mass_matrix)
+        q = _independence.independence_proposal(state.proposal_mean, state.inverse_mass_matrix)
 
         def step(chain, k):
             if imh_proposals:

@@ -140,7 +140,7 @@ class Warmup:
     def _proposals(self, state: WarmupState, kernel, chain, key):
         """``imh_proposals`` independence moves from the proposal fitted to the last slow
         window that ended (its mean and the inverse mass matrix adapted from it)."""
-        q = _independence.proposal(state.window_mean, state.mass_state.inverse_mass_matrix)
+        q = _independence.independence_proposal(state.window_mean, state.mass_state.inverse_mass_matrix)
         return _independence.move_chain(self.logdensity, q, kernel, chain, key, self.imh_proposals)[0]
 
     def _end_window(self, state: WarmupState, window_end, ended_mm, mean) -> WarmupState:
