@@ -220,7 +220,10 @@ class Problem(AbstractProblem):
         args = (jnp.asarray(g.ts), jnp.asarray(g.t0), g.p_refs, g.x0_mask, g.x0_refs)
         rest_xs, ps, status = _over_conditions(one, args, settings.condition_batching)
         xs = jnp.zeros((*g.ts.shape, cm.n_states))
-        xs = xs.at[:, :, split.rest_index].set(rest_xs).at[:, :, split.shared_index].set(shared_xs[split.slots])
+        # (unique_indices: without it JAX differentiates a scatter by scattering and gathering
+        # integer ids, for overlapping indices; here there are none. GPCR: 99 -> 73 XLA fusions)
+        xs = (xs.at[:, :, split.rest_index].set(rest_xs, unique_indices=True)
+              .at[:, :, split.shared_index].set(shared_xs[split.slots], unique_indices=True))
         return xs, ps, jnp.where(status == Status.OK, shared_status, status)
 
     def _evaluate(self, theta, adjoint) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -248,8 +251,8 @@ class Problem(AbstractProblem):
                 t_rows[r], x_rows[r], p_rows[r], pool[obs.observable_refs], pool[obs.noise_refs],
                 petab_values[self._petab_only],
             )
-            y = y.at[r].set(out[:, 0])
-            sigma = sigma.at[r].set(out[:, 1])
+            y = y.at[r].set(out[:, 0], unique_indices=True)  # (each row once: see _simulate_split_group)
+            sigma = sigma.at[r].set(out[:, 1], unique_indices=True)
         status = jnp.zeros(self.n_conditions, dtype=jnp.int32)
         for g, st in zip(arrays.groups, statuses):
             status = status.at[g.contexts].set(st)
