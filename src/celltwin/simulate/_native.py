@@ -645,8 +645,7 @@ def _flat(a: np.ndarray, shape: tuple[int, ...], tail: int) -> np.ndarray:
     a view of XLA's buffer where it already has that shape (the FFI handler's arrays), else
     a writable copy (the model's compiled functions are typed for writable arrays)."""
     flat = (math.prod(shape[:len(shape) - tail]),) + shape[len(shape) - tail:]
-    if type(a) is np.ndarray and a.shape == shape and a.dtype == np.float64 and a.flags.writeable and \
-            a.flags.c_contiguous:
+    if type(a) is np.ndarray and a.shape == shape and a.dtype == np.float64 and a.flags.carray:  # (writeable too)
         return a.reshape(flat)
     a = np.asarray(a, dtype=np.float64)
     return np.array(np.broadcast_to(a, shape).reshape(flat), order="C")
@@ -662,14 +661,20 @@ TAPE_STEPS = 1024
 TAPE_BYTES = 2 * 2**30
 
 
+@functools.cache
+def _memory() -> int | None:
+    """The machine's memory in bytes (None where the system does not say), asked once."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system that says
+        return None
+
+
 def _tape_budget() -> int:
     """The bytes the tapes of one batch may take: ``TAPE_BYTES``, or an eighth of the
     machine's memory where that is less."""
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not a POSIX system that says
-        memory = 8 * TAPE_BYTES
-    return int(min(TAPE_BYTES, memory // 8))
+    memory = _memory()
+    return TAPE_BYTES if memory is None else int(min(TAPE_BYTES, memory // 8))
 
 
 def _new_tape(batch: int, capacity: int, n: int, n_stages: int, w_size: int):
@@ -765,7 +770,11 @@ class _Solves:
 
     def _inputs(self, p, x0, t0, ts, jumps, extra=()):
         gen = self.gen
-        batch = np.broadcast_shapes(p.shape[:-1], x0.shape[:-1], np.shape(t0), ts.shape[:-1], jumps.shape[:-1], *extra)
+        batch = p.shape[:-1]
+        # (the FFI handler's arguments all carry the batch's axes: np.broadcast_shapes, 3 us, only where not)
+        if not (x0.shape[:-1] == ts.shape[:-1] == jumps.shape[:-1] == np.shape(t0) == batch and
+                all(e == batch for e in extra)):
+            batch = np.broadcast_shapes(batch, x0.shape[:-1], np.shape(t0), ts.shape[:-1], jumps.shape[:-1], *extra)
         P = _flat(p, batch + p.shape[-1:], 1)
         X0 = _flat(x0, batch + (gen.n_ode,), 1)
         if gen.time_state:  # the time state's value is set from t0 by the kernel
@@ -814,6 +823,8 @@ class _Solves:
         """The most steps a solve of ``record``'s batch took if one of them did not fit
         on its tape, else 0."""
         _, status, n_steps, taped, *_ = record
+        if taped.all():  # (the common case, checked first: 0.5 against 3 us)
+            return 0
         short = (status == 0) & ~taped
         return int(n_steps[short].max()) if short.any() else 0
 
@@ -823,9 +834,13 @@ class _Solves:
         XS, status = np.empty((b, inputs[3].shape[1], n_ode)), np.empty(b, dtype=np.int32)
 
         def solve(todo):
-            sub = inputs if todo.size == b else tuple(a[todo] for a in inputs)
+            every = todo.size == b
+            sub = inputs if every else tuple(a[todo] for a in inputs)
             sub_xs, sub_status, *_ = self._run(sub, keep_tape)
-            XS[todo], status[todo] = sub_xs[:, :, :n_ode], sub_status
+            if every:  # (slices: a copy without the index arrays' gather)
+                XS[...], status[...] = sub_xs[:, :, :n_ode], sub_status
+            else:
+                XS[todo], status[todo] = sub_xs[:, :, :n_ode], sub_status
 
         with self.lock:
             self.solved.fill(inputs, (XS, status), solve)
