@@ -251,7 +251,7 @@ class Problem(AbstractProblem):
                 t_rows[r], x_rows[r], p_rows[r], pool[obs.observable_refs], pool[obs.noise_refs],
                 petab_values[self._petab_only],
             )
-            y = y.at[r].set(out[:, 0], unique_indices=True)  # (each row once: see _simulate_split_group)
+            y = y.at[r].set(out[:, 0], unique_indices=True)  # (a measurement row has one observable)
             sigma = sigma.at[r].set(out[:, 1], unique_indices=True)
         status = jnp.zeros(self.n_conditions, dtype=jnp.int32)
         for g, st in zip(arrays.groups, statuses):

@@ -645,7 +645,7 @@ def _flat(a: np.ndarray, shape: tuple[int, ...], tail: int) -> np.ndarray:
     a view of XLA's buffer where it already has that shape (the FFI handler's arrays), else
     a writable copy (the model's compiled functions are typed for writable arrays)."""
     flat = (math.prod(shape[:len(shape) - tail]),) + shape[len(shape) - tail:]
-    if type(a) is np.ndarray and a.shape == shape and a.dtype == np.float64 and a.flags.carray:  # (writeable too)
+    if type(a) is np.ndarray and a.shape == shape and a.dtype == np.float64 and a.flags.carray:  # (aligned, writeable)
         return a.reshape(flat)
     a = np.asarray(a, dtype=np.float64)
     return np.array(np.broadcast_to(a, shape).reshape(flat), order="C")
