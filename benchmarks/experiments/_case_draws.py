@@ -36,17 +36,17 @@ def held_out_rmse(test_problem, draws: pd.DataFrame, n: int = 400) -> float:
     return float(np.sqrt(np.mean((np.median(y[ok], axis=0) - np.asarray(test_problem.measurements)) ** 2)))
 
 
-def case_log_density_z(case_path, run: str):
+def case_log_density_z(case_path, run: str, **solver):
     """``(problem, f)``: the case's problem and the log density that its ``run`` (baseline or
     augmented) samples, ``f(z)`` in the sampler's unconstrained space (the bounded transform's
-    log Jacobian included)."""
+    log Jacobian included); ``solver``: settings that replace the case's."""
     from celltwin.evidence import Evidence, read_affinity_table
     from celltwin.problem import from_petab
     from celltwin.simulate import SolverSettings
     from celltwin.twin import read_case
 
     case = read_case(case_path)
-    problem = from_petab(case.problem, settings=SolverSettings(**case.solver))
+    problem = from_petab(case.problem, settings=SolverSettings(**{**case.solver, **solver}))
     evidence = Evidence(problem, read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight))
     density = evidence.switched(run == "augmented").log_density
     space = problem.bounded_transform

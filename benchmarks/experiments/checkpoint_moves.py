@@ -19,6 +19,9 @@ CHECKPOINT is a run's checkpoint from its draw phase (``DIR/baseline.checkpoint.
    centred at the draws' mean, scaled by the adapted mass matrix): the log importance weights
    ``log p - log q`` of the draws and of ``--proposals`` proposals, and the mean probability
    that a proposal is accepted from a draw.
+4. **The solver's share** (``--tight-draws N``): at N draws picked at random, the log density
+   at the case's tolerances minus that at rtol 1e-10, atol 1e-12: whether a region the
+   chains visit could be an artefact of the solver's error.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument("--draws", type=int, default=4, help="NUTS draws per chain (0: none)")
     parser.add_argument("--proposals", type=int, default=2048, help="independence proposals (0: none)")
     parser.add_argument("--slowest", type=int, default=6, help="parameters shown in part 1")
+    parser.add_argument("--tight-draws", type=int, default=24, help="draws of part 4 (0: none)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
@@ -56,6 +60,7 @@ def main(argv=None) -> int:
     from celltwin.inference import independence_proposal
 
     problem, log_density = case_log_density_z(args.case, args.run)
+    batched = jax.jit(jax.vmap(log_density))
     with np.load(args.checkpoint) as record:
         if "draws_z" not in record:
             raise SystemExit(f"{args.checkpoint}: no draws yet (the run is still in its warm-up)")
@@ -107,7 +112,6 @@ def main(argv=None) -> int:
         flat, flat_lp = draws.reshape(-1, dim), lp.reshape(-1)
         q = independence_proposal(jnp.asarray(flat.mean(axis=0)), jnp.asarray(inverse_mass[0]))
         proposals = q.sample(jax.random.PRNGKey(args.seed), (args.proposals,))
-        batched = jax.jit(jax.vmap(log_density))
         target = np.concatenate([np.asarray(batched(proposals[k:k + 64])) for k in range(0, args.proposals, 64)])
         w_draws = flat_lp - np.asarray(q.log_prob(jnp.asarray(flat)))
         w_proposals = target - np.asarray(q.log_prob(proposals))
@@ -117,6 +121,14 @@ def main(argv=None) -> int:
               f"{np.percentile(w_draws, 5):.1f} to {np.percentile(w_draws, 95):.1f} (5-95 %), at the proposals "
               f"{np.percentile(finite, 50):.1f} (median), {finite.max():.1f} (largest); "
               f"mean acceptance per proposal {accept:.2g}")
+
+    if args.tight_draws:
+        _, tight_density = case_log_density_z(args.case, args.run, rtol=1e-10, atol=1e-12, max_steps=200_000)
+        rng = np.random.default_rng(args.seed)
+        picked = jnp.asarray(draws.reshape(-1, dim)[rng.choice(chains * n_draws, args.tight_draws, replace=False)])
+        difference = np.asarray(batched(picked)) - np.asarray(jax.jit(jax.vmap(tight_density))(picked))
+        print(f"\n4. The solver's share, at {args.tight_draws} draws: log density at the case's tolerances minus at "
+              f"rtol 1e-10: largest |difference| {np.abs(difference).max():.2g} (mean {difference.mean():+.2g})")
     return 0
 
 
