@@ -51,3 +51,23 @@ def case_log_density_z(case_path, run: str, **solver):
     density = evidence.switched(run == "augmented").log_density
     space = problem.bounded_transform
     return problem, lambda z: density(space.theta(z)) + space.log_jacobian(z)
+
+
+def add_checkpoint_arguments(parser) -> None:
+    """The arguments of the experiments that read a running sampler's checkpoint: CASE,
+    CHECKPOINT and ``--run``."""
+    parser.add_argument("case")
+    parser.add_argument("checkpoint")
+    parser.add_argument("--run", choices=("baseline", "augmented"), default="baseline")
+
+
+def read_checkpoint(path) -> dict:
+    """A NUTS checkpoint from its draw phase: its arrays, and ``inverse_mass`` the first chain's
+    adapted inverse mass matrix as a dense matrix."""
+    with np.load(path) as record:
+        if "draws_z" not in record:
+            raise SystemExit(f"{path}: no draws yet (the run is still in its warm-up)")
+        arrays = dict(record)
+    matrix = arrays["inverse_mass_matrix"][0]
+    arrays["inverse_mass"] = np.diag(matrix) if matrix.ndim == 1 else matrix
+    return arrays

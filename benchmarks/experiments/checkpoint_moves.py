@@ -36,14 +36,12 @@ import numpy as np
 
 os.environ.setdefault("CELLTWIN_ROW_MEMO", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _case_draws import case_log_density_z  # noqa: E402
+from _case_draws import add_checkpoint_arguments, case_log_density_z, read_checkpoint  # noqa: E402
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("case")
-    parser.add_argument("checkpoint")
-    parser.add_argument("--run", choices=("baseline", "augmented"), default="baseline")
+    add_checkpoint_arguments(parser)
     parser.add_argument("--depth", type=int, default=11, help="tree-depth limit of the NUTS draws here")
     parser.add_argument("--draws", type=int, default=4, help="NUTS draws per chain (0: none)")
     parser.add_argument("--proposals", type=int, default=2048, help="independence proposals (0: none)")
@@ -61,12 +59,9 @@ def main(argv=None) -> int:
 
     problem, log_density = case_log_density_z(args.case, args.run)
     batched = jax.jit(jax.vmap(log_density))
-    with np.load(args.checkpoint) as record:
-        if "draws_z" not in record:
-            raise SystemExit(f"{args.checkpoint}: no draws yet (the run is still in its warm-up)")
-        draws, lp = record["draws_z"], record["stat_lp"]
-        position, step = record["position"], record["step_size"]
-        inverse_mass = record["inverse_mass_matrix"]
+    record = read_checkpoint(args.checkpoint)
+    draws, lp, position, step = record["draws_z"], record["stat_lp"], record["position"], record["step_size"]
+    inverse_mass = record["inverse_mass_matrix"]
     chains, n_draws, dim = draws.shape
     ids = problem.parameter_ids
     print(f"{args.checkpoint}: {chains} chains x {n_draws} draws, {dim} parameters; step size {float(step[0]):.4f}")
@@ -81,8 +76,7 @@ def main(argv=None) -> int:
         for c in range(chains):
             print(f"  chain {c}: " + " ".join(f"{m:5.1f}" for m in means[c]))
 
-    matrix = inverse_mass[0] if inverse_mass.ndim == 3 else np.diag(inverse_mass[0])
-    whiten = np.linalg.inv(np.linalg.cholesky(matrix))
+    whiten = np.linalg.inv(np.linalg.cholesky(record["inverse_mass"]))
     if args.draws:
         def one_chain(z, step_size, inverse_mass_matrix, key):
             kernel = blackjax.nuts(log_density, step_size=step_size, inverse_mass_matrix=inverse_mass_matrix,

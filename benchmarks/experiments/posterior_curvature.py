@@ -26,14 +26,12 @@ import numpy as np
 
 os.environ.setdefault("CELLTWIN_ROW_MEMO", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _case_draws import case_log_density_z  # noqa: E402
+from _case_draws import add_checkpoint_arguments, case_log_density_z, read_checkpoint  # noqa: E402
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("case")
-    parser.add_argument("checkpoint")
-    parser.add_argument("--run", choices=("baseline", "augmented"), default="baseline")
+    add_checkpoint_arguments(parser)
     parser.add_argument("--points", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eps", type=float, default=1e-4, help="finite-difference step (whitened units)")
@@ -43,14 +41,9 @@ def main(argv=None) -> int:
 
     problem, log_density = case_log_density_z(args.case, args.run)
     gradient = jax.jit(jax.grad(log_density))
-    with np.load(args.checkpoint) as record:
-        if "draws_z" not in record:
-            raise SystemExit(f"{args.checkpoint}: no draws yet (the run is still in its warm-up)")
-        draws, inverse_mass = record["draws_z"], record["inverse_mass_matrix"][0]
-        step = float(record["step_size"][0])
-    if inverse_mass.ndim == 1:
-        inverse_mass = np.diag(inverse_mass)
-    L = np.linalg.cholesky(inverse_mass)
+    record = read_checkpoint(args.checkpoint)
+    draws, step = record["draws_z"], float(record["step_size"][0])
+    L = np.linalg.cholesky(record["inverse_mass"])
     n = L.shape[0]
     ids = problem.parameter_ids
     chains, per_chain = draws.shape[:2]
