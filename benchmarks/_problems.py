@@ -13,15 +13,10 @@ SBC_PRIORS = {"k1": (0.0, 0.3), "k2": (-0.7, 0.3), "sigma": (-1.3, 0.2)}  # log1
 
 def augmented_problem(backend: str = "diffrax"):
     """The EGFR case's problem (its solver settings, ``backend``) and its evidence terms."""
-    from celltwin.evidence import Evidence, read_affinity_table
-    from celltwin.problem import from_petab
-    from celltwin.simulate import SolverSettings
-    from celltwin.twin import read_case
+    from celltwin.twin import case_evidence, read_case
 
-    case = read_case(EGFR_CASE)
-    problem = from_petab(case.problem, settings=SolverSettings(**{"backend": backend, **case.solver}))
-    evidence = Evidence(problem, read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight))
-    return problem, evidence
+    evidence = case_evidence(read_case(EGFR_CASE), backend=backend)
+    return evidence.problem, evidence
 
 
 def conversion_problem():

@@ -40,17 +40,14 @@ def main() -> None:
     import jax.numpy as jnp
     import numpy as np
 
-    from celltwin.evidence import Evidence, read_affinity_table
-    from celltwin.problem import from_petab
-    from celltwin.simulate import SolverSettings
-    from celltwin.twin import read_case
+    from celltwin.twin import case_evidence, read_case
 
     case = read_case(args.case)
     engines = {"default": {}} if args.no_diffrax else {"default": {}, "diffrax": {"backend": "diffrax"}}
     calls = {}
     for name, extra in engines.items():
-        problem = from_petab(case.problem, settings=SolverSettings(**{**case.solver, **extra}))
-        evidence = Evidence(problem, read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight))
+        evidence = case_evidence(case, **extra)
+        problem = evidence.problem
         x = jnp.asarray(problem.x_nominal)
         value_and_grad = jax.jit(jax.value_and_grad(evidence.log_density))
         calls[f"{name} ({problem.engine}), one"] = (value_and_grad, x)

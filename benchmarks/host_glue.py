@@ -32,15 +32,11 @@ def main() -> None:
     import jax.numpy as jnp
     import numpy as np
 
-    from celltwin.evidence import Evidence, read_affinity_table
-    from celltwin.problem import from_petab
-    from celltwin.simulate import SolverSettings, _host_call, _native
-    from celltwin.twin import read_case
+    from celltwin.simulate import _host_call, _native
+    from celltwin.twin import case_evidence, read_case
 
-    case = read_case(args.case)
-    problem = from_petab(case.problem, settings=SolverSettings(**case.solver))
-    evidence = Evidence(problem, read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight))
-    x = jnp.asarray(problem.x_nominal)
+    evidence = case_evidence(read_case(args.case))
+    x = jnp.asarray(evidence.problem.x_nominal)
     gradient = jax.jit(jax.value_and_grad(evidence.log_density))
     jax.block_until_ready(gradient(x))
     recorded: list = []

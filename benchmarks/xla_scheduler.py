@@ -41,15 +41,10 @@ WHAT = ("native-noop", "native", "diffrax", "nuts")
 
 
 def _case_density(case_path, **solver):
-    from celltwin.evidence import Evidence, read_affinity_table
-    from celltwin.problem import from_petab
-    from celltwin.simulate import SolverSettings
-    from celltwin.twin import read_case
+    from celltwin.twin import case_evidence, read_case
 
-    case = read_case(case_path)
-    problem = from_petab(case.problem, settings=SolverSettings(**{**case.solver, **solver}))
-    evidence = Evidence(problem, read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight))
-    return problem, evidence.log_density
+    evidence = case_evidence(read_case(case_path), **solver)
+    return evidence.problem, evidence.log_density
 
 
 def _median_ms(call, n: int) -> float:

@@ -611,3 +611,26 @@ def test_chain_groups_refuse_what_cannot_be_sent_or_split():
                workers=2, progress=False)
     with pytest.raises(CelltwinInputError, match="runs in one process"):
         sample(problem, SamplerSettings(method="ensemble", chains=8), workers=2, progress=False)
+
+
+def test_nuts_draws_start_from_a_given_adaptation():
+    """``adapted=(step, inverse mass)`` replaces the warm-up: on a standard normal a step of
+    1e-3 never turns within 2**3 - 1 leapfrog steps (the depth limit ends every tree at 7),
+    a step of 1.5 turns within a few, and the draws of a unit mass at step 0.5 have the
+    target's variance."""
+    from celltwin.inference import NUTSSettings, nuts_draws
+
+    def logdensity(z):
+        return -0.5 * jnp.sum(z**2)
+
+    z0 = jnp.zeros((4, 3))
+    settings = NUTSSettings(chains=4, draws=400, warmup=0, max_tree_depth=3)
+    unit = jnp.ones((4, 3))
+    key = jax.random.PRNGKey(3)
+    _, tiny = nuts_draws(logdensity, z0, settings, key, adapted=(jnp.full(4, 1e-3), unit))
+    _, large = nuts_draws(logdensity, z0, settings, key, adapted=(jnp.full(4, 1.5), unit))
+    assert np.all(np.asarray(tiny["n_steps"]) == 7)
+    assert float(np.mean(np.asarray(large["n_steps"]))) < 4
+    draws, _ = nuts_draws(logdensity, z0, dataclasses.replace(settings, draws=2000), key,
+                          adapted=(jnp.full(4, 0.5), unit))
+    assert np.var(np.asarray(draws)) == pytest.approx(1.0, abs=0.12)

@@ -294,3 +294,21 @@ def test_case_variants_change_priors_weight_and_held_out_observable(tmp_path):
         case_variant(case, tmp_path / "bad", held_out_observable="obs_x")
     with pytest.raises(CelltwinInputError, match="prior_decades"):
         case_variant(case, tmp_path / "bad", prior_decades=0)
+
+
+def test_case_evidence_binds_the_case_table_with_solver_overrides(tmp_path):
+    """The case's problem with its solver settings (one replaced) and its evidence term: the
+    augmented minus baseline log density is the table's normal on log10 Kd (sd 0.3 at -8 M)."""
+    from celltwin.twin import case_evidence
+
+    case = read_case(write_case(tmp_path))
+    evidence = case_evidence(case, rtol=1e-9)
+    assert evidence.problem.settings.rtol == 1e-9 and len(evidence.terms) == 1
+    baseline = evidence.switched(False)
+
+    def term(log10_kon: float) -> float:  # koff at its nominal value; Kd = koff / kon in nM
+        x = np.array([log10_kon, np.log10(KOFF)])
+        return float(evidence.log_density(x) - baseline.log_density(x))
+
+    shift = 0.45  # kon 10**0.45 times larger: log10 Kd from -8 to -8.45
+    assert term(np.log10(KON) + shift) - term(np.log10(KON)) == pytest.approx(-0.5 * (shift / 0.3) ** 2, rel=1e-9)

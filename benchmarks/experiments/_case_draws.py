@@ -40,15 +40,10 @@ def case_log_density_z(case_path, run: str, **solver):
     """``(problem, f)``: the case's problem and the log density that its ``run`` (baseline or
     augmented) samples, ``f(z)`` in the sampler's unconstrained space (the bounded transform's
     log Jacobian included); ``solver``: settings that replace the case's."""
-    from celltwin.evidence import Evidence, read_affinity_table
-    from celltwin.problem import from_petab
-    from celltwin.simulate import SolverSettings
-    from celltwin.twin import read_case
+    from celltwin.twin import case_evidence, read_case
 
-    case = read_case(case_path)
-    problem = from_petab(case.problem, settings=SolverSettings(**{**case.solver, **solver}))
-    evidence = Evidence(problem, read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight))
-    density = evidence.switched(run == "augmented").log_density
+    evidence = case_evidence(read_case(case_path), **solver)
+    problem, density = evidence.problem, evidence.switched(run == "augmented").log_density
     space = problem.bounded_transform
     return problem, lambda z: density(space.theta(z)) + space.log_jacobian(z)
 

@@ -98,11 +98,11 @@ def main(argv=None) -> pd.DataFrame:
     from celltwin.evidence import Evidence, read_affinity_table, reported_values, to_log10_molar
     from celltwin.problem import from_petab
     from celltwin.simulate import SolverSettings
-    from celltwin.twin import read_case
+    from celltwin.twin import case_evidence, read_case
 
     case = read_case(args.case)
-    problem = from_petab(case.problem, settings=SolverSettings(**case.solver))
-    fixed = read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight)
+    case_terms = case_evidence(case)
+    problem, fixed = case_terms.problem, case_terms.terms
     table = pd.read_csv(case.evidence, sep="\t", comment="#").drop(columns=["sd"]).assign(error_model=args.error_model)
     # the table used is kept beside the results (with --out), else in a temporary folder
     folder = args.out.parent if args.out else Path(tempfile.mkdtemp())
@@ -118,7 +118,7 @@ def main(argv=None) -> pd.DataFrame:
     named: dict[str, tuple[pd.DataFrame, float]] = {
         "baseline (no evidence)": (baseline, np.nan),
         "fixed sd (the case's), NUTS": (augmented, np.nan),
-        "fixed sd (the case's), reweighted baseline": reweighted(Evidence(problem, fixed), baseline, args.seed),
+        "fixed sd (the case's), reweighted baseline": reweighted(case_terms, baseline, args.seed),
         f"learned ({args.error_model}), reweighted baseline": reweighted(Evidence(problem, calibrated), baseline,
                                                                         args.seed)}
     if args.calibrated is not None:

@@ -51,11 +51,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import arviz as az
-    import blackjax
     import jax
     import jax.numpy as jnp
 
-    from celltwin.inference import independence_proposal
+    from celltwin.inference import NUTSSettings, independence_proposal, nuts_draws
 
     problem, log_density = case_log_density_z(args.case, args.run)
     batched = jax.jit(jax.vmap(log_density))
@@ -78,20 +77,12 @@ def main(argv=None) -> int:
 
     whiten = np.linalg.inv(np.linalg.cholesky(record["inverse_mass"]))
     if args.draws:
-        def one_chain(z, step_size, inverse_mass_matrix, key):
-            kernel = blackjax.nuts(log_density, step_size=step_size, inverse_mass_matrix=inverse_mass_matrix,
-                                   max_num_doublings=args.depth)
-
-            def step_once(state, k):
-                state, info = kernel.step(k, state)
-                return state, (state.position, info.num_integration_steps, info.is_divergent)
-
-            return jax.lax.scan(step_once, kernel.init(z), jax.random.split(key, args.draws))[1]
-
-        keys = jax.random.split(jax.random.PRNGKey(args.seed), chains)
+        settings = NUTSSettings(chains=chains, draws=args.draws, warmup=0, max_tree_depth=args.depth,
+                                dense_mass=inverse_mass.ndim == 3)
         start = time.perf_counter()
-        positions, steps, divergent = jax.jit(jax.vmap(one_chain))(jnp.asarray(position), jnp.asarray(step),
-                                                                    jnp.asarray(inverse_mass), keys)
+        positions, stats = nuts_draws(log_density, jnp.asarray(position), settings, jax.random.PRNGKey(args.seed),
+                                      adapted=(step, inverse_mass))
+        steps, divergent = stats["n_steps"], stats["diverging"]
         path = np.concatenate([position[:, None], np.asarray(positions)], axis=1) @ whiten.T
         jumps = (np.diff(path, axis=1) ** 2).sum(axis=-1)
         steps = np.asarray(steps)

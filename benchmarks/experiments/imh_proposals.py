@@ -36,16 +36,12 @@ def main() -> None:
 
     import numpy as np
 
-    from celltwin.evidence import Evidence, read_affinity_table
     from celltwin.inference import SamplerSettings, diagnose, sample
-    from celltwin.problem import from_petab
-    from celltwin.simulate import SolverSettings
-    from celltwin.twin import read_case
+    from celltwin.twin import case_evidence, read_case
 
     case = read_case(args.case)
-    problem = from_petab(case.problem, settings=SolverSettings(**case.solver))
-    baseline = Evidence(problem, read_affinity_table(case.evidence, problem.model,
-                                                     weight=case.evidence_weight)).switched(False)
+    baseline = case_evidence(case).switched(False)
+    problem = baseline.problem
     def run(seed: int, m: int, draws: int):
         settings = SamplerSettings(**{**case.sampler, "warmup": args.warmup, "draws": draws, "block": draws,
                                       "seed": seed, "stop_rhat": None, "stop_ess": None, "imh_proposals": m})

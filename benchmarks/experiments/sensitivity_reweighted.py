@@ -51,13 +51,10 @@ def densities(case):
     """Per run, the jitted, vmapped target density of ``case`` (and its problem and terms)."""
     import jax
 
-    from celltwin.evidence import Evidence, read_affinity_table
-    from celltwin.problem import from_petab
-    from celltwin.simulate import SolverSettings
+    from celltwin.twin import case_evidence
 
-    problem = from_petab(case.problem, settings=SolverSettings(**case.solver))
-    terms = read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight)
-    evidence = Evidence(problem, terms)
+    evidence = case_evidence(case)
+    problem, terms = evidence.problem, evidence.terms
     return problem, terms, {run: jax.jit(jax.vmap(evidence.switched(run == "augmented").log_density)) for run in RUNS}
 
 

@@ -87,7 +87,8 @@ def warmup(logdensity: Callable, s: NUTSSettings) -> Warmup:
                   dense_mass=s.dense_mass, pooled=s.pooled_mass, imh_proposals=s.imh_proposals)
 
 
-def nuts_draws(logdensity: Callable, z0, settings: SamplerSettings | NUTSSettings, key) -> tuple[jax.Array, dict]:
+def nuts_draws(logdensity: Callable, z0, settings: SamplerSettings | NUTSSettings, key, *,
+               adapted: tuple | None = None) -> tuple[jax.Array, dict]:
     """NUTS on any log density of a flat, unconstrained position: the sampler's warm-up
     (Stan's windows) and kernel, chains vectorised, no checkpoints; traceable.
 
@@ -96,6 +97,8 @@ def nuts_draws(logdensity: Callable, z0, settings: SamplerSettings | NUTSSetting
         z0: starting points, one row per chain (``settings.chains`` rows).
         settings: warm-up, draws, target acceptance, tree depth, mass matrix.
         key: a JAX random key.
+        adapted: ``(step_size, inverse_mass_matrix)`` per chain (leading axis: chains), e.g.
+            a run's checkpoint: the draws start from them, without a warm-up.
 
     Returns:
         ``(draws, stats)``: draws of shape ``(chains, draws, dimension)`` and the per-draw
@@ -106,7 +109,10 @@ def nuts_draws(logdensity: Callable, z0, settings: SamplerSettings | NUTSSetting
         raise TypeError(f"nuts_draws runs NUTS; the settings are for the {s.method} sampler")
     target = finite_or_minus_inf(logdensity)
     warm_key, draw_key = jax.random.split(key)
-    if s.warmup == 0:
+    if adapted is not None:
+        step_size, inverse_mass_matrix = (jnp.asarray(a) for a in adapted)
+        state = NUTSState(z0, step_size, inverse_mass_matrix, z0)
+    elif s.warmup == 0:
         state = init(z0, s.dense_mass)
     else:
         state = NUTSState(*warmup(target, s).run(z0, warm_key, s.warmup))

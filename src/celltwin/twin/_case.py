@@ -96,6 +96,18 @@ def read_case(path) -> Case:
     return case
 
 
+def case_evidence(case: Case, **solver):
+    """The case's problem with its evidence bound (:class:`celltwin.evidence.Evidence`, its
+    ``problem`` the training problem; ``.switched(False)`` the baseline), solved with the
+    case's solver settings updated by ``solver``."""
+    from ..evidence import Evidence, read_affinity_table
+    from ..problem import from_petab
+    from ..simulate import SolverSettings
+
+    problem = from_petab(case.problem, settings=SolverSettings(**{**case.solver, **solver}))
+    return Evidence(problem, read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight))
+
+
 def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 

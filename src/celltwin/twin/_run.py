@@ -16,9 +16,9 @@ import pandas as pd
 
 from .._atomic import atomic_path, atomic_write_text
 from ..errors import CelltwinInputError
-from ..evidence import Evidence, block_length, information_gain, read_affinity_table, reported_values, to_log10_molar
+from ..evidence import block_length, information_gain, reported_values, to_log10_molar
 from ..units import CONCENTRATION_UNITS
-from ._case import Case
+from ._case import Case, case_evidence
 
 RUNS = ("baseline", "augmented")
 
@@ -48,9 +48,8 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     solver = SolverSettings(**case.solver)
-    problem = from_petab(case.problem, settings=solver)
-    terms = read_affinity_table(case.evidence, problem.model, weight=case.evidence_weight)
-    evidence = Evidence(problem, terms)
+    evidence = case_evidence(case)
+    problem, terms = evidence.problem, evidence.terms
     settings = SamplerSettings(**{**case.sampler, **(sampler or {})})
     # What the sampling does not need is checked before it, so that a bad case fails in seconds.
     test_problem = None if case.held_out is None else from_petab(case.held_out, settings=solver)
