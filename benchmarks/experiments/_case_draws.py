@@ -52,13 +52,26 @@ def add_checkpoint_arguments(parser) -> None:
     """The arguments of the experiments that read a running sampler's checkpoint: CASE,
     CHECKPOINT and ``--run``."""
     parser.add_argument("case")
-    parser.add_argument("checkpoint")
+    parser.add_argument("checkpoint", help="a run's checkpoint (DIR/RUN.checkpoint.npz) or, once done, DIR/RUN.nc")
     parser.add_argument("--run", choices=("baseline", "augmented"), default="baseline")
 
 
-def read_checkpoint(path) -> dict:
+def read_checkpoint(path, problem=None) -> dict:
     """A NUTS checkpoint from its draw phase: its arrays, and ``inverse_mass`` the first chain's
-    adapted inverse mass matrix as a dense matrix."""
+    adapted inverse mass matrix as a dense matrix. A finished run's ``RUN.nc`` (``problem``
+    needed) gives its draws in the sampler's space and statistics under the checkpoint's names;
+    it holds no adaptation, so ``inverse_mass`` is the draws' covariance (what a dense, pooled
+    warm-up estimates) and ``step_size`` is NaN."""
+    if str(path).endswith(".nc"):
+        import arviz as az
+
+        idata = az.from_netcdf(str(path))
+        theta = np.stack([np.asarray(idata.posterior[p]) for p in problem.parameter_ids], axis=-1)
+        draws_z = np.asarray(problem.bounded_transform.z(theta))
+        stats = {f"stat_{k}": np.asarray(v) for k, v in idata.sample_stats.items()}
+        chains = draws_z.shape[0]
+        return {"draws_z": draws_z, **stats, "position": draws_z[:, -1], "step_size": np.full(chains, np.nan),
+                "inverse_mass": np.cov(draws_z.reshape(-1, draws_z.shape[-1]), rowvar=False)}
     with np.load(path) as record:
         if "draws_z" not in record:
             raise SystemExit(f"{path}: no draws yet (the run is still in its warm-up)")
