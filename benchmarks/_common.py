@@ -51,10 +51,14 @@ def median_ms(fn, *args, repeats=5) -> float:
     return 1e3 * float(np.median(times))
 
 
-def interleaved_round_medians(calls: dict, rounds: int, per_round: int, before=None) -> dict[str, list[float]]:
+def interleaved_round_medians(calls: dict, rounds: int, per_round: int, before=None,
+                              by_blocks: bool = False) -> dict[str, list[float]]:
     """Median milliseconds per round of each of ``calls`` (name -> a JAX call without
     arguments), the calls alternating call by call, so that the machine's drift falls on all
-    alike; ``before(name)``, if given, runs untimed before each of that call's timings."""
+    alike; ``before(name)``, if given, runs untimed before each of that call's timings.
+    ``by_blocks``: in each round every call runs its ``per_round`` times in a row (as a
+    sampler's trajectory calls its gradient) before the next one's; the drift still falls
+    on all alike from round to round."""
     import statistics
 
     import jax
@@ -62,8 +66,10 @@ def interleaved_round_medians(calls: dict, rounds: int, per_round: int, before=N
     medians: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
         times: dict[str, list[float]] = {name: [] for name in calls}
-        for _ in range(per_round):
-            for name, call in calls.items():
+        order = ([[name] * per_round for name in calls] if by_blocks else [list(calls)] * per_round)
+        for names in order:
+            for name in names:
+                call = calls[name]
                 if before is not None:
                     before(name)
                 start = time.perf_counter()

@@ -1,6 +1,7 @@
 """A twin case's log-posterior gradient at the case's own settings, native engine against diffrax.
 
     python benchmarks/case_gradient.py [CASE.yaml] [--rounds 9] [--calls 20] [--batch 4] [--no-diffrax]
+        [--by-blocks]
 
 Issue 23's goals: the EGFR example's gradient <= 2 ms (the default case,
 ``examples/egfr_kholodenko/case.yaml``) and the GPCR example's (``examples/gpcr_yi/case.yaml``) at
@@ -8,7 +9,10 @@ least 10x faster than the diffrax path. The case's problem, solver tolerances an
 value and gradient of the log-posterior, jitted, once at the nominal parameters and (``--batch``)
 vmapped over that many parameter sets near them, as the sampler's chains call it. Each engine is
 timed after one warm-up call; the engines alternate call by call in each round, so that the
-machine's drift (+-30 % over minutes on the 2-core development machine) falls on both alike. Every
+machine's drift (+-30 % over minutes on the 2-core development machine) falls on both alike
+(``--by-blocks``: each engine's calls of a round in a row, as a sampler's leapfrog steps call
+the gradient; the native engine's calls are slower alternating with diffrax's than in a row,
+docs/benchmarks.md). Every
 round's medians are printed, then the median of the rounds and the ratio diffrax / native.
 The row memo (which answers a repeated parameter set from memory) is off.
 """
@@ -34,6 +38,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--batch", type=int, default=4, help="parameter sets per batched call (0: none)")
     parser.add_argument("--no-diffrax", action="store_true", help="time the default engine only")
+    parser.add_argument("--by-blocks", action="store_true",
+                        help="each round: every call --calls times in a row (as a sampler calls it), not alternating")
     args = parser.parse_args()
 
     import jax
@@ -63,7 +69,7 @@ def main() -> None:
         jax.block_until_ready(f(at))
     values = {label: float(np.ravel(f(at)[0])[0]) for label, (f, at) in calls.items()}  # a batch: its first
     medians = interleaved_round_medians({label: functools.partial(f, at) for label, (f, at) in calls.items()},
-                                        args.rounds, args.calls)
+                                        args.rounds, args.calls, by_blocks=args.by_blocks)
     print(f"case: {args.case}; load average {os.getloadavg()[0]:.2f}")
     for label in calls:
         print(f"{label}: log-posterior {values[label]:.6f}; ms per round:",
