@@ -108,6 +108,9 @@ def assert_summary_recomputed_from_draws(out, summary) -> None:
         q05, q50, q95 = np.quantile(log_kd, [0.05, 0.5, 0.95])
         assert (kd[f"{run}_q50"], kd[f"{run}_width90"]) == pytest.approx((q50, q95 - q05), abs=1e-9)
         assert kd[f"{run}_error"] == pytest.approx(abs(q50 + 8.0), abs=1e-9)
+        for rate in ("koff", "kon"):  # the draws are log10 of the model's units
+            assert [kd[f"{run}_log10_{rate}_{q}"] for q in ("q05", "q50", "q95")] == pytest.approx(
+                np.quantile(d[rate], [0.05, 0.5, 0.95]), abs=1e-9)
         # held-out A(t) = 20 - C(t), sigma 0.3: RMSE of the median prediction, and lppd
         kon, koff = 10.0 ** d["kon"].to_numpy()[:, None], 10.0 ** d["koff"].to_numpy()[:, None]
         predicted = 20.0 - bound_complex(data["time"].to_numpy()[None, :], kon, koff)

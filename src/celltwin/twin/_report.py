@@ -57,7 +57,8 @@ def overview(summary) -> str:
 def kd_section(kd: pd.DataFrame) -> str:
     shown = kd.drop(columns=[c for c in kd.columns if c.endswith(("_q05", "_q95"))])
     return note("log10 Kd in M; q50 is the posterior median, width90 the width of the 90 % interval, error the "
-                "distance of the median to the literature value.") + table(shown, index=False)
+                "distance of the median to the literature value; log10_koff and log10_kon in the model's units "
+                "(kd.tsv has their 5 and 95 % quantiles too).") + table(shown, index=False)
 
 
 def gain_section(summary) -> str:

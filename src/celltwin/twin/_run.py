@@ -168,7 +168,9 @@ def _sampled(problem, evidence, settings, out: Path, log, workers: int, executor
 
 def kd_table(problem, terms, draws: dict, reported: dict) -> pd.DataFrame:
     """Per evidence term: predicted and literature log10 Kd (M) and the posterior's
-    5/50/95 % quantiles of log10 Kd for each run, with its distance to the literature value."""
+    5/50/95 % quantiles of log10 Kd for each run, with its distance to the literature value,
+    and of log10 koff and log10 kon (the model's units: koff per time, kon per concentration
+    and time)."""
     ids = problem.parameter_ids
     linear = {run: pd.DataFrame(problem.to_linear(draws[run][ids].to_numpy()), columns=ids) for run in RUNS}
     rows = []
@@ -185,6 +187,9 @@ def kd_table(problem, terms, draws: dict, reported: dict) -> pd.DataFrame:
             row |= {f"{run}_q05": q05, f"{run}_q50": q50, f"{run}_q95": q95, f"{run}_width90": q95 - q05}
             if "reported_log10_kd" in row:
                 row[f"{run}_error"] = abs(q50 - row["reported_log10_kd"])
+            for rate in ("koff", "kon"):
+                quantiles = np.quantile(np.log10(lin[getattr(term, rate)]), [0.05, 0.5, 0.95])
+                row |= {f"{run}_log10_{rate}_{q}": value for q, value in zip(("q05", "q50", "q95"), quantiles)}
         rows.append(row)
     return pd.DataFrame(rows)
 
