@@ -218,10 +218,16 @@ def test_nuts_warmup_interrupted_midway_resumes_to_the_same_draws(tmp_path, monk
     monkeypatch.undo()
     with np.load(ckpt) as data:
         assert int(data["warmup_done"]) == 20 and "position" not in data.files
+        assert float(data["sampling_seconds"]) > 0  # the interrupted invocation's sampling time
     assert describe_checkpoint(ckpt) == "warm-up 20 of 30 steps done, no draws yet"
+    # the time a checkpoint holds is added to, not replaced: set it to 1000 s
+    arrays, meta = checkpoint_module.load_checkpoint(ckpt)
+    checkpoint_module.save_checkpoint(ckpt, {**arrays, "sampling_seconds": np.array(1000.0)}, meta)
     monkeypatch.setenv("CELLTWIN_PROGRESS_INTERVAL", "0")
     capsys.readouterr()
+    start = time.perf_counter()
     resumed = sample(problem, settings, init=beta, checkpoint=ckpt, resume=True, predictive=False, progress=True)
+    assert 1000 < resumed.posterior.attrs["sampling_seconds_all_invocations"] < 1000 + time.perf_counter() - start
     err = capsys.readouterr().err.splitlines()
     mass = "dense, pooled" if pooled else "dense"
     warmup = [line for line in err if line.startswith("NUTS warm-up")]

@@ -170,6 +170,8 @@ def test_a_case_runs_end_to_end_and_resumes(tmp_path):
     # runs were sampled at once, in two processes: the longer of them)
     seconds = [r["seconds"] for r in summary["diagnostics"].values()]
     assert [r["seconds"] for r in again["diagnostics"].values()] == seconds
+    for r in again["diagnostics"].values():  # the sampler's own clock: within the invocation's share
+        assert 0 < r["seconds_all_invocations"] <= r["seconds"]
     assert again["wall_time_s"] >= max(seconds)
     # sampled alone (this process), the augmented run gives the same draws as in its own process
     first = az.from_netcdf(str(out / "augmented.nc"))

@@ -13,6 +13,7 @@ so a run killed at any moment and resumed gives exactly the draws of an uninterr
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Callable, Iterator
 from typing import ClassVar, NamedTuple
 
@@ -63,12 +64,16 @@ def run_keys(seed: int) -> tuple[jax.Array, jax.Array, jax.Array]:
 
 
 def run(kernel: AbstractKernel, record: dict, save: Callable[[], None], *, progress: bool) -> None:
-    """Run ``kernel``'s phases from ``record``, checkpointing (``save``) after every block."""
+    """Run ``kernel``'s phases from ``record``, checkpointing (``save``) after every block.
+    ``record["sampling_seconds"]`` counts the wall seconds of all invocations that ran the
+    record's blocks (a run resumed from a checkpoint adds to what the checkpoint holds)."""
+    earlier, start = float(record.get("sampling_seconds", 0.0)), time.perf_counter()
     for phase in kernel.phases(record):
         shown = progress and phase.title is not None
         with progress_bar(phase.title or "", phase.total, unit=phase.unit, completed=phase.completed,
                           enabled=shown) as advance:
             for block in phase.blocks:
+                record["sampling_seconds"] = np.array(earlier + time.perf_counter() - start)
                 save()
                 if block.units or block.note is not None:
                     advance(block.units, note=block.note)

@@ -119,6 +119,8 @@ def sample(problem, settings: SamplerSettings | AlgorithmSettings | None = None,
     else:
         _driver.run(kernel, record, save, progress=progress)
     draws_z, stats, attrs = kernel.result(record)
+    if "sampling_seconds" in record:  # over every invocation that sampled this run
+        attrs = {**attrs, "sampling_seconds_all_invocations": float(record["sampling_seconds"])}
     theta_draws = np.asarray(space.theta(jnp.asarray(draws_z)))
     return inference_data(problem, theta_draws, stats, {**meta, **attrs}, predictive=predictive, seed=s.seed)
 

@@ -67,7 +67,11 @@ def run_case(case: Case, out: Path, *, sampler: dict | None = None, max_draws: i
     posteriors, earlier = _sampled(problem, evidence, settings, out, log, workers, executor, at_once)
     diagnostics, run_seconds = {}, {}
     for run in RUNS:
-        run_seconds[run] = float(posteriors[run].posterior.attrs.get("sampling_seconds", 0.0))
+        attrs = posteriors[run].posterior.attrs
+        # this invocation's share, and every invocation's sampling of this run (resumed ones included)
+        run_seconds[run] = {"seconds": float(attrs.get("sampling_seconds", 0.0)),
+                            "seconds_all_invocations": (None if "sampling_seconds_all_invocations" not in attrs else
+                                                        float(attrs["sampling_seconds_all_invocations"]))}
         diagnostics[run] = diagnose(posteriors[run])
         write_report(posteriors[run], out / f"{run}_report.html", title=f"{case.name}: {run} posterior")
     ids = problem.parameter_ids
@@ -281,7 +285,7 @@ def build_summary(case, problem, settings, draws, gain, gain_prior, kd, held_out
                               "min_bulk_ess": float(tables[run]["ess_bulk"].min()),
                               "min_tail_ess": float(tables[run]["ess_tail"].min()),
                               "converged": diagnostics[run].converged, "warnings": diagnostics[run].warnings,
-                              "seconds": run_seconds[run]} for run in RUNS},
+                              **run_seconds[run]} for run in RUNS},
         "max_rhat": float(max(tables[run]["r_hat"].max() for run in RUNS)),
         "min_bulk_ess": float(min(tables[run]["ess_bulk"].min() for run in RUNS)),
         "min_tail_ess": float(min(tables[run]["ess_tail"].min() for run in RUNS)),
