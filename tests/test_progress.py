@@ -65,6 +65,22 @@ def test_a_resumed_run_counts_only_its_own_steps_for_the_rate():
     assert len(lines) == 1  # the last line already shows this state
 
 
+def test_a_run_with_a_stopping_rule_shows_its_eta_as_a_bound_and_may_shrink_its_total():
+    """With a stopping rule the total is the limit, so the time left is at most the eta; a
+    run that stopped early (at once with another) takes its blocks out of the total."""
+    timer, lines = FakeClock(), []
+    progress = ProgressLines("a and b at once", 20, unit="blocks", completed=4, interval=0.0, write=lines.append,
+                             timer=timer, total_is_limit=True)
+    timer.now += 60
+    progress.advance(2)
+    # 2 blocks in 60 s (the 4 earlier ones not counted): the 14 left take at most 420 s
+    assert lines[-1] == "a and b at once: 6/20 blocks, 0:01:00 elapsed, eta <= 0:07:00"
+    timer.now += 30
+    progress.advance(1, total=13)  # run a stopped by the rule after 3 of its 10 blocks
+    # 3 blocks in 90 s; 6 left of the 13: at most 180 s
+    assert lines[-1] == "a and b at once: 7/13 blocks, 0:01:30 elapsed, eta <= 0:03:00"
+
+
 def test_no_step_done_yet_gives_an_unknown_eta():
     timer, lines = FakeClock(), []
     progress = ProgressLines("bench quick", 5, interval=0.0, write=lines.append, timer=timer)

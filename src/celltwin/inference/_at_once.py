@@ -94,22 +94,27 @@ def sample_at_once(problem, settings: SamplerSettings, log_densities: dict[str, 
         key, source = stack.enter_context(pool.share(problem))
         tasks = [(key, source, log_densities[n], settings, None if paths[n] is None else str(paths[n])) for n in names]
         label = f"{' and '.join(names)} at once ({len(names)} processes)"
-        finished: set[str] = set()
-        with progress_bar(label, per_run * len(names), unit="blocks", enabled=progress) as advance:
-            shown, seen = 0, {n: (0, "starting") for n in names}
-            read: dict = {}  # checkpoint -> (modification time, blocks done and note)
+        finished: dict[str, int] = {}  # name -> the blocks it took (fewer than per_run if the rule stopped it)
+        read: dict = {}  # checkpoint -> (modification time, blocks done and note)
+        # blocks done before this invocation (resumed runs): not counted in the rate of progress
+        seen = {n: (max(done, 0), note) for n in names for done, note in [_where(paths[n], settings, read)]}
+        shown = sum(done for done, _ in seen.values())
+        with progress_bar(label, per_run * len(names), unit="blocks", enabled=progress, completed=shown,
+                          total_is_limit=settings.stops_early) as advance:
 
             def update() -> None:
                 nonlocal shown
                 for n in names:
-                    done, note = (per_run, "done") if n in finished else _where(paths[n], settings, read)
+                    done, note = (finished[n], "done") if n in finished else _where(paths[n], settings, read)
                     if done >= 0:
                         seen[n] = (done, note)
                 now = sum(done for done, _ in seen.values())
-                advance(now - shown, note="; ".join(f"{n}: {note}" for n, (_, note) in seen.items()))
+                advance(now - shown, note="; ".join(f"{n}: {note}" for n, (_, note) in seen.items()),
+                        total=sum(finished.get(n, per_run) for n in names))
                 shown = now
 
             for i, idata in pool.map_unordered(_sample_task, tasks, poll=update if progress else None):
-                finished.add(names[i])
+                finished[names[i]] = (-(-settings.warmup // settings.block)
+                                      + -(-int(idata.posterior.sizes["draw"]) // settings.block))
                 update()
                 yield names[i], idata

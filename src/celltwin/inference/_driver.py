@@ -33,13 +33,15 @@ class Block(NamedTuple):
 
 class Phase(NamedTuple):
     """A stage of a run: ``blocks`` runs it block by block (lazily, updating the record);
-    ``title`` ``None`` shows no progress."""
+    ``title`` ``None`` shows no progress; ``total_is_limit``: it may end before ``total``
+    (a stopping rule)."""
 
     title: str | None
     total: int
     unit: str
     completed: int
     blocks: Iterator[Block]
+    total_is_limit: bool = False
 
 
 class AbstractKernel(abc.ABC):
@@ -71,7 +73,7 @@ def run(kernel: AbstractKernel, record: dict, save: Callable[[], None], *, progr
     for phase in kernel.phases(record):
         shown = progress and phase.title is not None
         with progress_bar(phase.title or "", phase.total, unit=phase.unit, completed=phase.completed,
-                          enabled=shown) as advance:
+                          enabled=shown, total_is_limit=phase.total_is_limit) as advance:
             for block in phase.blocks:
                 record["sampling_seconds"] = np.array(earlier + time.perf_counter() - start)
                 save()
@@ -101,7 +103,7 @@ def draw_phase(record: dict, draw_block: Callable, stat_names: tuple[str, ...], 
             record["blocks_done"] = np.array(b + 1)
             yield Block(positions.shape[1], note(record))
 
-    return Phase(title, draws, "draws per chain", drawn, blocks())
+    return Phase(title, draws, "draws per chain", drawn, blocks(), total_is_limit=stop is not None)
 
 
 def drawn(record: dict, stat_names: tuple[str, ...]) -> tuple[np.ndarray, dict]:

@@ -46,18 +46,21 @@ class ProgressLines:
 
     def __init__(self, label: str, total: int, *, unit: str = "", completed: int = 0,
                  interval: float = DEFAULT_INTERVAL_S, write: Callable[[str], None] | None = None,
-                 timer: Callable[[], float] = time.monotonic):
+                 timer: Callable[[], float] = time.monotonic, total_is_limit: bool = False):
         self.label, self.total, self.unit, self.interval, self.timer = label, total, unit, interval, timer
+        self.total_is_limit = total_is_limit
         self.done = self.first = completed  # the rate counts only this run's steps, not a resumed run's
         self.note: str | None = None
         self.start = self.last = timer()
         self.shown: tuple | None = None
         self.write = write or (lambda line: print(line, file=sys.stderr, flush=True))
 
-    def advance(self, n: int = 1, note: str | None = None) -> None:
+    def advance(self, n: int = 1, note: str | None = None, total: int | None = None) -> None:
         self.done += n
         if note is not None:
             self.note = note
+        if total is not None:
+            self.total = total
         now = self.timer()
         if now - self.last >= self.interval:
             self.show(now)
@@ -76,7 +79,8 @@ class ProgressLines:
         parts = [count, f"{clock(elapsed)} elapsed"]
         if self.done < self.total:
             rate = (self.done - self.first) / elapsed if elapsed > 0 else 0.0
-            parts.append(f"eta {clock((self.total - self.done) / rate)}" if rate > 0 else "eta unknown")
+            bound = "<= " if self.total_is_limit else ""
+            parts.append(f"eta {bound}{clock((self.total - self.done) / rate)}" if rate > 0 else "eta unknown")
         if self.note:
             parts.append(self.note)
         return f"{self.label}: {', '.join(parts)}"
@@ -84,22 +88,26 @@ class ProgressLines:
 
 @contextlib.contextmanager
 def progress_bar(label: str, total: int, *, unit: str = "", completed: int = 0,
-                 enabled: bool = True) -> Iterator[Callable[..., None]]:
-    """Progress of ``total`` steps on stderr, of which ``completed`` were done before (a resumed run).
+                 enabled: bool = True, total_is_limit: bool = False) -> Iterator[Callable[..., None]]:
+    """Progress of ``total`` steps on stderr, of which ``completed`` were done before (a resumed run:
+    the time left is estimated from this invocation's steps alone).
 
-    Yields ``advance(n=1, note=None)``: ``n`` more steps are done; ``note`` (e.g. the
-    divergences so far) is shown next to the count. On a terminal (or in Jupyter) a rich
-    bar with the time remaining; elsewhere plain lines (see the module docstring);
-    nothing unless ``enabled``.
+    Yields ``advance(n=1, note=None, total=None)``: ``n`` more steps are done; ``note`` (e.g.
+    the divergences so far) is shown next to the count; ``total`` replaces the number of
+    steps (a run that stopped early). ``total_is_limit``: the run may stop before ``total``
+    (a stopping rule), so the time left is an upper bound (``eta <= ...``). On a terminal (or
+    in Jupyter) a rich bar with the time remaining; elsewhere plain lines (see the module
+    docstring); nothing unless ``enabled``.
     """
     if not enabled:
-        yield lambda n=1, note=None: None
+        yield lambda n=1, note=None, total=None: None
         return
     from rich.console import Console
 
     console = Console(file=sys.stderr)
     if not (console.is_terminal or console.is_jupyter):
-        lines = ProgressLines(label, total, unit=unit, completed=completed, interval=progress_interval())
+        lines = ProgressLines(label, total, unit=unit, completed=completed, interval=progress_interval(),
+                              total_is_limit=total_is_limit)
         try:
             yield lines.advance
         finally:
@@ -115,14 +123,15 @@ def progress_bar(label: str, total: int, *, unit: str = "", completed: int = 0,
     )
 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[note]}")]
+               TimeElapsedColumn(), TextColumn("eta <=" if total_is_limit else "eta"), TimeRemainingColumn(),
+               TextColumn("{task.fields[note]}")]
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(label, total=total, completed=completed, note="")
 
-        def advance(n: int = 1, note: str | None = None) -> None:
-            if note is None:
-                bar.update(task, advance=n)
-            else:
-                bar.update(task, advance=n, note=note)
+        def advance(n: int = 1, note: str | None = None, total: int | None = None) -> None:
+            fields = {"note": note} if note is not None else {}
+            if total is not None:
+                fields["total"] = total
+            bar.update(task, advance=n, **fields)
 
         yield advance
