@@ -129,9 +129,8 @@ def progress_bar(label: str, total: int, *, unit: str = "", completed: int = 0,
         task = bar.add_task(label, total=total, completed=completed, note="")
 
         def advance(n: int = 1, note: str | None = None, total: int | None = None) -> None:
-            fields = {"note": note} if note is not None else {}
-            if total is not None:
-                fields["total"] = total
-            bar.update(task, advance=n, **fields)
+            bar.update(task, advance=n, total=total)  # total None: unchanged
+            if note is not None:
+                bar.update(task, note=note)
 
         yield advance
