@@ -12,7 +12,9 @@ per variant the counts, the held-out RMSEs, the PSIS-LOO difference and the conv
 
 Variants: ``case`` (as written), ``prior1`` / ``prior3`` (every prior +-1 / +-3 decades
 around the nominal value), ``weight1`` / ``weight-score`` (evidence weight 1 or the table's
-score column), ``holdout:OBS`` (fit everything but observable OBS, hold OBS out). Default:
+score column), ``holdout:OBS`` (fit everything but observable OBS, the case's held-out data
+included, hold OBS out), ``holdout-train:OBS`` (fit the training data but OBS's, hold OBS out;
+the case's held-out data stay out, as EGFR's mis-normalised p_shc should). Default:
 ``case prior1 prior3``, the weight variant the case does not use, and ``holdout:OBS`` for
 every training observable when the case has held-out data. Writes ``sensitivity.tsv`` (one
 row per variant and reaction) and ``variants.tsv`` (one row per variant) into ``--out``.
@@ -47,9 +49,11 @@ def variant_case(case, name: str, folder: Path):
         return case_variant(case, folder, prior_decades=float(name[-1]))
     if name in ("weight1", "weight-score"):
         return case_variant(case, folder, evidence_weight=1.0 if name == "weight1" else "score")
-    if name.startswith("holdout:"):
-        return case_variant(case, folder, held_out_observable=name.split(":", 1)[1])
-    raise SystemExit(f"unknown variant {name!r} (case, prior1, prior3, weight1, weight-score, holdout:OBS)")
+    if name.startswith(("holdout:", "holdout-train:")):
+        kind, observable = name.split(":", 1)
+        return case_variant(case, folder, held_out_observable=observable, fit_held_out_data=kind == "holdout")
+    raise SystemExit(f"unknown variant {name!r} (case, prior1, prior3, weight1, weight-score, holdout:OBS, "
+                     "holdout-train:OBS)")
 
 
 def rows_of(name: str, summary: dict) -> tuple[list[dict], dict]:

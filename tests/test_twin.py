@@ -297,6 +297,9 @@ def test_case_variants_change_priors_weight_and_held_out_observable(tmp_path):
     assert len(from_petab(same.problem).measurement_df) == len(from_petab(case.problem).measurement_df)
     with pytest.raises(CelltwinInputError, match="no measurements of observable 'obs_x'.*obs_a, obs_c"):
         case_variant(case, tmp_path / "bad", held_out_observable="obs_x")
+    # the case's held-out data kept out of the fit: here nothing would be left to fit
+    with pytest.raises(CelltwinInputError, match="no measurements are left to fit"):
+        case_variant(case, tmp_path / "bad", held_out_observable="obs_c", fit_held_out_data=False)
     with pytest.raises(CelltwinInputError, match="prior_decades"):
         case_variant(case, tmp_path / "bad", prior_decades=0)
 
@@ -317,3 +320,24 @@ def test_case_evidence_binds_the_case_table_with_solver_overrides(tmp_path):
 
     shift = 0.45  # kon 10**0.45 times larger: log10 Kd from -8 to -8.45
     assert term(np.log10(KON) + shift) - term(np.log10(KON)) == pytest.approx(-0.5 * (shift / 0.3) ** 2, rel=1e-9)
+
+
+def test_egfr_held_out_splits_with_and_without_the_case_held_out_data(tmp_path):
+    """The EGFR example's split that holds out p_egfr: by default the case's held-out p_shc is
+    fitted with the other training observables; with ``fit_held_out_data=False`` it stays
+    out, and the training file's rows but p_egfr's are fitted, unchanged."""
+    from pathlib import Path
+
+    from celltwin.twin import case_variant
+
+    case = read_case(Path(__file__).resolve().parents[1] / "examples" / "egfr_kholodenko" / "case.yaml")
+    rows = pd.read_csv(case.problem.parent / "measurements.tsv", sep="\t")
+    for fit_held_out, extra in ((True, {"p_shc"}), (False, set())):
+        variant = case_variant(case, tmp_path / str(fit_held_out), held_out_observable="p_egfr",
+                               fit_held_out_data=fit_held_out)
+        train = pd.read_csv(variant.problem.parent / "measurements.tsv", sep="\t")
+        test = pd.read_csv(variant.held_out.parent / "measurements_test.tsv", sep="\t")
+        assert set(train["observableId"]) == set(rows["observableId"]) - {"p_egfr"} | extra
+        assert set(test["observableId"]) == {"p_egfr"} and len(test) == (rows["observableId"] == "p_egfr").sum()
+    pd.testing.assert_frame_equal(train.reset_index(drop=True),
+                                  rows[rows["observableId"] != "p_egfr"].reset_index(drop=True))

@@ -19,7 +19,8 @@ from ._case import Case
 
 
 def case_variant(case: Case, folder, *, prior_decades: float | None = None,
-                 evidence_weight: float | str | None = None, held_out_observable: str | None = None) -> Case:
+                 evidence_weight: float | str | None = None, held_out_observable: str | None = None,
+                 fit_held_out_data: bool = True) -> Case:
     """``case`` with some of its assumptions changed, its PEtab files written into ``folder``.
 
     Arguments:
@@ -29,6 +30,9 @@ def case_variant(case: Case, folder, *, prior_decades: float | None = None,
         held_out_observable: fit all measurements of the training and held-out files except
             this observable's, and hold out this observable's (the case must have a held-out
             problem with the same model, conditions and observables).
+        fit_held_out_data: ``False``: the case's held-out measurements stay out of the fit
+            too (e.g. a series on another scale than its observable), so only the training
+            file's other observables are fitted.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -52,13 +56,16 @@ def case_variant(case: Case, folder, *, prior_decades: float | None = None,
     if held_out_observable is not None:
         if test is None:
             raise CelltwinInputError(f"{case.name}: moving the held-out observable needs a case with held_out data")
-        merged = pd.concat([pd.read_csv(f, sep="\t") for f in train["measurement_files"] + test["measurement_files"]],
-                           ignore_index=True)
+        sources = train["measurement_files"] + (test["measurement_files"] if fit_held_out_data else [])
+        merged = pd.concat([pd.read_csv(f, sep="\t") for f in sources], ignore_index=True)
         known = sorted(merged["observableId"].astype(str).unique())
         if held_out_observable not in known:
             raise CelltwinInputError(f"{case.name}: no measurements of observable {held_out_observable!r} "
                                      f"(measured: {', '.join(known)})")
         held = merged["observableId"].astype(str) == held_out_observable
+        if held.all():
+            raise CelltwinInputError(f"{case.name}: with {held_out_observable!r} held out no measurements are "
+                                     "left to fit")
         changed["train_measurements"] = _write_table(merged[~held], folder / "measurements.tsv")
         changed["test_measurements"] = _write_table(merged[held], folder / "measurements_test.tsv")
     problem = _write_problem(train, changed, "train_measurements", folder / "problem.yaml")
