@@ -127,3 +127,22 @@ def compare_main(doc: str, measure, problems: list[str], default_out: str, colum
     table.to_csv(args.out, sep="\t", index=False, float_format="%.4g")
     print()
     print(table[[c for c in columns if c in table]].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+
+
+def variant_case(case, name: str, folder: Path):
+    """The twin case ``case`` under the sensitivity variant ``name`` (``case``, ``prior1``,
+    ``prior3``, ``weight1``, ``weight-score``, ``holdout:OBS``, ``holdout-train:OBS``; see
+    ``twin_sensitivity.py``), its PEtab files written into ``folder``."""
+    from celltwin.twin import case_variant
+
+    if name == "case":
+        return case
+    if name in ("prior1", "prior3"):
+        return case_variant(case, folder, prior_decades=float(name[-1]))
+    if name in ("weight1", "weight-score"):
+        return case_variant(case, folder, evidence_weight=1.0 if name == "weight1" else "score")
+    if name.startswith(("holdout:", "holdout-train:")):
+        kind, observable = name.split(":", 1)
+        return case_variant(case, folder, held_out_observable=observable, fit_held_out_data=kind == "holdout")
+    raise SystemExit(f"unknown variant {name!r} (case, prior1, prior3, weight1, weight-score, holdout:OBS, "
+                     "holdout-train:OBS)")

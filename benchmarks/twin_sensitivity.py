@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from _common import variant_case
+
 
 def default_variants(case) -> list[str]:
     names = ["case", "prior1", "prior3", "weight-score" if case.evidence_weight != "score" else "weight1"]
@@ -38,22 +40,6 @@ def default_variants(case) -> list[str]:
 
         names += [f"holdout:{o}" for o in sorted(set(from_petab(case.problem).measurement_df["observableId"]))]
     return names
-
-
-def variant_case(case, name: str, folder: Path):
-    from celltwin.twin import case_variant
-
-    if name == "case":
-        return case
-    if name in ("prior1", "prior3"):
-        return case_variant(case, folder, prior_decades=float(name[-1]))
-    if name in ("weight1", "weight-score"):
-        return case_variant(case, folder, evidence_weight=1.0 if name == "weight1" else "score")
-    if name.startswith(("holdout:", "holdout-train:")):
-        kind, observable = name.split(":", 1)
-        return case_variant(case, folder, held_out_observable=observable, fit_held_out_data=kind == "holdout")
-    raise SystemExit(f"unknown variant {name!r} (case, prior1, prior3, weight1, weight-score, holdout:OBS, "
-                     "holdout-train:OBS)")
 
 
 def rows_of(name: str, summary: dict) -> tuple[list[dict], dict]:

@@ -37,10 +37,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # twin_sensitivity's variant names
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # _common: the variants by name
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _case_draws import draws_of, held_out_rmse, log10_kds  # noqa: E402
-from twin_sensitivity import variant_case  # noqa: E402
+from _common import variant_case  # noqa: E402
 
 RUNS = ("baseline", "augmented")
 RELIABLE_PARETO_K = 0.7
