@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -32,11 +31,6 @@ import pandas as pd
 
 def interval(row, prefix: str) -> str:
     return f"{row[f'{prefix}_q50']:.2f} [{row[f'{prefix}_q05']:.2f}, {row[f'{prefix}_q95']:.2f}]"
-
-
-def divergent(warnings: list[str]) -> str:
-    found = [re.match(r"(\d+) divergent", w) for w in warnings]
-    return next((m.group(1) for m in found if m), "0")
 
 
 def main(argv=None) -> int:
@@ -55,7 +49,7 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|")
     for run, d in summary["diagnostics"].items():
         print(f"| {run} | {d['draws_per_chain']} | {d['max_rhat']:.3f} | {d['min_bulk_ess']:.0f} / "
-              f"{d['min_tail_ess']:.0f} | {divergent(d.get('warnings', []))} of {d['draws_per_chain'] * d['chains']} "
+              f"{d['min_tail_ess']:.0f} | {d.get('divergences', '-')} of {d['draws_per_chain'] * d['chains']} "
               f"| {d['seconds']:.0f} |")
 
     print("\n| reaction | predicted | literature | log10 Kd (M), baseline | augmented | width ratio | distance to "

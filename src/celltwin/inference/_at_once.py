@@ -97,7 +97,9 @@ def sample_at_once(problem, settings: SamplerSettings, log_densities: dict[str, 
         finished: dict[str, int] = {}  # name -> the blocks it took (fewer than per_run if the rule stopped it)
         read: dict = {}  # checkpoint -> (modification time, blocks done and note)
         # blocks done before this invocation (resumed runs): not counted in the rate of progress
-        seen = {n: (max(done, 0), note) for n in names for done, note in [_where(paths[n], settings, read)]}
+        # (read only for the display: without progress nothing is shown)
+        where = {n: _where(paths[n], settings, read) if progress else (0, "") for n in names}
+        seen = {n: (max(done, 0), note) for n, (done, note) in where.items()}
         shown = sum(done for done, _ in seen.values())
         with progress_bar(label, per_run * len(names), unit="blocks", enabled=progress, completed=shown,
                           total_is_limit=settings.stops_early) as advance:

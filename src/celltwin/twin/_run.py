@@ -285,6 +285,7 @@ def build_summary(case, problem, settings, draws, gain, gain_prior, kd, held_out
                               "min_bulk_ess": float(tables[run]["ess_bulk"].min()),
                               "min_tail_ess": float(tables[run]["ess_tail"].min()),
                               "converged": diagnostics[run].converged, "warnings": diagnostics[run].warnings,
+                              "divergences": diagnostics[run].divergences,
                               **run_seconds[run]} for run in RUNS},
         "max_rhat": float(max(tables[run]["r_hat"].max() for run in RUNS)),
         "min_bulk_ess": float(min(tables[run]["ess_bulk"].min() for run in RUNS)),
