@@ -24,8 +24,7 @@ parameters, initial values depending on them included. Solvers:
   and ignores initial values that depend on parameters, so it is compared with celltwin's
   gradient at fixed initial values, and skipped above ``DIFFSOL_JAX_MAX_AUGMENTED`` states;
 * ``cvode`` - SUNDIALS CVODE (BDF) through ``scikit-sundae``, called back through Python
-  into the numba-compiled scalar right-hand side and dense Jacobian that celltwin's native
-  backend generates (scikit-sundae wraps CVODE, not CVODES: no sensitivities);
+  into the compiled right-hand side and Jacobian that celltwin's native backend generates (scikit-sundae wraps CVODE, not CVODES: no sensitivities);
 * ``roadrunner`` - libroadrunner (LLVM-compiled SBML, CVODE), the states only: the condition's
   parameters set as initial values, ``resetAll`` evaluating the initial assignments.
 
@@ -56,7 +55,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -68,6 +66,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # _common
+os.environ.setdefault("CELLTWIN_ROW_MEMO", "0")  # every timed call solves (no answers from memory)
 PEERS_PYTHON = Path(os.environ.get("CELLTWIN_SOLVERS_PYTHON", ROOT / ".venv-solvers" / "bin" / "python"))
 EGFR = "egfr_kholodenko (example)"
 # Autonomous, no events, no pre-equilibration, finite measurement times (Blasi's are at
@@ -202,8 +201,9 @@ class NativeHost:
 
         self.solves = _Solves(generated(cm), rtol, atol, max_steps, -1.0, -1.0)
 
-    def forward(self, p, x0, ts):
-        return self.solves.forward(p, x0, np.zeros(()), np.asarray(ts, dtype=float), np.zeros(0))
+    def forward(self, p, x0, ts, keep_tape: bool = False):
+        """A log-likelihood's solve is untaped; a gradient's forward pass tapes its steps."""
+        return self.solves.forward(p, x0, np.zeros(()), np.asarray(ts, dtype=float), np.zeros(0), keep_tape)
 
     def adjoint(self, p, x0, ts, w):
         pbar, x0bar, *_ = self.solves.adjoint(p, x0, np.zeros(()), np.asarray(ts, dtype=float), np.zeros(0), w)
@@ -242,12 +242,12 @@ class Celltwin:
         return xs
 
     def gradient(self, cond, w):
-        self.solve(cond)  # the forward pass tapes the steps the adjoint reverses
+        self.host.forward(cond["p"], cond["x0"], cond["ts"], keep_tape=True)  # the steps the adjoint reverses
         pbar, x0bar = self.host.adjoint(cond["p"], cond["x0"], cond["ts"], w)
         return pbar + cond["x0_jac"].T @ x0bar
 
     def steps(self, cond):
-        self.solve(cond)
+        self.host.forward(cond["p"], cond["x0"], cond["ts"], keep_tape=True)
         return self.host.steps(cond["ts"])
 
 
@@ -359,30 +359,31 @@ class DiffsolJax:
 
 
 class Cvode:
-    """SUNDIALS CVODE (BDF, dense) via scikit-sundae, calling back into numba code."""
+    """SUNDIALS CVODE (BDF, dense) via scikit-sundae, calling back into the model's compiled
+    right-hand side and Jacobian (celltwin's generated functions, through ctypes)."""
 
     name = "cvode"
 
     def __init__(self, ctx):
-        import numba
+        import ctypes
 
         from celltwin.simulate._native import generated
 
         start = time.perf_counter()
-        namespace = {"math": math, "np": np}
-        for key in ("rhs", "jac"):
-            exec(generated(ctx.cm).sources[key], namespace)  # noqa: S102 - celltwin's generated source
-            namespace[key] = numba.njit(namespace[key])
-        rhs, jac = namespace["rhs"], namespace["jac"]
+        gen = generated(ctx.cm)
+        signature = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+        c_rhs, c_jac = signature(gen.functions[0]), signature(gen.functions[1])  # (x, p, out) each
+        rows, cols = gen.jac_rows, gen.jac_cols
+        values = np.empty(len(rows))
 
-        @numba.njit
-        def dense_jac(y, p, out):
+        def rhs(y, p, out):
+            c_rhs(np.ascontiguousarray(y).ctypes.data, p.ctypes.data, out.ctypes.data)
+
+        def dense_jac(y, p, out):  # the Jacobian's non-zeros, written into CVODE's dense matrix
+            c_jac(np.ascontiguousarray(y).ctypes.data, p.ctypes.data, values.ctypes.data)
             out[:, :] = 0.0
-            jac(y, p, out)
+            out[rows, cols] = values
 
-        p0 = np.asarray(ctx.conditions[0]["p"])
-        rhs(ctx.conditions[0]["x0"], p0, np.empty(ctx.cm.n_states))
-        dense_jac(ctx.conditions[0]["x0"], p0, np.empty((ctx.cm.n_states,) * 2))  # compile now
         self.rhs, self.jac = rhs, dense_jac
         self.setup_s = time.perf_counter() - start
 
@@ -390,6 +391,7 @@ class Cvode:
         import sksundae
 
         p = cond["p"]
+        p = np.ascontiguousarray(p, dtype=float)
         solver = sksundae.cvode.CVODE(lambda t, y, yp: self.rhs(y, p, yp), rtol=RTOL, atol=ATOL, linsolver="dense",
                                       jacfn=lambda t, y, yp, jj: self.jac(y, p, jj), max_num_steps=MAX_STEPS)
         ts = cond["ts"]
