@@ -8,12 +8,17 @@ import numpy as np
 import pandas as pd
 
 
+def posterior_array(idata, ids) -> np.ndarray:
+    """The draws of parameters ``ids`` in an InferenceData, shape (chains, draws, parameters)."""
+    return np.stack([np.asarray(idata.posterior[p]) for p in ids], axis=-1)
+
+
 def draws_of(path, ids) -> pd.DataFrame:
     """The draws of an InferenceData file (``baseline.nc``, ...), chains one after the other."""
     import arviz as az
 
-    post = az.from_netcdf(str(path)).posterior
-    return pd.DataFrame(np.stack([np.asarray(post[p]).ravel() for p in ids], axis=1), columns=ids)
+    theta = posterior_array(az.from_netcdf(str(path)), ids)
+    return pd.DataFrame(theta.reshape(-1, len(ids)), columns=ids)
 
 
 def log10_kds(problem, terms, draws: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -66,8 +71,7 @@ def read_checkpoint(path, problem=None) -> dict:
         import arviz as az
 
         idata = az.from_netcdf(str(path))
-        theta = np.stack([np.asarray(idata.posterior[p]) for p in problem.parameter_ids], axis=-1)
-        draws_z = np.asarray(problem.bounded_transform.z(theta))
+        draws_z = np.asarray(problem.bounded_transform.z(posterior_array(idata, problem.parameter_ids)))
         stats = {f"stat_{k}": np.asarray(v) for k, v in idata.sample_stats.items()}
         chains = draws_z.shape[0]
         return {"draws_z": draws_z, **stats, "position": draws_z[:, -1], "step_size": np.full(chains, np.nan),

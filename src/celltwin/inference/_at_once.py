@@ -34,8 +34,13 @@ def _sample_task(key: str, source, log_density: Callable, settings: SamplerSetti
     return idata
 
 
-def _blocks(settings: SamplerSettings) -> int:
-    return -(-settings.warmup // settings.block) + -(-settings.draws // settings.block)
+def _blocks(settings: SamplerSettings, draws: int | None = None) -> int:
+    """The blocks of a run: its warm-up's and those of ``draws`` draws (default: all it may take)."""
+    return _warmup_blocks(settings) + -(-(settings.draws if draws is None else draws) // settings.block)
+
+
+def _warmup_blocks(settings: SamplerSettings) -> int:
+    return -(-settings.warmup // settings.block)
 
 
 def _where(path: Path | None, settings: SamplerSettings, seen: dict | None = None) -> tuple[int, str]:
@@ -72,7 +77,7 @@ def _read_where(path: Path, settings: SamplerSettings) -> tuple[int, str]:
     note = f"{drawn} draws"
     if drawn >= 4 and settings.stops_early:
         note += "; " + convergence(np.asarray(data["draws_z"])).note(settings.stop_rhat, settings.stop_ess)
-    return -(-settings.warmup // settings.block) + int(data["blocks_done"]), note
+    return _warmup_blocks(settings) + int(data["blocks_done"]), note
 
 
 def sample_at_once(problem, settings: SamplerSettings, log_densities: dict[str, Callable], *,
@@ -116,7 +121,6 @@ def sample_at_once(problem, settings: SamplerSettings, log_densities: dict[str, 
                 shown = now
 
             for i, idata in pool.map_unordered(_sample_task, tasks, poll=update if progress else None):
-                finished[names[i]] = (-(-settings.warmup // settings.block)
-                                      + -(-int(idata.posterior.sizes["draw"]) // settings.block))
+                finished[names[i]] = _blocks(settings, int(idata.posterior.sizes["draw"]))
                 update()
                 yield names[i], idata
