@@ -24,7 +24,8 @@ parameters, initial values depending on them included. Solvers:
   and ignores initial values that depend on parameters, so it is compared with celltwin's
   gradient at fixed initial values, and skipped above ``DIFFSOL_JAX_MAX_AUGMENTED`` states;
 * ``cvode`` - SUNDIALS CVODE (BDF) through ``scikit-sundae``, called back through Python
-  into the compiled right-hand side and Jacobian that celltwin's native backend generates (scikit-sundae wraps CVODE, not CVODES: no sensitivities);
+  into the compiled right-hand side and Jacobian that celltwin's native backend generates
+  (scikit-sundae wraps CVODE, not CVODES: no sensitivities);
 * ``roadrunner`` - libroadrunner (LLVM-compiled SBML, CVODE), the states only: the condition's
   parameters set as initial values, ``resetAll`` evaluating the initial assignments.
 
@@ -390,8 +391,7 @@ class Cvode:
     def _result(self, cond):
         import sksundae
 
-        p = cond["p"]
-        p = np.ascontiguousarray(p, dtype=float)
+        p = np.ascontiguousarray(cond["p"], dtype=float)  # (its address goes to the C functions)
         solver = sksundae.cvode.CVODE(lambda t, y, yp: self.rhs(y, p, yp), rtol=RTOL, atol=ATOL, linsolver="dense",
                                       jacfn=lambda t, y, yp, jj: self.jac(y, p, jj), max_num_steps=MAX_STEPS)
         ts = cond["ts"]
