@@ -14,10 +14,13 @@ import pytest
 import regression_pins
 
 RTOL, ATOL = 1e-10, 1e-12
-# The short fit's numbers are the end of an optimiser's path, which amplifies rounding: the
-# same commit gives a fit objective 6e-10 (relative) apart on two machines of this project
-# (another CPU, another libm), every other pin agreeing to 1e-11. Its pins hold to 1e-8.
-FIT_RTOL = 1e-8
+# The short fit's numbers are the end of an optimiser's path (15 iterations), which amplifies
+# rounding: the same commit gives a fit objective 6e-10 (relative) apart on two machines of
+# this project (another CPU, another libm) and 1.1e-8 on a third (2026-12-07: commit b0488b5,
+# whose CI had passed, failed there; its theta 3e-9 apart), every other pin agreeing to 1e-11.
+# Its pins hold to 1e-6: two decades above the largest machine difference seen, far below what
+# a change to the fit or the likelihood moves them by.
+FIT_RTOL = 1e-6
 
 
 @pytest.fixture(scope="module")
