@@ -36,11 +36,12 @@ def _sample_task(key: str, source, log_density: Callable, settings: SamplerSetti
 
 def _blocks(settings: SamplerSettings, draws: int | None = None) -> int:
     """The blocks of a run: its warm-up's and those of ``draws`` draws (default: all it may take)."""
-    return _warmup_blocks(settings) + -(-(settings.draws if draws is None else draws) // settings.block)
+    return _blocks_of(settings.warmup, settings) + _blocks_of(settings.draws if draws is None else draws, settings)
 
 
-def _warmup_blocks(settings: SamplerSettings) -> int:
-    return -(-settings.warmup // settings.block)
+def _blocks_of(steps: int, settings: SamplerSettings) -> int:
+    """The checkpointed blocks that ``steps`` warm-up steps or draws take (the last may be partial)."""
+    return -(-steps // settings.block)
 
 
 def _where(path: Path | None, settings: SamplerSettings, seen: dict | None = None) -> tuple[int, str]:
@@ -72,12 +73,12 @@ def _read_where(path: Path, settings: SamplerSettings) -> tuple[int, str]:
         return -1, ""
     if "blocks_done" not in data:
         done = int(data.get("warmup_done", 0))
-        return -(-done // settings.block), f"warm-up {done}/{settings.warmup}"
+        return _blocks_of(done, settings), f"warm-up {done}/{settings.warmup}"
     drawn = int(data["draws_z"].shape[1]) if "draws_z" in data else 0
     note = f"{drawn} draws"
     if drawn >= 4 and settings.stops_early:
         note += "; " + convergence(np.asarray(data["draws_z"])).note(settings.stop_rhat, settings.stop_ess)
-    return _warmup_blocks(settings) + int(data["blocks_done"]), note
+    return _blocks_of(settings.warmup, settings) + int(data["blocks_done"]), note
 
 
 def sample_at_once(problem, settings: SamplerSettings, log_densities: dict[str, Callable], *,
